@@ -1,0 +1,1 @@
+"""Internal helpers shared by every part of deepfuse (errors, optional imports, seeding, files)."""
