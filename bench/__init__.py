@@ -1,0 +1,1 @@
+"""Training-speed benchmark (see bench/README.md)."""

@@ -1,0 +1,402 @@
+"""Validate a config and fill in its defaults; keys come from signatures (see ``signatures.py``).
+
+Errors name the key path, the bad value, the allowed values and the closest match.
+
+Example:
+    >>> validate({"data": {"dataset": "mnist"}, "trainer": {"epochs": 3}})
+    >>> validate({"data": {"dataset": "mnist"}, "trainer": {"epoch": 3}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    deepfuse._utils.errors.ConfigError: Unknown key 'trainer.epoch'. Allowed keys in 'trainer': ... Did you mean 'trainer.epochs'?
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
+from deepfuse.config.loader import SECTIONS
+from deepfuse.config.signatures import (
+    BUILTIN_DATASETS,
+    DECLARED,
+    FEATURE_TYPES,
+    TARGET_TYPES,
+    accepts_any,
+    choices_of,
+    defaults_of,
+    params_of,
+)
+
+__all__ = ["DATA_KEYS", "resolve", "trainer_keys", "validate"]
+
+#: Keys of the ``data`` section (the data API's own options go under ``data.preprocessing``).
+DATA_KEYS = (
+    "dataset",
+    "train",
+    "test",
+    "target",
+    "features",
+    "validation_split",
+    "test_split",
+    "limit",
+    "preprocessing",
+)
+DATA_DEFAULTS = {"validation_split": 0.1}
+TEST_SPLIT_DEFAULT = 0.2
+
+# fit() arguments that the API supplies itself; a config cannot set them.
+_FIT_DATA_ARGS = ("x", "y", "validation_data")
+_TRAINER_EXTRA = ("early_stopping",)
+
+# Declared value constraints (scikit-learn style): key path -> (check, description).
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+_CHECKS.update(
+    {
+        "trainer.epochs": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "trainer.batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "trainer.l1": (lambda v: _is_num(v) and v >= 0, "a number >= 0"),
+        "trainer.l2": (lambda v: _is_num(v) and v >= 0, "a number >= 0"),
+        "trainer.grad_clip": (lambda v: v is None or (_is_num(v) and v > 0), "null or a number > 0"),
+        "trainer.seed": (lambda v: v is None or _is_int(v), "null or an integer"),
+        "trainer.shuffle": (lambda v: isinstance(v, bool), "true or false"),
+        "trainer.verbose": (lambda v: isinstance(v, bool) or _is_int(v), "0, 1 or 2"),
+        "trainer.validation_split": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
+        "data.validation_split": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
+        "data.test_split": (lambda v: _is_num(v) and 0 < v < 1, "a number in (0, 1)"),
+        "data.limit": (lambda v: v is None or (_is_int(v) and v >= 1), "null or an integer >= 1"),
+        "data.train": (lambda v: isinstance(v, str) and v != "", "a file path or glob"),
+        "data.test": (lambda v: v is None or (isinstance(v, str) and v != ""), "a file path"),
+        "data.target": (lambda v: isinstance(v, str) and v != "", "a column name"),
+        "name": (lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v, "a short name"),
+    }
+)
+
+
+def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Keys allowed in ``trainer`` with their defaults: ``compile`` + ``fit`` arguments.
+
+    Example:
+        >>> keys = trainer_keys()
+        >>> keys["epochs"], keys["optimizer"], "x" in keys
+        (1, 'adam', False)
+    """
+    signatures = signatures or {}
+    keys: dict[str, Any] = {}
+    for part in ("compile", "fit"):
+        fn = signatures.get(part) or DECLARED[part]
+        defaults = defaults_of(fn)
+        for name in params_of(fn):
+            if name not in _FIT_DATA_ARGS:
+                keys[name] = defaults.get(name)
+    for name in _TRAINER_EXTRA:
+        keys[name] = None
+    return keys
+
+
+def validate(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None) -> None:
+    """Check every section of ``cfg``; raise :class:`ConfigError` on the first problem.
+
+    Args:
+        cfg: The config mapping (sections ``data``, ``model``, ``trainer``, ``name``).
+        signatures: Optional real callables and registries from the API layer: ``compile``,
+            ``fit``, ``early_stopping``, ``preprocessor`` (callables); ``models``, ``layers``,
+            ``datasets``, ``optimizers``, ``losses``, ``metrics``, ``schedules``, ``callbacks``
+            (mapping name → callable, or a list of names). Missing entries are not checked,
+            except the declared ``compile``/``fit`` stand-ins and :data:`BUILTIN_DATASETS`.
+
+    Raises:
+        ConfigError: Naming the key path, the bad value, the allowed values and a close match.
+
+    Example:
+        >>> validate({"data": {"dataset": "mnst"}})
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.ConfigError: Invalid value for 'data.dataset': 'mnst'. Allowed values: 'adult', 'fashion_mnist', 'imdb', 'mnist'. Did you mean 'mnist'?
+    """
+    sig = dict(signatures or {})
+    _check_mapping("config", cfg)
+    _check_keys("", cfg, SECTIONS)
+    if "name" in cfg:
+        _check_value("name", cfg["name"])
+    _validate_data(cfg.get("data"), sig)
+    _validate_model(cfg.get("model"), sig)
+    _validate_trainer(cfg.get("trainer"), sig)
+
+
+def resolve(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate ``cfg`` and return a copy with every default filled in.
+
+    ``trainer.validation_split`` is moved to ``data.validation_split`` (one place for one idea).
+
+    Example:
+        >>> r = resolve({"data": {"dataset": "mnist"}, "trainer": {"epochs": 2}})
+        >>> r["trainer"]["epochs"], r["trainer"]["batch_size"], r["data"]["validation_split"]
+        (2, 32, 0.1)
+    """
+    validate(cfg, signatures)
+    out: dict[str, Any] = copy.deepcopy(dict(cfg))
+    data = out.setdefault("data", {})
+    trainer = dict(out.get("trainer") or {})
+    if "validation_split" in trainer:
+        split = trainer.pop("validation_split")
+        if "validation_split" in data and data["validation_split"] != split:
+            raise ConfigError(
+                f"Both 'data.validation_split' ({data['validation_split']!r}) and "
+                f"'trainer.validation_split' ({split!r}) are set. Set only 'data.validation_split'."
+            )
+        data["validation_split"] = split
+    for key, default in DATA_DEFAULTS.items():
+        data.setdefault(key, default)
+    if data.get("train") and not data.get("test"):
+        data.setdefault("test_split", TEST_SPLIT_DEFAULT)
+    resolved_trainer = {
+        k: copy.deepcopy(trainer.get(k, d))
+        for k, d in trainer_keys(signatures).items()
+        if k != "validation_split"
+    }
+    out["trainer"] = resolved_trainer
+    out.setdefault("model", None)
+    return {k: out[k] for k in ("name", "data", "model", "trainer") if k in out}
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
+    if data is None:
+        raise ConfigError(
+            "The config has no 'data' section. Add 'data: {dataset: mnist}' or "
+            "'data: {train: train.csv, target: label}'."
+        )
+    _check_mapping("data", data)
+    _check_keys("data", data, DATA_KEYS)
+    for key, value in data.items():
+        if f"data.{key}" in _CHECKS:
+            _check_value(f"data.{key}", value)
+    has_dataset, has_train = data.get("dataset") is not None, data.get("train") is not None
+    if has_dataset == has_train:
+        what = "both" if has_dataset else "neither"
+        raise ConfigError(
+            f"The 'data' section has {what} of 'data.dataset' and 'data.train'. Set exactly one: "
+            "a built-in dataset (data.dataset: mnist) or your own file (data.train: train.csv)."
+        )
+    if has_dataset:
+        datasets = choices_of(sig.get("datasets")) or dict.fromkeys(BUILTIN_DATASETS)
+        _check_named("data.dataset", data["dataset"], datasets)
+        for key in ("target", "features", "test", "test_split"):
+            if data.get(key) is not None:
+                raise ConfigError(
+                    f"'data.{key}' applies to your own files (data.train), not to the built-in "
+                    f"dataset {_name_of(data['dataset'])!r}. Remove 'data.{key}'."
+                )
+    elif data.get("target") is None:
+        raise ConfigError(
+            "'data.train' is set but 'data.target' is missing. Name the column to predict, "
+            "for example data.target=label."
+        )
+    if data.get("test") is not None and data.get("test_split") is not None:
+        raise ConfigError(
+            "Both 'data.test' and 'data.test_split' are set. Use 'data.test' (a file) or "
+            "'data.test_split' (a held-out fraction of data.train), not both."
+        )
+    features = data.get("features")
+    if features is not None:
+        _check_mapping("data.features", features)
+        for col, spec in features.items():
+            # {col: text} or {col: {type: text, max_len: 100}}; the target may take a task type.
+            path = f"data.features.{col}"
+            kind = spec.get("type") if isinstance(spec, Mapping) else spec
+            allowed = TARGET_TYPES if col == data.get("target") else FEATURE_TYPES
+            if kind not in allowed:
+                _bad_choice(f"{path}.type" if isinstance(spec, Mapping) else path, kind, allowed)
+    pre = data.get("preprocessing")
+    if pre is not None:
+        _check_mapping("data.preprocessing", pre)
+        if sig.get("preprocessor") is not None:
+            _check_kwargs("data.preprocessing", pre, sig["preprocessor"], skip=("table", "target"))
+
+
+def _validate_model(model: Any, sig: Mapping[str, Any]) -> None:
+    if model is None:
+        return  # the API picks a model from the data
+    _check_mapping("model", model)
+    kind = model.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(
+            format_message(
+                "'model.type' is missing.",
+                expected="a zoo model name (for example 'mlp', 'cnn') or 'sequential'",
+                got=kind,
+                fix="Remove the 'model' section to let deepfuse choose a model from the data.",
+            )
+        )
+    if kind == "sequential":
+        _check_keys("model", model, ("type", "layers"))
+        _validate_layers(model.get("layers"), sig)
+        return
+    zoo = choices_of(sig.get("models"))
+    if zoo is None:
+        return
+    if kind not in zoo:
+        _bad_choice("model.type", kind, [*zoo, "sequential"])
+    if zoo[kind] is not None:
+        kwargs = {k: v for k, v in model.items() if k != "type"}
+        _check_kwargs("model", kwargs, zoo[kind])
+
+
+def _validate_layers(layers: Any, sig: Mapping[str, Any]) -> None:
+    if not isinstance(layers, list) or not layers:
+        raise ConfigError(
+            format_message(
+                "'model.layers' must be a non-empty list of layers.",
+                expected="for example [{Dense: {units: 128, activation: relu}}, {Dense: {units: 10}}]",
+                got=layers,
+            )
+        )
+    registry = choices_of(sig.get("layers"))
+    for i, spec in enumerate(layers):
+        path = f"model.layers.{i}"
+        if isinstance(spec, str):
+            spec = {spec: {}}
+        if not isinstance(spec, Mapping) or len(spec) != 1:
+            raise ConfigError(
+                format_message(
+                    f"Invalid layer at '{path}'.",
+                    expected="a one-key mapping {LayerName: {arguments}} or a layer name",
+                    got=spec,
+                )
+            )
+        ((name, kwargs),) = spec.items()
+        kwargs = {} if kwargs is None else kwargs
+        _check_mapping(f"{path}.{name}", kwargs)
+        if registry is None:
+            continue
+        normalised = {_norm(k): v for k, v in registry.items()}
+        if _norm(name) not in normalised:
+            _bad_choice(f"{path}", name, registry, kind="layer")
+        if normalised[_norm(name)] is not None:
+            _check_kwargs(f"{path}.{name}", kwargs, normalised[_norm(name)])
+
+
+def _validate_trainer(trainer: Any, sig: Mapping[str, Any]) -> None:
+    if trainer is None:
+        return
+    _check_mapping("trainer", trainer)
+    _check_keys("trainer", trainer, trainer_keys(sig))
+    for key, value in trainer.items():
+        if f"trainer.{key}" in _CHECKS:
+            _check_value(f"trainer.{key}", value)
+    for key, registry in (("optimizer", "optimizers"), ("loss", "losses"), ("schedule", "schedules")):
+        if trainer.get(key) is not None:
+            _check_named(f"trainer.{key}", trainer[key], choices_of(sig.get(registry)))
+    for key, registry in (("metrics", "metrics"), ("callbacks", "callbacks")):
+        items = trainer.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            items = [items]  # metrics: accuracy  ==  metrics: [accuracy]
+        for i, item in enumerate(items):
+            _check_named(f"trainer.{key}.{i}", item, choices_of(sig.get(registry)))
+    stop = trainer.get("early_stopping")
+    if stop is not None and not isinstance(stop, bool):
+        _check_mapping("trainer.early_stopping", stop)
+        if sig.get("early_stopping") is not None:
+            _check_kwargs("trainer.early_stopping", stop, sig["early_stopping"])
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _name_of(spec: Any) -> Any:
+    return spec.get("name") if isinstance(spec, Mapping) else spec
+
+
+def _norm(name: str) -> str:
+    """Names are matched like the registries match them: case, '_' and '-' do not matter."""
+    return name.replace("_", "").replace("-", "").lower()
+
+
+def _check_named(path: str, spec: Any, registry: dict[str, Any] | None) -> None:
+    """A component given as ``name``, ``{name: ..., **kwargs}`` or ``{<name>: {kwargs}}``."""
+    if isinstance(spec, Mapping) and "name" not in spec and len(spec) == 1:
+        ((name, kwargs),) = spec.items()  # {early_stopping: {patience: 3}}
+        spec = {"name": name, **(kwargs or {})} if isinstance(kwargs, Mapping | None) else spec
+    if isinstance(spec, Mapping):
+        name = spec.get("name")
+        if not isinstance(name, str):
+            raise ConfigError(
+                format_message(
+                    f"'{path}' is a mapping without a 'name'.",
+                    expected="{name: <name>, <option>: <value>, ...}",
+                    got=dict(spec),
+                )
+            )
+        kwargs = {k: v for k, v in spec.items() if k != "name"}
+    elif isinstance(spec, str):
+        name, kwargs = spec, {}
+    else:
+        raise ConfigError(
+            format_message(f"Invalid value for '{path}'.", expected="a name or a mapping", got=spec)
+        )
+    if registry is None:
+        return
+    normalised = {_norm(k): v for k, v in registry.items()}
+    if _norm(name) not in normalised:
+        _bad_choice(path if isinstance(spec, str) else f"{path}.name", name, registry)
+    if kwargs and normalised[_norm(name)] is not None:
+        _check_kwargs(path, kwargs, normalised[_norm(name)])
+
+
+def _check_mapping(path: str, value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            format_message(f"'{path}' must be a mapping of keys to values.", got=value)
+        )
+
+
+def _check_keys(path: str, mapping: Mapping[str, Any], allowed: Any) -> None:
+    allowed = list(allowed)
+    for key in mapping:
+        if key not in allowed:
+            full = f"{path}.{key}" if path else str(key)
+            prefix = f"{path}." if path else ""
+            where = f" in '{path}'" if path else ""
+            names = ", ".join(repr(a) for a in sorted(allowed))
+            hint = did_you_mean(full, [prefix + a for a in allowed])
+            raise ConfigError(f"Unknown key '{full}'. Allowed keys{where}: {names}.{hint}")
+
+
+def _check_kwargs(path: str, kwargs: Mapping[str, Any], fn: Any, skip: tuple = ()) -> None:
+    """Keys of ``kwargs`` must be parameters of ``fn`` (unless it takes ``**kwargs``)."""
+    if accepts_any(fn):
+        return
+    _check_keys(path, kwargs, [p for p in params_of(fn) if p not in skip])
+
+
+def _check_value(path: str, value: Any) -> None:
+    check, expected = _CHECKS[path]
+    if not check(value):
+        raise ConfigError(
+            format_message(f"Invalid value for '{path}'.", expected=expected, got=value)
+        )
+
+
+def _bad_choice(path: str, value: Any, choices: Any, kind: str = "value") -> None:
+    choices = sorted(str(c) for c in choices)
+    allowed = ", ".join(repr(c) for c in choices)
+    raise ConfigError(
+        f"Invalid {kind} for '{path}': {value!r}. Allowed values: {allowed}."
+        f"{did_you_mean(str(value), choices)}"
+    )

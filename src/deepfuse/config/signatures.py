@@ -1,0 +1,131 @@
+"""Where config keys come from: constructor and function signatures, not a second schema tree.
+
+The config package stays import-light (no torch), so the real callables (``Model.compile``,
+``Model.fit``, the zoo builders, layer classes, optimizers, ...) are handed in by the API layer as
+a *signatures* mapping. When a callable is not given, the declared stand-ins below are used; they
+mirror the Model API documented in ``docs/internals.md``.
+
+Example:
+    >>> sorted(params_of(_declared_compile))[:3]
+    ['grad_clip', 'l1', 'l2']
+    >>> accepts_any(lambda **kw: None)
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "FEATURE_TYPES",
+    "TARGET_TYPES",
+    "accepts_any",
+    "choices_of",
+    "params_of",
+    "signature_of",
+]
+
+#: Names accepted by ``data.dataset`` when the API does not pass the real loaders.
+BUILTIN_DATASETS = ("mnist", "fashion_mnist", "imdb", "adult")
+
+#: Values accepted in ``data.features: {column: type}`` (``deepfuse.data.schema.FEATURE_TYPES``,
+#: plus ``ignore`` as a spelling of ``ignored``); the target column may be set to a task type.
+FEATURE_TYPES = ("numeric", "binary", "categorical", "text", "image", "ignore", "ignored")
+TARGET_TYPES = ("classification", "regression")
+
+
+# Declared stand-ins for the Model API (docs/internals.md); the API passes the real methods.
+def _declared_compile(
+    optimizer: Any = "adam",
+    loss: Any = None,
+    metrics: Any = None,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    grad_clip: float | None = None,
+    schedule: Any = None,
+) -> None:
+    """Stand-in for ``Model.compile``."""
+
+
+def _declared_fit(
+    x: Any = None,
+    y: Any = None,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_split: float = 0.0,
+    validation_data: Any = None,
+    callbacks: Any = None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    verbose: int = 1,
+) -> None:
+    """Stand-in for ``Model.fit``."""
+
+
+DECLARED: dict[str, Callable[..., Any]] = {"compile": _declared_compile, "fit": _declared_fit}
+
+
+def signature_of(fn: Callable[..., Any] | inspect.Signature) -> inspect.Signature | None:
+    """``inspect.signature`` that returns ``None`` for builtins without one."""
+    if isinstance(fn, inspect.Signature):
+        return fn
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def params_of(fn: Callable[..., Any] | inspect.Signature) -> dict[str, inspect.Parameter]:
+    """Named parameters a config may set: everything except ``self``/``*args``/``**kwargs``.
+
+    Example:
+        >>> list(params_of(lambda a, b=2, *args, **kw: None))
+        ['a', 'b']
+    """
+    sig = signature_of(fn)
+    if sig is None:
+        return {}
+    skip = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return {n: p for n, p in sig.parameters.items() if n != "self" and p.kind not in skip}
+
+
+def accepts_any(fn: Callable[..., Any] | inspect.Signature) -> bool:
+    """True when ``fn`` takes ``**kwargs`` (or has no signature), so any key is allowed."""
+    sig = signature_of(fn)
+    if sig is None:
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+
+
+def defaults_of(fn: Callable[..., Any] | inspect.Signature) -> dict[str, Any]:
+    """Parameters with a default value, as ``{name: default}``.
+
+    Example:
+        >>> defaults_of(lambda a, b=2: None)
+        {'b': 2}
+    """
+    return {
+        n: p.default for n, p in params_of(fn).items() if p.default is not inspect.Parameter.empty
+    }
+
+
+def choices_of(registry: Any) -> dict[str, Callable[..., Any] | None] | None:
+    """Normalise a registry (mapping name → callable, or an iterable of names) to a dict.
+
+    Returns ``None`` when no registry was given, meaning "do not check names".
+
+    Example:
+        >>> choices_of(["adam", "sgd"])
+        {'adam': None, 'sgd': None}
+    """
+    if registry is None:
+        return None
+    if isinstance(registry, Mapping):
+        return {str(k): v for k, v in registry.items()}
+    if isinstance(registry, Iterable) and not isinstance(registry, str):
+        return {str(k): None for k in registry}
+    raise TypeError(f"A registry must be a mapping or a list of names; got {type(registry)!r}.")

@@ -1,0 +1,163 @@
+"""Read whole tables from CSV/TSV/Parquet/JSON-lines files with pyarrow.
+
+Example:
+    >>> import tempfile, os
+    >>> from deepfuse.data import read_table
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv"); _ = open(p, "w").write("a,b\\n1,x\\n2,y\\n")
+    >>> read_table(p, columns=["b"]).to_pydict()
+    {'b': ['x', 'y']}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from deepfuse._utils.errors import DataError, did_you_mean
+
+__all__ = ["SOURCE_DIR_KEY", "as_table", "read_table"]
+
+# Schema metadata key holding the folder of the file a table came from; relative image paths
+# in the table are resolved against it.
+SOURCE_DIR_KEY = b"deepfuse.source_dir"
+_FORMATS = {
+    ".csv": "csv", ".csv.gz": "csv", ".csv.bz2": "csv", ".tsv": "tsv", ".tsv.gz": "tsv",
+    ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl",
+}  # fmt: skip
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted(_FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return _FORMATS[suffix]
+    raise DataError(
+        f"Cannot read '{path}': unknown file type. Expected one of {', '.join(sorted(_FORMATS))}."
+    )
+
+
+def _csv(path: Path, delimiter: str, columns: list[str] | None, serial: bool = False) -> pa.Table:
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=not serial),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True),
+    )
+
+
+def _header(path: Path, fmt: str) -> list[str]:
+    if fmt == "parquet":
+        return list(pq.read_schema(path).names)
+    if fmt in ("csv", "tsv"):
+        opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
+        with pacsv.open_csv(path, parse_options=opts) as reader:
+            return list(reader.schema.names)
+    return list(pajson.read_json(path).column_names)
+
+
+def _wrap(path: Path, fmt: str, err: Exception) -> DataError:
+    msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if fmt in ("csv", "tsv") and "Row #" not in msg:
+        # Multi-threaded parsing does not know row numbers; a serial re-read does (error path only).
+        try:
+            _csv(path, "\t" if fmt == "tsv" else ",", None, serial=True)
+        except (pa.ArrowInvalid, OSError) as again:
+            msg = str(again).strip().splitlines()[0] or msg
+    row = re.search(r"Row #(\d+)", msg) or re.search(r"in row (\d+)", msg)
+    where = f" at line {row.group(1)}" if row and fmt in ("csv", "tsv") else ""
+    where = f" at row {int(row.group(1)) + 1}" if row and fmt == "jsonl" else where
+    return DataError(
+        f"Cannot read '{path}'{where}: {msg}. Check that the file is a valid {fmt.upper()} file."
+    )
+
+
+def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> pa.Table:
+    """Read a whole ``.csv``/``.csv.gz``/``.tsv``/``.parquet``/``.jsonl`` file into a pyarrow Table.
+
+    CSV/TSV need a header row; types are inferred by pyarrow (empty fields and ``NA``/``null``
+    are missing values). The folder of ``path`` is stored in the schema metadata so relative image
+    paths in the table can be found later.
+
+    Args:
+        path: The file to read.
+        columns: Read only these columns (in this order).
+
+    Returns:
+        The table.
+
+    Raises:
+        DataError: The file is missing, has an unknown type, is malformed (the message names the
+            line/row when pyarrow knows it), has no rows, or lacks a requested column.
+
+    Example:
+        >>> read_table("missing.csv")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.DataError: File 'missing.csv' does not exist. ...
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        hint = (
+            "it is a folder; pass a file"
+            if p.is_dir()
+            else "check the path and the working directory"
+        )
+        raise DataError(
+            f"File '{path}' does not exist. Expected a data file; {hint} (cwd: {os.getcwd()})."
+        )
+    fmt = _format_of(p)
+    try:
+        if columns is not None:
+            names = _header(p, fmt)
+            for c in columns:
+                if c not in names:
+                    raise DataError(
+                        f"Column '{c}' not found in '{p}'. Available columns: "
+                        f"{', '.join(names)}.{did_you_mean(c, names)}"
+                    )
+        if fmt in ("csv", "tsv"):
+            table = _csv(p, "\t" if fmt == "tsv" else ",", columns)
+        elif fmt == "parquet":
+            table = pq.read_table(p, columns=columns)
+        else:
+            table = pajson.read_json(p)
+            table = table.select(columns) if columns is not None else table
+    except DataError:
+        raise
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as e:
+        raise _wrap(p, fmt, e) from None
+    if table.num_columns == 0 or table.num_rows == 0:
+        raise DataError(
+            f"File '{p}' holds no data rows ({table.num_columns} columns, 0 rows). Expected at least one row."
+        )
+    meta = dict(table.schema.metadata or {})
+    meta[SOURCE_DIR_KEY] = str(p.resolve().parent).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def as_table(data: Any) -> pa.Table:
+    """Convert a pyarrow Table, pandas DataFrame, dict of columns or file path into a Table.
+
+    Example:
+        >>> as_table({"a": [1, 2]}).num_rows
+        2
+    """
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, str | os.PathLike):
+        return read_table(data)
+    if isinstance(data, dict):
+        return pa.table(data)
+    if type(data).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise DataError(
+        f"Cannot use an object of type {type(data).__name__} as a table. Expected a pyarrow Table, "
+        "a pandas DataFrame, a dict of columns or a file path."
+    )

@@ -1,0 +1,319 @@
+"""Preprocessor: typed columns of a table -> grouped model-input tensors (see docs/internals.md).
+
+Example:
+    >>>     >>> from deepfuse.data import Preprocessor
+    >>> t = pa.table({"age": [30.0, None, 50.0, 60.0], "city": ["a", "b", "a", "c"], "y": ["n", "y", "n", "y"]})
+    >>> pre = Preprocessor().fit(t, "y")
+    >>> batch = pre.transform(t)
+    >>> sorted(batch), batch["categorical"].tolist(), batch["y"].tolist()
+    (['categorical', 'numeric', 'y'], [[1], [2], [1], [3]], [0, 1, 0, 1])
+    >>> pre.task, pre.classes, pre.inverse_transform_target([1, 0]).tolist()
+    ('binary', ['n', 'y'], ['y', 'n'])
+    >>> same = Preprocessor.from_config(pre.get_config())          # JSON only, no pickle
+    >>> bool((same.transform(t)["numeric"] == batch["numeric"]).all())
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from deepfuse._utils.errors import ConfigError, DataError, did_you_mean
+from deepfuse.data.encoders import BinaryEncoder, CategoricalEncoder, NumericEncoder, TargetEncoder
+from deepfuse.data.images import ImageEncoder
+from deepfuse.data.io import as_table
+from deepfuse.data.schema import Schema, base_dir_of, infer_schema
+from deepfuse.data.text import TextEncoder
+
+__all__ = ["Preprocessor"]
+
+_FORMAT = "deepfuse.Preprocessor"
+_GROUP_KEYS = ("numeric", "categorical")
+_ENCODERS = {"numeric": NumericEncoder, "binary": BinaryEncoder, "categorical": CategoricalEncoder}
+
+
+class Preprocessor:
+    """Learn feature types, statistics and vocabularies from a table; turn tables into tensors.
+
+    ``transform`` returns ``"numeric"`` float32 ``(N, n_numeric)`` (standardised numeric columns,
+    then 0/1 binary columns, in table order), ``"categorical"`` int64 ``(N, n_categorical)`` (0 =
+    unknown or missing), one int64 ``(N, max_len)`` entry per text column (0 = pad, 1 = OOV), one
+    float32 ``(N, C, H, W)`` entry per image column, and the target under its column name (int64
+    class index, or float32 for regression) when the table has it. Empty groups are left out.
+
+    Args:
+        overrides: Per-column type overrides (see :func:`deepfuse.data.infer_schema`).
+        max_tokens: Default text vocabulary size (incl. PAD and OOV).
+        max_len: Default text length; ``None`` = 90th percentile of training lengths, capped at
+            ``max_len_cap``.
+        max_len_cap: Upper bound of the automatic text length.
+        image_size: Default ``[H, W]`` for image columns (``None`` = first training image's size).
+    """
+
+    def __init__(
+        self,
+        *,
+        overrides: dict[str, Any] | None = None,
+        max_tokens: int = 20000,
+        max_len: int | None = None,
+        max_len_cap: int = 400,
+        image_size: list[int] | None = None,
+    ) -> None:
+        self.overrides = copy.deepcopy(overrides) or {}
+        self.max_tokens = max_tokens
+        self.max_len = max_len
+        self.max_len_cap = max_len_cap
+        self.image_size = None if image_size is None else list(image_size)
+        self._schema: Schema | None = None
+        self._encoders: dict[str, Any] = {}
+        self._target: TargetEncoder | None = None
+
+    # ------------------------------------------------------------------ fitted state
+    @property
+    def schema(self) -> Schema:
+        """Typed features with fitted stats (mean/std, cardinality, vocab size, shape)."""
+        if self._schema is None:
+            raise RuntimeError("Preprocessor is not fitted; call fit(table, target) first.")
+        return self._schema
+
+    @property
+    def target(self) -> str | None:
+        """Name of the target column, or ``None``."""
+        return None if self.schema.target is None else self.schema.target.name
+
+    @property
+    def task(self) -> str | None:
+        """``"binary"``, ``"multiclass"``, ``"regression"``, or ``None`` without a target."""
+        return None if self.schema.target is None else self.schema.target.task
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """Original labels in class-index order (``None`` for regression)."""
+        return None if self.schema.target is None else self.schema.target.classes
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of classes (``None`` for regression or without a target)."""
+        return None if self.schema.target is None else self.schema.target.num_classes
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        """Column order of the ``"numeric"`` block (numeric, then binary columns)."""
+        return self.schema.names("numeric") + self.schema.names("binary")
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        """Column order of the ``"categorical"`` block."""
+        return self.schema.names("categorical")
+
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """Per-key description of ``transform`` outputs, for building models.
+
+        Example:
+            >>> import pyarrow as pa
+            >>> t = pa.table({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "c"], "y": [0, 1, 0]})
+            >>> Preprocessor().fit(t, "y").inputs()["categorical"]
+            {'shape': [1], 'dtype': 'int64', 'columns': ['c'], 'cardinalities': [4]}
+        """
+        out: dict[str, dict[str, Any]] = {}
+        if self.numeric_columns:
+            out["numeric"] = {
+                "shape": [len(self.numeric_columns)],
+                "dtype": "float32",
+                "columns": self.numeric_columns,
+            }
+        if self.categorical_columns:
+            cards = [self._encoders[c].cardinality for c in self.categorical_columns]
+            out["categorical"] = {
+                "shape": [len(cards)],
+                "dtype": "int64",
+                "columns": self.categorical_columns,
+                "cardinalities": cards,
+            }
+        for name in self.schema.names("text"):
+            enc = self._encoders[name]
+            out[name] = {"shape": [enc.max_len], "dtype": "int64", "vocab_size": enc.vocab_size}
+        for name in self.schema.names("image"):
+            out[name] = {"shape": self._encoders[name].stats()["shape"], "dtype": "float32"}
+        return out
+
+    # ------------------------------------------------------------------ fit / transform
+    def _new_encoder(self, kind: str, name: str, options: dict[str, Any]) -> Any:
+        if kind in _ENCODERS:
+            return _ENCODERS[kind](name)
+        if kind == "text":
+            opts = {
+                "max_tokens": self.max_tokens,
+                "max_len": self.max_len,
+                "max_len_cap": self.max_len_cap,
+                **options,
+            }
+            return TextEncoder(**opts)
+        opts = {"size": self.image_size, **options}
+        return ImageEncoder(name, **opts)
+
+    def fit(self, data: Any, target: str | None = None) -> Preprocessor:
+        """Type the columns of ``data`` (Table, DataFrame, dict or path) and fit every encoder.
+
+        Raises:
+            DataError: See :func:`deepfuse.data.infer_schema`; also a column named like a group key.
+        """
+        table = as_table(data)
+        schema = infer_schema(table, target, overrides=self.overrides)
+        base = base_dir_of(table)
+        encoders: dict[str, Any] = {}
+        if target in _GROUP_KEYS:
+            raise DataError(
+                f"Target column '{target}' is named like the grouped key '{target}' of transform(); rename it."
+            )
+        for spec in schema.features:
+            if spec.type == "ignored":
+                continue
+            if spec.type in ("text", "image") and spec.name in _GROUP_KEYS:
+                raise DataError(
+                    f"Column '{spec.name}' is a {spec.type} column named like the grouped key '{spec.name}'; rename it."
+                )
+            try:
+                enc = self._new_encoder(spec.type, spec.name, spec.options)
+            except TypeError as e:
+                raise ConfigError(
+                    f"Bad options {spec.options} for {spec.type} column '{spec.name}': {e}."
+                ) from None
+            col = table.column(spec.name)
+            enc.fit(col, base_dir=base) if spec.type == "image" else enc.fit(col)
+            encoders[spec.name] = enc
+            spec.stats = enc.stats() if hasattr(enc, "stats") else self._text_stats(enc)
+        self._schema, self._encoders = schema, encoders
+        self._target = (
+            None
+            if schema.target is None
+            else TargetEncoder(schema.target.name, schema.target.classes)
+        )
+        return self
+
+    @staticmethod
+    def _text_stats(enc: TextEncoder) -> dict[str, Any]:
+        return {
+            "vocab_size": enc.vocab_size,
+            "max_len": enc.max_len,
+            "padding": enc.padding,
+            "truncating": enc.truncating,
+        }
+
+    def transform(self, data: Any) -> dict[str, torch.Tensor]:
+        """Encode a table with the fitted state (works on new rows: unseen categories -> 0).
+
+        Raises:
+            DataError: A fitted column is missing, a numeric column holds text (names the row), an
+                image file is missing, or the target holds a label unseen in training.
+        """
+        table = as_table(data)
+        schema = self.schema
+        names = table.column_names
+        for name in self._encoders:
+            if name not in names:
+                raise DataError(
+                    f"Column '{name}' is missing from the input; the preprocessor was fitted with it. "
+                    f"Columns given: {', '.join(names)}.{did_you_mean(name, names)}"
+                )
+        out: dict[str, torch.Tensor] = {}
+        base = base_dir_of(table)
+        if self.numeric_columns:
+            cols = [self._encoders[c].transform(table.column(c)) for c in self.numeric_columns]
+            out["numeric"] = torch.from_numpy(np.stack(cols, axis=1).astype(np.float32))
+        if self.categorical_columns:
+            cols = [self._encoders[c].transform(table.column(c)) for c in self.categorical_columns]
+            out["categorical"] = torch.from_numpy(np.stack(cols, axis=1))
+        for name in schema.names("text"):
+            out[name] = torch.from_numpy(self._encoders[name].transform(table.column(name)))
+        for name in schema.names("image"):
+            out[name] = torch.from_numpy(
+                self._encoders[name].transform(table.column(name), base_dir=base)
+            )
+        if self._target is not None and self._target.name in names:
+            out[self._target.name] = torch.from_numpy(
+                self._target.transform(table.column(self._target.name))
+            )
+        return out
+
+    def fit_transform(self, data: Any, target: str | None = None) -> dict[str, torch.Tensor]:
+        """``fit(data, target)`` then ``transform(data)``."""
+        table = as_table(data)
+        return self.fit(table, target).transform(table)
+
+    def inverse_transform_target(self, indices: Any) -> np.ndarray:
+        """Map class indices (or ``(N, C)`` scores, or binary probabilities) back to original labels.
+
+        Example:
+            >>> import pyarrow as pa
+            >>> pre = Preprocessor().fit(pa.table({"x": [1, 2, 3], "y": ["cat", "dog", "eel"]}), "y")
+            >>> pre.inverse_transform_target([[0.1, 0.7, 0.2]]).tolist()
+            ['dog']
+        """
+        if self._target is None:
+            raise DataError(
+                "This preprocessor was fitted without a target; there are no labels to map back."
+            )
+        if isinstance(indices, torch.Tensor):
+            indices = indices.detach().cpu().numpy()
+        return self._target.inverse(indices)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        """JSON-able state (options, schema, vocabularies, statistics). No pickle."""
+        return {
+            "format": _FORMAT,
+            "version": 1,
+            "options": {
+                "overrides": copy.deepcopy(self.overrides),
+                "max_tokens": self.max_tokens,
+                "max_len": self.max_len,
+                "max_len_cap": self.max_len_cap,
+                "image_size": self.image_size,
+            },
+            "schema": self.schema.to_dict(),
+            "encoders": {name: enc.get_config() for name, enc in self._encoders.items()},
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Preprocessor:
+        """Rebuild a fitted preprocessor from :meth:`get_config` output."""
+        if not isinstance(config, dict) or config.get("format") != _FORMAT:
+            raise ConfigError(
+                f"Not a preprocessor config: expected a dict with format '{_FORMAT}'."
+            )
+        if config.get("version") != 1:
+            raise ConfigError(
+                f"Unsupported preprocessor config version {config.get('version')!r}; expected 1."
+            )
+        pre = cls(**config["options"])
+        pre._schema = Schema.from_dict(copy.deepcopy(config["schema"]))
+        for spec in pre._schema.features:
+            if spec.type == "ignored":
+                continue
+            enc_cfg = dict(config["encoders"][spec.name])
+            kind = {"text": TextEncoder, "image": ImageEncoder, **_ENCODERS}[spec.type]
+            pre._encoders[spec.name] = (
+                kind.from_config(enc_cfg) if kind is TextEncoder else kind(**enc_cfg)
+            )
+        t = pre._schema.target
+        pre._target = None if t is None else TargetEncoder(t.name, t.classes)
+        return pre
+
+    def __repr__(self) -> str:
+        if self._schema is None:
+            return "Preprocessor(unfitted)"
+        kinds = {
+            k: len(self.schema.names(k))
+            for k in ("numeric", "binary", "categorical", "text", "image")
+        }
+        return (
+            f"Preprocessor(target={self.target!r}, task={self.task!r}, "
+            + ", ".join(f"{k}={v}" for k, v in kinds.items() if v)
+            + ")"
+        )

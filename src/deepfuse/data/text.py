@@ -1,0 +1,241 @@
+"""Text standardisation, word tokenisation and vocabularies, vectorised with pyarrow compute.
+
+Rules (the same at fit and at transform): lowercase, HTML tags such as ``<br />`` become spaces,
+apostrophes are dropped (``don't`` -> ``dont``, like Keras ``TextVectorization``), every other run of
+non-letters/non-digits separates words. Index 0 is padding, 1 is out-of-vocabulary (OOV), words
+follow from 2 by decreasing training frequency (ties by alphabetical order).
+
+Example:
+    >>> from deepfuse.data.text import tokenize, TextEncoder
+    >>> tokenize(["Don't stop<br />believing!"])
+    [['dont', 'stop', 'believing']]
+    >>> enc = TextEncoder(max_len=4).fit(["a b b", "b c"])
+    >>> enc.vocab
+    ['b', 'a', 'c']
+    >>> enc.transform(["b a zzz"]).tolist()     # pre-padded like Keras pad_sequences
+    [[0, 2, 3, 1]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["TextEncoder", "pad_sequences", "tokenize", "tokenize_array"]
+
+PAD, OOV = 0, 1
+_HTML = r"<[^>]*>"
+_SEPARATORS = r"[^\p{L}\p{N}]+"  # RE2 syntax: any run of non-letter, non-digit characters
+
+
+def tokenize_array(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.ListArray:
+    """Tokenise many texts at once; returns a pyarrow list array of word lists (null text -> []).
+
+    Example:
+        >>> tokenize_array(["Hi there", None]).to_pylist()
+        [['hi', 'there'], []]
+    """
+    arr = (
+        texts
+        if isinstance(texts, pa.Array | pa.ChunkedArray)
+        else pa.array(texts, type=pa.string())
+    )
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.string())
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.fill_null(arr, "")
+    arr = pc.utf8_lower(arr)
+    arr = pc.replace_substring_regex(arr, _HTML, " ")
+    arr = pc.replace_substring(arr, "'", "")
+    arr = pc.replace_substring_regex(arr, _SEPARATORS, " ")
+    arr = pc.utf8_trim_whitespace(arr)
+    # split(" ") on "" gives [""]; splitting the trimmed text and dropping "" below avoids that.
+    lists = pc.split_pattern(arr, " ")
+    # Rows that were empty produce [""]: rebuild them as [] via offsets.
+    flat = pc.list_flatten(lists)
+    keep = pc.not_equal(flat, "")
+    if not pc.all(keep).as_py():
+        parent = pc.list_parent_indices(lists).to_numpy()
+        keep_np = keep.to_numpy(zero_copy_only=False)
+        counts = np.bincount(parent[keep_np], minlength=len(lists))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pc.filter(flat, keep))
+    return lists
+
+
+def tokenize(texts: Sequence[str | None]) -> list[list[str]]:
+    """Tokenise texts into word lists (see the module rules).
+
+    Example:
+        >>> tokenize(["It's GREAT, 10/10!"])
+        [['its', 'great', '10', '10']]
+    """
+    return tokenize_array(texts).to_pylist()
+
+
+def pad_sequences(
+    sequences: Sequence[Sequence[int]],
+    maxlen: int | None = None,
+    *,
+    padding: str = "pre",
+    truncating: str = "pre",
+    value: int = 0,
+) -> np.ndarray:
+    """Pad/truncate integer sequences to one length, like ``keras.utils.pad_sequences``.
+
+    Args:
+        sequences: Lists/arrays of integers.
+        maxlen: Output length (default: the longest sequence).
+        padding: ``"pre"`` (pad at the start, Keras' default) or ``"post"``.
+        truncating: ``"pre"`` (drop tokens at the start) or ``"post"``.
+        value: Padding value.
+
+    Returns:
+        ``int64`` array ``(N, maxlen)``.
+
+    Example:
+        >>> pad_sequences([[1, 2, 3], [4]], maxlen=2).tolist()
+        [[2, 3], [0, 4]]
+    """
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    flat = (
+        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        if len(sequences)
+        else np.zeros(0, np.int64)
+    )
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return _pad(
+        flat,
+        offsets,
+        int(lengths.max(initial=0)) if maxlen is None else maxlen,
+        padding,
+        truncating,
+        value,
+    )
+
+
+def _pad(
+    flat: np.ndarray,
+    offsets: np.ndarray,
+    maxlen: int,
+    padding: str,
+    truncating: str,
+    value: int = 0,
+) -> np.ndarray:
+    """Vectorised padding of a ragged (flat values, offsets) array into ``(N, maxlen)``."""
+    for name, v in (("padding", padding), ("truncating", truncating)):
+        if v not in ("pre", "post"):
+            raise ValueError(f"{name} must be 'pre' or 'post'; got {v!r}.")
+    n = len(offsets) - 1
+    lengths = np.diff(offsets)
+    kept = np.minimum(lengths, maxlen)
+    out = np.full((n, maxlen), value, dtype=np.int64)
+    if n == 0 or maxlen == 0 or len(flat) == 0:
+        return out
+    row = np.repeat(np.arange(n), lengths)  # (total,) row of each token
+    pos = np.arange(len(flat)) - offsets[:-1][row]  # position of each token within its row
+    first = (lengths - kept) if truncating == "pre" else np.zeros_like(lengths)
+    sel = (pos >= first[row]) & (pos < (first + kept)[row])
+    start = (maxlen - kept) if padding == "pre" else np.zeros_like(kept)
+    col = start[row[sel]] + pos[sel] - first[row[sel]]
+    out[row[sel], col] = flat[sel]
+    return out
+
+
+class TextEncoder:
+    """Word vocabulary + integer encoding of a text column.
+
+    Args:
+        max_tokens: Vocabulary size including PAD (0) and OOV (1); the ``max_tokens - 2`` most
+            frequent training words get their own index.
+        max_len: Output length; ``None`` picks the ``length_quantile`` of training lengths, capped
+            at ``max_len_cap``.
+        length_quantile: Quantile of training lengths used when ``max_len`` is ``None``.
+        max_len_cap: Upper bound for the automatic ``max_len``.
+        padding: ``"pre"`` (Keras default; good for RNNs that read the last state) or ``"post"``.
+        truncating: ``"pre"`` keeps the last ``max_len`` words, ``"post"`` the first.
+
+    Example:
+        >>> TextEncoder(max_len=3, padding="post").fit(["x y"]).transform(["y"]).tolist()
+        [[3, 0, 0]]
+    """
+
+    def __init__(
+        self,
+        *,
+        max_tokens: int | None = 20000,
+        max_len: int | None = None,
+        length_quantile: float = 0.9,
+        max_len_cap: int = 400,
+        padding: str = "pre",
+        truncating: str = "pre",
+        vocab: list[str] | None = None,
+    ) -> None:
+        if max_tokens is not None and max_tokens < 3:
+            raise ValueError(f"max_tokens must be >= 3 (PAD, OOV and one word); got {max_tokens}.")
+        self.max_tokens = max_tokens
+        self.max_len = max_len
+        self.length_quantile = length_quantile
+        self.max_len_cap = max_len_cap
+        self.padding = padding
+        self.truncating = truncating
+        self.vocab: list[str] | None = vocab
+        self._lookup: pa.Array | None = None if vocab is None else pa.array(vocab, pa.string())
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of embedding rows needed: ``len(vocab) + 2`` (PAD and OOV)."""
+        return len(self.vocab or []) + 2
+
+    def fit(self, texts: Any) -> TextEncoder:
+        """Build the vocabulary (and ``max_len`` when automatic) from training texts."""
+        lists = tokenize_array(texts)
+        counts = pc.value_counts(pc.list_flatten(lists))
+        words = counts.field("values").to_numpy(zero_copy_only=False).astype(object)
+        freq = counts.field("counts").to_numpy()
+        order = np.lexsort((words.astype(str), -freq))  # by count desc, then word asc
+        limit = None if self.max_tokens is None else self.max_tokens - 2
+        self.vocab = [str(w) for w in words[order][:limit]]
+        self._lookup = pa.array(self.vocab, pa.string())
+        if self.max_len is None:
+            lengths = pc.list_value_length(lists).to_numpy()
+            q = int(np.ceil(np.quantile(lengths, self.length_quantile))) if len(lengths) else 1
+            self.max_len = int(max(1, min(q, self.max_len_cap)))
+        return self
+
+    def encode_ragged(self, texts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Encode texts to word indices without padding: ``(flat int64 values, offsets (N+1,))``."""
+        if self._lookup is None:
+            raise RuntimeError("TextEncoder is not fitted; call fit() first.")
+        lists = tokenize_array(texts)
+        idx = pc.index_in(pc.list_flatten(lists), value_set=self._lookup)
+        flat = pc.fill_null(idx, -1).to_numpy().astype(np.int64) + 2  # OOV (-1) -> 1, words from 2
+        offsets = lists.offsets.to_numpy().astype(np.int64)
+        return flat, offsets - offsets[0]
+
+    def transform(self, texts: Any) -> np.ndarray:
+        """Encode texts to an ``int64`` matrix ``(N, max_len)`` (0 = pad, 1 = OOV)."""
+        flat, offsets = self.encode_ragged(texts)
+        return _pad(flat, offsets, int(self.max_len or 1), self.padding, self.truncating)
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-able state (settings and vocabulary)."""
+        return {
+            "max_tokens": self.max_tokens,
+            "max_len": self.max_len,
+            "length_quantile": self.length_quantile,
+            "max_len_cap": self.max_len_cap,
+            "padding": self.padding,
+            "truncating": self.truncating,
+            "vocab": self.vocab,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TextEncoder:
+        """Rebuild an encoder from :meth:`get_config` output."""
+        return cls(**config)

@@ -1,0 +1,279 @@
+"""The :class:`Layer` base: Keras-style arguments, lazy weights, JSON config.
+
+A layer validates and stores its constructor arguments, creates its weights in ``build`` from
+the first input's shape (so nobody writes ``in_features``), and keeps ``forward`` as short as
+the matching ``torch.nn`` module: the only extra work per call is one ``if not self.built``.
+
+Example:
+    >>> import torch
+    >>> from deepfuse.layers import Dense
+    >>> layer = Dense(4, activation="relu")
+    >>> layer(torch.zeros(2, 3)).shape
+    torch.Size([2, 4])
+    >>> layer.build_shape
+    [None, 3]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
+
+__all__ = ["Layer"]
+
+# Every concrete Layer subclass, by class name (filled by ``Layer.__init_subclass__``).
+LAYER_CLASSES: dict[str, type[Layer]] = {}
+_NAME_COUNTS: dict[str, int] = {}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+class Layer(nn.Module):
+    """Base class of every deepfuse layer (a plain ``torch.nn.Module``).
+
+    Args:
+        name: Layer name (auto-generated like ``"dense_1"`` when omitted).
+        input_shape: Per-sample input shape, Keras style (no batch dimension). Stored so a model
+            can build eagerly; images are given channels-last ``(H, W, C)`` as in Keras.
+        trainable: ``False`` freezes the layer's weights (``requires_grad=False``).
+
+    Subclasses implement ``_build(shape, factory)`` (create weights) and ``forward``; weightless
+    layers set ``built = True`` in their constructor.
+    """
+
+    #: Number of input dimensions (including batch) the layer accepts; ``None`` = any.
+    expected_ndim: ClassVar[tuple[int, ...] | None] = None
+    #: dtype of the input a dummy forward pass should use (``None`` = float).
+    input_dtype: ClassVar[torch.dtype | None] = None
+    #: Name of the output activation (layers with an ``activation`` argument override it).
+    activation_name: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            LAYER_CLASSES[cls.__name__] = cls
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        input_shape: Sequence[int] | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__()
+        if name is None:
+            base = _snake(type(self).__name__)
+            _NAME_COUNTS[base] = _NAME_COUNTS.get(base, 0) + 1
+            name = f"{base}_{_NAME_COUNTS[base]}"
+        self.name = str(name)
+        if input_shape is not None:
+            if isinstance(input_shape, int):
+                input_shape = (input_shape,)
+            if not all(d is None or (isinstance(d, int) and d > 0) for d in input_shape):
+                raise ConfigError(
+                    f"The 'input_shape' argument of {type(self).__name__} must be a tuple of "
+                    f"positive ints without the batch dimension, e.g. (28, 28, 1); got {input_shape!r}."
+                )
+            input_shape = tuple(input_shape)
+        self.input_shape: tuple[int, ...] | None = input_shape
+        self._trainable = bool(trainable)
+        self.built = False
+        #: Full input shape used to build the weights (batch dim as ``None``), JSON-able.
+        self.build_shape: list[int | None] | None = None
+
+    # ------------------------------------------------------------------ building
+    @property
+    def torch_input_shape(self) -> tuple[int, ...] | None:
+        """Per-sample input shape in the layout ``forward`` expects (what a dummy batch needs)."""
+        return self.input_shape
+
+    def build(
+        self,
+        input_shape: Sequence[int | None],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch dimension included).
+
+        Public so a loader can build from a saved ``build_shape`` before ``load_state_dict``.
+        Building twice is a no-op.
+
+        Example:
+            >>> from deepfuse.layers import Dense
+            >>> layer = Dense(2)
+            >>> layer.build([None, 5])
+            >>> tuple(layer.weight.shape)
+            (2, 5)
+        """
+        if self.built:
+            return
+        shape = tuple(None if d is None else int(d) for d in input_shape)
+        self._check_ndim(shape)
+        if dtype is None or not dtype.is_floating_point:
+            dtype = torch.get_default_dtype()
+        self._build(shape, {"device": device, "dtype": dtype})
+        self.build_shape = [None, *shape[1:]]
+        self.built = True
+        if not self._trainable:
+            self.requires_grad_(False)
+
+    def _build(self, shape: tuple[int | None, ...], factory: dict[str, Any]) -> None:
+        """Create weights; ``factory`` holds ``device`` and ``dtype`` for tensor constructors."""
+
+    def _lazy_build(self, x: torch.Tensor) -> None:
+        # Called once, from the first forward: weights land on the input's device and dtype.
+        self.build(tuple(x.shape), device=x.device, dtype=x.dtype)
+
+    def _check_ndim(self, shape: tuple[int | None, ...]) -> None:
+        if self.expected_ndim is not None and len(shape) not in self.expected_ndim:
+            raise DataError(self._shape_message(shape))
+
+    def _shape_message(self, shape: Sequence[int | None]) -> str:
+        ranks = " or ".join(f"{n}-D" for n in (self.expected_ndim or ()))
+        return (
+            f"{type(self).__name__} '{self.name}' expected a {ranks} input "
+            f"{self._expected_layout()}; got shape {tuple(shape)}."
+        )
+
+    def _expected_layout(self) -> str:
+        return ""
+
+    def _build_shape_from_state(
+        self, state: dict[str, torch.Tensor], prefix: str
+    ) -> list[int | None] | None:
+        """Infer a build shape from saved weights (lets an unbuilt layer ``load_state_dict``)."""
+        return None
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # Lazy layers have no weights until built; build them from the saved tensors' shapes so
+        # ``load_state_dict`` works on a freshly constructed layer too.
+        if not self.built:
+            shape = self._build_shape_from_state(state_dict, prefix)
+            if shape is not None:
+                tensor = next(v for k, v in state_dict.items() if k.startswith(prefix))
+                self.build(shape, device=tensor.device, dtype=tensor.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    # ------------------------------------------------------------------ training flags
+    @property
+    def trainable(self) -> bool:
+        """Whether the layer's weights are updated by training (Keras ``layer.trainable``)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        self.requires_grad_(self._trainable)
+
+    def regularization_loss(self) -> torch.Tensor | None:
+        """Sum of this layer's weight penalties (``kernel_regularizer`` ...), or ``None``."""
+        return None
+
+    def detach_output_activation(self) -> str | None:
+        """Remove the output activation from ``forward`` and return its name (``None`` if none)."""
+        return None
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        """JSON-able constructor arguments; ``type(self)(**layer.get_config())`` rebuilds it."""
+        config: dict[str, Any] = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        if not self._trainable:
+            config["trainable"] = False
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """Rebuild a layer from :meth:`get_config` output."""
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        cfg = self.get_config()
+        cfg.pop("name", None)
+        return ", ".join(f"{k}={v!r}" for k, v in cfg.items())
+
+
+# ---------------------------------------------------------------------- helpers
+def channels_first_shape(shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """Per-sample image shape to ``(C, H, W)``.
+
+    Keras gives image shapes channels-last ``(H, W, C)``; a shape that already looks
+    channels-first (first axis 1, 3 or 4 and last axis not) is kept as it is.
+    """
+    if shape is None or len(shape) != 3:
+        return shape
+    if shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+        return tuple(shape)
+    return (shape[2], shape[0], shape[1])
+
+
+def check_positive_int(layer: str, arg: str, value: Any, *, allow_zero: bool = False) -> int:
+    """Return ``value`` as int or raise the one-line ConfigError naming layer and argument."""
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"The '{arg}' argument of {layer} must be a {kind} int; got {value!r}.")
+    return int(value)
+
+
+def check_rate(layer: str, arg: str, value: Any) -> float:
+    """Validate a probability in ``[0, 1)``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+        raise ConfigError(
+            f"The '{arg}' argument of {layer} must be a float in [0, 1); got {value!r}."
+        )
+    return float(value)
+
+
+def check_choice(layer: str, arg: str, value: Any, choices: Sequence[str]) -> str:
+    """Validate a string option against its allowed values."""
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise invalid_choice(f"'{arg}' value for {layer}", value, choices)
+    return value.lower()
+
+
+def int_tuple(layer: str, arg: str, value: Any, n: int) -> tuple[int, ...]:
+    """Normalise an int or a length-``n`` sequence of positive ints into a tuple."""
+    items = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = ()
+    if len(items) != n or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items
+    ):
+        raise ConfigError(
+            f"The '{arg}' argument of {layer} must be a positive int or a tuple of {n} positive "
+            f"ints; got {value!r}."
+        )
+    return items
+
+
+class _Activated(Layer):
+    """Shared ``activation=`` handling: the resolved function is called inline in ``forward``."""
+
+    def _set_activation(self, activation: Any, *, axis: int = -1) -> None:
+        from deepfuse.layers import activations
+
+        self.activation_name, self._act = activations.resolve(activation, axis=axis)
+        self._activation_config = activations.config_value(activation)
+
+    def detach_output_activation(self) -> str | None:
+        """Drop the activation from ``forward`` (the model fuses it into the loss); return its name.
+
+        ``get_config`` still reports the constructor's activation, so a saved model rebuilds the
+        layer as the user wrote it and the model detaches it again when it fuses the loss.
+        """
+        name = self.activation_name
+        self.activation_name, self._act = None, None
+        return name

@@ -1,0 +1,108 @@
+"""Layers by name: ``get``, ``serialize``, ``deserialize`` and ``register`` for custom layers.
+
+Every :class:`~deepfuse.layers.Layer` subclass registers itself under its class name; Keras
+aliases (``MaxPooling2D``, ``BatchNormalization`` ...) and snake_case names (``"max_pool2d"``)
+resolve to the same classes.
+
+Example:
+    >>> from deepfuse import layers
+    >>> layer = layers.get("Dense", units=4)
+    >>> layers.serialize(layer)["class_name"]
+    'Dense'
+    >>> type(layers.deserialize(layers.serialize(layer))).__name__
+    'Dense'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from deepfuse._utils.errors import ConfigError, invalid_choice
+from deepfuse.layers.base import LAYER_CLASSES, Layer
+
+__all__ = ["deserialize", "get", "names", "register", "serialize"]
+
+_ALIASES: dict[str, str] = {}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[_\s]", "", name).lower()
+
+
+def register(cls: type[Layer], *aliases: str) -> type[Layer]:
+    """Register a custom layer class (and optional aliases) so configs can name it.
+
+    Subclasses of ``Layer`` are registered under their class name automatically; use this for
+    extra names. Returns ``cls`` so it also works as a decorator.
+    """
+    LAYER_CLASSES[cls.__name__] = cls
+    for alias in aliases:
+        _ALIASES[alias] = cls.__name__
+    return cls
+
+
+def names() -> list[str]:
+    """All registered layer names (class names and aliases)."""
+    return sorted({*LAYER_CLASSES, *_ALIASES})
+
+
+def _lookup(name: str) -> type[Layer]:
+    name = _ALIASES.get(name, name)
+    if name in LAYER_CLASSES:
+        return LAYER_CLASSES[name]
+    wanted = _key(name)
+    for candidate in names():
+        if _key(candidate) == wanted:
+            return LAYER_CLASSES[_ALIASES.get(candidate, candidate)]
+    raise invalid_choice("layer", name, names())
+
+
+def serialize(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": ..., "config": {...}}`` for a layer (JSON-able for built-in options)."""
+    if not isinstance(layer, Layer):
+        raise ConfigError(
+            f"serialize() takes a deepfuse Layer; got {type(layer).__name__}. Plain "
+            "torch modules are saved by their state_dict only."
+        )
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Layer:
+    """Build a layer from :func:`serialize` output."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ConfigError(
+            f"A layer config must be a dict with 'class_name' and 'config'; got {config!r}."
+        )
+    cls = _lookup(config["class_name"])
+    options = config.get("config") or {}
+    try:
+        return cls.from_config(dict(options))
+    except TypeError as exc:
+        raise ConfigError(f"Bad config for layer {config['class_name']!r}: {exc}.") from exc
+
+
+def get(identifier: str | dict[str, Any] | Layer, **kwargs: Any) -> Layer:
+    """A layer from a name (with constructor ``kwargs``), a serialized dict, or a Layer.
+
+    Example:
+        >>> get({"class_name": "Dropout", "config": {"rate": 0.5}}).rate
+        0.5
+    """
+    if isinstance(identifier, Layer):
+        return identifier
+    if isinstance(identifier, dict):
+        if "class_name" in identifier:
+            return deserialize(identifier)
+        options = dict(identifier)
+        name = options.pop("name", None) or options.pop("type", None)
+        if name is None:
+            raise ConfigError("A layer dict needs 'class_name' (with 'config') or 'type'.")
+        return get(name, **options, **kwargs)
+    if isinstance(identifier, str):
+        cls = _lookup(identifier)
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"Bad arguments for layer {identifier!r}: {exc}.") from exc
+    raise ConfigError(f"A layer must be a name, a config dict or a Layer; got {identifier!r}.")

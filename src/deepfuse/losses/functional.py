@@ -1,0 +1,241 @@
+"""Loss functions: thin, fast wrappers over ``torch.nn.functional``.
+
+Every function takes ``(outputs, target)`` and returns a scalar (``reduction="mean"``, the
+default), a sum (``"sum"``) or per-element values (``"none"``). They run every training step, so
+they only look at shapes (no value checks that would sync a GPU).
+
+Example:
+    >>> import torch
+    >>> from deepfuse.losses import functional as L
+    >>> float(L.mse(torch.tensor([[1.0], [2.0]]), torch.tensor([1.0, 4.0])))
+    2.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from deepfuse._utils.errors import DataError, format_message
+
+__all__ = [
+    "EPSILON",
+    "binary_cross_entropy",
+    "cross_entropy",
+    "huber",
+    "mae",
+    "mse",
+]
+
+#: Clamp for the probability path, as Keras (``backend.epsilon()``).
+EPSILON = 1e-7
+
+
+def _match_regression(outputs: Tensor, target: Tensor, loss: str) -> tuple[Tensor, Tensor]:
+    """Make ``outputs`` and ``target`` the same shape without silent ``(N,1)`` x ``(N,)`` broadcast."""
+    if outputs.shape != target.shape:
+        # (N, 1) vs (N,) (either way round) is the one harmless mismatch: drop the trailing 1.
+        if outputs.dim() == target.dim() + 1 and outputs.shape[-1] == 1:
+            outputs = outputs.squeeze(-1)
+        elif target.dim() == outputs.dim() + 1 and target.shape[-1] == 1:
+            target = target.squeeze(-1)
+        if outputs.shape != target.shape:
+            raise DataError(
+                format_message(
+                    f"Loss '{loss}' got outputs of shape {tuple(outputs.shape)} and a target of shape "
+                    f"{tuple(target.shape)}.",
+                    expected="the same shape (or (N, 1) against (N,))",
+                    fix="Make the model's last layer produce one value per target column.",
+                )
+            )
+    if not target.is_floating_point() or target.dtype != outputs.dtype:
+        target = target.to(outputs.dtype)
+    return outputs, target
+
+
+def mse(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """Mean squared error (``torch.nn.functional.mse_loss`` with shape checks).
+
+    Example:
+        >>> float(mse(torch.tensor([0.0, 2.0]), torch.tensor([0.0, 0.0])))
+        2.0
+    """
+    outputs, target = _match_regression(outputs, target, "mse")
+    return F.mse_loss(outputs, target, reduction=reduction)
+
+
+def mae(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """Mean absolute error (``torch.nn.functional.l1_loss`` with shape checks).
+
+    Example:
+        >>> float(mae(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])))
+        1.5
+    """
+    outputs, target = _match_regression(outputs, target, "mae")
+    return F.l1_loss(outputs, target, reduction=reduction)
+
+
+def huber(
+    outputs: Tensor, target: Tensor, *, delta: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """Huber loss: quadratic below ``delta``, linear above (as Keras ``Huber``).
+
+    Example:
+        >>> float(huber(torch.tensor([3.0]), torch.tensor([0.0]), delta=1.0))
+        2.5
+    """
+    outputs, target = _match_regression(outputs, target, "huber")
+    return F.huber_loss(outputs, target, reduction=reduction, delta=delta)
+
+
+def _index_target(outputs: Tensor, target: Tensor) -> Tensor:
+    """Class-index targets as int64, with ``(N, 1)`` squeezed to ``(N,)``."""
+    if target.dim() == outputs.dim() and target.shape[-1] == 1 and outputs.shape[-1] != 1:
+        target = target.squeeze(-1)
+    if target.dim() != outputs.dim() - 1 or target.shape[:1] != outputs.shape[:1]:
+        raise DataError(
+            format_message(
+                f"cross_entropy got outputs of shape {tuple(outputs.shape)} and a target of shape "
+                f"{tuple(target.shape)}.",
+                expected="class indices (N,) or one-hot/soft targets (N, C) matching the outputs",
+                fix="Pass integer labels, or one-hot rows with as many columns as the model has outputs.",
+            )
+        )
+    return target if target.dtype == torch.long else target.long()
+
+
+def cross_entropy(
+    outputs: Tensor,
+    target: Tensor,
+    *,
+    from_logits: bool = True,
+    label_smoothing: float = 0.0,
+    class_weights: Tensor | Sequence[float] | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Multi-class cross-entropy for class-index or one-hot/soft targets.
+
+    Args:
+        outputs: ``(N, C)`` (or ``(N, C, d1, ...)``) logits, or probabilities if ``from_logits=False``.
+        target: Class indices ``(N,)`` (any int/float dtype), or one-hot / soft targets with the
+            same shape as ``outputs`` (the soft-target path).
+        from_logits: ``False`` treats ``outputs`` as probabilities: they are clamped to
+            ``[EPSILON, 1 - EPSILON]`` and renormalised, as Keras does.
+        label_smoothing: Mix the targets with a uniform distribution (``0.0`` to ``1.0``).
+        class_weights: One weight per class. With class indices the mean is weighted by the
+            targets' weights (``torch.nn.functional.cross_entropy`` semantics).
+        ignore_index: Class index whose samples do not count (class-index targets only).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        The loss (a scalar unless ``reduction="none"``).
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
+        >>> round(float(cross_entropy(logits, torch.tensor([0, 1]))), 4)
+        0.1269
+        >>> round(float(cross_entropy(logits.softmax(-1), torch.tensor([0, 1]), from_logits=False)), 4)
+        0.1269
+    """
+    if not from_logits:
+        # log(p) of a distribution is a valid logit vector: log_softmax(log p) = log p, and it
+        # renormalises after clamping exactly as Keras' categorical_crossentropy does.
+        outputs = torch.log(outputs.clamp(EPSILON, 1.0 - EPSILON))
+    if class_weights is not None and not isinstance(class_weights, Tensor):
+        class_weights = torch.as_tensor(class_weights, dtype=outputs.dtype, device=outputs.device)
+    elif class_weights is not None and (
+        class_weights.device != outputs.device or class_weights.dtype != outputs.dtype
+    ):
+        class_weights = class_weights.to(device=outputs.device, dtype=outputs.dtype)
+    if target.shape == outputs.shape and outputs.dim() > 1:
+        # Soft / one-hot targets: torch's probability-target path (ignore_index does not apply).
+        if target.dtype != outputs.dtype:
+            target = target.to(outputs.dtype)
+        return F.cross_entropy(
+            outputs,
+            target,
+            weight=class_weights,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+        )
+    target = _index_target(outputs, target)
+    return F.cross_entropy(
+        outputs,
+        target,
+        weight=class_weights,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
+
+
+def _match_binary(outputs: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Squeeze ``(N, 1)`` on either side so outputs and target are both ``(N,)`` (or equal shapes)."""
+    if outputs.dim() == 2 and outputs.shape[-1] == 1:
+        outputs = outputs.squeeze(-1)
+    if target.dim() == 2 and target.shape[-1] == 1:
+        target = target.squeeze(-1)
+    if outputs.shape != target.shape:
+        raise DataError(
+            format_message(
+                f"binary_cross_entropy got outputs of shape {tuple(outputs.shape)} and a target of "
+                f"shape {tuple(target.shape)}.",
+                expected="outputs (N,) or (N, 1) and targets (N,) or (N, 1) of 0/1 labels",
+                fix="Use one output unit for a binary target, or cross_entropy for several classes.",
+            )
+        )
+    if target.dtype != outputs.dtype:
+        target = target.to(outputs.dtype)
+    return outputs, target
+
+
+def binary_cross_entropy(
+    outputs: Tensor,
+    target: Tensor,
+    *,
+    from_logits: bool = True,
+    pos_weight: float | Tensor | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """Binary cross-entropy for one output per sample (or per label, multi-label).
+
+    Args:
+        outputs: ``(N,)`` or ``(N, 1)`` logits (or ``(N, K)`` for K independent labels), or
+            probabilities if ``from_logits=False`` (clamped to ``[EPSILON, 1 - EPSILON]``).
+        target: 0/1 labels (or soft labels) of shape ``(N,)`` or ``(N, 1)`` (``(N, K)``).
+        from_logits: ``False`` treats ``outputs`` as probabilities (Keras' default).
+        pos_weight: Weight of the positive term (``> 1`` raises recall), as torch's.
+        label_smoothing: Squeeze labels towards 0.5: ``y * (1 - s) + 0.5 * s``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        The loss (a scalar unless ``reduction="none"``).
+
+    Example:
+        >>> round(float(binary_cross_entropy(torch.tensor([[0.0]]), torch.tensor([1]))), 4)
+        0.6931
+    """
+    outputs, target = _match_binary(outputs, target)
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if pos_weight is not None and not isinstance(pos_weight, Tensor):
+        pos_weight = torch.tensor(pos_weight, dtype=outputs.dtype, device=outputs.device)
+    elif pos_weight is not None and pos_weight.device != outputs.device:
+        pos_weight = pos_weight.to(outputs.device)
+    if from_logits:
+        return F.binary_cross_entropy_with_logits(
+            outputs, target, pos_weight=pos_weight, reduction=reduction
+        )
+    p = outputs.clamp(EPSILON, 1.0 - EPSILON)
+    positive = target * torch.log(p)
+    if pos_weight is not None:
+        positive = positive * pos_weight
+    loss = -(positive + (1.0 - target) * torch.log1p(-p))
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss

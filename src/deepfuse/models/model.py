@@ -1,0 +1,455 @@
+"""``deepfuse.Model``: Keras' ``compile``/``fit``/``evaluate``/``predict`` on any ``torch.nn.Module``.
+
+Wrap a module (``Model(my_module)``) or subclass ``Model`` and write ``forward`` as in plain
+PyTorch. Training goes through one loop (:class:`deepfuse.training.Trainer`); customise a step by
+overriding :meth:`Model.train_step`, exactly like Keras' custom ``train_step`` / GradientTape
+example.
+
+Example:
+    >>> import torch, deepfuse as df
+    >>> model = df.Model(torch.nn.Linear(4, 3))
+    >>> model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    >>> _ = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    >>> model.predict(x).shape
+    (32, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.seed import seed_everything
+from deepfuse.data.memory import InMemoryLoader
+from deepfuse.models import layout
+from deepfuse.models.inputs import X_KEY, Y_KEY, BatchIterable, is_array_like, to_tensor_dict
+from deepfuse.models.results import History, Scores
+from deepfuse.training.trainer import Trainer
+
+__all__ = ["Model"]
+
+_FUSABLE = ("softmax", "sigmoid")
+
+
+class Model(nn.Module):
+    """A trainable model: any ``nn.Module`` plus ``compile``/``fit``/``evaluate``/``predict``.
+
+    Args:
+        module: The network. Leave it out when subclassing ``Model`` and defining ``forward``.
+        name: A display name (used by ``summary``).
+    """
+
+    def __init__(self, module: nn.Module | None = None, *, name: str | None = None) -> None:
+        super().__init__()
+        if module is not None and not isinstance(module, nn.Module):
+            raise UserError(f"Model(module) expects a torch.nn.Module; got {type(module).__name__}.")
+        self.module = module
+        self.name = name or (type(module).__name__ if module is not None else type(self).__name__)
+        self.optimizer: torch.optim.Optimizer | None = None
+        # Loss and metrics are not submodules: their buffers must not enter state_dict().
+        object.__setattr__(self, "loss_fn", None)
+        object.__setattr__(self, "metric_set", None)
+        self.output_activation: str | None = None  # fused into the loss; applied by predict
+        self.input_layout: str | None = None  # "channels_last" | "add_channel" | None
+        self.input_spec: dict[str, dict[str, Any]] | None = None  # per key: shape (no batch), dtype
+        self.preprocessor: Any = None  # deepfuse.data.Preprocessor fitted on raw rows
+        self.target_key = Y_KEY
+        self.architecture: dict[str, Any] | None = None  # how to rebuild (see serialization.py)
+        self._compile_args: dict[str, Any] | None = None
+        self._optimizer_spec: Any = "adam"
+        self._schedule_spec: Any = None
+        self._l1 = self._l2 = 0.0
+        self._grad_clip: Any = None
+        self._penalized: list[nn.Parameter] = []
+        self._regularized_layers: list[nn.Module] = []
+        self._input_keys: list[str] | None = None
+        self._single_input = True
+        self.stop_training = False
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: Any) -> Any:
+        if self.module is None:
+            raise NotImplementedError(
+                "Model has no module: pass one (Model(my_module)) or subclass Model and define forward().")
+        return self.module(x)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Sequence[Any] | None = None,
+                *, l1: float = 0.0, l2: float = 0.0, grad_clip: float | Mapping[str, float] | None = None,
+                schedule: Any = None) -> Model:
+        """Choose the optimizer, loss, metrics, penalties and learning-rate schedule.
+
+        Args:
+            optimizer: A name ("adam", "sgd", "adamw", "rmsprop"), a dict ``{"name": "sgd",
+                "lr": 0.1, "momentum": 0.9}``, or a ``torch.optim.Optimizer``.
+            loss: A name ("cross_entropy", "mse", Keras names like
+                "sparse_categorical_crossentropy"), a dict with options, or a callable
+                ``loss(outputs, target)``. A final softmax/sigmoid layer is fused into the loss.
+            metrics: Names ("accuracy", "f1", ...), dicts or ``Metric`` objects.
+            l1: Global L1 penalty on weights (not biases).
+            l2: Global L2 penalty on weights (not biases).
+            grad_clip: Clip the gradient norm to this value, or ``{"value": v}`` / ``{"norm": n}``.
+            schedule: A learning-rate schedule name or dict (``"cosine"``, ``{"name": "step",
+                "step_size": 10, "gamma": 0.5}``, ...).
+
+        Returns:
+            The model itself.
+        """
+        from deepfuse import losses as losses_mod
+        from deepfuse import metrics as metrics_mod
+
+        if loss is None:
+            raise UserError("compile() needs a loss, e.g. loss='cross_entropy' or loss='mse'.")
+        for key, value in (("l1", l1), ("l2", l2)):
+            if not isinstance(value, int | float) or value < 0:
+                raise UserError(f"The '{key}' argument of compile must be a float >= 0; got {value!r}.")
+        self._compile_args = {"optimizer": _jsonable(optimizer), "loss": _jsonable(loss),
+                              "metrics": [_jsonable(m) for m in (metrics or [])],
+                              "l1": l1, "l2": l2, "grad_clip": grad_clip, "schedule": schedule}
+        object.__setattr__(self, "loss_fn", losses_mod.get(loss))
+        object.__setattr__(self, "metric_set",
+                           metrics_mod.MetricSet([metrics_mod.get(m) for m in (metrics or [])]))
+        if hasattr(optimizer, "get_config") and not isinstance(optimizer, torch.optim.Optimizer):
+            optimizer = optimizer.get_config()  # deepfuse.optimizers.Adam(...) and friends
+        self._optimizer_spec = optimizer
+        self._schedule_spec = schedule
+        self._l1, self._l2 = float(l1), float(l2)
+        self._grad_clip = grad_clip
+        self._fuse_output_activation()
+        self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+        return self
+
+    def _fuse_output_activation(self) -> None:
+        """Move a final softmax/sigmoid out of the network and into a from-logits loss."""
+        if not hasattr(self.loss_fn, "from_logits"):
+            return  # regression or custom loss: leave the network as it is
+        name = layout.detach_final_activation(self)
+        if name in _FUSABLE:
+            self.output_activation = name
+            if not self.loss_fn.from_logits:
+                object.__setattr__(self, "loss_fn", self.loss_fn.as_logits())
+
+    # --------------------------------------------------------------------- steps
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch``; override it for custom training (GAN, ...).
+
+        Returns:
+            A dict with at least ``"loss"`` (a scalar tensor).
+        """
+        x, y = self.split_batch(batch)
+        outputs = self(x)
+        loss = self.compute_loss(outputs, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self._grad_clip is not None:
+            self._clip_gradients()
+        self.optimizer.step()
+        self.update_metrics(outputs, y)
+        return {"loss": loss}
+
+    def test_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Loss and metric update for one evaluation batch (called under ``no_grad``)."""
+        x, y = self.split_batch(batch)
+        outputs = self(x)
+        loss = self.loss_fn(outputs, y)
+        self.update_metrics(outputs, y)
+        return {"loss": loss}
+
+    def split_batch(self, batch: dict[str, torch.Tensor]) -> tuple[Any, torch.Tensor | None]:
+        """``batch`` → ``(inputs, target)``; inputs are a tensor for single-input models."""
+        if self._single_input:
+            return batch[self._input_keys[0]], batch.get(self.target_key)
+        return {k: batch[k] for k in self._input_keys}, batch.get(self.target_key)
+
+    def compute_loss(self, outputs: Any, target: torch.Tensor | None) -> torch.Tensor:
+        """The compiled loss plus L1/L2 penalties (global and per layer)."""
+        if target is None:
+            raise DataError(f"The batch has no target '{self.target_key}'. Pass y to fit().")
+        loss = self.loss_fn(outputs, target)
+        if self._l2:
+            loss = loss + self._l2 * sum(p.pow(2).sum() for p in self._penalized)
+        if self._l1:
+            loss = loss + self._l1 * sum(p.abs().sum() for p in self._penalized)
+        for layer in self._regularized_layers:
+            loss = loss + layer.regularization_loss()
+        return loss
+
+    def update_metrics(self, outputs: Any, target: torch.Tensor | None) -> None:
+        if self.metric_set is not None and target is not None and len(self.metric_set):
+            self.metric_set.update(outputs.detach(), target)
+
+    def reset_metrics(self) -> None:
+        if self.metric_set is not None:
+            self.metric_set.reset()
+
+    def compute_metrics(self) -> dict[str, float]:
+        if self.metric_set is None or not len(self.metric_set):
+            return {}
+        return self.metric_set.compute()
+
+    def _clip_gradients(self) -> None:
+        clip = self._grad_clip
+        if isinstance(clip, Mapping) and "value" in clip:
+            nn.utils.clip_grad_value_(self.parameters(), float(clip["value"]))
+        else:
+            norm = clip["norm"] if isinstance(clip, Mapping) else clip
+            nn.utils.clip_grad_norm_(self.parameters(), float(norm))
+
+    # ---------------------------------------------------------------------- fit
+    def fit(self, x: Any = None, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
+            validation_split: float = 0.0, validation_data: Any = None,
+            callbacks: Sequence[Any] | None = None, shuffle: bool = True, seed: int | None = None,
+            verbose: int | str = "auto", initial_epoch: int = 0) -> History:
+        """Train the model.
+
+        Args:
+            x: Inputs: numpy/torch/pandas, a dict of arrays, or an iterable of batches.
+            y: Targets (when ``x`` is array-like).
+            epochs: Number of epochs.
+            batch_size: Rows per batch (in-memory inputs).
+            validation_split: Fraction of the rows held out for validation (stratified for
+                class labels).
+            validation_data: ``(x_val, y_val)`` or an iterable of batches.
+            callbacks: Callback objects (see ``deepfuse.training.callbacks``).
+            shuffle: Shuffle rows every epoch.
+            seed: Makes the run bit-identical on CPU (weights built at fit, data order, dropout).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch; "auto" = 1.
+            initial_epoch: Epoch to start from (for resuming).
+
+        Returns:
+            A :class:`History` with ``history.history[name]`` lists (one value per epoch).
+        """
+        from deepfuse.training import callbacks as cb_mod
+        from deepfuse.training.schedules import build_schedule
+
+        self._require_compiled()
+        if not isinstance(epochs, int) or epochs < 1:
+            raise UserError(f"The 'epochs' argument of fit must be a positive int; got {epochs!r}.")
+        generator = seed_everything(seed) if seed is not None else None
+        train, val = self._make_loaders(x, y, batch_size=batch_size, shuffle=shuffle,
+                                        validation_split=validation_split,
+                                        validation_data=validation_data, generator=generator)
+        self.setup(_first_batch(train))
+        schedule = None
+        if self._schedule_spec is not None:
+            schedule = build_schedule(self._schedule_spec, self.optimizer,
+                                      steps_per_epoch=_len_or_none(train), epochs=epochs)
+        callbacks = list(callbacks or [])
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if verbose and not any(isinstance(c, cb_mod.ProgressBar) for c in callbacks):
+            callbacks.append(cb_mod.ProgressBar(mode="bar" if verbose == 1 else "lines"))
+        trainer = Trainer(self, callbacks=callbacks, schedule=schedule)
+        self.trainer = trainer
+        logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
+        return History(logs, initial_epoch=initial_epoch)
+
+    def evaluate(self, x: Any = None, y: Any = None, *, batch_size: int = 256,
+                 verbose: int | str = 0, return_dict: bool = False) -> Scores | dict[str, float]:
+        """Loss and metrics over the whole dataset (exact, not an average of batch averages).
+
+        Returns:
+            ``Scores`` (a list ``[loss, metric...]`` that is also indexable by name), or a dict
+            when ``return_dict=True``.
+        """
+        self._require_compiled()
+        loader = self._loader(x, y, batch_size=batch_size, shuffle=False)
+        self.setup(_first_batch(loader))
+        logs = Trainer(self).evaluate(loader)
+        return dict(logs) if return_dict else Scores(logs)
+
+    @torch.no_grad()
+    def predict(self, x: Any, *, batch_size: int = 256, verbose: int | str = 0) -> np.ndarray:
+        """Outputs for ``x`` as a numpy array, with the fused final softmax/sigmoid applied."""
+        if self.preprocessor is not None and _is_table(x):
+            x = self._preprocess_table(x)
+        loader = self._loader(x, None, batch_size=batch_size, shuffle=False)
+        self.setup(_first_batch(loader), for_training=False)
+        self.train(False)
+        chunks = []
+        for batch in loader:
+            inputs, _ = self.split_batch(batch)
+            chunks.append(self.apply_output_activation(self(inputs)).cpu())
+        return torch.cat(chunks).numpy()
+
+    def apply_output_activation(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Apply the final activation that was fused into the loss (softmax or sigmoid)."""
+        if self.output_activation == "softmax":
+            return torch.softmax(outputs, dim=-1)
+        if self.output_activation == "sigmoid":
+            return torch.sigmoid(outputs)
+        return outputs
+
+    # -------------------------------------------------------------------- setup
+    def setup(self, example: dict[str, torch.Tensor], *, for_training: bool = True) -> None:
+        """Build lazy layers from an example batch, then create the optimizer (once)."""
+        if self._input_keys is None:
+            keys = [k for k in example if k != self.target_key]
+            if not keys:
+                raise DataError("The batch holds only the target; no input features were given.")
+            self._input_keys = keys
+            self._single_input = len(keys) == 1
+        if self.input_spec is None:
+            self.input_spec = {k: {"shape": list(example[k].shape[1:]),
+                                   "dtype": str(example[k].dtype).removeprefix("torch.")}
+                               for k in self._input_keys}
+        if layout.has_unbuilt_layers(self):
+            inputs, _ = self.split_batch({k: v[:2] for k, v in example.items()})
+            was_training = self.training
+            self.train(False)  # build without touching BatchNorm running statistics
+            with torch.no_grad():
+                self(inputs)
+            self.train(was_training)
+        if not for_training or self.loss_fn is None:
+            return
+        if self._l1 or self._l2:
+            self._penalized = [p for p in self.parameters() if p.requires_grad and p.dim() > 1]
+        self._regularized_layers = [m for m in self.modules() if m is not self
+                                    and callable(getattr(m, "regularization_loss", None))
+                                    and m.regularization_loss() is not None]
+        if self.optimizer is None:
+            from deepfuse.training.optim import build_optimizer
+
+            params = [p for p in self.parameters() if p.requires_grad]
+            if not params:
+                raise UserError("The model has no trainable parameters.")
+            self.optimizer = build_optimizer(self._optimizer_spec, params)
+
+    # ------------------------------------------------------------------ loaders
+    def _make_loaders(self, x: Any, y: Any, *, batch_size: int, shuffle: bool,
+                      validation_split: float, validation_data: Any,
+                      generator: torch.Generator | None) -> tuple[Any, Any]:
+        if not 0.0 <= validation_split < 1.0:
+            raise UserError(f"validation_split must be in [0, 1); got {validation_split!r}.")
+        if not _is_in_memory(x):
+            if validation_split:
+                raise UserError("validation_split needs in-memory arrays; pass validation_data "
+                                "for an iterable dataset.")
+            return self._loader(x, y, batch_size=batch_size, shuffle=shuffle), \
+                self._validation_loader(validation_data, batch_size)
+        tensors = self._tensors(x, y)
+        val = self._validation_loader(validation_data, batch_size)
+        if validation_split:
+            from deepfuse.data import stratified_split
+
+            target = tensors.get(self.target_key)
+            labels = target.numpy() if target is not None else np.zeros(len(next(iter(tensors.values()))))
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator else 0
+            train_idx, val_idx = stratified_split(labels, validation_split, seed=seed)
+            train_idx, val_idx = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
+            val = InMemoryLoader({k: v[val_idx] for k, v in tensors.items()},
+                                 batch_size=max(batch_size, 256), shuffle=False)
+            tensors = {k: v[train_idx] for k, v in tensors.items()}
+        train = InMemoryLoader(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
+        return train, val
+
+    def _validation_loader(self, validation_data: Any, batch_size: int) -> Any:
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, tuple) and len(validation_data) == 2 \
+                and _is_in_memory(validation_data[0]):
+            return self._loader(validation_data[0], validation_data[1],
+                                batch_size=max(batch_size, 256), shuffle=False)
+        return self._loader(validation_data, None, batch_size=batch_size, shuffle=False)
+
+    def _loader(self, x: Any, y: Any, *, batch_size: int, shuffle: bool) -> Any:
+        if x is None:
+            raise UserError("No data was given: pass x (and y) or an iterable of batches.")
+        if _is_in_memory(x):
+            return InMemoryLoader(self._tensors(x, y), batch_size=batch_size, shuffle=shuffle)
+        if isinstance(x, str | bytes) or not isinstance(x, Iterable):
+            raise DataError(f"Cannot use {type(x).__name__} as data. Pass numpy/torch/pandas "
+                            "arrays, a dict of arrays, or an iterable of batch dicts.")
+        if iter(x) is x:
+            raise DataError("fit/evaluate need a re-iterable dataset (a list, a DataLoader, a "
+                            "deepfuse dataset), not a one-shot generator or iterator.")
+        return BatchIterable(x)
+
+    def _tensors(self, x: Any, y: Any) -> dict[str, torch.Tensor]:
+        if self.preprocessor is not None and _is_table(x):
+            x = self._preprocess_table(x)
+        if isinstance(x, Mapping) and self.target_key in x and y is None:
+            tensors = to_tensor_dict({k: v for k, v in x.items() if k != self.target_key},
+                                     x[self.target_key])
+            tensors[self.target_key] = tensors.pop(Y_KEY)
+        else:
+            tensors = to_tensor_dict(x, y)
+            if Y_KEY in tensors and self.target_key != Y_KEY:
+                tensors[self.target_key] = tensors.pop(Y_KEY)
+        if X_KEY in tensors:
+            if self.input_layout is None:
+                self.input_layout = layout.infer_input_layout(self, tensors[X_KEY])
+            tensors[X_KEY] = layout.to_model_layout(tensors[X_KEY], self.input_layout)
+        return tensors
+
+    def _preprocess_table(self, x: Any) -> dict[str, torch.Tensor]:
+        import pyarrow as pa
+
+        table = x if isinstance(x, pa.Table) else pa.Table.from_pandas(x, preserve_index=False)
+        return self.preprocessor.transform(table)
+
+    def _require_compiled(self) -> None:
+        if self.loss_fn is None:
+            raise UserError("The model is not compiled. Call model.compile(optimizer=..., loss=...) "
+                            "before fit() or evaluate().")
+
+    # ---------------------------------------------------------- save / summary
+    def save(self, directory: str) -> None:
+        """Write ``model.safetensors`` and ``model.json`` into ``directory`` (no pickle)."""
+        from deepfuse.models.serialization import save_model
+
+        save_model(self, directory)
+
+    def summary(self, *, print_fn: Any = print) -> str:
+        """Layers, output shapes and parameter counts as a table (printed and returned)."""
+        from deepfuse.models.summary import summarize
+
+        text = summarize(self)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def _is_in_memory(x: Any) -> bool:
+    return is_array_like(x) or _is_table(x) or (isinstance(x, Mapping) and not isinstance(x, str))
+
+
+def _is_table(x: Any) -> bool:
+    return type(x).__name__ in ("Table", "DataFrame") and type(x).__module__.split(".")[0] in (
+        "pyarrow", "pandas")
+
+
+def _first_batch(loader: Any) -> dict[str, torch.Tensor]:
+    if isinstance(loader, InMemoryLoader):
+        return {k: v[:2] for k, v in loader.tensors.items()}
+    for batch in loader:
+        return batch
+    raise DataError("The dataset is empty: it produced no batch.")
+
+
+def _len_or_none(loader: Any) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    get_config = getattr(value, "get_config", None)
+    if callable(get_config):
+        return {"name": getattr(value, "name", type(value).__name__), **get_config()}
+    return getattr(value, "__name__", type(value).__name__)

@@ -1,0 +1,79 @@
+"""``Sequential``: a plain stack of layers, as in Keras.
+
+Example:
+    >>> import deepfuse as df
+    >>> model = df.Sequential([
+    ...     df.layers.Dense(128, activation="relu", input_shape=(784,)),
+    ...     df.layers.Dropout(0.2),
+    ...     df.layers.Dense(10, activation="softmax"),
+    ... ])
+    >>> model.count_params()
+    101770
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepfuse._utils.errors import UserError
+from deepfuse.models.model import Model
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """A model made of layers applied one after the other.
+
+    Args:
+        layers: deepfuse layers or any ``nn.Module`` (each gets the previous output).
+        name: A display name.
+
+    When the first layer declares ``input_shape`` (Keras style, without the batch dimension),
+    the model is built at once so ``summary()`` works before ``fit``. Otherwise it is built from
+    the first batch.
+    """
+
+    def __init__(self, layers: Iterable[nn.Module] | None = None, *, name: str | None = None) -> None:
+        super().__init__(nn.Sequential(), name=name or "sequential")
+        for layer in layers or []:
+            self.add(layer, build=False)
+        self._maybe_build_from_input_shape()
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        return list(self.module)
+
+    def add(self, layer: nn.Module, *, build: bool = True) -> None:
+        """Append a layer (Keras ``model.add``); builds it at once when the input shape is known."""
+        if not isinstance(layer, nn.Module):
+            raise UserError(f"Sequential layers must be torch.nn.Module objects; got {layer!r}.")
+        self.module.append(layer)
+        if build:
+            self._maybe_build_from_input_shape()
+
+    def forward(self, x: Any) -> Any:
+        return self.module(x)
+
+    def _maybe_build_from_input_shape(self) -> None:
+        if not len(self.module):
+            return
+        first = self.module[0]
+        declared = getattr(first, "input_shape", None)
+        if not declared:
+            return
+        # Layers translate Keras' channels-last image shapes to the layout forward() expects.
+        shape = tuple(getattr(first, "torch_input_shape", None) or declared)
+        if len(shape) == 3 and tuple(shape) != tuple(declared):
+            self.input_layout = "channels_last"  # arrays are converted once at the data boundary
+        dtype = getattr(first, "input_dtype", None) or torch.float32
+        example = torch.zeros((2, *shape), dtype=dtype)
+        self.setup({"x": example}, for_training=False)
+
+    def get_architecture(self) -> dict[str, Any]:
+        from deepfuse import layers as layers_mod
+
+        return {"kind": "sequential", "layers": [layers_mod.serialize(layer) for layer in self.module]}

@@ -1,0 +1,180 @@
+"""Save and load models as ``model.safetensors`` (weights) + ``model.json`` (everything else).
+
+Nothing here can execute code from a file: weights are read with safetensors, the rest is JSON,
+and architectures are rebuilt only from deepfuse's own registries (layers, zoo). A model wrapping
+your own ``nn.Module`` class is loaded by passing a fresh instance: ``load(dir, module=MyNet())``.
+
+Example:
+    >>> import tempfile, numpy as np, deepfuse as df
+    >>> model = df.Sequential([df.layers.Dense(2, input_shape=(3,))])
+    >>> d = tempfile.mkdtemp()
+    >>> model.save(d)
+    >>> x = np.ones((1, 3), dtype="float32")
+    >>> bool((df.load(d).predict(x) == model.predict(x)).all())
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.io import atomic_write, atomic_write_json
+
+__all__ = ["FORMAT", "load_model", "load_weights", "save_model"]
+
+FORMAT = "deepfuse.model"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "model.json"
+
+
+def architecture_of(model: Any) -> dict[str, Any]:
+    """How to rebuild ``model``: sequential layers, a zoo builder with kwargs, or a user module."""
+    get_arch = getattr(model, "get_architecture", None)
+    if callable(get_arch):
+        return get_arch()
+    if model.architecture is not None:
+        return model.architecture
+    module = model.module if model.module is not None else model
+    return {"kind": "module", "class": f"{type(module).__module__}.{type(module).__qualname__}"}
+
+
+def save_model(model: Any, directory: str | os.PathLike) -> None:
+    """Write the weights and metadata of ``model`` into ``directory`` (each file atomically)."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # safetensors refuses shared or non-contiguous storage: save independent contiguous copies.
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    preprocessor = getattr(model, "preprocessor", None)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": model.name,
+        "architecture": architecture_of(model),
+        "input_spec": model.input_spec,
+        "input_layout": model.input_layout,
+        "output_activation": model.output_activation,
+        "target_key": model.target_key,
+        "compile": model._compile_args,
+        "preprocessing": preprocessor.get_config() if preprocessor is not None else None,
+        "num_parameters": int(sum(p.numel() for p in model.parameters())),
+        "torch_version": torch.__version__,
+    }
+    atomic_write_json(directory / META_FILE, meta)
+
+
+def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``model.json``."""
+    path = Path(directory) / META_FILE
+    if not path.is_file():
+        raise DataError(f"No saved model in '{directory}': {META_FILE} is missing. "
+                        "Pass a directory written by model.save() or `deepfuse train`.")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"'{path}' is not valid JSON ({exc}). The file is corrupt.") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(f"'{path}' is not a deepfuse model file (format must be {FORMAT!r}).")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise DataError(f"'{path}' was written by a newer deepfuse (format version "
+                        f"{meta['format_version']}); upgrade deepfuse to load it.")
+    return meta
+
+
+def load_model(directory: str | os.PathLike, *, module: nn.Module | None = None,
+               compile: bool = True) -> Any:
+    """Rebuild a model saved by :func:`save_model`.
+
+    Args:
+        directory: The folder holding ``model.json`` and ``model.safetensors``.
+        module: A fresh instance of your own module class, when the model wraps one.
+        compile: Re-compile with the saved loss/metrics/optimizer so ``evaluate`` works at once.
+
+    Returns:
+        The model, in eval mode, with identical outputs to the saved one.
+    """
+    from deepfuse.models.model import Model
+    from deepfuse.models.sequential import Sequential
+
+    meta = read_meta(directory)
+    arch = meta["architecture"]
+    kind = arch.get("kind")
+    if kind == "sequential":
+        from deepfuse import layers as layers_mod
+
+        model: Model = Sequential([layers_mod.deserialize(spec) for spec in arch["layers"]],
+                                  name=meta.get("name"))
+    elif kind == "zoo":
+        from deepfuse.models import zoo
+
+        model = Model(zoo.get(arch["name"], **arch.get("kwargs", {})), name=meta.get("name"))
+        model.architecture = arch
+    elif kind == "module":
+        if module is None:
+            raise UserError(
+                f"The model in '{directory}' wraps your own class {arch.get('class')}; deepfuse "
+                "never imports classes named in a file. Pass a fresh instance: "
+                "deepfuse.load(dir, module=MyNet()).")
+        model = Model(module, name=meta.get("name"))
+    else:
+        raise DataError(f"Unknown architecture kind {kind!r} in {directory}/{META_FILE}.")
+    model.input_layout = meta.get("input_layout")
+    model.target_key = meta.get("target_key") or "y"
+    model.input_spec = meta.get("input_spec")
+    if meta.get("preprocessing") is not None:
+        from deepfuse.data import Preprocessor
+
+        model.preprocessor = Preprocessor.from_config(meta["preprocessing"])
+    if model.input_spec:
+        example = {k: torch.zeros((2, *spec["shape"]), dtype=getattr(torch, spec["dtype"]))
+                   for k, spec in model.input_spec.items()}
+        model._input_keys = None
+        model.setup(example, for_training=False)
+    compile_args = meta.get("compile")
+    if compile and compile_args:
+        model.compile(**compile_args)
+    if meta.get("output_activation") and model.output_activation is None:
+        from deepfuse.models import layout
+
+        layout.detach_final_activation(model)
+        model.output_activation = meta["output_activation"]
+    load_weights(model, Path(directory) / WEIGHTS_FILE)
+    model.train(False)
+    return model
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
+    """Load safetensors weights into ``model``, checking names and shapes first."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Weights file '{path}' is missing.")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DataError(f"'{path}' is not a valid safetensors file ({exc}). It may be corrupt, "
+                        "truncated or not a weights file.") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+             for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        details = "; ".join(filter(None, [
+            f"missing {missing[:5]}" if missing else "",
+            f"unexpected {unexpected[:5]}" if unexpected else "",
+            f"shape mismatch {wrong[:5]}" if wrong else ""]))
+        raise DataError(f"The weights in '{path}' do not match the architecture: {details}.")
+    model.load_state_dict(state, strict=True)

