@@ -7,7 +7,13 @@ def _num(x: float, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
+def _load(row: dict, noisy: float) -> str:
+    load = row.get("foreign_load_max", 0.0)
+    return f"{load:.2f}{' !' if load > noisy else ''}"
+
+
 def render_markdown(report: dict) -> str:
+    noisy = report.get("noisy_threshold_cores", 0.2)
     m = report["machine"]
     v = m["versions"]
     lines = [
@@ -25,8 +31,8 @@ def render_markdown(report: dict) -> str:
         "repetitions; median shown; warm-up excluded (see bench/README.md)",
         "",
         "| workload | framework | samples/s | vs torch | each run | timed samples | peak RSS MB "
-        "| loss | acc | status |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---|",
+        "| loss | acc | other load | status |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in report["summary"]:
         if "samples_per_s" in r:
@@ -36,15 +42,22 @@ def render_markdown(report: dict) -> str:
                 f"| {f'{ratio:.2f}x' if ratio else '-'} "
                 f"| {' / '.join(_num(x) for x in r['samples_per_s_each'])} "
                 f"| {_num(r['samples'])} | {_num(r['peak_rss_mb'])} "
-                f"| {r['loss']:.3f} | {r['accuracy']:.3f} | {r['status']} |"
+                f"| {r['loss']:.3f} | {r['accuracy']:.3f} | {_load(r, noisy)} | {r['status']} |"
             )
         else:
             detail = r.get("detail", "").replace("|", "\\|")
             log = f" (log: `{r['log']}`)" if "log" in r else ""
             lines.append(
-                f"| {r['workload']} | {r['framework']} | - | - | - | - | - | - | - "
+                f"| {r['workload']} | {r['framework']} | - | - | - | - | - | - | - | - "
                 f"| {r['status']}: {detail}{log} |"
             )
+    lines += [
+        "",
+        "*other load*: the most CPU (in cores) that other processes used while one of the row's "
+        f"cells ran; above {noisy} (marked !) that row's timing is suspect: rerun on an idle "
+        "machine. *loss*/*acc*: the last timed epoch as each framework reports it (Lightning: the "
+        "last logged step), a check that every cell really trains.",
+    ]
     lines += ["", "Workloads:", ""]
     for name, w in report["workloads"].items():
         lines.append(

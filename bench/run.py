@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shlex
 import signal
 import statistics
@@ -38,6 +39,7 @@ from bench.report import render_markdown  # noqa: E402
 FRAMEWORKS = ["torch", "deepfuse", "keras", "lightning"]
 EXTRA_FRAMEWORKS = ["deepfuse_module"]  # df.Model(nn.Module): fit cost without our layers
 LOG_DIR = REPO / "bench" / "_logs"
+NOISY = 0.2  # cores of CPU used by other processes during a cell that make its timing suspect
 
 
 def _csv(choices: list[str]):
@@ -65,7 +67,11 @@ def machine_info(threads: int) -> dict:
     import numpy
     import torch
 
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
     for name in ("keras", "lightning", "psutil"):
         try:
             from importlib.metadata import version
@@ -85,6 +91,30 @@ def machine_info(threads: int) -> dict:
     }
 
 
+def _cpu_busy_s() -> float:
+    """Machine-wide busy CPU seconds so far (all cores), from /proc/stat."""
+    with open("/proc/stat") as fh:
+        vals = [int(v) for v in fh.readline().split()[1:9]]
+    # user nice system idle iowait irq softirq steal; idle and iowait are not busy
+    return (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def foreign_load(interval: float = 1.0) -> float:
+    """Cores' worth of CPU used by *other* processes over ``interval`` seconds (runner is idle)."""
+    b0 = _cpu_busy_s()
+    time.sleep(interval)
+    return max(0.0, (_cpu_busy_s() - b0) / interval)
+
+
+def wait_for_idle(limit_s: float, threshold: float = 0.25) -> float:
+    """Wait up to ``limit_s`` for the machine to go idle; return the last foreign load seen."""
+    deadline = time.monotonic() + limit_s
+    load = foreign_load()
+    while load > threshold and time.monotonic() < deadline:
+        load = foreign_load(2.0)
+    return load
+
+
 def run_cell(workload: str, framework: str, rep: int, args, threads: int) -> dict:
     """Run one cell in a fresh process and return its JSON result (or a failure record)."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -101,6 +131,7 @@ def run_cell(workload: str, framework: str, rep: int, args, threads: int) -> dic
         [str(REPO / "src"), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
     )
     env["KERAS_BACKEND"] = "torch"  # the keras cell needs it; harmless for the others
+    busy0, ru0 = _cpu_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         out = None if args.show_output else log
@@ -114,18 +145,29 @@ def run_cell(workload: str, framework: str, rep: int, args, threads: int) -> dic
                 raise
             rc = None
     wall = time.perf_counter() - t0
+    busy1, ru1 = _cpu_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU the cell process (and its children) used vs what the whole machine used meanwhile:
+    # the difference is other processes competing for the cores during this cell
+    cell_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    other_cores = max(0.0, (busy1 - busy0) - cell_cpu) / wall
     try:
         with open(result_path) as fh:
             result = json.load(fh)
         os.unlink(result_path)
     except (OSError, ValueError):
         status = "timeout" if rc is None else "failed"
-        detail = f"cell exceeded --cell-timeout {args.cell_timeout} s" if rc is None else f"exit code {rc}, no result"
+        detail = (
+            f"cell exceeded --cell-timeout {args.cell_timeout} s"
+            if rc is None
+            else f"exit code {rc}, no result"
+        )
         result = {"workload": workload, "framework": framework, "status": status, "detail": detail}
     if result["status"] == "failed" and not args.show_output:
         result["log"] = str(log_path.relative_to(REPO))
     result["repeat"] = rep
     result["process_wall_s"] = wall
+    result["process_cpu_s"] = cell_cpu
+    result["foreign_load_cores"] = round(other_cores, 3)
     return result
 
 
@@ -138,6 +180,7 @@ def summarise(cells: list[dict], wl: list[str], fw: list[str]) -> list[dict]:
             runs = [c for c in cells if c["workload"] == w and c["framework"] == f]
             ok = [c for c in runs if c["status"] == "ok"]
             row = {"workload": w, "framework": f, "runs": len(runs), "ok": len(ok)}
+            row["foreign_load_max"] = max((c.get("foreign_load_cores", 0) for c in runs), default=0)
             if ok:
                 row.update(
                     samples=ok[0]["samples"],
@@ -187,13 +230,22 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated: %(default)s")  # fmt: skip
     ap.add_argument("--frameworks", type=_csv(all_fw), default=FRAMEWORKS,
                     help=f"comma-separated from {','.join(all_fw)} (default: %(default)s)")  # fmt: skip
-    ap.add_argument("--repeats", type=int, default=2, help="alternating repetitions per cell (default 2)")
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke check, numbers meaningless")
+    ap.add_argument(
+        "--repeats", type=int, default=2, help="alternating repetitions per cell (default 2)"
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="tiny sizes: a smoke check, numbers meaningless"
+    )
     ap.add_argument("--threads", type=int, default=None,
                     help="torch.set_num_threads in every cell (default: torch's default here)")  # fmt: skip
-    ap.add_argument("--cell-timeout", type=float, default=1200, help="seconds per cell (default 1200)")
+    ap.add_argument(
+        "--cell-timeout", type=float, default=1200, help="seconds per cell (default 1200)"
+    )
     ap.add_argument("--out", type=Path, default=None,
                     help="output stem (default bench/results/training_speed[.quick]); .md and .json are written")  # fmt: skip
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="before each cell, wait up to this long for other processes to go quiet "
+                    "(default 0: only measure and report their load)")  # fmt: skip
     ap.add_argument("--show-output", action="store_true",
                     help="let cells print to this terminal instead of bench/_logs/ (progress bars go to a TTY)")  # fmt: skip
     args = ap.parse_args(argv)
@@ -202,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     fw = args.frameworks
     if "torch" not in fw:  # ratios need the baseline
         fw = ["torch", *fw]
-    stem = str(args.out or REPO / "bench" / "results" / ("training_speed.quick" if args.quick else "training_speed"))
+    stem = str(
+        args.out
+        or REPO / "bench" / "results" / ("training_speed.quick" if args.quick else "training_speed")
+    )
     md_path, json_path = Path(stem + ".md"), Path(stem + ".json")
 
     import torch
@@ -210,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or torch.get_num_threads()
     command = shlex.join([sys.executable, *sys.argv])
     info = machine_info(threads)
-    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     print(f"deepfuse training-speed benchmark · {info['cpu']} · {info['cores_usable']} cores · "
           f"torch {info['versions']['torch']} · {threads} threads", flush=True)  # fmt: skip
 
@@ -226,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
                 n += 1
                 if (w, f) in skip:
                     continue
+                before = wait_for_idle(args.wait_idle) if args.wait_idle else None
                 res = run_cell(w, f, rep, args, threads)
+                if before is not None:
+                    res["foreign_load_before"] = round(before, 3)
                 cells.append(res)
                 if res["status"] == "ok":
                     msg = f"{res['samples_per_s']:>10,.0f} samples/s  ({res['seconds']:.1f} s timed, {res['peak_rss_mb']:.0f} MB)"
@@ -234,10 +292,16 @@ def main(argv: list[str] | None = None) -> int:
                     msg = f"{res['status']}: {res.get('detail', '')}"
                     if res["status"] in ("not installed", "not available"):
                         skip.add((w, f))
-                print(f"[{n:>2}/{total}] {w:<8} {f:<16} rep {rep}: {msg}", flush=True)
+                noisy = res.get("foreign_load_cores", 0) > NOISY
+                noise = (
+                    f"  [other processes used {res['foreign_load_cores']:.1f} cores]"
+                    if noisy
+                    else ""
+                )
+                print(f"[{n:>2}/{total}] {w:<8} {f:<16} rep {rep}: {msg}{noise}", flush=True)
 
     rows = summarise(cells, args.workloads, fw)
-    finished = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    finished = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     report = {
         "command": command,
         "started_utc": started,
@@ -246,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "machine": info,
         "workloads": {w: workloads.get(w, args.quick).to_dict() for w in args.workloads},
+        "noisy_threshold_cores": NOISY,
         "summary": rows,
         "cells": cells,
     }

@@ -55,10 +55,10 @@ def _sequential(name: str):
             L.Dense(128, activation="relu"),
             L.Dense(10, activation="softmax"),
         ]
-    elif name == "cnn":  # Keras mnist_convnet; images NCHW inside deepfuse models
+    elif name == "cnn":  # Keras mnist_convnet, Keras' channels-last input_shape
         pool = getattr(L, "MaxPooling2D", None) or L.MaxPool2D
         stack = [
-            L.Conv2D(32, 3, activation="relu", input_shape=(1, 28, 28)),
+            L.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
             pool(2),
             L.Conv2D(64, 3, activation="relu"),
             pool(2),
@@ -84,13 +84,18 @@ def _sequential(name: str):
 def run(w, x, y, framework: str = FRAMEWORK) -> dict:
     import deepfuse as df
 
-    x = tm.shape_x(x, w.name)  # MLP (N, 784), CNN (N, 1, 28, 28)
     if framework == "deepfuse_module":
+        x = tm.shape_x(x, w.name)  # MLP (N, 784), CNN NCHW (N, 1, 28, 28), as for the torch cell
         model = df.Model(tm.build(w.name))
         loss = tm.loss_fn(w.task)  # logits in, like the torch cell
     else:
+        # what a Keras user passes: MLP (N, 784); CNN channels-last (N, 28, 28, 1), which
+        # deepfuse converts to NCHW once when the data enters fit (part of the timed fit call)
+        x = x.reshape(len(x), 28, 28, 1) if w.name == "cnn" else tm.shape_x(x, w.name)
         model = _sequential(w.name)
-        loss = "sparse_categorical_crossentropy" if w.task == "multiclass" else "binary_crossentropy"
+        loss = (
+            "sparse_categorical_crossentropy" if w.task == "multiclass" else "binary_crossentropy"
+        )
     model.compile(optimizer={"name": "adam", "lr": w.lr}, loss=loss, metrics=["accuracy"])
 
     warm = w.warmup_batches * w.batch_size

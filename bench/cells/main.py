@@ -11,6 +11,7 @@ peak_rss_mb (this process' ru_maxrss + its children), framework_version, threads
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -53,10 +54,8 @@ class _ChildRSS:
             return
         total = 0
         for child in self._proc.children(recursive=True):
-            try:
+            with contextlib.suppress(Exception):  # child exited between listing and reading
                 total += child.memory_info().rss // 1024
-            except Exception:  # child exited between listing and reading
-                pass
         self.peak_kb = max(self.peak_kb, total)
 
     def start(self) -> None:
@@ -119,13 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(CELLS[args.framework])
         reason = module.available(args.framework, w.name)
         if reason is not None:  # e.g. keras not installed: reported, not a failure
-            result.update(status=reason.split(":")[0], detail=reason)
+            status, _, detail = reason.partition(": ")
+            result.update(status=status, detail=detail)
         else:
             # after the framework import: some frameworks touch thread settings on import
             result["threads"] = _setup_torch(args.threads)
             x, y = data.load(w.dataset, w.n_train)
+            cpu0 = os.times()
             out = module.run(w, x, y, args.framework)
+            cpu1 = os.times()
             result.update(out)
+            # whole-cell CPU seconds (user+sys, all threads); cpu_s / seconds near the thread count
+            # means the cell had its cores, well below it means waiting (contention or sync)
+            result["cpu_s_total"] = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
             result["status"] = "ok"
             result["samples_per_s"] = w.timed_samples / out["seconds"]
             result["framework_version"] = module.version()

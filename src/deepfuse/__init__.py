@@ -13,12 +13,14 @@ import importlib
 from typing import Any
 
 from deepfuse import layers
+from deepfuse.layers import Input
 from deepfuse.models import Model, Sequential, build
 from deepfuse.models.serialization import load_model as load
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Input",
     "Model",
     "Sequential",
     "__version__",
@@ -30,6 +32,8 @@ __all__ = [
     "load",
     "losses",
     "metrics",
+    "optimizers",
+    "utils",
 ]
 
 # Heavier or optional parts load on first use, so `import deepfuse` stays cheap.
@@ -41,6 +45,8 @@ _LAZY = {
     "metrics": "deepfuse.metrics",
     "training": "deepfuse.training",
     "api": "deepfuse.api",
+    "optimizers": "deepfuse.optimizers",
+    "utils": "deepfuse.utils",
 }
 
 

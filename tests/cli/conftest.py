@@ -47,9 +47,21 @@ def write_text(path, rows=120, seed=0):
         positive = i % 2 == 0
         words = rng.sample(filler, 5) + rng.sample(good if positive else bad, 2)
         rng.shuffle(words)
-        lines.append(f"\"{' '.join(words)}\",{'pos' if positive else 'neg'}")
+        lines.append(f'"{" ".join(words)}",{"pos" if positive else "neg"}')
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture
+def make_tabular():
+    """The table writer, for tests that need a second file."""
+    return write_tabular
+
+
+@pytest.fixture
+def make_text():
+    """The text-table writer, for tests that need a second file."""
+    return write_text
 
 
 @pytest.fixture

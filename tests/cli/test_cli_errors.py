@@ -36,12 +36,31 @@ def _table_config(tmp_path, train, target="label", extra=""):
 def test_help_starts_with_examples():
     src = str(Path(deepfuse.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": src}
-    proc = subprocess.run([sys.executable, "-m", "deepfuse.cli.main", "--help"],
-                          capture_output=True, text=True, env=env, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepfuse.cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     head = "\n".join(proc.stdout.splitlines()[:10])
     assert "deepfuse train examples/mnist_cnn.yaml" in head
     for verb in ("train", "evaluate", "predict", "info"):
         assert verb in proc.stdout
+
+
+def test_user_error_in_a_real_process_is_one_line(tmp_path):
+    src = str(Path(deepfuse.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src}
+    path = _config(tmp_path, "data:\n  dataset: mnist\ntrainer:\n  optimizer: adma\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepfuse.cli.main", "train", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Did you mean 'adam'?" in proc.stderr
 
 
 def test_unknown_verb(run_cli):
@@ -61,15 +80,19 @@ def test_unreadable_yaml_reports_line(run_cli, tmp_path):
 
 def test_unknown_key_did_you_mean(run_cli, tmp_path):
     path = _config(tmp_path, "data:\n  dataset: mnist\ntrainer:\n  epoch: 1\n")
-    _assert_user_error(run_cli("train", path, "--out", tmp_path / "runs"),
-                       "'trainer.epoch'", "Did you mean 'trainer.epochs'?")
+    _assert_user_error(
+        run_cli("train", path, "--out", tmp_path / "runs"),
+        "'trainer.epoch'",
+        "Did you mean 'trainer.epochs'?",
+    )
     assert not (tmp_path / "runs").exists()
 
 
 def test_bad_override_value(run_cli, tmp_path):
     path = _config(tmp_path, "data:\n  dataset: mnist\n")
-    _assert_user_error(run_cli("train", path, "trainer.batch_size=-3"),
-                       "'trainer.batch_size'", "-3")
+    _assert_user_error(
+        run_cli("train", path, "trainer.batch_size=-3"), "'trainer.batch_size'", "-3"
+    )
 
 
 def test_missing_data_file(run_cli, tmp_path):
@@ -79,15 +102,17 @@ def test_missing_data_file(run_cli, tmp_path):
 
 def test_unknown_target_column(run_cli, tmp_path, tabular_csv):
     path = _table_config(tmp_path, tabular_csv, target="lable")
-    _assert_user_error(run_cli("train", path, "--out", tmp_path / "runs"),
-                       "'lable'", "Did you mean 'label'?")
+    _assert_user_error(
+        run_cli("train", path, "--out", tmp_path / "runs"), "'lable'", "Did you mean 'label'?"
+    )
 
 
 def test_target_with_one_class(run_cli, tmp_path):
     csv = tmp_path / "one.csv"
     csv.write_text("x,label\n" + "".join(f"{i},same\n" for i in range(20)))
-    _assert_user_error(run_cli("train", _table_config(tmp_path, csv), "--out", tmp_path / "r"),
-                       "label")
+    _assert_user_error(
+        run_cli("train", _table_config(tmp_path, csv), "--out", tmp_path / "r"), "label"
+    )
 
 
 def test_text_in_numeric_column_names_row(run_cli, tmp_path):
@@ -102,8 +127,11 @@ def test_text_in_numeric_column_names_row(run_cli, tmp_path):
 def test_empty_dataset(run_cli, tmp_path):
     csv = tmp_path / "empty.csv"
     csv.write_text("x,label\n")
-    _assert_user_error(run_cli("train", _table_config(tmp_path, csv), "--out", tmp_path / "r"),
-                       "no rows")
+    _assert_user_error(
+        run_cli("train", _table_config(tmp_path, csv), "--out", tmp_path / "r"),
+        "empty.csv",
+        "no data rows",
+    )
 
 
 @pytest.mark.parametrize("verb", [("evaluate",), ("info",), ("predict", "in.csv")])

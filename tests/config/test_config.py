@@ -110,7 +110,9 @@ def test_override_list_index():
 
 
 def test_override_unknown_section_suggests():
-    with pytest.raises(ConfigError, match=r"Unknown config section 'trainr'.*Did you mean 'trainer'"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown config section 'trainr'.*Did you mean 'trainer'"
+    ):
         apply_overrides({}, ["trainr.epochs=3"])
 
 
@@ -190,9 +192,13 @@ def test_model_kwargs_checked_against_zoo_signature():
 
     sig = {"models": {"cnn": cnn, "mlp": lambda hidden=(128,): None}}
     validate({**MNIST, "model": {"type": "cnn", "filters": [8]}}, sig)
-    with pytest.raises(ConfigError, match=r"Unknown key 'model.filtres'.*Did you mean 'model.filters'"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown key 'model.filtres'.*Did you mean 'model.filters'"
+    ):
         validate({**MNIST, "model": {"type": "cnn", "filtres": [8]}}, sig)
-    with pytest.raises(ConfigError, match=r"'model.type': 'cnnn'.*'sequential'.*Did you mean 'cnn'"):
+    with pytest.raises(
+        ConfigError, match=r"'model.type': 'cnnn'.*'sequential'.*Did you mean 'cnn'"
+    ):
         validate({**MNIST, "model": {"type": "cnnn"}}, sig)
 
 
@@ -215,7 +221,7 @@ def test_sequential_layers_checked():
 
 
 def test_model_type_required():
-    with pytest.raises(ConfigError, match="'model.type' is missing"):
+    with pytest.raises(ConfigError, match=r"'model\.type' is missing"):
         validate({**MNIST, "model": {"filters": [3]}})
 
 
@@ -224,7 +230,9 @@ def test_trainer_names_checked_against_registries():
     validate({**MNIST, "trainer": {"optimizer": {"name": "adam", "lr": 0.1}}}, sig)
     with pytest.raises(ConfigError, match=r"'trainer.optimizer': 'adma'.*Did you mean 'adam'"):
         validate({**MNIST, "trainer": {"optimizer": "adma"}}, sig)
-    with pytest.raises(ConfigError, match=r"trainer.optimizer.l\b.*Did you mean 'trainer.optimizer.lr'"):
+    with pytest.raises(
+        ConfigError, match=r"trainer.optimizer.l\b.*Did you mean 'trainer.optimizer.lr'"
+    ):
         validate({**MNIST, "trainer": {"optimizer": {"name": "adam", "l": 0.1}}}, sig)
     with pytest.raises(ConfigError, match=r"'trainer.metrics.1': 'acc'"):
         validate({**MNIST, "trainer": {"metrics": ["accuracy", "acc"]}}, sig)
@@ -235,9 +243,9 @@ def test_trainer_keys_follow_the_given_signature():
         pass
 
     validate({**MNIST, "trainer": {"new_option": True}}, {"fit": fit})
-    with pytest.raises(ConfigError, match="Unknown key 'trainer.new_option'"):
+    with pytest.raises(ConfigError, match=r"Unknown key 'trainer\.new_option'"):
         validate({**MNIST, "trainer": {"new_option": True}})
-    with pytest.raises(ConfigError, match="Unknown key 'trainer.x'"):
+    with pytest.raises(ConfigError, match=r"Unknown key 'trainer\.x'"):
         validate({**MNIST, "trainer": {"x": 1}}, {"fit": fit})
 
 
@@ -258,8 +266,12 @@ def test_resolve_moves_trainer_validation_split():
     out = resolve({**MNIST, "trainer": {"validation_split": 0.2}})
     assert out["data"]["validation_split"] == 0.2 and "validation_split" not in out["trainer"]
     with pytest.raises(ConfigError, match="Set only"):
-        resolve({"data": {"dataset": "mnist", "validation_split": 0.1},
-                 "trainer": {"validation_split": 0.3}})
+        resolve(
+            {
+                "data": {"dataset": "mnist", "validation_split": 0.1},
+                "trainer": {"validation_split": 0.3},
+            }
+        )
 
 
 def test_config_imports_only_stdlib_yaml_and_utils():
@@ -287,4 +299,16 @@ def test_feature_options_and_target_type():
     with pytest.raises(ConfigError, match=r"data.features.y.*'classification', 'regression'"):
         validate({"data": {"train": "a.csv", "target": "y", "features": {"y": "numeric"}}})
     with pytest.raises(ConfigError, match=r"data.features.review.type"):
-        validate({"data": {"train": "a.csv", "target": "y", "features": {"review": {"type": "txt"}}}})
+        validate(
+            {"data": {"train": "a.csv", "target": "y", "features": {"review": {"type": "txt"}}}}
+        )
+
+
+@pytest.mark.parametrize("clip", [1.0, {"norm": 1.0}, {"value": 0.5}, None])
+def test_grad_clip_forms(clip):
+    validate({**MNIST, "trainer": {"grad_clip": clip}})
+
+
+def test_grad_clip_invalid():
+    with pytest.raises(ConfigError, match=r"trainer\.grad_clip"):
+        validate({**MNIST, "trainer": {"grad_clip": {"max": 1.0}}})

@@ -22,8 +22,9 @@ def _fresh(layer: Layer) -> Layer:
     return clone
 
 
-def run_layer_test(layer: Layer, x: torch.Tensor,
-                   expected_shape: Sequence[int] | None = None) -> torch.Tensor:
+def run_layer_test(
+    layer: Layer, x: torch.Tensor, expected_shape: Sequence[int] | None = None
+) -> torch.Tensor:
     """Run the layer contract on ``layer`` with input ``x``; return the (eval-mode) output."""
     assert isinstance(layer, Layer) and isinstance(layer, torch.nn.Module)
     config = layer.get_config()

@@ -13,9 +13,7 @@ from deepfuse._utils.errors import ConfigError, DataError
 
 
 def test_lazy_build_infers_input_sizes():
-    net = nn.Sequential(
-        L.Conv2D(4, 3, activation="relu"), L.MaxPool2D(2), L.Flatten(), L.Dense(10)
-    )
+    net = nn.Sequential(L.Conv2D(4, 3, activation="relu"), L.MaxPool2D(2), L.Flatten(), L.Dense(10))
     assert not any(True for _ in net.parameters())
     y = net(torch.randn(2, 1, 28, 28))
     assert y.shape == (2, 10)
@@ -104,7 +102,9 @@ def test_regularization_loss_values():
     assert fn.regularization_loss().item() == 0.0
     lstm = L.LSTM(3, recurrent_regularizer="l2")
     lstm(torch.randn(1, 2, 2))
-    torch.testing.assert_close(lstm.regularization_loss(), 0.01 * lstm.rnn.weight_hh_l0.square().sum())
+    torch.testing.assert_close(
+        lstm.regularization_loss(), 0.01 * lstm.rnn.weight_hh_l0.square().sum()
+    )
     layer.regularization_loss().backward()
     assert layer.weight.grad is not None
 
@@ -152,8 +152,11 @@ def test_trainable_false_freezes_weights():
 
 
 def test_initializer_options():
-    layer = L.Dense(4, kernel_initializer={"name": "random_normal", "stddev": 1e-6},
-                    bias_initializer={"class_name": "Constant", "config": {"value": 0.5}})
+    layer = L.Dense(
+        4,
+        kernel_initializer={"name": "random_normal", "stddev": 1e-6},
+        bias_initializer={"class_name": "Constant", "config": {"value": 0.5}},
+    )
     layer.build([None, 3])
     assert layer.weight.abs().max() < 1e-4
     assert torch.all(layer.bias == 0.5)
@@ -163,7 +166,10 @@ def test_initializer_options():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: L.Dense(units=-1), "The 'units' argument of Dense must be a positive int; got -1."),
+        (
+            lambda: L.Dense(units=-1),
+            "The 'units' argument of Dense must be a positive int; got -1.",
+        ),
         (lambda: L.Dense(2.5), "The 'units' argument of Dense must be a positive int; got 2.5."),
         (lambda: L.Dense(3, activation="relux"), "Unknown activation 'relux'"),
         (lambda: L.Dense(3, kernel_initializer="glorot"), "Unknown initializer 'glorot'"),
@@ -198,7 +204,11 @@ def test_did_you_mean_for_layer_names():
 @pytest.mark.parametrize(
     ("layer", "x", "message"),
     [
-        (L.Conv2D(4, 3), torch.randn(2, 10), "expected a 4-D input (batch, channels, height, width)"),
+        (
+            L.Conv2D(4, 3),
+            torch.randn(2, 10),
+            "expected a 4-D input (batch, channels, height, width)",
+        ),
         (L.Conv1D(4, 3), torch.randn(2, 10), "expected a 3-D input (batch, steps, channels)"),
         (L.LSTM(4), torch.randn(2, 10), "expected a 3-D input (batch, steps, features)"),
         (L.GlobalMaxPool2D(), torch.randn(2, 10), "expected a 4-D input"),

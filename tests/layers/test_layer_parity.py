@@ -35,10 +35,14 @@ def test_dense_matches_linear_outputs_and_gradients():
     [
         ({"kernel_size": 3}, {"kernel_size": 3}),
         ({"kernel_size": 3, "padding": "same"}, {"kernel_size": 3, "padding": "same"}),
-        ({"kernel_size": (3, 5), "strides": 2, "padding": 1},
-         {"kernel_size": (3, 5), "stride": 2, "padding": 1}),
-        ({"kernel_size": 3, "dilation_rate": 2, "groups": 2},
-         {"kernel_size": 3, "dilation": 2, "groups": 2}),
+        (
+            {"kernel_size": (3, 5), "strides": 2, "padding": 1},
+            {"kernel_size": (3, 5), "stride": 2, "padding": 1},
+        ),
+        (
+            {"kernel_size": 3, "dilation_rate": 2, "groups": 2},
+            {"kernel_size": 3, "dilation": 2, "groups": 2},
+        ),
     ],
 )
 def test_conv2d_matches_torch(kwargs, torch_kwargs):
@@ -55,7 +59,9 @@ def test_conv2d_matches_torch(kwargs, torch_kwargs):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize(("size", "kernel", "stride"), [(9, 3, 2), (10, 3, 2), (8, 4, 3), (7, 2, 1)])
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride"), [(9, 3, 2), (10, 3, 2), (8, 4, 3), (7, 2, 1)]
+)
 def test_conv2d_same_padding_follows_tensorflow(size, kernel, stride):
     x = torch.randn(1, 2, size, size)
     layer = L.Conv2D(3, kernel, strides=stride, padding="same")
@@ -99,8 +105,10 @@ def test_conv1d_causal_does_not_see_the_future():
         (L.AvgPool2D(2), nn.AvgPool2d(2)),
         (L.MaxPool2D(2, padding="same"), nn.MaxPool2d(2, ceil_mode=True)),
         (L.MaxPool2D(3, strides=1, padding="same"), nn.MaxPool2d(3, 1, padding=1)),
-        (L.AvgPool2D(3, strides=1, padding="same"),
-         nn.AvgPool2d(3, 1, padding=1, count_include_pad=False)),
+        (
+            L.AvgPool2D(3, strides=1, padding="same"),
+            nn.AvgPool2d(3, 1, padding=1, count_include_pad=False),
+        ),
         (L.GlobalMaxPool2D(), nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())),
         (L.GlobalAvgPool2D(), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())),
     ],
@@ -140,8 +148,12 @@ def test_pool1d_channels_last_matches_torch(layer, ref):
         (lambda: L.BatchNorm(), nn.BatchNorm1d(6, 1e-3, 0.01), torch.randn(8, 6), None),
         (lambda: L.BatchNorm(axis=1), nn.BatchNorm1d(6, 1e-3, 0.01), torch.randn(8, 6, 5), None),
         (lambda: L.BatchNorm(), nn.BatchNorm1d(6, 1e-3, 0.01), torch.randn(8, 5, 6), "t"),
-        (lambda: L.BatchNorm(momentum=0.9, epsilon=1e-5), nn.BatchNorm2d(6, 1e-5, 0.1),
-         torch.randn(8, 6, 4, 4), None),
+        (
+            lambda: L.BatchNorm(momentum=0.9, epsilon=1e-5),
+            nn.BatchNorm2d(6, 1e-5, 0.1),
+            torch.randn(8, 6, 4, 4),
+            None,
+        ),
     ],
 )
 def test_batchnorm_matches_torch(make, ref, x, to_ref):
@@ -246,6 +258,35 @@ def test_rnn_lengths_ignore_right_padding(cls, bidirectional):
     out = seqs(padded, lengths=lengths)
     assert out.shape == (3, 8, 6 * (2 if bidirectional else 1))
     assert out[2, 2:].abs().sum() == 0
+
+
+@pytest.mark.parametrize(("cls", "torch_cls"), RNNS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_rnn_lengths_match_torch_packed_sequences(cls, torch_cls, bidirectional, num_layers):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    x = torch.randn(4, 7, 3, requires_grad=True)
+    lengths = torch.tensor([7, 3, 1, 5])
+    seq = cls(4, return_sequences=True, bidirectional=bidirectional, num_layers=num_layers)
+    last = cls(4, bidirectional=bidirectional, num_layers=num_layers)
+    seq.build(x.shape)
+    last.build(x.shape)
+    last.load_state_dict(seq.state_dict())
+    ref = torch_cls(3, 4, num_layers, batch_first=True, bidirectional=bidirectional)
+    ref.load_state_dict(seq.rnn.state_dict())
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, h = ref(packed)
+    out = pad_packed_sequence(out, batch_first=True, total_length=7)[0]
+    h = h[0] if isinstance(h, tuple) else h
+    final = torch.cat([h[-2], h[-1]], 1) if bidirectional else h[-1]
+    y_seq, y_last = seq(x, lengths=lengths), last(x, lengths=lengths)
+    torch.testing.assert_close(y_seq, out)
+    torch.testing.assert_close(y_last, final)
+    g = torch.autograd.grad(y_last.square().sum(), (x, last.rnn.weight_ih_l0))
+    g_ref = torch.autograd.grad(final.square().sum(), (x, ref.weight_ih_l0))
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b)
 
 
 def test_keras_default_initialisation():

@@ -206,8 +206,11 @@ def test_checkpoint_best_only_writes_best_and_last(tmp_path):
     ckpt = ModelCheckpoint(tmp_path / "ckpt", monitor="val_loss", save_best_only=True)
     trainer = FakeTrainer(epochs=3)
     trainer.fit(
-        [ckpt], lambda e: {"loss": 0.1, "val_loss": val[e]}, lambda gs: 1.0, lambda e: _set_weights(trainer, e)
-    )  # fmt: skip
+        [ckpt],
+        lambda e: {"loss": 0.1, "val_loss": val[e]},
+        lambda gs: 1.0,
+        lambda e: _set_weights(trainer, e),
+    )
     directory = tmp_path / "ckpt"
     assert sorted(p.name for p in directory.iterdir()) == [
         "best.json",
@@ -291,8 +294,9 @@ def test_progress_plain_lines_under_ci(capsys, monkeypatch):
     monkeypatch.setenv("CI", "true")
     trainer = FakeTrainer(epochs=2, steps_per_epoch=50)
     trainer.fit(
-        [ProgressBar()], lambda e: {"loss": 0.25, "accuracy": 0.9, "val_loss": 0.3, "val_accuracy": 0.8}
-    )  # fmt: skip
+        [ProgressBar()],
+        lambda e: {"loss": 0.25, "accuracy": 0.9, "val_loss": 0.3, "val_accuracy": 0.8},
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "Epoch 1/2 - 50 steps - 0.5s - loss: 0.2500 - accuracy: 0.9000 - val_loss: 0.3000 "
@@ -317,6 +321,14 @@ def test_progress_plain_mid_epoch_lines_are_throttled(capsys):
     # at most one line per plain_interval (plus slack for the clock), never one per step
     assert len(progress) < 2000 / 10
     assert lines[-1].startswith("Epoch 1/1 - 2000 steps")
+
+
+def test_progress_plain_interval_inf_prints_only_epoch_lines(capsys):
+    trainer = FakeTrainer(epochs=1, steps_per_epoch=300)
+    trainer.fit([ProgressBar(plain=True, plain_interval=math.inf)])
+    assert capsys.readouterr().out.splitlines() == [
+        "Epoch 1/1 - 300 steps - 0.5s - loss: 1.0000 - lr: 0.1"
+    ]
 
 
 def test_progress_tqdm_mode_refreshes_rarely():
@@ -371,7 +383,9 @@ def test_terminate_on_nan_checks_epoch_val_loss():
 def test_lr_scheduler_per_step_and_state():
     trainer = FakeTrainer(epochs=2, steps_per_epoch=5, lr=0.1)
     seen = []
-    record = LambdaCallback(on_train_batch_end=lambda s, l: seen.append(trainer.optimizer.param_groups[0]["lr"]))  # fmt: skip
+    record = LambdaCallback(
+        on_train_batch_end=lambda step, logs: seen.append(trainer.optimizer.param_groups[0]["lr"])
+    )
     cb = LRScheduler({"name": "cosine", "warmup_steps": 2})
     trainer.fit([record, cb])
     assert cb.schedule.interval == "step"
@@ -411,7 +425,9 @@ def test_tensorboard_needs_the_extra(tmp_path, monkeypatch):
 
 def test_tensorboard_writes_events(tmp_path):
     pytest.importorskip("tensorboard")
-    FakeTrainer(epochs=2).fit([TensorBoard(tmp_path, update_freq=2)], lambda e: {"loss": 1.0, "val_loss": 2.0})  # fmt: skip
+    FakeTrainer(epochs=2).fit(
+        [TensorBoard(tmp_path, update_freq=2)], lambda e: {"loss": 1.0, "val_loss": 2.0}
+    )
     assert list(tmp_path.glob("events.out.tfevents.*"))
 
 
@@ -445,10 +461,18 @@ def test_get_errors(spec, pattern):
 
 @pytest.mark.parametrize(
     "cb",
-    [History(), EarlyStopping(), ModelCheckpoint("x"), CSVLogger("x.csv"), TerminateOnNaN(),
-     ProgressBar(), LRScheduler("cosine"), TensorBoard("tb")],
+    [
+        History(),
+        EarlyStopping(),
+        ModelCheckpoint("x"),
+        CSVLogger("x.csv"),
+        TerminateOnNaN(),
+        ProgressBar(),
+        LRScheduler("cosine"),
+        TensorBoard("tb"),
+    ],
     ids=lambda c: type(c).__name__,
-)  # fmt: skip
+)
 def test_every_state_dict_is_json(cb: Any):
     json.dumps(cb.state_dict())
     cb.load_state_dict(json.loads(json.dumps(cb.state_dict())))

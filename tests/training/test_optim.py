@@ -270,9 +270,11 @@ def test_reduce_on_plateau_matches_torch_and_reads_logs():
     got = _lrs(s, opt, 8, [{"val_loss": v, "loss": 0.0} for v in losses])
     assert got == _lrs(Schedule(ref_opt, ref, monitor="val_loss"), ref_opt, 8, losses)
     assert got == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
+    typo = build_schedule(
+        {"name": "plateau", "monitor": "val_los"}, _opt(), steps_per_epoch=1, epochs=1
+    )
     with pytest.raises(ConfigError, match=r"'val_los'.*Did you mean 'val_loss'\?"):
-        build_schedule({"name": "plateau", "monitor": "val_los"}, _opt(), steps_per_epoch=1,
-                       epochs=1).step({"val_loss": 1.0})  # fmt: skip
+        typo.step({"val_loss": 1.0})
 
 
 def test_mode_auto():

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from deepfuse.api.train import RunResult, resolve_config, train
+from deepfuse.api.training import RunResult, resolve_config, train
 from deepfuse.api.use import evaluate, info, predict
 
 __all__ = ["RunResult", "evaluate", "info", "predict", "resolve_config", "train"]

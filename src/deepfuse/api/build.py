@@ -99,10 +99,12 @@ def _data_context(prep: Prepared) -> dict[str, Any]:
         shape = list(prep.train["x"].shape[1:])  # (C, H, W)
         ctx.update(input_shape=shape, in_channels=shape[0])
     if prep.preprocessor is not None:
-        schema = getattr(prep.preprocessor, "schema", None)
-        if schema is not None and hasattr(schema, "to_dict"):
-            ctx["schema"] = schema.to_dict()
-        ctx["input_shapes"] = {k: list(v.shape[1:]) for k, v in prep.train.items() if k != prep.target}
+        inputs = prep.preprocessor.inputs()  # per input key: shape, cardinalities, vocab_size
+        ctx["num_numeric"] = inputs.get("numeric", {}).get("shape", [0])[0]
+        ctx["cardinalities"] = list(inputs.get("categorical", {}).get("cardinalities", []))
+        vocab = [spec["vocab_size"] for spec in inputs.values() if "vocab_size" in spec]
+        if vocab:
+            ctx["vocab_size"] = max(vocab)
     return ctx
 
 

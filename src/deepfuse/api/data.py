@@ -135,8 +135,9 @@ def _prepare_images(name: str, options: dict, data: Mapping[str, Any], seed: int
         from deepfuse.datasets import FASHION_MNIST_CLASSES as classes
     else:
         classes = tuple(range(10))
-    return Prepared("image", train, val, test, "y", "multiclass", list(classes),
-                    features={"x": "image"})
+    return Prepared(
+        "image", train, val, test, "y", "multiclass", list(classes), features={"x": "image"}
+    )
 
 
 def images_to_tensor(images: Any) -> torch.Tensor:
@@ -152,14 +153,17 @@ def images_to_tensor(images: Any) -> torch.Tensor:
     return x.contiguous()
 
 
-def _split(tensors: dict[str, torch.Tensor], labels: np.ndarray, fraction: float,
-           seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+def _split(
+    tensors: dict[str, torch.Tensor], labels: np.ndarray, fraction: float, seed: int
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
     if not fraction:
         return tensors, None
     keep, held = _split_indices(labels, fraction, seed)
     keep_t, held_t = torch.as_tensor(keep), torch.as_tensor(held)
-    return ({k: v.index_select(0, keep_t) for k, v in tensors.items()},
-            {k: v.index_select(0, held_t) for k, v in tensors.items()})
+    return (
+        {k: v.index_select(0, keep_t) for k, v in tensors.items()},
+        {k: v.index_select(0, held_t) for k, v in tensors.items()},
+    )
 
 
 def _split_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -193,19 +197,25 @@ def read_input(path_or_glob: str) -> pa.Table:
         try:
             return pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise DataError(f"The files matching '{path_or_glob}' have different columns: "
-                            f"{str(exc).splitlines()[0]}") from None
+            raise DataError(
+                f"The files matching '{path_or_glob}' have different columns: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
     if not os.path.exists(path_or_glob):
-        raise DataError(f"Data file '{path_or_glob}' does not exist (current directory: "
-                        f"{os.getcwd()}). Check data.train / data.test or the input path.")
+        raise DataError(
+            f"Data file '{path_or_glob}' does not exist (current directory: "
+            f"{os.getcwd()}). Check data.train / data.test or the input path."
+        )
     return read_table(path_or_glob)
 
 
 def _check_target(table: pa.Table, target: str, where: str) -> None:
     if target not in table.column_names:
         cols = ", ".join(repr(c) for c in table.column_names[:20])
-        raise DataError(f"The target column {target!r} is not in {where}. Columns: {cols}."
-                        f"{did_you_mean(target, table.column_names)}")
+        raise DataError(
+            f"The target column {target!r} is not in {where}. Columns: {cols}."
+            f"{did_you_mean(target, table.column_names)}"
+        )
     if table.num_rows == 0:
         raise DataError(f"{where} has no rows. Provide a file with a header and data rows.")
 
@@ -214,8 +224,9 @@ def _labels_of(table: pa.Table, target: str) -> np.ndarray:
     return np.asarray(table.column(target).to_numpy(zero_copy_only=False))
 
 
-def _split_tables(train: pa.Table, test: pa.Table | None, data: Mapping[str, Any],
-                  seed: int) -> tuple[pa.Table, pa.Table | None, pa.Table]:
+def _split_tables(
+    train: pa.Table, test: pa.Table | None, data: Mapping[str, Any], seed: int
+) -> tuple[pa.Table, pa.Table | None, pa.Table]:
     """``(train, validation, test)`` tables: the same rows for the same config and seed."""
     target = data["target"]
     _check_target(train, target, "the training data")
@@ -256,8 +267,10 @@ def load_test(data: Mapping[str, Any], *, seed: int, preprocessor: Any) -> dict[
         name, options = _dataset_spec(data["dataset"])
         if name in ("mnist", "fashion_mnist"):
             _, (x_test, y_test) = DATASET_LOADERS[name](**options)
-            return {"x": images_to_tensor(x_test),
-                    "y": torch.from_numpy(np.asarray(y_test, np.int64))}
+            return {
+                "x": images_to_tensor(x_test),
+                "y": torch.from_numpy(np.asarray(y_test, np.int64)),
+            }
     train, test, data = _load_tables(data)
     _, _, test = _split_tables(train, test, data, seed)
     return table_to_tensors(preprocessor, test)
@@ -287,8 +300,9 @@ def _prepare_tables(data: Mapping[str, Any], seed: int) -> Prepared:
     )
 
 
-def _in_file_terms(exc: DataError, data: Mapping[str, Any], train: pa.Table,
-                   test: pa.Table | None) -> DataError:
+def _in_file_terms(
+    exc: DataError, data: Mapping[str, Any], train: pa.Table, test: pa.Table | None
+) -> DataError:
     """Re-run preprocessing on each whole file so the error names the file and its row."""
     from deepfuse.data import Preprocessor
 

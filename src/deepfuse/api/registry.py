@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,31 @@ def _optional(registry: Any) -> dict[str, None] | None:
     return None if registry is None else dict.fromkeys(registry)
 
 
+def _layer_signature(cls: Any, base: Any) -> inspect.Signature | None:
+    """A layer's constructor parameters, following ``**kwargs`` up the class hierarchy to
+    ``Layer.__init__`` (name, input_shape, trainable), so a misspelt option is caught."""
+    params: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            sig = inspect.signature(init)
+        except (TypeError, ValueError):
+            return None
+        for p in sig.parameters.values():
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                kind = p.KEYWORD_ONLY if params else p.kind
+                params.setdefault(p.name, p.replace(kind=kind))
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        if not open_ended or klass is base:
+            break
+    else:
+        return None
+    ordered = sorted(params.values(), key=lambda p: p.kind)  # a valid parameter order
+    return inspect.Signature(ordered)
+
+
 def signatures() -> dict[str, Any]:
     """Collect the signature mapping for :func:`deepfuse.config.validate`.
 
@@ -63,13 +89,18 @@ def signatures() -> dict[str, Any]:
     model = _attr("deepfuse.models.model", "Model")
     if model is not None:
         out["compile"], out["fit"] = model.compile, model.fit
-    zoo = _names("deepfuse.models.zoo", "REGISTRY", "MODELS", "registry", "names")
-    if zoo is not None:
-        out["models"] = zoo if isinstance(zoo, dict) else dict.fromkeys(zoo)
+    zoo_names = _names("deepfuse.models.zoo", "names")
+    if zoo_names is not None:
+        # The built-in builders are attributes of the zoo package; registered ones: names only.
+        out["models"] = {n: _attr("deepfuse.models.zoo", n) for n in zoo_names}
     layer_names = _names("deepfuse.layers", "names")
     if layer_names is not None:
         classes = _attr("deepfuse.layers.base", "LAYER_CLASSES") or {}
-        out["layers"] = {n: classes.get(n) for n in layer_names}  # aliases: names only
+        base = _attr("deepfuse.layers.base", "Layer")
+        # aliases: names only (their builders still check the options)
+        out["layers"] = {
+            n: _layer_signature(classes[n], base) if n in classes else None for n in layer_names
+        }
     entries: dict[str, tuple[str, tuple[str, ...]]] = {
         "optimizers": ("deepfuse.training.optim", ("OPTIMIZERS",)),
         "losses": ("deepfuse.losses", ("names", "_REGISTRY")),

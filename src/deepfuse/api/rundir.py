@@ -54,8 +54,10 @@ class RunWriter:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"Cannot create the runs folder '{self.root}': {exc.strerror}. "
-                            "Choose another folder with --out.") from None
+            raise UserError(
+                f"Cannot create the runs folder '{self.root}': {exc.strerror}. "
+                "Choose another folder with --out."
+            ) from None
         self.tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.name}-", dir=self.root))
         return self.tmp
 
@@ -103,12 +105,16 @@ def check_run_dir(path: str | os.PathLike) -> Path:
     """
     run = Path(path)
     if not run.is_dir():
-        raise UserError(f"Run directory '{path}' does not exist. Pass a folder written by "
-                        "'deepfuse train' (runs/<name>-<timestamp>).")
+        raise UserError(
+            f"Run directory '{path}' does not exist. Pass a folder written by "
+            "'deepfuse train' (runs/<name>-<timestamp>)."
+        )
     missing = [f for f in RUN_FILES if not (run / f).is_file()]
     if missing:
-        raise UserError(f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "
-                        "Pass a folder written by 'deepfuse train'.")
+        raise UserError(
+            f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "
+            "Pass a folder written by 'deepfuse train'."
+        )
     return run
 
 

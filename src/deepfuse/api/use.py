@@ -47,19 +47,23 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
     Returns:
         ``{"loss": ..., "accuracy": ...}``.
     """
-    run, cfg, model = _load(run_dir)
+    _, cfg, model = _load(run_dir)
     seed = cfg.get("trainer", {}).get("seed")
     if data is None:
-        tensors = load_test(cfg["data"], seed=seed if seed is not None else 0,
-                            preprocessor=model.preprocessor)
+        tensors = load_test(
+            cfg["data"], seed=seed if seed is not None else 0, preprocessor=model.preprocessor
+        )
     else:
         tensors = _tensors_for(model, read_input(str(data)), need_target=True, source=str(data))
     batch = max(256, int(cfg.get("trainer", {}).get("batch_size") or 0))
-    return {k: float(v) for k, v in model.evaluate(tensors, batch_size=batch, return_dict=True).items()}
+    return {
+        k: float(v) for k, v in model.evaluate(tensors, batch_size=batch, return_dict=True).items()
+    }
 
 
-def predict(run_dir: str | os.PathLike, input_path: str | os.PathLike,
-            out: str | os.PathLike | None = None) -> Path:
+def predict(
+    run_dir: str | os.PathLike, input_path: str | os.PathLike, out: str | os.PathLike | None = None
+) -> Path:
     """Predict raw rows from ``input_path`` and write labels and probabilities (atomically).
 
     The output has one row per input row, in order: ``prediction`` (the original class label,
@@ -128,8 +132,10 @@ def _tensors_for(model: Any, table: pa.Table, *, need_target: bool, source: str)
     target = model.target_key
     if model.preprocessor is not None:
         if need_target and target not in table.column_names:
-            raise DataError(f"'{source}' has no target column {target!r}, which evaluation needs. "
-                            f"Columns: {', '.join(table.column_names)}.")
+            raise DataError(
+                f"'{source}' has no target column {target!r}, which evaluation needs. "
+                f"Columns: {', '.join(table.column_names)}."
+            )
         tensors = dict(model.preprocessor.transform(table))
         if not need_target:
             tensors.pop(target, None)
@@ -146,21 +152,29 @@ def _image_rows(model: Any, table: pa.Table, *, need_target: bool, source: str) 
         raise DataError(f"'{source}' needs a 'label' column to evaluate an image model.")
     pixels = table.drop_columns([label]) if label else table
     try:
-        x = np.stack([np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float32)
-                      for c in pixels.columns], axis=1)
+        x = np.stack(
+            [
+                np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float32)
+                for c in pixels.columns
+            ],
+            axis=1,
+        )
     except (ValueError, TypeError, pa.ArrowInvalid):
         raise DataError(f"'{source}' must hold numeric pixel columns for an image model.") from None
     shape = list((model.input_spec or {}).get("x", {}).get("shape") or [])
     if int(np.prod(shape)) != x.shape[1]:
-        raise DataError(f"'{source}' has {x.shape[1]} pixel columns; the model expects "
-                        f"{int(np.prod(shape))} (an image of shape {shape}).")
+        raise DataError(
+            f"'{source}' has {x.shape[1]} pixel columns; the model expects "
+            f"{int(np.prod(shape))} (an image of shape {shape})."
+        )
     images = images_to_tensor(x.reshape(len(x), *shape))
     if float(images.max()) > 1.0:
         images = images / 255.0  # 0..255 pixels, as the model was trained on [0, 1]
     tensors = {"x": images}
     if label is not None and need_target:
         tensors[model.target_key] = torch.as_tensor(
-            np.asarray(table.column(label).to_numpy(zero_copy_only=False), dtype=np.int64))
+            np.asarray(table.column(label).to_numpy(zero_copy_only=False), dtype=np.int64)
+        )
     return tensors
 
 
@@ -173,14 +187,19 @@ def _classes(run: Path, model: Any) -> list[Any] | None:
 def _prediction_table(outputs: np.ndarray, classes: list[Any] | None) -> pa.Table:
     if classes is None:  # regression: the value itself
         values = outputs.reshape(len(outputs), -1)
-        return pa.table({"prediction": values[:, 0]} if values.shape[1] == 1 else
-                        {f"prediction_{i}": values[:, i] for i in range(values.shape[1])})
+        return pa.table(
+            {"prediction": values[:, 0]}
+            if values.shape[1] == 1
+            else {f"prediction_{i}": values[:, i] for i in range(values.shape[1])}
+        )
     probs = outputs.reshape(len(outputs), -1).astype(np.float64)
     if probs.shape[1] == 1 and len(classes) == 2:  # one sigmoid unit: P(class 1)
         probs = np.concatenate([1.0 - probs, probs], axis=1)
     if probs.shape[1] != len(classes):
-        raise UserError(f"The model outputs {probs.shape[1]} values per row but the run has "
-                        f"{len(classes)} classes; the run directory is inconsistent.")
+        raise UserError(
+            f"The model outputs {probs.shape[1]} values per row but the run has "
+            f"{len(classes)} classes; the run directory is inconsistent."
+        )
     index = probs.argmax(axis=1)
     labels = np.asarray(classes, dtype=object)[index]
     columns: dict[str, Any] = {

@@ -13,10 +13,11 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
+from deepfuse.config.constraints import CHECKS
 from deepfuse.config.loader import SECTIONS
 from deepfuse.config.signatures import (
     BUILTIN_DATASETS,
@@ -49,39 +50,6 @@ TEST_SPLIT_DEFAULT = 0.2
 # fit() arguments that the API supplies itself; a config cannot set them.
 _FIT_DATA_ARGS = ("x", "y", "validation_data")
 _TRAINER_EXTRA = ("early_stopping",)
-
-# Declared value constraints (scikit-learn style): key path -> (check, description).
-_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {}
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-_CHECKS.update(
-    {
-        "trainer.epochs": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "trainer.batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "trainer.l1": (lambda v: _is_num(v) and v >= 0, "a number >= 0"),
-        "trainer.l2": (lambda v: _is_num(v) and v >= 0, "a number >= 0"),
-        "trainer.grad_clip": (lambda v: v is None or (_is_num(v) and v > 0), "null or a number > 0"),
-        "trainer.seed": (lambda v: v is None or _is_int(v), "null or an integer"),
-        "trainer.shuffle": (lambda v: isinstance(v, bool), "true or false"),
-        "trainer.verbose": (lambda v: isinstance(v, bool) or _is_int(v), "0, 1 or 2"),
-        "trainer.validation_split": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
-        "data.validation_split": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
-        "data.test_split": (lambda v: _is_num(v) and 0 < v < 1, "a number in (0, 1)"),
-        "data.limit": (lambda v: v is None or (_is_int(v) and v >= 1), "null or an integer >= 1"),
-        "data.train": (lambda v: isinstance(v, str) and v != "", "a file path or glob"),
-        "data.test": (lambda v: v is None or (isinstance(v, str) and v != ""), "a file path"),
-        "data.target": (lambda v: isinstance(v, str) and v != "", "a column name"),
-        "name": (lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v, "a short name"),
-    }
-)
 
 
 def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -183,7 +151,7 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
     _check_mapping("data", data)
     _check_keys("data", data, DATA_KEYS)
     for key, value in data.items():
-        if f"data.{key}" in _CHECKS:
+        if f"data.{key}" in CHECKS:
             _check_value(f"data.{key}", value)
     has_dataset, has_train = data.get("dataset") is not None, data.get("train") is not None
     if has_dataset == has_train:
@@ -225,7 +193,8 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
     if pre is not None:
         _check_mapping("data.preprocessing", pre)
         if sig.get("preprocessor") is not None:
-            _check_kwargs("data.preprocessing", pre, sig["preprocessor"], skip=("table", "target"))
+            # Column types belong in data.features, not in the Preprocessor's own 'overrides'.
+            _check_kwargs("data.preprocessing", pre, sig["preprocessor"], skip=("overrides",))
 
 
 def _validate_model(model: Any, sig: Mapping[str, Any]) -> None:
@@ -296,9 +265,13 @@ def _validate_trainer(trainer: Any, sig: Mapping[str, Any]) -> None:
     _check_mapping("trainer", trainer)
     _check_keys("trainer", trainer, trainer_keys(sig))
     for key, value in trainer.items():
-        if f"trainer.{key}" in _CHECKS:
+        if f"trainer.{key}" in CHECKS:
             _check_value(f"trainer.{key}", value)
-    for key, registry in (("optimizer", "optimizers"), ("loss", "losses"), ("schedule", "schedules")):
+    for key, registry in (
+        ("optimizer", "optimizers"),
+        ("loss", "losses"),
+        ("schedule", "schedules"),
+    ):
         if trainer.get(key) is not None:
             _check_named(f"trainer.{key}", trainer[key], choices_of(sig.get(registry)))
     for key, registry in (("metrics", "metrics"), ("callbacks", "callbacks")):
@@ -386,7 +359,7 @@ def _check_kwargs(path: str, kwargs: Mapping[str, Any], fn: Any, skip: tuple = (
 
 
 def _check_value(path: str, value: Any) -> None:
-    check, expected = _CHECKS[path]
+    check, expected = CHECKS[path]
     if not check(value):
         raise ConfigError(
             format_message(f"Invalid value for '{path}'.", expected=expected, got=value)

@@ -1,7 +1,8 @@
 """Preprocessor: typed columns of a table -> grouped model-input tensors (see docs/internals.md).
 
 Example:
-    >>>     >>> from deepfuse.data import Preprocessor
+    >>> import pyarrow as pa
+    >>> from deepfuse.data import Preprocessor
     >>> t = pa.table({"age": [30.0, None, 50.0, 60.0], "city": ["a", "b", "a", "c"], "y": ["n", "y", "n", "y"]})
     >>> pre = Preprocessor().fit(t, "y")
     >>> batch = pre.transform(t)
@@ -20,7 +21,6 @@ import copy
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import torch
 
 from deepfuse._utils.errors import ConfigError, DataError, did_you_mean

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -243,7 +244,8 @@ class Model(nn.Module):
         callbacks = list(callbacks or [])
         verbose = 1 if verbose == "auto" else int(verbose)
         if verbose and not any(isinstance(c, cb_mod.ProgressBar) for c in callbacks):
-            callbacks.append(cb_mod.ProgressBar(mode="bar" if verbose == 1 else "lines"))
+            callbacks.append(cb_mod.ProgressBar() if verbose == 1
+                             else cb_mod.ProgressBar(plain=True, plain_interval=math.inf))
         trainer = Trainer(self, callbacks=callbacks, schedule=schedule)
         self.trainer = trainer
         logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
@@ -338,7 +340,11 @@ class Model(nn.Module):
             from deepfuse.data import stratified_split
 
             target = tensors.get(self.target_key)
-            labels = target.numpy() if target is not None else np.zeros(len(next(iter(tensors.values()))))
+            if target is None:
+                labels = np.zeros(len(next(iter(tensors.values()))))
+            else:  # one-hot targets stratify by their class index
+                labels = (target.argmax(1) if target.dim() == 2 and target.shape[1] > 1
+                          else target.reshape(len(target), -1)[:, 0]).numpy()
             seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator else 0
             train_idx, val_idx = stratified_split(labels, validation_split, seed=seed)
             train_idx, val_idx = torch.as_tensor(train_idx), torch.as_tensor(val_idx)

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -68,6 +69,17 @@ def _use_plain(stream: Any) -> bool:
         return True
 
 
+def _size_options(stream: Any) -> dict[str, Any]:
+    # A pseudo-terminal without a window size (some CI runners, `docker exec -t`) reports 0x0:
+    # tqdm would then draw nothing at all, so give it a fixed size.
+    try:
+        if os.get_terminal_size(stream.fileno()).columns > 0:
+            return {"dynamic_ncols": True}
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        pass
+    return {"ncols": 100, "nrows": 24}
+
+
 class ProgressBar(Callback):
     """Live progress with rate, ETA and running loss/metrics.
 
@@ -75,7 +87,8 @@ class ProgressBar(Callback):
         refresh: Seconds between bar refreshes on a terminal (0.15 → about 7 per second).
         plain: ``True`` forces plain lines, ``False`` forces tqdm, ``None`` (default) picks plain
             lines when the output is not a terminal or ``CI`` is set.
-        plain_interval: Seconds between progress lines inside an epoch in plain mode.
+        plain_interval: Seconds between progress lines inside an epoch in plain mode
+            (``float("inf")``: only the per-epoch lines, like Keras' ``verbose=2``).
         file: Output stream (default: ``sys.stdout`` at the start of training).
 
     Example:
@@ -127,7 +140,7 @@ class ProgressBar(Callback):
                 desc=self._desc,
                 unit="step",
                 file=self._out,
-                dynamic_ncols=True,
+                **_size_options(self._out),
                 leave=True,
                 mininterval=0,
                 miniters=1,
@@ -146,7 +159,7 @@ class ProgressBar(Callback):
         if elapsed < self._interval:
             # Too early: check again after about the steps the remaining time takes.
             remaining = pending * (self._interval - elapsed) / max(elapsed, 1e-9)
-            self._next_check = pending + max(1, min(int(remaining * 0.5), 1_000_000))
+            self._next_check = pending + max(1, int(min(remaining * 0.5, 1e6)))  # inf-safe
             return
         self._last = now
         self._pending = 0

@@ -21,11 +21,18 @@ from typing import Any
 
 from deepfuse._utils.errors import ConfigError
 from deepfuse._utils.io import atomic_write_json
-from deepfuse.api.build import build_model, default_loss, default_metrics, default_model_type
+from deepfuse.api.build import (
+    build_model,
+    default_loss,
+    default_metrics,
+    default_model_type,
+    output_units,
+)
 from deepfuse.api.data import Prepared, prepare
 from deepfuse.api.registry import signatures
 from deepfuse.api.rundir import RunWriter, history_csv
 from deepfuse.config import dump_config, load_config, resolve
+from deepfuse.config.signatures import params_of
 
 __all__ = ["RunResult", "resolve_config", "train"]
 
@@ -48,7 +55,9 @@ class RunResult:
 def resolve_config(cfg: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """Load (if a path), validate against the real signatures, fill defaults, absolutise paths."""
     if not isinstance(cfg, Mapping):
-        cfg = load_config(cfg)
+        path = Path(cfg)
+        cfg = load_config(path)
+        cfg.setdefault("name", path.name.split(".")[0])  # runs/<config name>-<timestamp>
     resolved = resolve(cfg, signatures())
     data = resolved["data"]
     for key in ("train", "test"):
@@ -69,7 +78,9 @@ def _run_name(cfg: Mapping[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("._") or "run"
 
 
-def train(cfg: Mapping[str, Any] | str | os.PathLike, out_dir: str | os.PathLike | None = None) -> RunResult:
+def train(
+    cfg: Mapping[str, Any] | str | os.PathLike, out_dir: str | os.PathLike | None = None
+) -> RunResult:
     """Train what ``cfg`` describes and write ``<out_dir>/<name>-<timestamp>/`` atomically.
 
     Args:
@@ -101,30 +112,35 @@ def train(cfg: Mapping[str, Any] | str | os.PathLike, out_dir: str | os.PathLike
     model.preprocessor = prep.preprocessor
     if trainer.get("loss") is None:
         trainer["loss"] = default_loss(prep.task)
+    elif spec["type"] != "sequential":
+        trainer["loss"] = _for_logits(trainer["loss"])
     if not trainer.get("metrics"):
         trainer["metrics"] = default_metrics(prep.task)
     elif not isinstance(trainer["metrics"], list):
         trainer["metrics"] = [trainer["metrics"]]
-    model.compile(**{k: trainer[k] for k in ("optimizer", "loss", "metrics", "l1", "l2",
-                                             "grad_clip", "schedule")})
+    model.compile(**_arguments_of(type(model).compile, trainer))
+    if (
+        prep.task in ("binary", "multiclass")
+        and model.output_activation is None
+        and getattr(model.loss_fn, "from_logits", False)
+    ):
+        # The network ends in logits (zoo models do): predict() must still give probabilities.
+        model.output_activation = "sigmoid" if output_units(prep) == 1 else "softmax"
     callbacks = _callbacks(trainer)
 
     writer = RunWriter(out_dir, model.name)
     with writer as tmp:
         dump_config(resolved, tmp / "config.yaml")
         start = time.perf_counter()
+        # Every other fit() argument comes from the trainer section as it is (epochs, seed, ...).
+        options = _arguments_of(type(model).fit, trainer, skip=("validation_split", "callbacks"))
         history = model.fit(
-            prep.train,
-            epochs=trainer["epochs"],
-            batch_size=trainer["batch_size"],
-            validation_data=prep.val,
-            callbacks=callbacks,
-            shuffle=trainer["shuffle"],
-            seed=seed,
-            verbose=trainer["verbose"],
+            prep.train, validation_data=prep.val, callbacks=callbacks, **options
         ).history
         train_time = time.perf_counter() - start
-        test = model.evaluate(prep.test, batch_size=max(256, trainer["batch_size"]), return_dict=True)
+        test = model.evaluate(
+            prep.test, batch_size=max(256, trainer["batch_size"]), return_dict=True
+        )
         model.save(tmp)
         history_csv(history, tmp / "history.csv")
         metrics = _metrics(prep, history, test, train_time)
@@ -133,8 +149,27 @@ def train(cfg: Mapping[str, Any] | str | os.PathLike, out_dir: str | os.PathLike
     return RunResult(writer.run_dir, metrics, history)
 
 
-def _metrics(prep: Prepared, history: Mapping[str, list[float]], test: Mapping[str, float],
-             train_time: float) -> dict[str, Any]:
+def _for_logits(spec: Any) -> Any:
+    """Zoo models output logits: a Keras probability loss (``sparse_categorical_crossentropy``)
+    gets ``from_logits: true`` unless the config set it, so the loss sees what the model gives."""
+    from deepfuse import losses
+
+    if isinstance(spec, Mapping) and "from_logits" in spec:
+        return spec
+    if getattr(losses.get(spec), "from_logits", True):
+        return spec
+    return {**({"name": spec} if isinstance(spec, str) else dict(spec)), "from_logits": True}
+
+
+def _arguments_of(method: Any, trainer: Mapping[str, Any], skip: tuple = ()) -> dict[str, Any]:
+    """The trainer keys that are parameters of ``method`` (``Model.compile`` or ``Model.fit``)."""
+    names = params_of(method)
+    return {k: v for k, v in trainer.items() if k in names and k not in skip}
+
+
+def _metrics(
+    prep: Prepared, history: Mapping[str, list[float]], test: Mapping[str, float], train_time: float
+) -> dict[str, Any]:
     final = {k: v[-1] for k, v in history.items() if v}
     return {
         "test": {k: float(v) for k, v in test.items()},

@@ -1,0 +1,75 @@
+"""Declared value constraints (scikit-learn ``_param_validation`` style): key path → check.
+
+Only keys whose type a signature cannot express are listed; names (optimizers, layers, ...) are
+checked against registries in ``schema.py``.
+
+Example:
+    >>> check, expected = CHECKS["trainer.epochs"]
+    >>> check(3), check(0), expected
+    (True, False, 'an integer >= 1')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["CHECKS"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _positive_int(v: Any) -> bool:
+    return _is_int(v) and v >= 1
+
+
+def _non_negative(v: Any) -> bool:
+    return _is_num(v) and v >= 0
+
+
+def _fraction(v: Any) -> bool:
+    return _is_num(v) and 0 <= v < 1
+
+
+def _grad_clip(v: Any) -> bool:
+    if isinstance(v, Mapping):  # {norm: 1.0} or {value: 0.5}
+        return (
+            len(v) == 1
+            and next(iter(v)) in ("norm", "value")
+            and _grad_clip(next(iter(v.values())))
+        )
+    return v is None or (_is_num(v) and v > 0)
+
+
+def _non_empty_str(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "trainer.epochs": (_positive_int, "an integer >= 1"),
+    "trainer.batch_size": (_positive_int, "an integer >= 1"),
+    "trainer.initial_epoch": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "trainer.l1": (_non_negative, "a number >= 0"),
+    "trainer.l2": (_non_negative, "a number >= 0"),
+    "trainer.grad_clip": (_grad_clip, "null, a number > 0, {norm: n} or {value: v}"),
+    "trainer.seed": (lambda v: v is None or _is_int(v), "null or an integer"),
+    "trainer.shuffle": (lambda v: isinstance(v, bool), "true or false"),
+    "trainer.verbose": (
+        lambda v: v == "auto" or isinstance(v, bool) or _is_int(v),
+        "0, 1, 2 or auto",
+    ),
+    "trainer.validation_split": (_fraction, "a number in [0, 1)"),
+    "data.validation_split": (_fraction, "a number in [0, 1)"),
+    "data.test_split": (lambda v: _is_num(v) and 0 < v < 1, "a number in (0, 1)"),
+    "data.limit": (lambda v: v is None or _positive_int(v), "null or an integer >= 1"),
+    "data.train": (_non_empty_str, "a file path or glob"),
+    "data.test": (lambda v: v is None or _non_empty_str(v), "a file path"),
+    "data.target": (_non_empty_str, "a column name"),
+    "name": (lambda v: _non_empty_str(v) and "/" not in v, "a short name without '/'"),
+}

@@ -1,0 +1,79 @@
+"""Model zoo: ready-made architectures by name, built from JSON-able keyword arguments.
+
+A zoo model is a plain ``nn.Module`` of deepfuse layers that outputs logits; it records
+``zoo_name`` and ``zoo_config`` so saving it is ``name + kwargs + state_dict``.
+
+Example:
+    >>> import torch
+    >>> from deepfuse.models import zoo
+    >>> zoo.names()
+    ['cnn', 'mlp', 'tabular', 'text']
+    >>> model = zoo.get("mlp", hidden=[64], out_features=10, input_shape=[784])
+    >>> model(torch.zeros(2, 784)).shape
+    torch.Size([2, 10])
+    >>> model.zoo_config["hidden"]
+    [64]
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from deepfuse._utils.errors import ConfigError, did_you_mean, invalid_choice
+from deepfuse.models.zoo.tabular import tabular
+from deepfuse.models.zoo.text import text
+from deepfuse.models.zoo.vision import cnn, mlp
+
+__all__ = ["cnn", "get", "mlp", "names", "register", "tabular", "text"]
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "text": text,
+    "tabular": tabular,
+}
+
+
+def names() -> list[str]:
+    """Names accepted by :func:`get`."""
+    return sorted(_BUILDERS)
+
+
+def register(name: str, builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Add a builder (JSON-able kwargs -> ``nn.Module``) under ``name``; returns ``builder``."""
+    _BUILDERS[name] = builder
+    return builder
+
+
+def get(name: str, **kwargs: Any) -> nn.Module:
+    """Build the zoo model ``name`` with keyword arguments ``kwargs``.
+
+    Raises:
+        ConfigError: unknown name, unknown argument, or a bad value (the message names it).
+
+    Example:
+        >>> get("cnn", filters=[32, 64], dense=[], dropout=0.5).zoo_name
+        'cnn'
+    """
+    if name not in _BUILDERS:
+        raise invalid_choice("zoo model", name, names())
+    builder = _BUILDERS[name]
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        for key in kwargs:
+            if key not in params:
+                raise ConfigError(
+                    f"Unknown argument '{key}' for zoo model '{name}'. Allowed: "
+                    f"{', '.join(params)}.{did_you_mean(key, params)}"
+                )
+        missing = [k for k, p in params.items() if p.default is p.empty and k not in kwargs]
+        if missing:
+            raise ConfigError(f"Zoo model '{name}' needs the argument(s) {', '.join(missing)}.")
+    module = builder(**kwargs)
+    if not hasattr(module, "zoo_name"):
+        module.zoo_name, module.zoo_config = name, dict(kwargs)
+    return module

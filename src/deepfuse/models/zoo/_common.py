@@ -1,0 +1,88 @@
+"""Shared pieces of the zoo: validation, the Dense stack, eager building."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepfuse._utils.errors import ConfigError
+from deepfuse.layers import Activation, BatchNorm, Dense, Dropout, activations
+
+
+def int_list(model: str, arg: str, value: Any, *, allow_empty: bool = True) -> list[int]:
+    """Validate a list of positive ints (an int becomes a one-item list)."""
+    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if (
+        not isinstance(items, Sequence)
+        or isinstance(items, str)
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items)
+        or (not allow_empty and not items)
+    ):
+        kind = "a non-empty" if not allow_empty else "a"
+        raise ConfigError(
+            f"The '{arg}' argument of zoo model '{model}' must be {kind} list of "
+            f"positive ints; got {value!r}."
+        )
+    return [int(v) for v in items]
+
+
+def positive_int(model: str, arg: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"The '{arg}' argument of zoo model '{model}' must be a positive int; got {value!r}."
+        )
+    return int(value)
+
+
+def rate(model: str, arg: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ConfigError(
+            f"The '{arg}' argument of zoo model '{model}' must be a float in [0, 1); got {value!r}."
+        )
+    return float(value)
+
+
+def check_activation(value: Any) -> str | None:
+    activations.resolve(value)  # raises the "Unknown activation" error
+    return value
+
+
+def dense_stack(
+    hidden: list[int], *, activation: Any, dropout: float, batch_norm: bool
+) -> list[nn.Module]:
+    """``Dense -> [BatchNorm] -> activation -> [Dropout]`` for each hidden size."""
+    out: list[nn.Module] = []
+    for units in hidden:
+        if batch_norm:
+            out += [Dense(units), BatchNorm(), Activation(activation)]
+        else:
+            out.append(Dense(units, activation=activation))
+        if dropout:
+            out.append(Dropout(dropout))
+    return out
+
+
+class ZooSequential(nn.Sequential):
+    """``nn.Sequential`` that remembers the zoo name and kwargs it was built from."""
+
+    zoo_name: str
+    zoo_config: dict[str, Any]
+
+
+def tag(module: nn.Module, name: str, config: dict[str, Any]) -> nn.Module:
+    """Record how to rebuild ``module``: ``zoo.get(module.zoo_name, **module.zoo_config)``."""
+    module.zoo_name = name
+    module.zoo_config = config
+    return module
+
+
+@torch.no_grad()
+def build_with(module: nn.Module, example: Any) -> None:
+    """Create lazy weights now with a dummy batch (eval mode, so BatchNorm stats stay put)."""
+    was_training = module.training
+    module.eval()
+    module(example)
+    module.train(was_training)
