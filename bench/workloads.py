@@ -46,7 +46,7 @@ WORKLOADS: dict[str, Workload] = {
             dataset="mnist",
             batch_size=128,
             n_train=60_000,
-            epochs=10,
+            epochs=20,
             warmup_batches=50,
             task="multiclass",
         ),

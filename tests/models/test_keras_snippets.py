@@ -95,7 +95,8 @@ def test_keras_imdb_lstm():
 
     model = Sequential()
     model.add(Embedding(max_features, 128))
-    model.add(LSTM(128, dropout=0.2, recurrent_dropout=0.2))
+    with pytest.warns(UserWarning, match="recurrent_dropout"):  # accepted, said, not applied
+        model.add(LSTM(128, dropout=0.2, recurrent_dropout=0.2))
     model.add(Dense(1, activation="sigmoid"))
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     hist = model.fit(x_train, y_train, batch_size=batch_size, epochs=2, verbose=0,

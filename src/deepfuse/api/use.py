@@ -136,10 +136,9 @@ def _tensors_for(model: Any, table: pa.Table, *, need_target: bool, source: str)
                 f"'{source}' has no target column {target!r}, which evaluation needs. "
                 f"Columns: {', '.join(table.column_names)}."
             )
-        tensors = dict(model.preprocessor.transform(table))
-        if not need_target:
-            tensors.pop(target, None)
-        return tensors
+        if not need_target and target in table.column_names:
+            table = table.drop_columns([target])  # labels are not needed (and may be new)
+        return dict(model.preprocessor.transform(table))
     return _image_rows(model, table, need_target=need_target, source=source)
 
 

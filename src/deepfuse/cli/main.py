@@ -127,6 +127,7 @@ def _train(args: argparse.Namespace) -> int:
     from deepfuse.config import apply_overrides, load_config
 
     cfg = apply_overrides(load_config(args.config), args.overrides)
+    _fast_cpu_math()
     cfg.setdefault("name", Path(args.config).stem)
     result = api.train(cfg, out_dir=args.out)
     _print_metrics("test", result.metrics.get("test", {}))
@@ -155,6 +156,14 @@ def _info(args: argparse.Namespace) -> int:
 
     print(dump_config(api.info(args.run)), end="")
     return 0
+
+
+def _fast_cpu_math() -> None:
+    """Flush denormal floats to zero for this process (LSTMs run ~14x slower on CPU without it;
+    Keras/TensorFlow do the same by default). Training results are unaffected in practice."""
+    import torch
+
+    torch.set_flush_denormal(True)
 
 
 _VERBS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "info": _info}

@@ -19,8 +19,9 @@ from deepfuse.datasets.adult import ADULT_COLUMNS, load_adult
 from deepfuse.datasets.imdb import load_imdb
 from deepfuse.datasets.mnist import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx
 
-# Keras spelling (`keras.datasets.mnist.load_data()`); these names shadow the submodules.
-from deepfuse.datasets.keras_compat import fashion_mnist, imdb, mnist  # noqa: E402
+# Keras spelling: keras.datasets.{mnist,imdb,fashion_mnist}.load_data()
+from deepfuse.datasets import imdb, mnist  # noqa: E402
+from deepfuse.datasets.keras_compat import fashion_mnist  # noqa: E402
 
 __all__ = [
     "ADULT_COLUMNS",

@@ -95,3 +95,15 @@ def load_imdb(
             seqs.append(seq)
         xs = seqs
     return (xs[0], ys[0]), (xs[1], ys[1])
+
+
+def load_data(num_words: int | None = None, maxlen: int | None = None, **kwargs: Any):
+    """Keras' ``imdb.load_data``: word-index sequences (0 pad, 1 OOV, words from 2), int labels.
+
+    Example:
+        >>> import deepfuse as keras
+        >>> (x, y), _ = keras.datasets.imdb.load_data(num_words=10000)   # doctest: +SKIP
+    """
+    return load_imdb(
+        num_words=num_words if num_words is not None else 10**9, maxlen=maxlen, **kwargs
+    )

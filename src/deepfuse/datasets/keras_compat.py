@@ -1,4 +1,5 @@
-"""Keras' ``keras.datasets.<name>.load_data()`` spelling, so tutorial code runs unchanged.
+"""Keras' ``keras.datasets.fashion_mnist.load_data()`` spelling (``mnist`` and ``imdb`` are the
+modules :mod:`deepfuse.datasets.mnist` and :mod:`deepfuse.datasets.imdb`, which have ``load_data``).
 
 Example:
     >>> import deepfuse as keras
@@ -10,20 +11,9 @@ Example:
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
-from deepfuse.datasets.imdb import load_imdb
-from deepfuse.datasets.mnist import load_fashion_mnist, load_mnist
+from deepfuse.datasets.mnist import load_fashion_mnist
 
-__all__ = ["fashion_mnist", "imdb", "mnist"]
+__all__ = ["fashion_mnist"]
 
-
-def _imdb_load_data(num_words: int | None = None, maxlen: int | None = None, **kwargs: Any):
-    """Keras ``imdb.load_data``: word-index sequences (0 pad, 1 OOV, words from 2), int labels."""
-    return load_imdb(num_words=num_words if num_words is not None else 10**9, maxlen=maxlen,
-                     **kwargs)
-
-
-mnist = SimpleNamespace(load_data=lambda path=None: load_mnist(path))
 fashion_mnist = SimpleNamespace(load_data=lambda path=None: load_fashion_mnist(path))
-imdb = SimpleNamespace(load_data=_imdb_load_data)

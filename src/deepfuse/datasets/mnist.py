@@ -145,3 +145,8 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> tuple[_Spli
         ((60000, 28, 28), 'Ankle boot')
     """
     return _load("fashion-mnist", _FASHION_SHA256, data_dir, vendored=False)
+
+
+def load_data(path: str | os.PathLike | None = None) -> tuple[_Split, _Split]:
+    """Keras' ``mnist.load_data()`` spelling of :func:`load_mnist` (``path`` = a data folder)."""
+    return load_mnist(path)
