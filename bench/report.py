@@ -18,7 +18,12 @@ def render_markdown(report: dict) -> str:
     v = m["versions"]
     lines = [
         "# Training speed: deepfuse `fit` vs a hand-written PyTorch loop"
-        + (" (QUICK smoke run: numbers are meaningless)" if report["quick"] else ""),
+        + (" (QUICK smoke run: numbers are meaningless)" if report["quick"] else "")
+        + (
+            ""
+            if report.get("complete", True)
+            else " (PARTIAL: the run is unfinished or was stopped)"
+        ),
         "",
         f"- date: {report['started_utc']} → {report['finished_utc']} (UTC)",
         f"- machine: {m['cpu']}, {m['cores_usable']} usable cores ({m['cores']} online), "

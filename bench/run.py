@@ -221,6 +221,29 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_results(cells, args, fw, info, command, started, md_path, json_path, done) -> str:
+    """Summarise and write the .md and .json (atomically); called after every cell as well, so an
+    interrupted run still leaves its finished cells on disk, marked partial."""
+    rows = summarise(cells, args.workloads, fw)
+    report = {
+        "command": command,
+        "started_utc": started,
+        "finished_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "complete": done,
+        "quick": args.quick,
+        "repeats": args.repeats,
+        "machine": info,
+        "workloads": {w: workloads.get(w, args.quick).to_dict() for w in args.workloads},
+        "noisy_threshold_cores": NOISY,
+        "summary": rows,
+        "cells": cells,
+    }
+    md = render_markdown(report)
+    write_atomic(json_path, json.dumps(report, indent=1) + "\n")
+    write_atomic(md_path, md)
+    return md
+
+
 def main(argv: list[str] | None = None) -> int:
     all_fw = FRAMEWORKS + EXTRA_FRAMEWORKS
     ap = argparse.ArgumentParser(
@@ -309,27 +332,15 @@ def main(argv: list[str] | None = None) -> int:
                     else ""
                 )
                 print(f"[{n:>2}/{total}] {w:<8} {f:<16} rep {rep}: {msg}{noise}", flush=True)
+                write_results(
+                    cells, args, fw, info, command, started, md_path, json_path, done=False
+                )
 
-    rows = summarise(cells, args.workloads, fw)
-    finished = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    report = {
-        "command": command,
-        "started_utc": started,
-        "finished_utc": finished,
-        "quick": args.quick,
-        "repeats": args.repeats,
-        "machine": info,
-        "workloads": {w: workloads.get(w, args.quick).to_dict() for w in args.workloads},
-        "noisy_threshold_cores": NOISY,
-        "summary": rows,
-        "cells": cells,
-    }
-    md = render_markdown(report)
+    md = write_results(cells, args, fw, info, command, started, md_path, json_path, done=True)
     print()
     print(md)
-    write_atomic(json_path, json.dumps(report, indent=1) + "\n")
-    write_atomic(md_path, md)
     print(f"wrote {md_path} and {json_path.name}", flush=True)
+    rows = summarise(cells, args.workloads, fw)
     return 0 if all(r["status"] not in ("failed", "timeout") for r in rows) else 1
 
 

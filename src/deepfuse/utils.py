@@ -18,8 +18,9 @@ from deepfuse._utils.errors import UserError
 __all__ = ["pad_sequences", "to_categorical"]
 
 
-def to_categorical(y: Sequence[int] | np.ndarray, num_classes: int | None = None,
-                   dtype: str = "float32") -> np.ndarray:
+def to_categorical(
+    y: Sequence[int] | np.ndarray, num_classes: int | None = None, dtype: str = "float32"
+) -> np.ndarray:
     """One-hot encode integer class labels ``(N,)`` into ``(N, num_classes)``."""
     labels = np.asarray(y, dtype=np.int64).reshape(-1)
     if labels.size and labels.min() < 0:
@@ -32,8 +33,14 @@ def to_categorical(y: Sequence[int] | np.ndarray, num_classes: int | None = None
     return out
 
 
-def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int | None = None, dtype: str = "int64",
-                  padding: str = "pre", truncating: str = "pre", value: int = 0) -> np.ndarray:
+def pad_sequences(
+    sequences: Sequence[Sequence[int]],
+    maxlen: int | None = None,
+    dtype: str = "int64",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value: int = 0,
+) -> np.ndarray:
     """Pad/truncate integer sequences to one length, Keras semantics (``"pre"`` by default)."""
     for arg, val in (("padding", padding), ("truncating", truncating)):
         if val not in ("pre", "post"):
@@ -49,5 +56,5 @@ def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int | None = None,
         if padding == "post":
             out[i, : len(trunc)] = trunc
         else:
-            out[i, maxlen - len(trunc):] = trunc
+            out[i, maxlen - len(trunc) :] = trunc
     return out

@@ -137,3 +137,28 @@ def test_empty_dataset(run_cli, tmp_path):
 @pytest.mark.parametrize("verb", [("evaluate",), ("info",), ("predict", "in.csv")])
 def test_not_a_run_directory(run_cli, tmp_path, verb):
     _assert_user_error(run_cli(verb[0], tmp_path / "nope", *verb[1:]), "does not exist")
+
+
+def test_nan_loss_stops_and_names_the_step(run_cli, tmp_path, tabular_csv):
+    # A learning rate this large overflows the weights within a few steps.
+    config = _table_config(
+        tmp_path,
+        tabular_csv,
+        extra="trainer:\n  epochs: 2\n  optimizer: {name: sgd, lr: 1.0e+30}\n",
+    )
+    _assert_user_error(run_cli("train", config, "--out", tmp_path / "runs"), "step")
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(p.name[0] != "." for p in runs.iterdir())
+
+
+def test_wrong_image_shape(run_cli, tmp_path):
+    # A Sequential CNN built for 3-channel 32x32 images, fed MNIST's 1x28x28.
+    config = _config(
+        tmp_path,
+        "data:\n  dataset: mnist\n  limit: 256\n"
+        "model:\n  type: sequential\n  layers:\n"
+        "    - Conv2D: {filters: 4, kernel_size: 3, input_shape: [32, 32, 3]}\n"
+        "    - Flatten: {}\n    - Dense: {units: 10}\n"
+        "trainer:\n  epochs: 1\n",
+    )
+    _assert_user_error(run_cli("train", config, "--out", tmp_path / "runs"), "shape")

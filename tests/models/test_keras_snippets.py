@@ -32,7 +32,7 @@ def test_tensorflow_beginner_quickstart_mlp():
     loss_fn = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer="adam", loss=loss_fn, metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=2, verbose=0)
-    test_loss, test_acc = model.evaluate(x_test, y_test, verbose=2)
+    test_loss, test_acc = model.evaluate(x_test, y_test, verbose=2)  # noqa: RUF059 (verbatim tutorial line)
     assert test_acc > 0.85
 
 
@@ -69,7 +69,9 @@ def test_keras_mnist_convnet():
     batch_size = 128
     epochs = 3
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1, verbose=0)
+    model.fit(
+        x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1, verbose=0
+    )
     score = model.evaluate(x_test, y_test, verbose=0)
     print("Test loss:", score[0])
     print("Test accuracy:", score[1])
@@ -99,8 +101,14 @@ def test_keras_imdb_lstm():
         model.add(LSTM(128, dropout=0.2, recurrent_dropout=0.2))
     model.add(Dense(1, activation="sigmoid"))
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
-    hist = model.fit(x_train, y_train, batch_size=batch_size, epochs=2, verbose=0,
-                     validation_data=(x_test, y_test))
-    score, acc = model.evaluate(x_test, y_test, batch_size=batch_size)
+    hist = model.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=2,
+        verbose=0,
+        validation_data=(x_test, y_test),
+    )
+    score, acc = model.evaluate(x_test, y_test, batch_size=batch_size)  # noqa: RUF059 (verbatim tutorial line)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
     assert acc > 0.6

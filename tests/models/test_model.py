@@ -21,15 +21,19 @@ def blobs(n: int = 256, classes: int = 3, features: int = 8, seed: int = 0):
 
 
 def mlp(classes: int = 3, final: str | None = "softmax") -> df.Sequential:
-    return df.Sequential([df.layers.Dense(32, activation="relu"),
-                          df.layers.Dense(classes, activation=final)])
+    return df.Sequential(
+        [df.layers.Dense(32, activation="relu"), df.layers.Dense(classes, activation=final)]
+    )
 
 
 def test_fit_learns_and_history_has_keras_keys():
     x, y = blobs()
     model = mlp()
-    model.compile(optimizer={"name": "adam", "lr": 0.01}, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer={"name": "adam", "lr": 0.01},
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     hist = model.fit(x, y, epochs=5, batch_size=32, validation_split=0.25, verbose=0, seed=0)
     assert set(hist.history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert len(hist.history["loss"]) == 5
@@ -75,8 +79,9 @@ def test_same_seed_gives_bit_identical_weights():
     x, y = blobs()
 
     def run() -> dict[str, torch.Tensor]:
-        model = df.Sequential([df.layers.Dense(16, activation="relu"), df.layers.Dropout(0.3),
-                               df.layers.Dense(3)])
+        model = df.Sequential(
+            [df.layers.Dense(16, activation="relu"), df.layers.Dropout(0.3), df.layers.Dense(3)]
+        )
         model.compile(optimizer="adam", loss="cross_entropy")
         model.fit(x, y, epochs=2, batch_size=16, seed=123, verbose=0)
         return model.state_dict()
@@ -152,8 +157,13 @@ def test_channels_last_images_are_converted_once():
     rng = np.random.default_rng(0)
     x = rng.random((64, 12, 12, 1), dtype=np.float32)
     y = rng.integers(0, 2, 64)
-    model = df.Sequential([df.layers.Conv2D(4, (3, 3), activation="relu", input_shape=(12, 12, 1)),
-                           df.layers.Flatten(), df.layers.Dense(2, activation="softmax")])
+    model = df.Sequential(
+        [
+            df.layers.Conv2D(4, (3, 3), activation="relu", input_shape=(12, 12, 1)),
+            df.layers.Flatten(),
+            df.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=1, verbose=0)
     assert model.input_layout == "channels_last"
@@ -176,8 +186,12 @@ def test_l2_penalty_and_grad_clip_change_training():
 
 
 def test_summary_lists_layers_shapes_params():
-    model = df.Sequential([df.layers.Dense(128, activation="relu", input_shape=(784,)),
-                           df.layers.Dense(10, activation="softmax")])
+    model = df.Sequential(
+        [
+            df.layers.Dense(128, activation="relu", input_shape=(784,)),
+            df.layers.Dense(10, activation="softmax"),
+        ]
+    )
     text = model.summary(print_fn=None)
     assert "(None, 128)" in text and "(None, 10)" in text
     assert "Total params: 101,770" in text
@@ -204,8 +218,11 @@ def test_dataloader_of_tuples_works():
     ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
     loader = torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True)
     model = mlp()
-    model.compile(optimizer={"name": "adam", "lr": 0.01}, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer={"name": "adam", "lr": 0.01},
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     hist = model.fit(loader, epochs=3, validation_data=loader, verbose=0)
     assert hist.history["val_accuracy"][-1] > 0.8
 
@@ -213,7 +230,33 @@ def test_dataloader_of_tuples_works():
 def test_schedule_changes_learning_rate():
     x, y = blobs()
     model = mlp()
-    model.compile(optimizer={"name": "sgd", "lr": 0.1}, loss="cross_entropy",
-                  schedule={"name": "step", "step_size": 1, "gamma": 0.5})
+    model.compile(
+        optimizer={"name": "sgd", "lr": 0.1},
+        loss="cross_entropy",
+        schedule={"name": "step", "step_size": 1, "gamma": 0.5},
+    )
     hist = model.fit(x, y, epochs=3, verbose=0)
     assert hist.history["lr"] == pytest.approx([0.1, 0.05, 0.025])  # LR used in each epoch
+
+
+def test_wrong_image_shape_is_a_clear_data_error():
+    model = df.Sequential(
+        [
+            df.layers.Conv2D(4, 3, activation="relu", input_shape=(12, 12, 1)),
+            df.layers.Flatten(),
+            df.layers.Dense(2),
+        ]
+    )
+    model.compile(optimizer="adam", loss="cross_entropy")
+    wrong = np.zeros((4, 16, 16, 3), dtype=np.float32)  # RGB 16x16 instead of grayscale 12x12
+    with pytest.raises(DataError, match=r"per-sample shape \(3, 16, 16\).*built for \(1, 12, 12\)"):
+        model.fit(wrong, np.zeros(4, dtype=np.int64), verbose=0)
+    with pytest.raises(DataError, match="per-sample shape"):
+        model.predict(wrong)
+
+
+def test_sequences_of_another_length_are_fine():
+    model = df.Sequential([df.layers.Embedding(50, 8), df.layers.LSTM(4), df.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="cross_entropy")
+    model.fit(np.ones((8, 10), dtype=np.int64), np.zeros(8, dtype=np.int64), verbose=0)
+    assert model.predict(np.ones((3, 25), dtype=np.int64)).shape == (3, 2)

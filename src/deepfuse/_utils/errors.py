@@ -51,8 +51,9 @@ class MissingDependencyError(UserError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
-def format_message(what: str, *, expected: str | None = None, got: object = None,
-                   fix: str | None = None) -> str:
+def format_message(
+    what: str, *, expected: str | None = None, got: object = None, fix: str | None = None
+) -> str:
     """Build a one-line error message from its parts.
 
     Args:
@@ -91,8 +92,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
-def invalid_choice(kind: str, name: object, choices: Iterable[str], *,
-                   error: type[UserError] = ConfigError) -> UserError:
+def invalid_choice(
+    kind: str, name: object, choices: Iterable[str], *, error: type[UserError] = ConfigError
+) -> UserError:
     """Build the error for an unknown name (optimizer, loss, metric, layer, ...).
 
     Example:
@@ -101,4 +103,6 @@ def invalid_choice(kind: str, name: object, choices: Iterable[str], *,
     """
     choices = sorted(choices)
     allowed = ", ".join(repr(c) for c in choices)
-    return error(f"Unknown {kind} {name!r}. Allowed values: {allowed}.{did_you_mean(str(name), choices)}")
+    return error(
+        f"Unknown {kind} {name!r}. Allowed values: {allowed}.{did_you_mean(str(name), choices)}"
+    )

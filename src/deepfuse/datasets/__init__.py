@@ -14,27 +14,26 @@ Example:
 
 from __future__ import annotations
 
+# Keras spelling: keras.datasets.{mnist,imdb,fashion_mnist}.load_data()
+from deepfuse.datasets import imdb, mnist
 from deepfuse.datasets._files import ENV_VAR, get_data_dir, set_data_dir
 from deepfuse.datasets.adult import ADULT_COLUMNS, load_adult
 from deepfuse.datasets.imdb import load_imdb
+from deepfuse.datasets.keras_compat import fashion_mnist
 from deepfuse.datasets.mnist import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx
-
-# Keras spelling: keras.datasets.{mnist,imdb,fashion_mnist}.load_data()
-from deepfuse.datasets import imdb, mnist  # noqa: E402
-from deepfuse.datasets.keras_compat import fashion_mnist  # noqa: E402
 
 __all__ = [
     "ADULT_COLUMNS",
     "ENV_VAR",
-    "fashion_mnist",
-    "imdb",
-    "mnist",
     "FASHION_MNIST_CLASSES",
+    "fashion_mnist",
     "get_data_dir",
+    "imdb",
     "load_adult",
     "load_fashion_mnist",
     "load_imdb",
     "load_mnist",
+    "mnist",
     "read_idx",
     "set_data_dir",
 ]

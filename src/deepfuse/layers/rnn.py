@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import warnings
-
 from typing import Any
 
 import torch

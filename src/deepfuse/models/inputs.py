@@ -47,7 +47,8 @@ def as_tensor(value: Any, *, name: str = "x") -> torch.Tensor:
             raise DataError(
                 f"Input '{name}' holds non-numeric values (dtype object). Numeric arrays are "
                 "expected; for tables with text or categories use deepfuse.data.Preprocessor "
-                "or `deepfuse train` with a CSV.")
+                "or `deepfuse train` with a CSV."
+            )
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.is_floating_point():
         return tensor.float() if tensor.dtype != torch.float32 else tensor
@@ -93,18 +94,21 @@ class BatchIterable:
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         for batch in self.source:
             if isinstance(batch, Mapping):
-                yield {str(k): v if isinstance(v, torch.Tensor) else as_tensor(v, name=str(k))
-                       for k, v in batch.items()}
+                yield {
+                    str(k): v if isinstance(v, torch.Tensor) else as_tensor(v, name=str(k))
+                    for k, v in batch.items()
+                }
             elif isinstance(batch, list | tuple):
                 if len(batch) == 1:
                     yield {X_KEY: as_tensor(batch[0])}
                 elif len(batch) == 2:
                     x, y = batch
-                    out = (dict(x) if isinstance(x, Mapping) else {X_KEY: as_tensor(x)})
+                    out = dict(x) if isinstance(x, Mapping) else {X_KEY: as_tensor(x)}
                     out[Y_KEY] = as_tensor(y, name="y")
                     yield out
                 else:
                     raise DataError(
-                        f"A batch tuple must be (x,) or (x, y); got a tuple of {len(batch)} items.")
+                        f"A batch tuple must be (x,) or (x, y); got a tuple of {len(batch)} items."
+                    )
             else:
                 yield {X_KEY: as_tensor(batch)}

@@ -12,8 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["detach_final_activation", "first_leaf", "has_unbuilt_layers", "infer_input_layout",
-           "last_leaf", "to_model_layout"]
+__all__ = [
+    "detach_final_activation",
+    "first_leaf",
+    "has_unbuilt_layers",
+    "infer_input_layout",
+    "last_leaf",
+    "to_model_layout",
+]
 
 _CHANNEL_SIZES = (1, 3, 4)  # grayscale, RGB, RGBA
 
@@ -102,8 +108,13 @@ def infer_input_layout(model: nn.Module, x: torch.Tensor) -> str | None:
     declared = getattr(first, "input_shape", None)
     if x.dim() == 4:
         if declared is not None and len(declared) == 3:
-            return "channels_last" if tuple(x.shape[1:]) == tuple(declared) and \
-                declared[-1] in _CHANNEL_SIZES and declared[0] not in _CHANNEL_SIZES else None
+            return (
+                "channels_last"
+                if tuple(x.shape[1:]) == tuple(declared)
+                and declared[-1] in _CHANNEL_SIZES
+                and declared[0] not in _CHANNEL_SIZES
+                else None
+            )
         if x.shape[-1] in _CHANNEL_SIZES and x.shape[1] not in _CHANNEL_SIZES:
             return "channels_last"
     return None
@@ -111,9 +122,9 @@ def infer_input_layout(model: nn.Module, x: torch.Tensor) -> str | None:
 
 def to_model_layout(x: torch.Tensor, input_layout: str | None) -> torch.Tensor:
     """Apply the layout decided by :func:`infer_input_layout` (a copy made once, not per batch)."""
-    if input_layout == "channels_last" and x.dim() == 4:
+    # Arrays that already look channels-first (N, C, H, W) are left alone.
+    if input_layout == "channels_last" and x.dim() == 4 and x.shape[1] not in _CHANNEL_SIZES:
         return x.permute(0, 3, 1, 2).contiguous()
     if input_layout == "add_channel" and x.dim() == 3:
         return x.unsqueeze(1)
     return x
-

@@ -49,7 +49,9 @@ class Model(nn.Module):
     def __init__(self, module: nn.Module | None = None, *, name: str | None = None) -> None:
         super().__init__()
         if module is not None and not isinstance(module, nn.Module):
-            raise UserError(f"Model(module) expects a torch.nn.Module; got {type(module).__name__}.")
+            raise UserError(
+                f"Model(module) expects a torch.nn.Module; got {type(module).__name__}."
+            )
         self.module = module
         self.name = name or (type(module).__name__ if module is not None else type(self).__name__)
         self.optimizer: torch.optim.Optimizer | None = None
@@ -77,13 +79,22 @@ class Model(nn.Module):
     def forward(self, x: Any) -> Any:
         if self.module is None:
             raise NotImplementedError(
-                "Model has no module: pass one (Model(my_module)) or subclass Model and define forward().")
+                "Model has no module: pass one (Model(my_module)) or subclass Model and define forward()."
+            )
         return self.module(x)
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Sequence[Any] | None = None,
-                *, l1: float = 0.0, l2: float = 0.0, grad_clip: float | Mapping[str, float] | None = None,
-                schedule: Any = None) -> Model:
+    def compile(
+        self,
+        optimizer: Any = "adam",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        *,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        grad_clip: float | Mapping[str, float] | None = None,
+        schedule: Any = None,
+    ) -> Model:
         """Choose the optimizer, loss, metrics, penalties and learning-rate schedule.
 
         Args:
@@ -109,13 +120,22 @@ class Model(nn.Module):
             raise UserError("compile() needs a loss, e.g. loss='cross_entropy' or loss='mse'.")
         for key, value in (("l1", l1), ("l2", l2)):
             if not isinstance(value, int | float) or value < 0:
-                raise UserError(f"The '{key}' argument of compile must be a float >= 0; got {value!r}.")
-        self._compile_args = {"optimizer": _jsonable(optimizer), "loss": _jsonable(loss),
-                              "metrics": [_jsonable(m) for m in (metrics or [])],
-                              "l1": l1, "l2": l2, "grad_clip": grad_clip, "schedule": schedule}
+                raise UserError(
+                    f"The '{key}' argument of compile must be a float >= 0; got {value!r}."
+                )
+        self._compile_args = {
+            "optimizer": _jsonable(optimizer),
+            "loss": _jsonable(loss),
+            "metrics": [_jsonable(m) for m in (metrics or [])],
+            "l1": l1,
+            "l2": l2,
+            "grad_clip": grad_clip,
+            "schedule": schedule,
+        }
         object.__setattr__(self, "loss_fn", losses_mod.get(loss))
-        object.__setattr__(self, "metric_set",
-                           metrics_mod.MetricSet([metrics_mod.get(m) for m in (metrics or [])]))
+        object.__setattr__(
+            self, "metric_set", metrics_mod.MetricSet([metrics_mod.get(m) for m in (metrics or [])])
+        )
         if hasattr(optimizer, "get_config") and not isinstance(optimizer, torch.optim.Optimizer):
             optimizer = optimizer.get_config()  # deepfuse.optimizers.Adam(...) and friends
         self._optimizer_spec = optimizer
@@ -203,10 +223,21 @@ class Model(nn.Module):
             nn.utils.clip_grad_norm_(self.parameters(), float(norm))
 
     # ---------------------------------------------------------------------- fit
-    def fit(self, x: Any = None, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
-            validation_split: float = 0.0, validation_data: Any = None,
-            callbacks: Sequence[Any] | None = None, shuffle: bool = True, seed: int | None = None,
-            verbose: int | str = "auto", initial_epoch: int = 0) -> History:
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        callbacks: Sequence[Any] | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: int | str = "auto",
+        initial_epoch: int = 0,
+    ) -> History:
         """Train the model.
 
         Args:
@@ -233,26 +264,46 @@ class Model(nn.Module):
         if not isinstance(epochs, int) or epochs < 1:
             raise UserError(f"The 'epochs' argument of fit must be a positive int; got {epochs!r}.")
         generator = seed_everything(seed) if seed is not None else None
-        train, val = self._make_loaders(x, y, batch_size=batch_size, shuffle=shuffle,
-                                        validation_split=validation_split,
-                                        validation_data=validation_data, generator=generator)
+        train, val = self._make_loaders(
+            x,
+            y,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            generator=generator,
+        )
         self.setup(_first_batch(train))
         schedule = None
         if self._schedule_spec is not None:
-            schedule = build_schedule(self._schedule_spec, self.optimizer,
-                                      steps_per_epoch=_len_or_none(train), epochs=epochs)
+            schedule = build_schedule(
+                self._schedule_spec,
+                self.optimizer,
+                steps_per_epoch=_len_or_none(train),
+                epochs=epochs,
+            )
         callbacks = list(callbacks or [])
         verbose = 1 if verbose == "auto" else int(verbose)
         if verbose and not any(isinstance(c, cb_mod.ProgressBar) for c in callbacks):
-            callbacks.append(cb_mod.ProgressBar() if verbose == 1
-                             else cb_mod.ProgressBar(plain=True, plain_interval=math.inf))
+            callbacks.append(
+                cb_mod.ProgressBar()
+                if verbose == 1
+                else cb_mod.ProgressBar(plain=True, plain_interval=math.inf)
+            )
         trainer = Trainer(self, callbacks=callbacks, schedule=schedule)
         self.trainer = trainer
         logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
         return History(logs, initial_epoch=initial_epoch)
 
-    def evaluate(self, x: Any = None, y: Any = None, *, batch_size: int = 256,
-                 verbose: int | str = 0, return_dict: bool = False) -> Scores | dict[str, float]:
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        *,
+        batch_size: int = 256,
+        verbose: int | str = 0,
+        return_dict: bool = False,
+    ) -> Scores | dict[str, float]:
         """Loss and metrics over the whole dataset (exact, not an average of batch averages).
 
         Returns:
@@ -297,9 +348,15 @@ class Model(nn.Module):
             self._input_keys = keys
             self._single_input = len(keys) == 1
         if self.input_spec is None:
-            self.input_spec = {k: {"shape": list(example[k].shape[1:]),
-                                   "dtype": str(example[k].dtype).removeprefix("torch.")}
-                               for k in self._input_keys}
+            self.input_spec = {
+                k: {
+                    "shape": list(example[k].shape[1:]),
+                    "dtype": str(example[k].dtype).removeprefix("torch."),
+                }
+                for k in self._input_keys
+            }
+        else:
+            self._check_input_shapes(example)
         if layout.has_unbuilt_layers(self):
             inputs, _ = self.split_batch({k: v[:2] for k, v in example.items()})
             was_training = self.training
@@ -311,9 +368,13 @@ class Model(nn.Module):
             return
         if self._l1 or self._l2:
             self._penalized = [p for p in self.parameters() if p.requires_grad and p.dim() > 1]
-        self._regularized_layers = [m for m in self.modules() if m is not self
-                                    and callable(getattr(m, "regularization_loss", None))
-                                    and m.regularization_loss() is not None]
+        self._regularized_layers = [
+            m
+            for m in self.modules()
+            if m is not self
+            and callable(getattr(m, "regularization_loss", None))
+            and m.regularization_loss() is not None
+        ]
         if self.optimizer is None:
             from deepfuse.training.optim import build_optimizer
 
@@ -322,18 +383,59 @@ class Model(nn.Module):
                 raise UserError("The model has no trainable parameters.")
             self.optimizer = build_optimizer(self._optimizer_spec, params)
 
+    def _check_input_shapes(self, example: dict[str, torch.Tensor]) -> None:
+        """Turn a shape mismatch with what the model was built for into a clear DataError."""
+        for key in self._input_keys:
+            spec = self.input_spec.get(key) if self.input_spec else None
+            if key not in example:
+                raise DataError(
+                    f"The data has no input '{key}'; the model expects inputs "
+                    f"{sorted(self.input_spec)}."
+                )
+            got = list(example[key].shape[1:])
+            if spec is None or got == spec["shape"]:
+                continue
+            # Sequences may vary in length and some nets accept any image size: try a forward
+            # pass on two rows and report torch's complaint, if any, in our words.
+            inputs, _ = self.split_batch({k: v[:2] for k, v in example.items()})
+            was_training = self.training
+            self.train(False)
+            try:
+                with torch.no_grad():
+                    self(inputs)
+            except (RuntimeError, ValueError) as exc:
+                reason = str(exc).strip().splitlines()[0].rstrip(".")
+                raise DataError(
+                    f"Input '{key}' has per-sample shape {tuple(got)}, but the model was built "
+                    f"for {tuple(spec['shape'])} ({reason}). Resize or reshape the data to "
+                    "the shape the model was trained on."
+                ) from None
+            finally:
+                self.train(was_training)
+
     # ------------------------------------------------------------------ loaders
-    def _make_loaders(self, x: Any, y: Any, *, batch_size: int, shuffle: bool,
-                      validation_split: float, validation_data: Any,
-                      generator: torch.Generator | None) -> tuple[Any, Any]:
+    def _make_loaders(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        batch_size: int,
+        shuffle: bool,
+        validation_split: float,
+        validation_data: Any,
+        generator: torch.Generator | None,
+    ) -> tuple[Any, Any]:
         if not 0.0 <= validation_split < 1.0:
             raise UserError(f"validation_split must be in [0, 1); got {validation_split!r}.")
         if not _is_in_memory(x):
             if validation_split:
-                raise UserError("validation_split needs in-memory arrays; pass validation_data "
-                                "for an iterable dataset.")
-            return self._loader(x, y, batch_size=batch_size, shuffle=shuffle), \
-                self._validation_loader(validation_data, batch_size)
+                raise UserError(
+                    "validation_split needs in-memory arrays; pass validation_data "
+                    "for an iterable dataset."
+                )
+            return self._loader(
+                x, y, batch_size=batch_size, shuffle=shuffle
+            ), self._validation_loader(validation_data, batch_size)
         tensors = self._tensors(x, y)
         val = self._validation_loader(validation_data, batch_size)
         if validation_split:
@@ -343,13 +445,19 @@ class Model(nn.Module):
             if target is None:
                 labels = np.zeros(len(next(iter(tensors.values()))))
             else:  # one-hot targets stratify by their class index
-                labels = (target.argmax(1) if target.dim() == 2 and target.shape[1] > 1
-                          else target.reshape(len(target), -1)[:, 0]).numpy()
+                labels = (
+                    target.argmax(1)
+                    if target.dim() == 2 and target.shape[1] > 1
+                    else target.reshape(len(target), -1)[:, 0]
+                ).numpy()
             seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator else 0
             train_idx, val_idx = stratified_split(labels, validation_split, seed=seed)
             train_idx, val_idx = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
-            val = InMemoryLoader({k: v[val_idx] for k, v in tensors.items()},
-                                 batch_size=max(batch_size, 256), shuffle=False)
+            val = InMemoryLoader(
+                {k: v[val_idx] for k, v in tensors.items()},
+                batch_size=max(batch_size, 256),
+                shuffle=False,
+            )
             tensors = {k: v[train_idx] for k, v in tensors.items()}
         train = InMemoryLoader(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
         return train, val
@@ -357,10 +465,17 @@ class Model(nn.Module):
     def _validation_loader(self, validation_data: Any, batch_size: int) -> Any:
         if validation_data is None:
             return None
-        if isinstance(validation_data, tuple) and len(validation_data) == 2 \
-                and _is_in_memory(validation_data[0]):
-            return self._loader(validation_data[0], validation_data[1],
-                                batch_size=max(batch_size, 256), shuffle=False)
+        if (
+            isinstance(validation_data, tuple)
+            and len(validation_data) == 2
+            and _is_in_memory(validation_data[0])
+        ):
+            return self._loader(
+                validation_data[0],
+                validation_data[1],
+                batch_size=max(batch_size, 256),
+                shuffle=False,
+            )
         return self._loader(validation_data, None, batch_size=batch_size, shuffle=False)
 
     def _loader(self, x: Any, y: Any, *, batch_size: int, shuffle: bool) -> Any:
@@ -369,19 +484,24 @@ class Model(nn.Module):
         if _is_in_memory(x):
             return InMemoryLoader(self._tensors(x, y), batch_size=batch_size, shuffle=shuffle)
         if isinstance(x, str | bytes) or not isinstance(x, Iterable):
-            raise DataError(f"Cannot use {type(x).__name__} as data. Pass numpy/torch/pandas "
-                            "arrays, a dict of arrays, or an iterable of batch dicts.")
+            raise DataError(
+                f"Cannot use {type(x).__name__} as data. Pass numpy/torch/pandas "
+                "arrays, a dict of arrays, or an iterable of batch dicts."
+            )
         if iter(x) is x:
-            raise DataError("fit/evaluate need a re-iterable dataset (a list, a DataLoader, a "
-                            "deepfuse dataset), not a one-shot generator or iterator.")
+            raise DataError(
+                "fit/evaluate need a re-iterable dataset (a list, a DataLoader, a "
+                "deepfuse dataset), not a one-shot generator or iterator."
+            )
         return BatchIterable(x)
 
     def _tensors(self, x: Any, y: Any) -> dict[str, torch.Tensor]:
         if self.preprocessor is not None and _is_table(x):
             x = self._preprocess_table(x)
         if isinstance(x, Mapping) and self.target_key in x and y is None:
-            tensors = to_tensor_dict({k: v for k, v in x.items() if k != self.target_key},
-                                     x[self.target_key])
+            tensors = to_tensor_dict(
+                {k: v for k, v in x.items() if k != self.target_key}, x[self.target_key]
+            )
             tensors[self.target_key] = tensors.pop(Y_KEY)
         else:
             tensors = to_tensor_dict(x, y)
@@ -401,8 +521,10 @@ class Model(nn.Module):
 
     def _require_compiled(self) -> None:
         if self.loss_fn is None:
-            raise UserError("The model is not compiled. Call model.compile(optimizer=..., loss=...) "
-                            "before fit() or evaluate().")
+            raise UserError(
+                "The model is not compiled. Call model.compile(optimizer=..., loss=...) "
+                "before fit() or evaluate()."
+            )
 
     # ---------------------------------------------------------- save / summary
     def save(self, directory: str) -> None:
@@ -430,7 +552,9 @@ def _is_in_memory(x: Any) -> bool:
 
 def _is_table(x: Any) -> bool:
     return type(x).__name__ in ("Table", "DataFrame") and type(x).__module__.split(".")[0] in (
-        "pyarrow", "pandas")
+        "pyarrow",
+        "pandas",
+    )
 
 
 def _first_batch(loader: Any) -> dict[str, torch.Tensor]:

@@ -37,7 +37,9 @@ class Sequential(Model):
     the first batch.
     """
 
-    def __init__(self, layers: Iterable[nn.Module] | None = None, *, name: str | None = None) -> None:
+    def __init__(
+        self, layers: Iterable[nn.Module] | None = None, *, name: str | None = None
+    ) -> None:
         super().__init__(nn.Sequential(), name=name or "sequential")
         for layer in layers or []:
             self.add(layer, build=False)
@@ -76,4 +78,7 @@ class Sequential(Model):
     def get_architecture(self) -> dict[str, Any]:
         from deepfuse import layers as layers_mod
 
-        return {"kind": "sequential", "layers": [layers_mod.serialize(layer) for layer in self.module]}
+        return {
+            "kind": "sequential",
+            "layers": [layers_mod.serialize(layer) for layer in self.module],
+        }

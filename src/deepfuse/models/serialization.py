@@ -54,7 +54,9 @@ def save_model(model: Any, directory: str | os.PathLike) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     # safetensors refuses shared or non-contiguous storage: save independent contiguous copies.
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    atomic_write(
+        directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"})
+    )
     preprocessor = getattr(model, "preprocessor", None)
     meta = {
         "format": FORMAT,
@@ -77,8 +79,10 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and check ``model.json``."""
     path = Path(directory) / META_FILE
     if not path.is_file():
-        raise DataError(f"No saved model in '{directory}': {META_FILE} is missing. "
-                        "Pass a directory written by model.save() or `deepfuse train`.")
+        raise DataError(
+            f"No saved model in '{directory}': {META_FILE} is missing. "
+            "Pass a directory written by model.save() or `deepfuse train`."
+        )
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -86,13 +90,16 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"'{path}' is not a deepfuse model file (format must be {FORMAT!r}).")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise DataError(f"'{path}' was written by a newer deepfuse (format version "
-                        f"{meta['format_version']}); upgrade deepfuse to load it.")
+        raise DataError(
+            f"'{path}' was written by a newer deepfuse (format version "
+            f"{meta['format_version']}); upgrade deepfuse to load it."
+        )
     return meta
 
 
-def load_model(directory: str | os.PathLike, *, module: nn.Module | None = None,
-               compile: bool = True) -> Any:
+def load_model(
+    directory: str | os.PathLike, *, module: nn.Module | None = None, compile: bool = True
+) -> Any:
     """Rebuild a model saved by :func:`save_model`.
 
     Args:
@@ -112,8 +119,9 @@ def load_model(directory: str | os.PathLike, *, module: nn.Module | None = None,
     if kind == "sequential":
         from deepfuse import layers as layers_mod
 
-        model: Model = Sequential([layers_mod.deserialize(spec) for spec in arch["layers"]],
-                                  name=meta.get("name"))
+        model: Model = Sequential(
+            [layers_mod.deserialize(spec) for spec in arch["layers"]], name=meta.get("name")
+        )
     elif kind == "zoo":
         from deepfuse.models import zoo
 
@@ -124,7 +132,8 @@ def load_model(directory: str | os.PathLike, *, module: nn.Module | None = None,
             raise UserError(
                 f"The model in '{directory}' wraps your own class {arch.get('class')}; deepfuse "
                 "never imports classes named in a file. Pass a fresh instance: "
-                "deepfuse.load(dir, module=MyNet()).")
+                "deepfuse.load(dir, module=MyNet())."
+            )
         model = Model(module, name=meta.get("name"))
     else:
         raise DataError(f"Unknown architecture kind {kind!r} in {directory}/{META_FILE}.")
@@ -136,8 +145,10 @@ def load_model(directory: str | os.PathLike, *, module: nn.Module | None = None,
 
         model.preprocessor = Preprocessor.from_config(meta["preprocessing"])
     if model.input_spec:
-        example = {k: torch.zeros((2, *spec["shape"]), dtype=getattr(torch, spec["dtype"]))
-                   for k, spec in model.input_spec.items()}
+        example = {
+            k: torch.zeros((2, *spec["shape"]), dtype=getattr(torch, spec["dtype"]))
+            for k, spec in model.input_spec.items()
+        }
         model._input_keys = None
         model.setup(example, for_training=False)
     compile_args = meta.get("compile")
@@ -164,17 +175,28 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise DataError(f"'{path}' is not a valid safetensors file ({exc}). It may be corrupt, "
-                        "truncated or not a weights file.") from None
+        raise DataError(
+            f"'{path}' is not a valid safetensors file ({exc}). It may be corrupt, "
+            "truncated or not a weights file."
+        ) from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-             for k in expected if k in state and state[k].shape != expected[k].shape]
+    wrong = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
     if missing or unexpected or wrong:
-        details = "; ".join(filter(None, [
-            f"missing {missing[:5]}" if missing else "",
-            f"unexpected {unexpected[:5]}" if unexpected else "",
-            f"shape mismatch {wrong[:5]}" if wrong else ""]))
+        details = "; ".join(
+            filter(
+                None,
+                [
+                    f"missing {missing[:5]}" if missing else "",
+                    f"unexpected {unexpected[:5]}" if unexpected else "",
+                    f"shape mismatch {wrong[:5]}" if wrong else "",
+                ],
+            )
+        )
         raise DataError(f"The weights in '{path}' do not match the architecture: {details}.")
     model.load_state_dict(state, strict=True)

@@ -29,14 +29,18 @@ def _shape_of(output: Any) -> str:
 
 def summarize(model: Any) -> str:
     """Render the summary table of ``model`` (output shapes need a built model)."""
-    leaves = [(name, mod) for name, mod in _named_layers(model)]
+    leaves = _named_layers(model)
     shapes: dict[int, str] = {}
     if model.input_spec and not layout.has_unbuilt_layers(model):
-        handles = [mod.register_forward_hook(
-            lambda m, _i, out, key=id(mod): shapes.__setitem__(key, _shape_of(out)))
-            for _, mod in leaves]
-        example = {k: torch.zeros((1, *s["shape"]), dtype=getattr(torch, s["dtype"]))
-                   for k, s in model.input_spec.items()}
+
+        def record(module: nn.Module, _inputs: Any, output: Any) -> None:
+            shapes[id(module)] = _shape_of(output)
+
+        handles = [mod.register_forward_hook(record) for _, mod in leaves]
+        example = {
+            k: torch.zeros((1, *s["shape"]), dtype=getattr(torch, s["dtype"]))
+            for k, s in model.input_spec.items()
+        }
         was_training = model.training
         model.train(False)
         try:
@@ -51,8 +55,13 @@ def summarize(model: Any) -> str:
     for name, mod in leaves:
         count = sum(p.numel() for p in mod.parameters(recurse=True))
         label = getattr(mod, "name", None) if isinstance(getattr(mod, "name", None), str) else name
-        rows.append((f"{label} ({type(mod).__name__})", shapes.get(id(mod), "unbuilt" if
-                     layout.has_unbuilt_layers(mod) else "?"), f"{count:,}"))
+        rows.append(
+            (
+                f"{label} ({type(mod).__name__})",
+                shapes.get(id(mod), "unbuilt" if layout.has_unbuilt_layers(mod) else "?"),
+                f"{count:,}",
+            )
+        )
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -62,8 +71,12 @@ def summarize(model: Any) -> str:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         if i == 0:
             lines.append(rule)
-    lines += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-              f"Non-trainable params: {total - trainable:,}"]
+    lines += [
+        rule,
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,}",
+    ]
     if model.output_activation:
         lines.append(f"(final {model.output_activation} fused into the loss; predict() applies it)")
     return "\n".join(lines)

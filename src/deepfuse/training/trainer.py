@@ -26,7 +26,7 @@ import torch
 
 from deepfuse._utils.errors import DataError, NaNLossError
 
-__all__ = ["Trainer", "TrainableModel"]
+__all__ = ["TrainableModel", "Trainer"]
 
 _HOOKS = (
     "on_train_begin",
@@ -67,8 +67,14 @@ class Trainer:
             every step is checked (reading a CPU scalar costs nothing).
     """
 
-    def __init__(self, model: TrainableModel, *, callbacks: Sequence[Any] = (),
-                 schedule: Any = None, check_every: int = 50) -> None:
+    def __init__(
+        self,
+        model: TrainableModel,
+        *,
+        callbacks: Sequence[Any] = (),
+        schedule: Any = None,
+        check_every: int = 50,
+    ) -> None:
         self.model = model
         self.callbacks = list(callbacks)
         self.schedule = schedule
@@ -96,9 +102,14 @@ class Trainer:
         return self.model.optimizer
 
     # ------------------------------------------------------------------ public
-    def fit(self, train_data: Iterable[dict[str, torch.Tensor]], *, epochs: int,
-            val_data: Iterable[dict[str, torch.Tensor]] | None = None,
-            initial_epoch: int = 0) -> list[dict[str, float]]:
+    def fit(
+        self,
+        train_data: Iterable[dict[str, torch.Tensor]],
+        *,
+        epochs: int,
+        val_data: Iterable[dict[str, torch.Tensor]] | None = None,
+        initial_epoch: int = 0,
+    ) -> list[dict[str, float]]:
         """Train for ``epochs`` epochs; returns the per-epoch logs (also in ``self.history``)."""
         self.epochs = epochs
         try:
@@ -155,8 +166,11 @@ class Trainer:
         model.reset_metrics()
         self._loss_sum, self._seen = 0.0, 0
         batch_end = self._hooks["on_train_batch_end"]
-        step_schedule = self.schedule if (self.schedule is not None
-                                          and self.schedule.interval == "step") else None
+        step_schedule = (
+            self.schedule
+            if (self.schedule is not None and self.schedule.interval == "step")
+            else None
+        )
         device_sum: torch.Tensor | None = None  # on accelerators: sum on device, sync rarely
         for step, batch in enumerate(data):
             out = model.train_step(batch)
@@ -186,7 +200,8 @@ class Trainer:
             raise DataError(
                 "The training data produced no batch in this epoch. "
                 "Check that the dataset is not empty and batch_size is not larger than it "
-                "with drop_last.")
+                "with drop_last."
+            )
 
     def _check_finite(self, value: float, step: int) -> None:
         if math.isfinite(value):
@@ -197,7 +212,8 @@ class Trainer:
             f"The loss became {value} at epoch {self.epoch + 1}, step {step + 1} "
             f"(global step {self.global_step + 1}); the last finite loss was "
             f"{self._last_finite_loss:.6g}. Training stopped. Lower the learning rate, set "
-            "gradient clipping (grad_clip=1.0), or check the inputs for NaN/inf values.")
+            "gradient clipping (grad_clip=1.0), or check the inputs for NaN/inf values."
+        )
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self._hooks[hook]:
