@@ -9,4 +9,6 @@ if [ -z "${DEEPFUSE_DATA_DIR:-}" ] && [ -d ../shared/datasets ]; then
 fi
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
+# The docstring examples first (they are documentation that must stay true), then the suite.
+.venv/bin/python -m pytest -q -p no:cacheprovider --doctest-modules src/deepfuse
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -6,7 +6,7 @@ Everything is imported on first use, so ``import deepfuse`` (and the ``deepfuse`
 Example:
     >>> import deepfuse as df
     >>> model = df.Sequential([df.layers.Dense(64, activation="relu"), df.layers.Dense(10)])
-    >>> _ = model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    >>> model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
 """
 
 from __future__ import annotations

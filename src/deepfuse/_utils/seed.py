@@ -1,7 +1,7 @@
 """Seeding for bit-identical CPU runs.
 
 Example:
-    >>> seed_everything(0)
+    >>> generator = seed_everything(0)
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,9 +27,8 @@ from torch import nn
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.seed import seed_everything
-from deepfuse.data.memory import InMemoryLoader
-from deepfuse.models import layout
-from deepfuse.models.inputs import X_KEY, Y_KEY, BatchIterable, is_array_like, to_tensor_dict
+from deepfuse.models import feeding, layout
+from deepfuse.models.inputs import Y_KEY
 from deepfuse.models.results import History, Scores
 from deepfuse.training.trainer import Trainer
 
@@ -94,7 +93,7 @@ class Model(nn.Module):
         l2: float = 0.0,
         grad_clip: float | Mapping[str, float] | None = None,
         schedule: Any = None,
-    ) -> Model:
+    ) -> None:
         """Choose the optimizer, loss, metrics, penalties and learning-rate schedule.
 
         Args:
@@ -109,9 +108,6 @@ class Model(nn.Module):
             grad_clip: Clip the gradient norm to this value, or ``{"value": v}`` / ``{"norm": n}``.
             schedule: A learning-rate schedule name or dict (``"cosine"``, ``{"name": "step",
                 "step_size": 10, "gamma": 0.5}``, ...).
-
-        Returns:
-            The model itself.
         """
         from deepfuse import losses as losses_mod
         from deepfuse import metrics as metrics_mod
@@ -144,7 +140,6 @@ class Model(nn.Module):
         self._grad_clip = grad_clip
         self._fuse_output_activation()
         self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
-        return self
 
     def _fuse_output_activation(self) -> None:
         """Move a final softmax/sigmoid out of the network and into a from-logits loss."""
@@ -264,7 +259,8 @@ class Model(nn.Module):
         if not isinstance(epochs, int) or epochs < 1:
             raise UserError(f"The 'epochs' argument of fit must be a positive int; got {epochs!r}.")
         generator = seed_everything(seed) if seed is not None else None
-        train, val = self._make_loaders(
+        train, val = feeding.make_loaders(
+            self,
             x,
             y,
             batch_size=batch_size,
@@ -273,13 +269,13 @@ class Model(nn.Module):
             validation_data=validation_data,
             generator=generator,
         )
-        self.setup(_first_batch(train))
+        self.setup(feeding.first_batch(train))
         schedule = None
         if self._schedule_spec is not None:
             schedule = build_schedule(
                 self._schedule_spec,
                 self.optimizer,
-                steps_per_epoch=_len_or_none(train),
+                steps_per_epoch=feeding.len_or_none(train),
                 epochs=epochs,
             )
         callbacks = list(callbacks or [])
@@ -311,18 +307,18 @@ class Model(nn.Module):
             when ``return_dict=True``.
         """
         self._require_compiled()
-        loader = self._loader(x, y, batch_size=batch_size, shuffle=False)
-        self.setup(_first_batch(loader))
+        loader = feeding.make_loader(self, x, y, batch_size=batch_size, shuffle=False)
+        self.setup(feeding.first_batch(loader))
         logs = Trainer(self).evaluate(loader)
         return dict(logs) if return_dict else Scores(logs)
 
     @torch.no_grad()
     def predict(self, x: Any, *, batch_size: int = 256, verbose: int | str = 0) -> np.ndarray:
         """Outputs for ``x`` as a numpy array, with the fused final softmax/sigmoid applied."""
-        if self.preprocessor is not None and _is_table(x):
-            x = self._preprocess_table(x)
-        loader = self._loader(x, None, batch_size=batch_size, shuffle=False)
-        self.setup(_first_batch(loader), for_training=False)
+        if self.preprocessor is not None and feeding.is_table(x):
+            x = feeding.preprocess_table(self, x)
+        loader = feeding.make_loader(self, x, None, batch_size=batch_size, shuffle=False)
+        self.setup(feeding.first_batch(loader), for_training=False)
         self.train(False)
         chunks = []
         for batch in loader:
@@ -413,112 +409,6 @@ class Model(nn.Module):
             finally:
                 self.train(was_training)
 
-    # ------------------------------------------------------------------ loaders
-    def _make_loaders(
-        self,
-        x: Any,
-        y: Any,
-        *,
-        batch_size: int,
-        shuffle: bool,
-        validation_split: float,
-        validation_data: Any,
-        generator: torch.Generator | None,
-    ) -> tuple[Any, Any]:
-        if not 0.0 <= validation_split < 1.0:
-            raise UserError(f"validation_split must be in [0, 1); got {validation_split!r}.")
-        if not _is_in_memory(x):
-            if validation_split:
-                raise UserError(
-                    "validation_split needs in-memory arrays; pass validation_data "
-                    "for an iterable dataset."
-                )
-            return self._loader(
-                x, y, batch_size=batch_size, shuffle=shuffle
-            ), self._validation_loader(validation_data, batch_size)
-        tensors = self._tensors(x, y)
-        val = self._validation_loader(validation_data, batch_size)
-        if validation_split:
-            from deepfuse.data import stratified_split
-
-            target = tensors.get(self.target_key)
-            if target is None:
-                labels = np.zeros(len(next(iter(tensors.values()))))
-            else:  # one-hot targets stratify by their class index
-                labels = (
-                    target.argmax(1)
-                    if target.dim() == 2 and target.shape[1] > 1
-                    else target.reshape(len(target), -1)[:, 0]
-                ).numpy()
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator else 0
-            train_idx, val_idx = stratified_split(labels, validation_split, seed=seed)
-            train_idx, val_idx = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
-            val = InMemoryLoader(
-                {k: v[val_idx] for k, v in tensors.items()},
-                batch_size=max(batch_size, 256),
-                shuffle=False,
-            )
-            tensors = {k: v[train_idx] for k, v in tensors.items()}
-        train = InMemoryLoader(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
-        return train, val
-
-    def _validation_loader(self, validation_data: Any, batch_size: int) -> Any:
-        if validation_data is None:
-            return None
-        if (
-            isinstance(validation_data, tuple)
-            and len(validation_data) == 2
-            and _is_in_memory(validation_data[0])
-        ):
-            return self._loader(
-                validation_data[0],
-                validation_data[1],
-                batch_size=max(batch_size, 256),
-                shuffle=False,
-            )
-        return self._loader(validation_data, None, batch_size=batch_size, shuffle=False)
-
-    def _loader(self, x: Any, y: Any, *, batch_size: int, shuffle: bool) -> Any:
-        if x is None:
-            raise UserError("No data was given: pass x (and y) or an iterable of batches.")
-        if _is_in_memory(x):
-            return InMemoryLoader(self._tensors(x, y), batch_size=batch_size, shuffle=shuffle)
-        if isinstance(x, str | bytes) or not isinstance(x, Iterable):
-            raise DataError(
-                f"Cannot use {type(x).__name__} as data. Pass numpy/torch/pandas "
-                "arrays, a dict of arrays, or an iterable of batch dicts."
-            )
-        if iter(x) is x:
-            raise DataError(
-                "fit/evaluate need a re-iterable dataset (a list, a DataLoader, a "
-                "deepfuse dataset), not a one-shot generator or iterator."
-            )
-        return BatchIterable(x)
-
-    def _tensors(self, x: Any, y: Any) -> dict[str, torch.Tensor]:
-        if self.preprocessor is not None and _is_table(x):
-            x = self._preprocess_table(x)
-        if isinstance(x, Mapping) and self.target_key in x and y is None:
-            tensors = to_tensor_dict(
-                {k: v for k, v in x.items() if k != self.target_key}, x[self.target_key]
-            )
-            tensors[self.target_key] = tensors.pop(Y_KEY)
-        else:
-            tensors = to_tensor_dict(x, y)
-            if Y_KEY in tensors and self.target_key != Y_KEY:
-                tensors[self.target_key] = tensors.pop(Y_KEY)
-        if X_KEY in tensors:
-            if self.input_layout is None:
-                self.input_layout = layout.infer_input_layout(self, tensors[X_KEY])
-            tensors[X_KEY] = layout.to_model_layout(tensors[X_KEY], self.input_layout)
-        return tensors
-
-    def _preprocess_table(self, x: Any) -> dict[str, torch.Tensor]:
-        import pyarrow as pa
-
-        table = x if isinstance(x, pa.Table) else pa.Table.from_pandas(x, preserve_index=False)
-        return self.preprocessor.transform(table)
-
     def _require_compiled(self) -> None:
         if self.loss_fn is None:
             raise UserError(
@@ -544,32 +434,6 @@ class Model(nn.Module):
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-
-def _is_in_memory(x: Any) -> bool:
-    return is_array_like(x) or _is_table(x) or (isinstance(x, Mapping) and not isinstance(x, str))
-
-
-def _is_table(x: Any) -> bool:
-    return type(x).__name__ in ("Table", "DataFrame") and type(x).__module__.split(".")[0] in (
-        "pyarrow",
-        "pandas",
-    )
-
-
-def _first_batch(loader: Any) -> dict[str, torch.Tensor]:
-    if isinstance(loader, InMemoryLoader):
-        return {k: v[:2] for k, v in loader.tensors.items()}
-    for batch in loader:
-        return batch
-    raise DataError("The dataset is empty: it produced no batch.")
-
-
-def _len_or_none(loader: Any) -> int | None:
-    try:
-        return len(loader)
-    except TypeError:
-        return None
 
 
 def _jsonable(value: Any) -> Any:
