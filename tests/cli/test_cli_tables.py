@@ -97,3 +97,25 @@ def test_text_csv_with_test_file(run_cli, tmp_path, text_csv, make_text):
     code, _, err = run_cli("predict", run, raw, "--out", tmp_path / "p.csv")
     assert code == 0, err
     assert [r["prediction"] in ("neg", "pos") for r in _read_csv(tmp_path / "p.csv")] == [True] * 2
+
+
+def test_image_path_csv_picks_a_cnn(run_cli, tmp_path):
+    """A CSV of image paths and labels, nothing else said: typed as images, a CNN is chosen."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    lines = ["path,label"]
+    for i in range(48):
+        label = "bright" if i % 2 else "dark"
+        base = 200 if label == "bright" else 40
+        pixels = np.clip(base + rng.normal(0, 20, (12, 12)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels, mode="L").save(tmp_path / f"img{i}.png")
+        lines.append(f"img{i}.png,{label}")
+    (tmp_path / "images.csv").write_text("\n".join(lines) + "\n")
+    run, out = _train(
+        run_cli, tmp_path, f"data:\n  train: {tmp_path / 'images.csv'}\n  target: label\n"
+    )
+    resolved = (run / "config.yaml").read_text()
+    assert "type: cnn" in resolved and "path: image" in resolved
+    assert "test accuracy: " in out
