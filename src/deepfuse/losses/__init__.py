@@ -29,6 +29,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from deepfuse._utils.errors import ConfigError, format_message, invalid_choice
+from deepfuse._utils.specs import split_spec
 from deepfuse.losses import functional
 from deepfuse.losses.classes import (
     BinaryCrossEntropy,
@@ -152,20 +153,9 @@ def get(identifier: Any, **options: Any) -> nn.Module:
             raise invalid_choice("loss", identifier, _REGISTRY)
         return _construct(_REGISTRY[key], key, options)
     if isinstance(identifier, dict):
-        config = dict(identifier)
-        if "class_name" in config:
-            name, inner = config.pop("class_name"), dict(config.pop("config", None) or {})
-            inner.update(config)
-        elif "name" in config:
-            name, inner = config.pop("name"), config
-        else:
-            raise ConfigError(
-                format_message(
-                    "A loss config dict has no 'name' key.",
-                    got=identifier,
-                    fix="Write it as {'name': 'cross_entropy', 'label_smoothing': 0.1}.",
-                )
-            )
+        name, inner = split_spec(
+            identifier, kind="loss", example="{'name': 'cross_entropy', 'label_smoothing': 0.1}"
+        )
         return get(name, **{**inner, **options})
     if isinstance(identifier, type) and issubclass(identifier, nn.Module):
         return identifier(**options)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from deepfuse._utils.errors import DataError, format_message
+from deepfuse._utils.specs import squeeze_to_match
 
 __all__ = [
     "EPSILON",
@@ -35,22 +36,13 @@ EPSILON = 1e-7
 
 
 def _match_regression(outputs: Tensor, target: Tensor, loss: str) -> tuple[Tensor, Tensor]:
-    """Make ``outputs`` and ``target`` the same shape without silent ``(N,1)`` x ``(N,)`` broadcast."""
-    if outputs.shape != target.shape:
-        # (N, 1) vs (N,) (either way round) is the one harmless mismatch: drop the trailing 1.
-        if outputs.dim() == target.dim() + 1 and outputs.shape[-1] == 1:
-            outputs = outputs.squeeze(-1)
-        elif target.dim() == outputs.dim() + 1 and target.shape[-1] == 1:
-            target = target.squeeze(-1)
-        if outputs.shape != target.shape:
-            raise DataError(
-                format_message(
-                    f"Loss '{loss}' got outputs of shape {tuple(outputs.shape)} and a target of shape "
-                    f"{tuple(target.shape)}.",
-                    expected="the same shape (or (N, 1) against (N,))",
-                    fix="Make the model's last layer produce one value per target column.",
-                )
-            )
+    """Same shape (see :func:`squeeze_to_match`) and the outputs' float dtype for the target."""
+    outputs, target = squeeze_to_match(
+        outputs,
+        target,
+        what=f"Loss '{loss}'",
+        fix="Make the model's last layer produce one value per target column.",
+    )
     if not target.is_floating_point() or target.dtype != outputs.dtype:
         target = target.to(outputs.dtype)
     return outputs, target

@@ -21,6 +21,7 @@ import inspect
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError, format_message, invalid_choice
+from deepfuse._utils.specs import split_spec
 from deepfuse.metrics.base import ClassificationMetric, MeanMetric, Metric
 from deepfuse.metrics.classification import (
     Accuracy,
@@ -138,20 +139,9 @@ def get(identifier: Any, **options: Any) -> Metric:
             raise invalid_choice("metric", identifier, _REGISTRY)
         return _construct(_REGISTRY[key], key, identifier.strip(), options)
     if isinstance(identifier, dict):
-        config = dict(identifier)
-        if "class_name" in config:
-            key, inner = config.pop("class_name"), dict(config.pop("config", None) or {})
-            inner.update(config)
-        elif "name" in config:
-            key, inner = config.pop("name"), config
-        else:
-            raise ConfigError(
-                format_message(
-                    "A metric config dict has no 'name' key.",
-                    got=identifier,
-                    fix="Write it as {'name': 'f1', 'average': 'macro'}.",
-                )
-            )
+        key, inner = split_spec(
+            identifier, kind="metric", example="{'name': 'f1', 'average': 'macro'}"
+        )
         if not isinstance(key, str) or key.strip().lower() not in _REGISTRY:
             raise invalid_choice("metric", key, _REGISTRY)
         key = key.strip().lower()

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message
+from deepfuse._utils.specs import squeeze_to_match
 
 __all__ = ["ClassificationMetric", "MeanMetric", "Metric", "accumulator_dtype", "match_regression"]
 
@@ -95,19 +96,7 @@ class Metric:
 
 def match_regression(outputs: Tensor, target: Tensor, metric: str) -> tuple[Tensor, Tensor]:
     """Both as float64 ``(N, K)`` (``(N,)`` becomes ``(N, 1)``); raise DataError on a real mismatch."""
-    if outputs.shape != target.shape:
-        if outputs.dim() == target.dim() + 1 and outputs.shape[-1] == 1:
-            outputs = outputs.squeeze(-1)
-        elif target.dim() == outputs.dim() + 1 and target.shape[-1] == 1:
-            target = target.squeeze(-1)
-        if outputs.shape != target.shape:
-            raise DataError(
-                format_message(
-                    f"Metric '{metric}' got outputs of shape {tuple(outputs.shape)} and a target of "
-                    f"shape {tuple(target.shape)}.",
-                    expected="the same shape (or (N, 1) against (N,))",
-                )
-            )
+    outputs, target = squeeze_to_match(outputs, target, what=f"Metric '{metric}'")
     dtype = accumulator_dtype(outputs.device)
     outputs, target = outputs.to(dtype), target.to(dtype)
     if outputs.dim() <= 1:
