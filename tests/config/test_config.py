@@ -312,3 +312,15 @@ def test_grad_clip_forms(clip):
 def test_grad_clip_invalid():
     with pytest.raises(ConfigError, match=r"trainer\.grad_clip"):
         validate({**MNIST, "trainer": {"grad_clip": {"max": 1.0}}})
+
+
+def test_declared_stand_ins_mirror_the_real_model_api():
+    """config/ stays torch-free with stand-ins for Model.compile/fit; they must never drift."""
+    from deepfuse.config.signatures import DECLARED, params_of
+    from deepfuse.models import Model
+
+    real = {"compile": Model.compile, "fit": Model.fit}
+    for part, fn in real.items():
+        declared = set(params_of(DECLARED[part]))
+        actual = set(params_of(fn)) - {"self", "initial_epoch"}
+        assert declared == actual, (part, declared ^ actual)
