@@ -16,11 +16,21 @@ from deepfuse.data.io import as_table, read_table
 from deepfuse.data.preprocessor import Preprocessor
 from deepfuse.data.schema import FEATURE_TYPES, FeatureSpec, Schema, TargetSpec, infer_schema
 from deepfuse.data.split import stratified_split
+from deepfuse.data.streaming import (
+    LazyDataset,
+    read_csv,
+    read_jsonl,
+    read_parquet,
+    scan_csv,
+    scan_jsonl,
+    scan_parquet,
+)
 from deepfuse.data.text import TextEncoder, pad_sequences, tokenize
 
 __all__ = [
     "FEATURE_TYPES",
     "FeatureSpec",
+    "LazyDataset",
     "Preprocessor",
     "Schema",
     "TargetSpec",
@@ -28,7 +38,13 @@ __all__ = [
     "as_table",
     "infer_schema",
     "pad_sequences",
+    "read_csv",
+    "read_jsonl",
+    "read_parquet",
     "read_table",
+    "scan_csv",
+    "scan_jsonl",
+    "scan_parquet",
     "stratified_split",
     "to_tensor",
     "to_tensor_dict",
