@@ -14,7 +14,7 @@ the dataset size. ``map``/``filter`` functions must be deterministic for resumpt
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,26 @@ def columns_to_tensors(cols: Columns, to_tensor: ToTensor | None = None) -> dict
                 ".batch(..., to_tensor=fn) to convert it"
             )
     return out
+
+
+def stack_features(cols: Columns, target: str, features: Sequence[str] | None) -> Columns:
+    """``{"x": (N, F) float32 of the feature columns, "y": the target column}``.
+
+    Example:
+        >>> out = stack_features({"a": np.ones(2), "b": np.zeros(2), "t": np.array([0, 1])}, "t", None)
+        >>> out["x"].shape, out["y"].tolist()
+        ((2, 2), [0, 1])
+    """
+    if target not in cols:
+        raise DataError(f"Target column {target!r} is not in the data; columns: {sorted(cols)}.")
+    names = [c for c in cols if c != target] if features is None else list(features)
+    missing = [c for c in names if c not in cols]
+    if missing:
+        raise DataError(f"Feature columns {missing} are not in the data; columns: {sorted(cols)}.")
+    x = np.empty((len(cols[target]), len(names)), dtype=np.float32)
+    for i, name in enumerate(names):
+        x[:, i] = cols[name]  # one strided copy per column into the (N, F) block
+    return {"x": x, "y": cols[target]}
 
 
 class LazyDataset:
@@ -169,7 +189,13 @@ class LazyDataset:
         return self._with(_shuffle=(int(buffer_size), int(seed)))
 
     def batch(
-        self, batch_size: int, *, drop_last: bool = False, to_tensor: ToTensor | None = None
+        self,
+        batch_size: int,
+        *,
+        drop_last: bool = False,
+        to_tensor: ToTensor | None = None,
+        target: str | None = None,
+        features: Sequence[str] | None = None,
     ) -> LazyDataset:
         """Yields ``dict[str, torch.Tensor]`` batches of ``batch_size`` rows.
 
@@ -177,14 +203,22 @@ class LazyDataset:
             batch_size: Rows per batch.
             drop_last: Drop the final short batch.
             to_tensor: ``fn(name, array) -> Tensor`` for non-numeric columns.
+            target: With a target column, batches are ``{"x": (N, F) float32, "y": target}``,
+                ready for ``model.fit(ds)``: ``x`` stacks ``features`` (default: every other
+                column, in file order).
+            features: The columns stacked into ``x`` (only with ``target``).
 
         Example:
             >>> next(iter(ds.batch(1024)))["label"].shape  # doctest: +SKIP
             torch.Size([1024])
+            >>> model.fit(ds.batch(1024, target="label"), epochs=2)  # doctest: +SKIP
         """
         if batch_size < 1:
             raise DataError(f"batch_size must be >= 1, got {batch_size}")
-        return self._with(_batch=(int(batch_size), bool(drop_last), to_tensor))
+        if features is not None and target is None:
+            raise DataError("batch(features=...) needs target=...: name the label column too.")
+        collate = (target, list(features) if features is not None else None)
+        return self._with(_batch=(int(batch_size), bool(drop_last), to_tensor, collate))
 
     def prefetch(self, n: int = 2) -> LazyDataset:
         """Produces up to ``n`` items ahead in a background thread (0 disables).
@@ -289,7 +323,7 @@ class LazyDataset:
             for chunk in stream.chunks():
                 yield chunk, stream.state()
             return
-        size, drop_last, to_tensor = self._batch
+        size, drop_last, to_tensor, (target, features) = self._batch
         while True:
             cols = stream.take(size)
             if cols is None:
@@ -297,6 +331,8 @@ class LazyDataset:
             n = len(next(iter(cols.values()))) if cols else 0
             if n < size and drop_last:
                 return
+            if target is not None:
+                cols = stack_features(cols, target, features)
             yield columns_to_tensors(cols, to_tensor), stream.state()
 
     def __iter__(self) -> Iterator[Any]:
