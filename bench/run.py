@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import data, workloads  # noqa: E402  (needs the repo root on sys.path)
+from bench.machine import cpu_model, package_versions  # noqa: E402
 from bench.report import render_markdown  # noqa: E402
 
 FRAMEWORKS = ["torch", "deepfuse", "keras", "lightning"]
@@ -56,29 +57,11 @@ def _csv(choices: list[str]):
 
 
 def machine_info(threads: int) -> dict:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import numpy
     import torch
 
-    versions = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-    }
-    for name in ("keras", "lightning", "psutil"):
-        try:
-            from importlib.metadata import version
-
-            versions[name] = version(name)
-        except Exception:
-            versions[name] = "not installed"
+    cpu = cpu_model()
+    versions = package_versions(("torch", "numpy", "keras", "lightning", "psutil"))
+    versions["torch"] = torch.__version__  # the local build tag (+cpu) is worth keeping
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

@@ -34,6 +34,9 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench.machine import cpu_model, package_versions  # noqa: E402  (needs the repo root)
+
 CELL = REPO / "bench" / "stream_cells" / "cell.py"
 LOG_DIR = REPO / "bench" / "_logs"
 READERS = ["pyarrow", "deepfuse", "deepfuse_noshuffle", "ray", "hf", "hf_python"]
@@ -267,22 +270,10 @@ def aggregate(runs: list[dict]) -> list[dict]:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {"python": platform.python_version()}
-    for mod in ("torch", "pyarrow", "numpy", "deepfuse", "ray", "datasets", "psutil"):
-        try:
-            from importlib.metadata import version
-
-            versions[mod] = version(mod)
-        except Exception:
-            versions[mod] = "not installed"
+    cpu = cpu_model()
+    versions = package_versions(
+        ("torch", "pyarrow", "numpy", "deepfuse", "ray", "datasets", "psutil")
+    )
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
