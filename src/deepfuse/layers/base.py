@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
+from deepfuse.layers import regularizers
 
 __all__ = ["Layer"]
 
@@ -175,8 +176,17 @@ class Layer(nn.Module):
         self.requires_grad_(self._trainable)
 
     def regularization_loss(self) -> torch.Tensor | None:
-        """Sum of this layer's weight penalties (``kernel_regularizer`` ...), or ``None``."""
-        return None
+        """Sum of this layer's weight penalties (``kernel_regularizer`` ...), or ``None``.
+
+        The default covers layers with ``weight``/``bias`` and ``kernel_regularizer``/
+        ``bias_regularizer`` attributes (Dense, Conv); others override it.
+        """
+        return regularizers.total(
+            [
+                (getattr(self, "kernel_regularizer", None), getattr(self, "weight", None)),
+                (getattr(self, "bias_regularizer", None), getattr(self, "bias", None)),
+            ]
+        )
 
     def detach_output_activation(self) -> str | None:
         """Remove the output activation from ``forward`` and return its name (``None`` if none)."""

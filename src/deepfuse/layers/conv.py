@@ -180,11 +180,6 @@ class _Conv(_Activated):
             )
         return exc
 
-    def regularization_loss(self) -> torch.Tensor | None:
-        return regularizers.total(
-            [(self.kernel_regularizer, self.weight), (self.bias_regularizer, self.bias)]
-        )
-
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),

@@ -120,11 +120,6 @@ class Dense(_Activated):
             y = self._act(y)
         return y
 
-    def regularization_loss(self) -> torch.Tensor | None:
-        return regularizers.total(
-            [(self.kernel_regularizer, self.weight), (self.bias_regularizer, self.bias)]
-        )
-
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
