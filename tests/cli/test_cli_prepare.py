@@ -45,3 +45,47 @@ def test_prepare_schema_flag(run_cli, tmp_path):
 def test_prepare_missing_source(run_cli, tmp_path):
     code, _, err = run_cli("prepare", tmp_path / "nope.csv", "--out", tmp_path / "o")
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
+
+
+def _two_csv_files(folder):
+    folder.mkdir()
+    (folder / "a.csv").write_text("x,y\n" + "".join(f"{i},{i}\n" for i in range(100)))
+    (folder / "b.csv").write_text("x,y\n" + "".join(f"{i},{i}\n" for i in range(100, 150)) + "9\n")
+
+
+def test_prepare_quoted_glob_many_files_quarantine_names_file(run_cli, tmp_path):
+    _two_csv_files(tmp_path / "data")
+    pattern = str(tmp_path / "data" / "*.csv")  # as quoted in the shell: deepfuse expands it
+    code, out, err = run_cli(
+        "prepare", pattern, "--out", tmp_path / "o", "--max-bad-fraction", "0.05", "--no-progress"
+    )
+    assert code == 0, err
+    assert "rows read: 151" in out and "rows quarantined: 1" in out
+    assert ds.dataset(tmp_path / "o").to_table().column("x").to_pylist() == list(range(150))
+    bad = [json.loads(x) for x in (tmp_path / "o" / "_quarantine.jsonl").read_text().splitlines()]
+    assert [(b["file"], b["line"], b["reason"]) for b in bad] == [
+        (str(tmp_path / "data" / "b.csv"), 52, "wrong_column_count")
+    ]
+
+
+def test_prepare_many_paths_and_folder(run_cli, tmp_path):
+    _two_csv_files(tmp_path / "data")
+    files = [tmp_path / "data" / "a.csv", tmp_path / "data" / "b.csv"]  # an unquoted glob
+    code, out, err = run_cli(
+        "prepare", *files, "--out", tmp_path / "o", "--max-bad-fraction", "0.05", "--no-progress"
+    )
+    assert code == 0, err
+    assert "rows written: 150" in out
+    code, out, err = run_cli(
+        "prepare", tmp_path / "data", "--out", tmp_path / "p", "--max-bad-fraction", "0.05",
+        "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "rows written: 150" in out
+    bad = json.loads((tmp_path / "p" / "_quarantine.jsonl").read_text())
+    assert bad["file"] == "b.csv" and bad["line"] == 52  # relative to the folder
+
+
+def test_prepare_glob_matching_nothing(run_cli, tmp_path):
+    code, _, err = run_cli("prepare", str(tmp_path / "*.csv"), "--out", tmp_path / "o")
+    assert code == 2 and "No file matches" in err and err.count("\n") == 1

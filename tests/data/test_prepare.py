@@ -182,3 +182,64 @@ def test_progress_plain_lines_when_not_a_tty(tmp_path, capsys):
     prepare(src, tmp_path / "o", progress=None)
     assert "prepare t.csv:" in capsys.readouterr().err
     assert isinstance(ds.dataset(tmp_path / "o").schema, pa.Schema)
+
+
+@pytest.mark.parametrize("block_size", [16, 1 << 20])
+def test_csv_quoted_newlines_are_one_record_numbered_by_first_line(tmp_path, block_size):
+    src = tmp_path / "q.csv"
+    src.write_bytes(
+        b"id,note\n"  # line 1
+        b'1,"first\nsecond"\n'  # lines 2-3: one record
+        b'2,"say ""hi""\r\nthere, ok"\n'  # lines 4-5: escaped quotes, CRLF kept inside
+        b"3,plain\n"  # line 6
+        b'4,"a","b"\n'  # line 7: 3 fields -> wrong column count
+        b"5,5'3\" tall\n"  # line 8: a quote inside an unquoted field is a character
+        b'6,"x\ny\nz",extra\n'  # lines 9-11: one record, 3 fields -> wrong column count
+        b'7,"never closed\n'  # line 12: the quote is still open at the end of the file
+    )
+    out = tmp_path / "out"
+    report = prepare(src, out, max_bad_fraction=0.5, progress=False, block_size=block_size)
+    table = ds.dataset(out, format="parquet").to_table()
+    assert table.column("id").to_pylist() == [1, 2, 3, 5]
+    assert table.column("note").to_pylist() == [
+        "first\nsecond",
+        'say "hi"\r\nthere, ok',
+        "plain",
+        "5'3\" tall",
+    ]
+    bad = [(r["line"], r["reason"]) for r in _quarantine(out)]
+    assert sorted(bad) == [
+        (7, "wrong_column_count"),
+        (9, "wrong_column_count"),
+        (12, "unterminated_quote"),
+    ]
+    assert report.rows_read == 7 and report.rows_written == 4
+    _check_counts(report, out)
+
+
+def test_glob_and_list_of_files_one_schema_quarantine_names_the_file(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("x,y\n" + "".join(f"{i},{i}\n" for i in range(150)) + "oops,1\n")
+    (data / "b.csv").write_text("x,y\n" + "".join(f"{i},{i}\n" for i in range(150, 190)) + "7\n")
+    (data / "notes.txt").write_text("not data\n")
+    out = tmp_path / "out"
+    report = prepare(str(data / "*.csv"), out, max_bad_fraction=0.1, progress=False)
+    assert report.format == "csv" and report.schema == {"x": "int64", "y": "int64"}
+    table = ds.dataset(out, format="parquet").to_table()
+    assert table.column("x").to_pylist() == list(range(190))  # files in sorted order
+    bad = {(r["file"], r["line"], r["reason"]) for r in _quarantine(out)}
+    assert bad == {
+        (str(data / "a.csv"), 152, "invalid_number"),
+        (str(data / "b.csv"), 42, "wrong_column_count"),
+    }
+    _check_counts(report, out)
+    # a list of inputs (what an unquoted shell glob gives) reads the same rows
+    listed = prepare(
+        [data / "b.csv", data / "a.csv"], tmp_path / "o2", max_bad_fraction=0.1, progress=False
+    )
+    assert listed.rows_written == 190 and listed.rows_quarantined == 2
+    with pytest.raises(DataError, match="No file matches"):
+        prepare(str(data / "*.jsonl"), tmp_path / "o3", progress=False)
+    with pytest.raises(DataError, match="not csv files"):
+        prepare(str(data / "*"), tmp_path / "o4", progress=False)

@@ -19,11 +19,15 @@ from deepfuse.data.split import stratified_split
 from deepfuse.data.streaming import (
     LazyDataset,
     read_csv,
+    read_images,
     read_jsonl,
     read_parquet,
+    read_text,
     scan_csv,
+    scan_images,
     scan_jsonl,
     scan_parquet,
+    scan_text,
 )
 from deepfuse.data.text import TextEncoder, pad_sequences, tokenize
 
@@ -39,12 +43,16 @@ __all__ = [
     "infer_schema",
     "pad_sequences",
     "read_csv",
+    "read_images",
     "read_jsonl",
     "read_parquet",
     "read_table",
+    "read_text",
     "scan_csv",
+    "scan_images",
     "scan_jsonl",
     "scan_parquet",
+    "scan_text",
     "stratified_split",
     "to_tensor",
     "to_tensor_dict",

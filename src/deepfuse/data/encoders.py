@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from deepfuse._utils.errors import DataError
 from deepfuse.data.columns import as_array, as_string, is_numeric_type, parse_numeric, row_of_first
+from deepfuse.data.sketches import rank_by_frequency
 
 __all__ = ["BinaryEncoder", "CategoricalEncoder", "NumericEncoder", "TargetEncoder"]
 
@@ -117,10 +118,21 @@ class BinaryEncoder:
 
 
 class CategoricalEncoder:
-    """Index categories 1..K by decreasing training frequency; 0 = missing or unseen."""
+    """Index categories 1..K by decreasing training frequency; 0 = missing or unseen.
 
-    def __init__(self, name: str, categories: list[str] | None = None, missing: int = 0) -> None:
+    ``approximate`` (set only by a streaming fit that met more distinct values than it may hold)
+    says why the categories are the heavy hitters of a sketch rather than every value.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        categories: list[str] | None = None,
+        missing: int = 0,
+        approximate: str | None = None,
+    ) -> None:
         self.name, self.categories, self.missing = name, categories, missing
+        self.approximate = approximate
         self._lookup = None if categories is None else pa.array(categories, pa.string())
 
     @property
@@ -131,11 +143,22 @@ class CategoricalEncoder:
     def fit(self, col: Any) -> CategoricalEncoder:
         text = as_string(col)
         counts = pc.value_counts(pc.drop_null(text))
-        values = counts.field("values").to_numpy(zero_copy_only=False).astype(str)
-        order = np.lexsort((values, -counts.field("counts").to_numpy()))
-        self.categories = [str(v) for v in values[order]]
+        return self.fit_counts(
+            counts.field("values"), counts.field("counts").to_numpy(), text.null_count
+        )
+
+    def fit_counts(
+        self,
+        values: pa.Array,
+        counts: np.ndarray,
+        missing: int,
+        approximate: str | None = None,
+        limit: int | None = None,
+    ) -> CategoricalEncoder:
+        """Set the categories from value counts (``fit`` and the streaming fit share this)."""
+        self.categories = rank_by_frequency(values, counts, limit)
         self._lookup = pa.array(self.categories, pa.string())
-        self.missing = text.null_count
+        self.missing, self.approximate = int(missing), approximate
         return self
 
     def transform(self, col: Any) -> np.ndarray:
@@ -143,14 +166,20 @@ class CategoricalEncoder:
         return pc.fill_null(idx, -1).to_numpy().astype(np.int64) + 1
 
     def stats(self) -> dict[str, Any]:
-        return {
+        out = {
             "cardinality": self.cardinality,
             "categories": len(self.categories or []),
             "missing": self.missing,
         }
+        if self.approximate:  # only streaming fits past the cap; exact fits keep the old keys
+            out.update(approximate=True, approximation=self.approximate)
+        return out
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "categories": self.categories, "missing": self.missing}
+        out = {"name": self.name, "categories": self.categories, "missing": self.missing}
+        if self.approximate:
+            out["approximate"] = self.approximate
+        return out
 
 
 class TargetEncoder:

@@ -21,6 +21,7 @@ import copy
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import torch
 
 from deepfuse._utils.errors import ConfigError, DataError, did_you_mean
@@ -28,6 +29,7 @@ from deepfuse.data.encoders import BinaryEncoder, CategoricalEncoder, NumericEnc
 from deepfuse.data.images import ImageEncoder
 from deepfuse.data.io import as_table
 from deepfuse.data.schema import Schema, base_dir_of, infer_schema
+from deepfuse.data.streaming.dataset import LazyDataset
 from deepfuse.data.text import TextEncoder
 
 __all__ = ["Preprocessor"]
@@ -157,37 +159,31 @@ class Preprocessor:
         opts = {"size": self.image_size, **options}
         return ImageEncoder(name, **opts)
 
-    def fit(self, data: Any, target: str | None = None) -> Preprocessor:
-        """Type the columns of ``data`` (Table, DataFrame, dict or path) and fit every encoder.
+    def _encoder_for(self, spec: Any) -> Any:
+        """A new encoder for one typed feature (checks names that clash with group keys)."""
+        if spec.type in ("text", "image") and spec.name in _GROUP_KEYS:
+            raise DataError(
+                f"Column '{spec.name}' is a {spec.type} column named like the grouped key '{spec.name}'; rename it."
+            )
+        try:
+            return self._new_encoder(spec.type, spec.name, spec.options)
+        except TypeError as e:
+            raise ConfigError(
+                f"Bad options {spec.options} for {spec.type} column '{spec.name}': {e}."
+            ) from None
 
-        Raises:
-            DataError: See :func:`deepfuse.data.infer_schema`; also a column named like a group key.
-        """
-        table = as_table(data)
-        schema = infer_schema(table, target, overrides=self.overrides)
-        base = base_dir_of(table)
-        encoders: dict[str, Any] = {}
+    @staticmethod
+    def _check_target_name(target: str | None) -> None:
         if target in _GROUP_KEYS:
             raise DataError(
                 f"Target column '{target}' is named like the grouped key '{target}' of transform(); rename it."
             )
+
+    def _set_fitted(self, schema: Schema, encoders: dict[str, Any]) -> Preprocessor:
         for spec in schema.features:
-            if spec.type == "ignored":
-                continue
-            if spec.type in ("text", "image") and spec.name in _GROUP_KEYS:
-                raise DataError(
-                    f"Column '{spec.name}' is a {spec.type} column named like the grouped key '{spec.name}'; rename it."
-                )
-            try:
-                enc = self._new_encoder(spec.type, spec.name, spec.options)
-            except TypeError as e:
-                raise ConfigError(
-                    f"Bad options {spec.options} for {spec.type} column '{spec.name}': {e}."
-                ) from None
-            col = table.column(spec.name)
-            enc.fit(col, base_dir=base) if spec.type == "image" else enc.fit(col)
-            encoders[spec.name] = enc
-            spec.stats = enc.stats() if hasattr(enc, "stats") else self._text_stats(enc)
+            if spec.name in encoders:
+                enc = encoders[spec.name]
+                spec.stats = enc.stats() if hasattr(enc, "stats") else self._text_stats(enc)
         self._schema, self._encoders = schema, encoders
         self._target = (
             None
@@ -196,14 +192,111 @@ class Preprocessor:
         )
         return self
 
+    def fit(self, data: Any, target: str | None = None) -> Preprocessor:
+        """Type the columns of ``data`` (Table, DataFrame, dict or path) and fit every encoder.
+
+        A :class:`~deepfuse.data.LazyDataset` is fitted in one bounded-memory pass by
+        :meth:`fit_stream` with its default caps.
+
+        Raises:
+            DataError: See :func:`deepfuse.data.infer_schema`; also a column named like a group key.
+        """
+        if isinstance(data, LazyDataset):
+            return self.fit_stream(data, target)
+        table = as_table(data)
+        schema = infer_schema(table, target, overrides=self.overrides)
+        base = base_dir_of(table)
+        encoders: dict[str, Any] = {}
+        self._check_target_name(target)
+        for spec in schema.features:
+            if spec.type == "ignored":
+                continue
+            enc = self._encoder_for(spec)
+            col = table.column(spec.name)
+            enc.fit(col, base_dir=base) if spec.type == "image" else enc.fit(col)
+            encoders[spec.name] = enc
+        return self._set_fitted(schema, encoders)
+
+    def fit_stream(
+        self,
+        ds: LazyDataset,
+        target: str | None = None,
+        *,
+        sample_rows: int = 50_000,
+        max_categories: int = 100_000,
+        max_classes: int = 10_000,
+    ) -> Preprocessor:
+        """Fit on a dataset that need not fit in memory: types from a sample, stats in one pass.
+
+        Types come from the first ``sample_rows`` rows (the in-memory rules); statistics,
+        vocabularies and target classes from one pass over every row in file order (shuffle,
+        shard and batch settings of ``ds`` are ignored). Memory is bounded by the caps, not by
+        the rows. The result equals ``fit(ds.collect(), target)`` (float statistics to float64
+        rounding) unless a cap was exceeded or the sample types a column differently from the
+        whole data: a categorical column with more than ``max_categories`` distinct values, or a
+        text column with more than ``4 * max_tokens`` distinct words, keeps the heavy hitters of
+        a Misra-Gries summary and its stats say ``"approximate": True`` and why. See
+        :mod:`deepfuse.data.stream_fit`.
+
+        Args:
+            ds: The training rows (its select/filter/map apply).
+            target: Label column, or ``None``.
+            sample_rows: Rows used to infer feature types.
+            max_categories: Distinct values counted exactly per categorical column.
+            max_classes: Most distinct labels a classification target may have.
+
+        Raises:
+            DataError: As :meth:`fit`; also a classification target with more than
+                ``max_classes`` labels, or a target missing in some row (named).
+
+        Example:
+            >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+            >>> from deepfuse.data import scan_parquet
+            >>> path = tempfile.mkdtemp() + "/t.parquet"
+            >>> pq.write_table(pa.table({"c": ["a", "b", "a", "c"] * 50, "y": [0, 1] * 100}), path)
+            >>> pre = Preprocessor().fit_stream(scan_parquet(path), "y", max_categories=2)
+            >>> pre.schema["c"].stats["approximate"], pre.categorical_columns
+            (True, ['c'])
+        """
+        from deepfuse.data import stream_fit as sf  # the streaming fit needs streaming imports
+
+        self._check_target_name(target)
+        chunks = sf.arrow_chunks(ds)
+        sample, head = sf.sample_and_rest(chunks, sample_rows)
+        schema, forced = sf.sample_schema(sample, target, self.overrides)
+        encoders: dict[str, Any] = {}
+        for spec in schema.features:
+            if spec.type in ("text", "image"):
+                encoders[spec.name] = enc = self._encoder_for(spec)
+                if spec.type == "image":  # size/channels come from the first image
+                    enc.fit(sample.column(spec.name), base_dir=base_dir_of(sample))
+        del sample  # only the statistics are kept from here on
+        fit = sf.StreamingFit(
+            schema,
+            encoders,
+            target,
+            forced,
+            max_categories=max_categories,
+            max_classes=max_classes,
+        )
+        for rb in head:
+            fit.update(rb)
+        del head
+        for rb in chunks:
+            fit.update(rb)
+        return self._set_fitted(*fit.finish())
+
     @staticmethod
     def _text_stats(enc: TextEncoder) -> dict[str, Any]:
-        return {
+        out = {
             "vocab_size": enc.vocab_size,
             "max_len": enc.max_len,
             "padding": enc.padding,
             "truncating": enc.truncating,
         }
+        if enc.approximate:  # only streaming fits that evicted words
+            out.update(approximate=True, approximation=enc.approximate)
+        return out
 
     def transform(self, data: Any) -> dict[str, torch.Tensor]:
         """Encode a table with the fitted state (works on new rows: unseen categories -> 0).
@@ -212,7 +305,7 @@ class Preprocessor:
             DataError: A fitted column is missing, a numeric column holds text (names the row), an
                 image file is missing, or the target holds a label unseen in training.
         """
-        table = as_table(data)
+        table = _as_table(data)
         schema = self.schema
         names = table.column_names
         for name in self._encoders:
@@ -240,6 +333,25 @@ class Preprocessor:
                 self._target.transform(table.column(self._target.name))
             )
         return out
+
+    def collate(self, cols: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """``transform`` for the numpy columns of a stream batch (``LazyDataset.batch(collate=)``)."""
+        return self.transform(cols)
+
+    def stream(self, ds: LazyDataset, batch_size: int, *, drop_last: bool = False) -> LazyDataset:
+        """``ds`` batched into ``transform``-style batches, ready for ``Model.fit(ds)``.
+
+        Example:
+            >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+            >>> from deepfuse.data import scan_parquet
+            >>> path = tempfile.mkdtemp() + "/t.parquet"
+            >>> pq.write_table(pa.table({"x": [1.0, 2.0, 3.0, 4.0], "c": list("abac"), "y": [0, 1, 0, 1]}), path)
+            >>> ds = scan_parquet(path)
+            >>> pre = Preprocessor().fit(ds, "y")
+            >>> [sorted(b) for b in pre.stream(ds, 2)]
+            [['categorical', 'numeric', 'y'], ['categorical', 'numeric', 'y']]
+        """
+        return ds.batch(batch_size, drop_last=drop_last, collate=self.collate)
 
     def fit_transform(self, data: Any, target: str | None = None) -> dict[str, torch.Tensor]:
         """``fit(data, target)`` then ``transform(data)``."""
@@ -317,3 +429,10 @@ class Preprocessor:
             + ", ".join(f"{k}={v}" for k, v in kinds.items() if v)
             + ")"
         )
+
+
+def _as_table(data: Any) -> pa.Table:
+    """``as_table`` plus the chunk types of streaming: a RecordBatch or a dict of numpy arrays."""
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    return as_table(data)

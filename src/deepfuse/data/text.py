@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deepfuse.data.sketches import rank_by_frequency
+
 __all__ = ["TextEncoder", "pad_sequences", "tokenize", "tokenize_array"]
 
 PAD, OOV = 0, 1
@@ -159,6 +161,9 @@ class TextEncoder:
         max_len_cap: Upper bound for the automatic ``max_len``.
         padding: ``"pre"`` (Keras default; good for RNNs that read the last state) or ``"post"``.
         truncating: ``"pre"`` keeps the last ``max_len`` words, ``"post"`` the first.
+        vocab: A fitted vocabulary (from :meth:`get_config`).
+        approximate: Why the vocabulary is approximate (set by a streaming fit that evicted
+            words from its bounded counter; see :mod:`deepfuse.data.stream_fit`), else ``None``.
 
     Example:
         >>> TextEncoder(max_len=3, padding="post").fit(["x y"]).transform(["y"]).tolist()
@@ -175,6 +180,7 @@ class TextEncoder:
         padding: str = "pre",
         truncating: str = "pre",
         vocab: list[str] | None = None,
+        approximate: str | None = None,
     ) -> None:
         if max_tokens is not None and max_tokens < 3:
             raise ValueError(f"max_tokens must be >= 3 (PAD, OOV and one word); got {max_tokens}.")
@@ -185,6 +191,8 @@ class TextEncoder:
         self.padding = padding
         self.truncating = truncating
         self.vocab: list[str] | None = vocab
+        # why the vocabulary is approximate (a streaming fit that evicted words), else None
+        self.approximate = approximate
         self._lookup: pa.Array | None = None if vocab is None else pa.array(vocab, pa.string())
 
     @property
@@ -196,17 +204,27 @@ class TextEncoder:
         """Build the vocabulary (and ``max_len`` when automatic) from training texts."""
         lists = tokenize_array(texts)
         counts = pc.value_counts(pc.list_flatten(lists))
-        words = counts.field("values").to_numpy(zero_copy_only=False).astype(object)
-        freq = counts.field("counts").to_numpy()
-        order = np.lexsort((words.astype(str), -freq))  # by count desc, then word asc
-        limit = None if self.max_tokens is None else self.max_tokens - 2
-        self.vocab = [str(w) for w in words[order][:limit]]
-        self._lookup = pa.array(self.vocab, pa.string())
+        self.fit_counts(counts.field("values"), counts.field("counts").to_numpy())
         if self.max_len is None:
             lengths = pc.list_value_length(lists).to_numpy()
-            q = int(np.ceil(np.quantile(lengths, self.length_quantile))) if len(lengths) else 1
-            self.max_len = int(max(1, min(q, self.max_len_cap)))
+            self.set_length_quantile(
+                float(np.quantile(lengths, self.length_quantile)) if len(lengths) else None
+            )
         return self
+
+    def fit_counts(
+        self, words: pa.Array, counts: np.ndarray, approximate: str | None = None
+    ) -> TextEncoder:
+        """Set the vocabulary from word counts (``fit`` and the streaming fit share this)."""
+        limit = None if self.max_tokens is None else self.max_tokens - 2
+        self.vocab = rank_by_frequency(words, counts, limit)
+        self._lookup = pa.array(self.vocab, pa.string())
+        self.approximate = approximate
+        return self
+
+    def set_length_quantile(self, q: float | None) -> None:
+        """Automatic ``max_len`` from the ``length_quantile`` of training lengths (None: no rows)."""
+        self.max_len = 1 if q is None else int(max(1, min(int(np.ceil(q)), self.max_len_cap)))
 
     def encode_ragged(self, texts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Encode texts to word indices without padding: ``(flat int64 values, offsets (N+1,))``."""
@@ -233,6 +251,7 @@ class TextEncoder:
             "padding": self.padding,
             "truncating": self.truncating,
             "vocab": self.vocab,
+            **({"approximate": self.approximate} if self.approximate else {}),
         }
 
     @classmethod

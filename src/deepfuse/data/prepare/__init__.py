@@ -4,8 +4,9 @@
 rows, shards of ``rows_per_shard`` rows), ``out/_quarantine.jsonl`` (one JSON line per malformed
 row: ``file``, 1-based ``line``, ``reason``, ``detail``, ``raw`` text) and ``out/_report.json``.
 Nothing is dropped silently: ``rows_written + rows_quarantined == rows_read`` is checked on every
-run. Quarantine reasons: ``wrong_column_count``, ``invalid_number``, ``invalid_utf8`` (CSV);
-``invalid_json``, ``invalid_value``, ``invalid_utf8`` (JSON lines); ``corrupt_image`` (images).
+run. Quarantine reasons: ``wrong_column_count``, ``invalid_number``, ``invalid_utf8``,
+``unterminated_quote`` (CSV); ``invalid_json``, ``invalid_value``, ``invalid_utf8`` (JSON lines);
+``corrupt_image`` (images).
 Blank lines are not rows. Image rows hold the encoded file bytes (see ``_images``).
 
 The output appears in one rename of a fully written, fsynced staging folder, so a folder under
@@ -25,9 +26,10 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,8 @@ __all__ = ["FORMATS", "PrepareReport", "prepare"]
 FORMATS = ("csv", "jsonl", "images")
 _SUFFIXES = {"csv": (".csv", ".csv.gz"), "jsonl": (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")}
 # (rows_per_shard, row_group_size) defaults: image rows are ~1000x wider than tabular rows.
+_ALL_SUFFIXES = tuple(s for suffixes in _SUFFIXES.values() for s in suffixes)
+_GLOB_CHARS = set("*?[")
 _DEFAULTS = {"csv": (1_000_000, 65_536), "jsonl": (1_000_000, 65_536), "images": (10_000, 256)}
 
 
@@ -99,7 +103,7 @@ class PrepareReport:
 
 
 def prepare(
-    src: str | os.PathLike,
+    src: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
     format: str | None = None,  # the CLI flag's name
@@ -114,8 +118,11 @@ def prepare(
     """Convert a CSV / JSON-lines file (or a folder of them) or an image folder into Parquet shards.
 
     Args:
-        src: A ``.csv``, ``.csv.gz``, ``.jsonl``/``.ndjson`` (``.gz``) file, a folder of such files
-            (same columns), or an image folder ``root/<label>/*.png|jpg``.
+        src: A ``.csv``, ``.csv.gz``, ``.jsonl``/``.ndjson`` (``.gz``) file, a folder of such files,
+            a glob (``"data/*.csv"``, ``**`` allowed) or a list of these (one schema: every file
+            has the first one's columns), or an image folder ``root/<label>/*.png|jpg``.
+            CSV fields may hold newlines inside quotes (RFC 4180); the quarantine names the
+            file and the physical line where each bad record starts.
         out: Output folder; created atomically. Must not exist unless ``overwrite=True``.
         format: ``"csv"``, ``"jsonl"`` or ``"images"``; guessed from ``src`` when ``None``.
         rows_per_shard: Rows per ``part-NNNNN.parquet`` (default 1,000,000; images 10,000).
@@ -138,8 +145,13 @@ def prepare(
         >>> report = prepare("clicks.csv", "data/clicks", rows_per_shard=500_000)  # doctest: +SKIP
         >>> print(report.summary())  # doctest: +SKIP
     """
-    src, out = Path(src), Path(out)
-    fmt = _resolve_format(src, format)
+    out = Path(out)
+    items = [src] if isinstance(src, str | os.PathLike) else list(src)
+    if not items:
+        raise DataError("No input given: expected a file, folder, glob or a list of them.")
+    inputs = _expand(items) if format != "images" else []
+    src = Path(items[0])  # the folder (images) / the name shown in progress
+    fmt = _resolve_format(src, format, inputs)
     default_shard, default_group = _DEFAULTS[fmt]
     rows_per_shard = _positive_int("rows_per_shard", rows_per_shard or default_shard)
     row_group_size = _positive_int("row_group_size", row_group_size or default_group)
@@ -156,9 +168,10 @@ def prepare(
             "(CLI: --overwrite)."
         )
     started = time.monotonic()
-    files = _input_files(src, fmt)
-    total = sum(f.stat().st_size for f in files) if fmt != "images" else None
-    report = PrepareReport(source=str(src), out=str(out), format=fmt)
+    files = _input_files(src, fmt, inputs)
+    total = sum(f.stat().st_size for f, _ in files) if fmt != "images" else None
+    shown = " ".join(os.fspath(i) for i in items)
+    report = PrepareReport(source=shown, out=str(out), format=fmt)
     staging = Staging(out)
     try:
         quarantine = Quarantine(staging.dir / QUARANTINE_NAME)
@@ -202,13 +215,12 @@ def prepare(
     return report
 
 
-def _read(fmt: str, src: Path, files: list[Path], ctx: Context) -> Iterator[pa.Table]:
+def _read(fmt: str, src: Path, files: list[tuple[Path, str]], ctx: Context) -> Iterator[pa.Table]:
     if fmt == "images":
         yield from read_images(src, ctx)
         return
     reader = read_csv if fmt == "csv" else read_jsonl
-    for file in files:
-        label = str(file.relative_to(src)) if src.is_dir() else str(file)
+    for file, label in files:
         yield from reader(file, label, ctx)
 
 
@@ -229,11 +241,47 @@ def _fill(report: PrepareReport, ctx: Context, writer: ShardWriter, started: flo
         )
 
 
-def _resolve_format(src: Path, fmt: str | None) -> str:
+def _expand(items: list[str | os.PathLike]) -> list[tuple[Path, str]] | None:
+    """``(file, label)`` per input file for globs and lists; ``None`` for one plain path.
+
+    A folder's files are labelled relative to it; other files by their path as given.
+    """
+    if len(items) == 1 and not _GLOB_CHARS & set(os.fspath(items[0])):
+        return None  # one file or folder: handled as before (and images need a folder)
+    found: dict[Path, str] = {}
+    for item in items:
+        text = os.fspath(item)
+        if _GLOB_CHARS & set(text):
+            matches = sorted(p for p in glob.glob(text, recursive=True) if os.path.isfile(p))
+            if not matches:
+                raise DataError(
+                    f"No file matches '{text}'. Check the pattern (quote it in the shell so that "
+                    "deepfuse expands it)."
+                )
+            found.update((Path(m), m) for m in matches if Path(m) not in found)
+        elif os.path.isdir(text):
+            for file in sorted(Path(text).iterdir()):
+                if file.is_file() and file.name.lower().endswith(_ALL_SUFFIXES):
+                    found.setdefault(file, str(file))
+        elif os.path.isfile(text):
+            found.setdefault(Path(text), text)
+        else:
+            raise DataError(f"Input '{text}' does not exist. Check the path.")
+    return list(found.items())
+
+
+def _resolve_format(src: Path, fmt: str | None, inputs: list[tuple[Path, str]] | None) -> str:
     if fmt is not None:
         if fmt not in FORMATS:
             raise invalid_choice("format", fmt, FORMATS)
         return fmt
+    if inputs is not None:  # a glob or a list: the first file's suffix tells
+        if inputs:
+            name = inputs[0][0].name.lower()
+            for kind, suffixes in _SUFFIXES.items():
+                if name.endswith(suffixes):
+                    return kind
+        src = inputs[0][0] if inputs else src
     if not src.exists():
         raise DataError(f"Input '{src}' does not exist. Check the path.")
     if src.is_file():
@@ -254,21 +302,36 @@ def _resolve_format(src: Path, fmt: str | None) -> str:
     )
 
 
-def _input_files(src: Path, fmt: str) -> list[Path]:
-    if not src.exists():
-        raise DataError(f"Input '{src}' does not exist. Check the path.")
+def _input_files(
+    src: Path, fmt: str, inputs: list[tuple[Path, str]] | None
+) -> list[tuple[Path, str]]:
+    """``(file, label for the quarantine)`` per input file, in order."""
     if fmt == "images":
         if not src.is_dir():
             raise DataError(f"format='images' needs a folder root/<label>/*.png; got file '{src}'.")
         return []
+    if inputs is not None:
+        wrong = [label for file, label in inputs if not file.name.lower().endswith(_SUFFIXES[fmt])]
+        if wrong or not inputs:
+            raise DataError(
+                format_message(
+                    f"Some inputs are not {fmt} files.",
+                    expected=f"names ending in {', '.join(_SUFFIXES[fmt])}",
+                    got=wrong[:5],
+                    fix="Narrow the pattern, or prepare each format separately.",
+                )
+            )
+        return inputs
+    if not src.exists():
+        raise DataError(f"Input '{src}' does not exist. Check the path.")
     if src.is_file():
-        return [src]
+        return [(src, str(src))]
     files = sorted(
         p for p in src.iterdir() if p.is_file() and p.name.lower().endswith(_SUFFIXES[fmt])
     )
     if not files:
         raise DataError(f"No {'/'.join(_SUFFIXES[fmt])} files in folder '{src}'.")
-    return files
+    return [(f, str(f.relative_to(src))) for f in files]
 
 
 def _parse_schema(schema: Mapping[str, str | pa.DataType] | None) -> dict[str, pa.DataType]:

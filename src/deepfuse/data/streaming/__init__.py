@@ -1,4 +1,4 @@
-"""Streaming data: lazy Parquet / CSV / JSON-lines sources with bounded memory.
+"""Streaming data: lazy Parquet / CSV / JSON-lines / image / text sources with bounded memory.
 
 Example:
     >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
@@ -15,6 +15,8 @@ Example:
 from __future__ import annotations
 
 from deepfuse.data.streaming.dataset import LazyDataset, columns_to_tensors
+from deepfuse.data.streaming.images import read_images, scan_images
+from deepfuse.data.streaming.listing import FileDataset
 from deepfuse.data.streaming.plan import ShardSpec
 from deepfuse.data.streaming.sources import (
     Source,
@@ -26,17 +28,23 @@ from deepfuse.data.streaming.sources import (
     scan_jsonl,
     scan_parquet,
 )
+from deepfuse.data.streaming.text import read_text, scan_text
 
 __all__ = [
+    "FileDataset",
     "LazyDataset",
     "ShardSpec",
     "Source",
     "columns_to_tensors",
     "read_csv",
+    "read_images",
     "read_jsonl",
     "read_parquet",
+    "read_text",
     "resolve_paths",
     "scan_csv",
+    "scan_images",
     "scan_jsonl",
     "scan_parquet",
+    "scan_text",
 ]

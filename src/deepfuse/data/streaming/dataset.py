@@ -7,6 +7,10 @@ Whatever order the transforms are chained in, one epoch runs this pipeline::
       --> select / filter / map, in the order chained, per chunk (vectorised)
       --> window shuffle buffer --> batch --> tensors --> prefetch queue
 
+With ``prefetch(n, num_workers=k)`` the read and select/filter/map steps run in ``k`` worker
+processes (:mod:`deepfuse.data.streaming.workers`); the rest stays here, so the output and the
+resume state are the same.
+
 Memory is bounded by one shuffle window plus one read chunk plus the prefetch queue, whatever
 the dataset size. ``map``/``filter`` functions must be deterministic for resumption to be exact.
 """
@@ -22,11 +26,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from deepfuse._utils.errors import DataError
+from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.data.streaming.plan import ShardSpec, make_plan
 from deepfuse.data.streaming.prefetch import prefetch as _prefetch
 from deepfuse.data.streaming.sources import Source
-from deepfuse.data.streaming.stream import Columns, Op, RowStream, to_arrow
+from deepfuse.data.streaming.stream import Columns, FeedFactory, Op, RowStream, to_arrow
+from deepfuse.data.streaming.workers import WorkerFeed
 
 ToTensor = Callable[[str, np.ndarray], torch.Tensor]
 _STATE_VERSION = 1
@@ -112,6 +117,7 @@ class LazyDataset:
         self._shuffle: tuple[int, int] | None = None  # (buffer_size, seed)
         self._batch: tuple[int, bool, ToTensor | None] | None = None
         self._prefetch = 0
+        self._workers: tuple[int, str | None] = (0, None)  # (num_workers, start_method)
         self._shard = ShardSpec()
         self._read_batch_size = read_batch_size
         self._epoch = 0
@@ -196,6 +202,7 @@ class LazyDataset:
         to_tensor: ToTensor | None = None,
         target: str | None = None,
         features: Sequence[str] | None = None,
+        collate: Callable[[Columns], dict[str, torch.Tensor]] | None = None,
     ) -> LazyDataset:
         """Yields ``dict[str, torch.Tensor]`` batches of ``batch_size`` rows.
 
@@ -207,6 +214,9 @@ class LazyDataset:
                 ready for ``model.fit(ds)``: ``x`` stacks ``features`` (default: every other
                 column, in file order).
             features: The columns stacked into ``x`` (only with ``target``).
+            collate: ``fn(columns: dict[str, np.ndarray]) -> dict[str, Tensor]`` that turns the
+                batch's numpy columns into tensors instead of the default conversion (e.g.
+                ``Preprocessor.collate``: typed, encoded, grouped inputs plus the target).
 
         Example:
             >>> next(iter(ds.batch(1024)))["label"].shape  # doctest: +SKIP
@@ -217,16 +227,41 @@ class LazyDataset:
             raise DataError(f"batch_size must be >= 1, got {batch_size}")
         if features is not None and target is None:
             raise DataError("batch(features=...) needs target=...: name the label column too.")
-        collate = (target, list(features) if features is not None else None)
-        return self._with(_batch=(int(batch_size), bool(drop_last), to_tensor, collate))
+        if collate is not None and (target is not None or to_tensor is not None):
+            raise DataError(
+                "batch(collate=...) builds the whole batch: drop target=/features=/to_tensor= "
+                "(the collate function sees every column)."
+            )
+        how = (target, list(features) if features is not None else None, collate)
+        return self._with(_batch=(int(batch_size), bool(drop_last), to_tensor, how))
 
-    def prefetch(self, n: int = 2) -> LazyDataset:
-        """Produces up to ``n`` items ahead in a background thread (0 disables).
+    def prefetch(
+        self, n: int = 2, *, num_workers: int = 0, start_method: str | None = None
+    ) -> LazyDataset:
+        """Works ahead of the consumer: ``n`` items in a background thread, plus worker processes.
+
+        The thread (``n`` >= 1) overlaps batching and tensor conversion with the training step.
+        With ``num_workers=k``, ``k`` processes also read and run the select/filter/map ops
+        (CPU-bound CSV/JSON parsing, Python maps that hold the GIL), each up to ``max(n, 1)``
+        read chunks ahead; this process keeps the order, shuffle windows, batches and state, so
+        the batches and ``state_dict()`` are identical to ``num_workers=0`` for the same seed
+        and epoch (see :mod:`deepfuse.data.streaming.workers`).
+
+        Args:
+            n: Items produced ahead by the thread (0 disables it); also each worker's queue size.
+            num_workers: Worker processes (0: read in this process).
+            start_method: ``"fork"`` (default where available: lambdas work), ``"spawn"`` or
+                ``"forkserver"`` (the source and maps are pickled: module-level functions only).
 
         Example:
-            >>> ds = ds.batch(1024).prefetch(4)  # doctest: +SKIP
+            >>> ds = ds.batch(1024).prefetch(4, num_workers=2)  # doctest: +SKIP
         """
-        return self._with(_prefetch=max(int(n), 0))
+        if num_workers < 0:
+            raise ConfigError(
+                f"prefetch num_workers must be >= 0, got {num_workers}: use 0 to read in this "
+                "process or the number of worker processes (at most the CPU cores to spare)"
+            )
+        return self._with(_prefetch=max(int(n), 0), _workers=(int(num_workers), start_method))
 
     def shard(self, rank: int, world_size: int, *, even: bool = True) -> LazyDataset:
         """Reads only this rank's part of every epoch.
@@ -261,7 +296,7 @@ class LazyDataset:
 
     def _fingerprint(self) -> list[Any]:
         shuffle = list(self._shuffle) if self._shuffle else None
-        batch = self._batch[:2] if self._batch else None
+        batch = list(self._batch[:2]) if self._batch else None  # list: equal after JSON
         shard = [self._shard.rank, self._shard.world_size, self._shard.even]
         return [len(self._source.units), shuffle, batch, shard, self._read_batch_size]
 
@@ -296,12 +331,24 @@ class LazyDataset:
         self._pending = {k: int(state[k]) for k in ("slice", "offset", "window", "consumed")}
         self._live = None
 
+    @property
+    def quarantined(self) -> list[dict[str, Any]]:
+        """Bad CSV / JSON-lines rows skipped so far: ``file``, 1-based ``line``, ``reason``,
+        ``detail``, ``raw``; one record per row however often it is met (see :func:`scan_csv`).
+
+        Example:
+            >>> [(r["line"], r["reason"]) for r in ds.quarantined]  # doctest: +SKIP
+            [(31, 'invalid_number')]
+        """
+        return self._source.quarantined
+
     def stats(self) -> dict[str, int]:
         """Diagnostics: ``peak_buffered_rows`` is the most rows one shuffle window held."""
         return {"peak_buffered_rows": self._peak_rows}
 
     # ------------------------------------------------------------------ iteration
     def _stream(self, epoch: int, start: dict[str, int] | None) -> RowStream:
+        """The epoch's row stream from ``start``; starts worker processes: ``close()`` it."""
         seed = self._shuffle[1] if self._shuffle else None
         if self._shard.world_size > 1 and self._shard.even:
             for kind, _, _ in self._ops:
@@ -313,9 +360,20 @@ class LazyDataset:
                     )
         plan = make_plan(self._source, self._shard, seed, epoch)
         window = self._shuffle[0] if self._shuffle else 1
+        feed: FeedFactory | None = None
+        num_workers, start_method = self._workers
+        if num_workers > 0:
+            src, ops, size, depth = self._source, self._ops, self._read_batch_size, self._prefetch
+
+            def feed(s: int, off: int) -> WorkerFeed:
+                return WorkerFeed(
+                    src, plan, ops, size, (s, off), num_workers=num_workers,
+                    depth=max(depth, 1), start_method=start_method,
+                )  # fmt: skip
+
         return RowStream(
             self._source, plan, self._ops, window, seed, epoch, self._shard.rank,
-            self._read_batch_size, start,
+            self._read_batch_size, start, feed,
         )  # fmt: skip
 
     def _items(self, stream: RowStream) -> Iterator[tuple[Any, dict[str, int]]]:
@@ -323,7 +381,7 @@ class LazyDataset:
             for chunk in stream.chunks():
                 yield chunk, stream.state()
             return
-        size, drop_last, to_tensor, (target, features) = self._batch
+        size, drop_last, to_tensor, (target, features, collate) = self._batch
         while True:
             cols = stream.take(size)
             if cols is None:
@@ -331,6 +389,9 @@ class LazyDataset:
             n = len(next(iter(cols.values()))) if cols else 0
             if n < size and drop_last:
                 return
+            if collate is not None:
+                yield collate(cols), stream.state()
+                continue
             if target is not None:
                 cols = stack_features(cols, target, features)
             yield columns_to_tensors(cols, to_tensor), stream.state()
@@ -345,14 +406,21 @@ class LazyDataset:
         self._live = dict(start) if start else None
         token = object()
         self._token = token
-        for item, state in items:
-            if self._token is token:
-                self._live = state
+        try:
+            for item, state in items:
+                if self._token is token:
+                    self._live = state
+                    self._peak_rows = max(self._peak_rows, stream.peak_rows)
+                yield item
+            if self._token is token:  # finished this epoch: the next pass is the next epoch
                 self._peak_rows = max(self._peak_rows, stream.peak_rows)
-            yield item
-        if self._token is token:  # finished this epoch: the next pass is the next epoch
-            self._peak_rows = max(self._peak_rows, stream.peak_rows)
-            self._epoch, self._live = epoch + 1, None
+                self._epoch, self._live = epoch + 1, None
+                self._source.end_epoch(epoch)  # one warning if bad rows were skipped
+        finally:
+            # break / error / garbage collection: stop the workers first, so a prefetch thread
+            # waiting on them returns, then the thread
+            stream.close()
+            items.close()  # type: ignore[attr-defined]
 
     def collect(self) -> pa.Table:
         """Reads everything into one ``pyarrow.Table`` (for small data: it is not bounded).
@@ -360,11 +428,19 @@ class LazyDataset:
         Example:
             >>> table = scan_csv("small.csv").filter(pc.field("y") > 0).collect()  # doctest: +SKIP
         """
-        if not self._ops and self._shuffle is None and self._shard.world_size == 1:
+        if (
+            not self._ops
+            and self._shuffle is None
+            and self._shard.world_size == 1
+            and self._source.rows is None  # CSV / JSON lines: bad rows are checked per file
+        ):
             src = self._source
             return src.dataset.to_table(columns=src.columns, filter=src.filter)
         stream = self._stream(self._epoch, None)
-        batches = [to_arrow(c) for c in stream.chunks()]
+        try:
+            batches = [to_arrow(c) for c in stream.chunks()]
+        finally:
+            stream.close()
         if not batches:
             return self._source.schema.empty_table()
         return pa.Table.from_batches(batches)
@@ -377,7 +453,9 @@ class LazyDataset:
             parts.append(f"shard({self._shard.rank}, {self._shard.world_size})")
         if self._batch:
             parts.append(f"batch({self._batch[0]})")
-        if self._prefetch:
+        if self._workers[0]:
+            parts.append(f"prefetch({self._prefetch}, num_workers={self._workers[0]})")
+        elif self._prefetch:
             parts.append(f"prefetch({self._prefetch})")
         files = len(self._source.dataset.files)
         return f"LazyDataset({self._source.fmt}, {files} file(s))" + "".join("." + p for p in parts)

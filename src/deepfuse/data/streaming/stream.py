@@ -8,12 +8,17 @@ stream's position four integers (plan slice, row offset, window index, rows alre
 the window): resuming re-reads one window (at most ``buffer_size`` + one read chunk of rows),
 re-derives the identical permutation and skips the rows already emitted. Nothing is replayed or
 skipped, and memory never exceeds one window plus the chunk being read.
+
+Where the chunks come from is a :class:`ChunkFeed`: :class:`LocalFeed` reads and transforms them
+in this process; :class:`~deepfuse.data.streaming.workers.WorkerFeed` has worker processes do it.
+Either way the stream asks for the chunks in plan order, so the rows, windows and positions are
+the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -82,6 +87,62 @@ def apply_ops(rb: pa.RecordBatch, ops: Sequence[Op]) -> Columns:
     return to_numpy(data)
 
 
+class ChunkFeed(Protocol):
+    """Hands out a plan's chunks, transformed, in plan order."""
+
+    def next_chunk(self, s: int, off: int) -> tuple[int, Columns] | None:
+        """The chunk of plan slice ``s`` starting ``off`` rows in (rows counted before ops).
+
+        Returns ``(rows read from the unit, columns after the ops)``, or ``None`` at the end of
+        the slice. Calls come in order: the next one asks for ``(s, off + rows read)``, or for
+        ``(s + 1, 0)`` after ``None``.
+        """
+        ...
+
+    def close(self) -> None:
+        """Releases readers (and worker processes); the feed is not used afterwards."""
+        ...
+
+
+class LocalFeed:
+    """Reads and transforms chunks in this process, reusing the open reader while calls follow on.
+
+    Example:
+        >>> import pyarrow.dataset as pads
+        >>> from deepfuse.data.streaming.sources import Source
+        >>> src = Source(pads.dataset(pa.table({"a": [1, 2, 3]})), "json")  # in-memory: one unit
+        >>> feed = LocalFeed(src, [(0, 1, None)], [], read_batch_size=8)
+        >>> rows, cols = feed.next_chunk(0, 0)
+        >>> rows, cols["a"].tolist(), feed.next_chunk(0, rows)
+        (2, [2, 3], None)
+    """
+
+    def __init__(
+        self, source: Source, plan: list[Slice], ops: Sequence[Op], read_batch_size: int
+    ) -> None:
+        self.source, self.plan, self.ops = source, plan, ops
+        self.read_batch_size = read_batch_size
+        self._reader: Iterator[pa.RecordBatch] | None = None
+        self._reader_at = (-1, -1)  # the (slice, offset) the open reader yields next
+
+    def next_chunk(self, s: int, off: int) -> tuple[int, Columns] | None:
+        if self._reader is None or self._reader_at != (s, off):
+            unit, start, stop = self.plan[s]
+            self._reader = self.source.read(unit, start + off, stop, self.read_batch_size)
+        rb = next(self._reader, None)
+        if rb is None:
+            self._reader, self._reader_at = None, (-1, -1)
+            return None
+        self._reader_at = (s, off + rb.num_rows)
+        return rb.num_rows, apply_ops(rb, self.ops)
+
+    def close(self) -> None:
+        self._reader = None
+
+
+FeedFactory = Callable[[int, int], ChunkFeed]  # (first slice, its offset) -> a started feed
+
+
 class RowStream:
     """Rows of one rank's plan for one epoch, window-shuffled, with a resumable position.
 
@@ -95,6 +156,8 @@ class RowStream:
         rank: Rank, mixed into the window RNG.
         read_batch_size: Rows per record batch read from disk.
         state: A position from :meth:`state` to resume from, or ``None`` to start the epoch.
+        feed: Starts the chunk feed at the stream's first position; default: a
+            :class:`LocalFeed`. Call :meth:`close` when done with the stream.
     """
 
     def __init__(
@@ -108,6 +171,7 @@ class RowStream:
         rank: int,
         read_batch_size: int,
         state: dict[str, int] | None = None,
+        feed: FeedFactory | None = None,
     ) -> None:
         self.source, self.plan, self.ops = source, plan, ops
         self.window_rows, self.seed, self.epoch, self.rank = max(window_rows, 1), seed, epoch, rank
@@ -118,10 +182,16 @@ class RowStream:
         self._cols: Columns | None = None
         self._len = 0
         self._next = (self.slice, self.offset)  # where the window after this one starts
-        self._reader: Iterator[pa.RecordBatch] | None = None
-        self._reader_at = (-1, -1)
         self._last = False
         self.peak_rows = 0  # most rows held at once (window), for memory checks
+        if feed is None:
+            self._feed: ChunkFeed = LocalFeed(source, plan, ops, read_batch_size)
+        else:
+            self._feed = feed(self.slice, self.offset)
+
+    def close(self) -> None:
+        """Stops the chunk feed (worker processes exit); safe to call more than once."""
+        self._feed.close()
 
     def state(self) -> dict[str, int]:
         """Position of the next row to emit: plan slice and offset of the window, window, taken."""
@@ -132,26 +202,17 @@ class RowStream:
             "consumed": self.consumed,
         }
 
-    def _chunk_at(self, s: int, off: int) -> pa.RecordBatch | None:
-        """Next read chunk of slice ``s`` starting ``off`` rows in, reusing the open reader."""
-        if self._reader is None or self._reader_at != (s, off):
-            unit, start, stop = self.plan[s]
-            self._reader = self.source.read(unit, start + off, stop, self.read_batch_size)
-        rb = next(self._reader, None)
-        self._reader_at = (s, off + rb.num_rows) if rb is not None else (-1, -1)
-        return rb
-
     def _fill(self) -> None:
         self._cols = None  # the previous window is fully taken: free it before reading more
         chunks: list[Columns] = []
         n, s, off = 0, self.slice, self.offset
         while n < self.window_rows and s < len(self.plan):
-            rb = self._chunk_at(s, off)
-            if rb is None:
+            got = self._feed.next_chunk(s, off)
+            if got is None:
                 s, off = s + 1, 0
                 continue
-            off += rb.num_rows
-            cols = apply_ops(rb, self.ops)
+            raw, cols = got
+            off += raw  # offsets count rows read, before filters: stable across resumes
             rows = _length(cols)
             if rows:
                 chunks.append(cols)

@@ -1,0 +1,273 @@
+"""Bad rows met while streaming CSV / JSON lines: the careful reader and the quarantine report.
+
+``scan_csv`` / ``scan_jsonl`` read each file (a *unit*) with pyarrow's fast reader first. Only a
+file that pyarrow cannot read in one go (a wrong column count, a value that does not parse as its
+column's type, invalid UTF-8, a bad JSON line) is read again by :class:`RowChecker`, which runs
+the same row checking as ``deepfuse prepare`` (:mod:`deepfuse.data.tabular_rows`): good rows
+come out typed by the dataset's fixed schema; bad rows go to a :class:`QuarantineReport`
+(in memory, deduplicated by ``(file, line)``, mirrored to a JSON-lines file when asked), or
+raise a :class:`~deepfuse._utils.errors.DataError` naming the file and line
+(``on_bad_rows="error"``). Clean files never pay for the check.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = path.write_text("x,y\\n1,2\\noops,3\\n4,5\\n")
+    >>> schema = pa.schema([("x", pa.int64()), ("y", pa.int64())])
+    >>> checker = RowChecker("csv", schema, QuarantineReport())
+    >>> pa.concat_tables(checker.good_tables(str(path))).to_pydict()
+    {'x': [1, 4], 'y': [2, 5]}
+    >>> [(r["line"], r["reason"]) for r in checker.report.records]
+    [(3, 'invalid_number')]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
+from deepfuse._utils.io import atomic_write_text
+from deepfuse.data.tabular_rows import (
+    NULL_TOKENS,
+    Context,
+    ListSink,
+    csv_header,
+    iter_line_chunks,
+    json_schema,
+    read_csv,
+    read_jsonl,
+)
+
+BAD_ROW_MODES = ("quarantine", "error")
+
+
+class QuarantineReport:
+    """Bad rows met while streaming: one record per ``(file, line)``, however often met.
+
+    Args:
+        path: A JSON-lines file rewritten (atomically) with every record whenever new ones
+            arrive, or ``None`` to keep them in memory only.
+
+    Example:
+        >>> import warnings
+        >>> report = QuarantineReport()
+        >>> report.add("a.csv", 3, "invalid_number", "column 'x'", "oops,1")
+        >>> report.add("a.csv", 3, "invalid_number", "column 'x'", "oops,1")  # met again
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     _ = report.end_epoch(0, "scan_csv")
+        >>> len(report.records), str(caught[0].message)
+        (1, "scan_csv: 1 malformed row(s) skipped in epoch 0 (1 in total): 'a.csv' (line 3); see ds.quarantined")
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        self.records: list[dict[str, Any]] = []
+        self._keys: set[tuple[str, int | None]] = set()
+        self._met: dict[tuple[str, int | None], None] = {}  # met this epoch, in order
+        self._dirty = False
+        self._lock = threading.Lock()  # prefetch reads in a background thread
+
+    def __getstate__(self) -> dict[str, Any]:  # worker processes get a copy without the lock
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def add(self, file: str, line: int | None, reason: str, detail: str, raw: str | None) -> None:
+        """Records one bad row unless the same ``(file, line)`` is already there."""
+        key = (file, line)
+        with self._lock:
+            self._met[key] = None
+            if key in self._keys:
+                return
+            self._keys.add(key)
+            self.records.append(
+                {"file": file, "line": line, "reason": reason, "detail": detail, "raw": raw}
+            )
+            self._dirty = True
+
+    def flush(self) -> None:
+        """Rewrites the quarantine file when records were added since the last flush."""
+        with self._lock:
+            if self.path is None or not self._dirty:
+                return
+            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records)
+            self._dirty = False
+        atomic_write_text(self.path, text)
+
+    def end_epoch(self, epoch: int, what: str) -> str | None:
+        """The epoch's summary line (also issued as a warning), or ``None`` if it met no bad row."""
+        with self._lock:
+            met, self._met = list(self._met), {}
+        if not met:
+            return None
+        by_file: dict[str, list[int | None]] = {}
+        for file, line in met:
+            by_file.setdefault(file, []).append(line)
+        for lines in by_file.values():
+            lines.sort(key=lambda n: -1 if n is None else n)
+        where = "; ".join(
+            f"{file!r} (line{'s' if len(lines) > 1 else ''} "
+            f"{', '.join(str(n) for n in lines[:5])}{', ...' if len(lines) > 5 else ''})"
+            for file, lines in list(by_file.items())[:3]
+        )
+        more = f" and {len(by_file) - 3} more file(s)" if len(by_file) > 3 else ""
+        target = f" and '{self.path}'" if self.path is not None else ""
+        message = (
+            f"{what}: {len(met)} malformed row(s) skipped in epoch {epoch} "
+            f"({len(self.records)} in total): {where}{more}; see ds.quarantined{target}"
+        )
+        warnings.warn(message, UserWarning, stacklevel=4)  # the user's loop over the dataset
+        return message
+
+
+class RowChecker:
+    """Reads one CSV / JSON-lines file row by row-chunk, sorting good rows from bad.
+
+    Args:
+        fmt: ``"csv"`` or ``"json"``.
+        schema: The fixed column types every file is read with.
+        report: Where bad rows go.
+        mode: ``"quarantine"`` (skip and record bad rows) or ``"error"`` (raise on the first).
+        delimiter: CSV field separator.
+        block_size: Bytes per chunk.
+    """
+
+    def __init__(
+        self,
+        fmt: str,
+        schema: pa.Schema,
+        report: QuarantineReport,
+        mode: str = "quarantine",
+        delimiter: str = ",",
+        block_size: int = 4 << 20,
+    ) -> None:
+        if mode not in BAD_ROW_MODES:
+            raise invalid_choice("on_bad_rows", mode, BAD_ROW_MODES)
+        self.fmt, self.schema, self.report, self.mode = fmt, schema, report, mode
+        self.delimiter, self.block_size = delimiter, block_size
+
+    def good_tables(self, path: str) -> Iterator[pa.Table]:
+        """Good rows of ``path`` in file order, as tables typed by ``schema``; bad rows reported."""
+        sink = self.report if self.mode == "quarantine" else ListSink()
+        ctx = Context(
+            quarantine=sink,
+            block_size=self.block_size,
+            schema=self.schema,
+            delimiter=self.delimiter,
+            json_unexpected="ignore",  # as pyarrow's fast reader: extra fields are not read
+        )
+        reader = read_csv if self.fmt == "csv" else read_jsonl
+        try:
+            for table in reader(Path(path), path, ctx):
+                if isinstance(sink, ListSink) and sink.records:
+                    break
+                yield table
+        finally:
+            self.report.flush()
+        if isinstance(sink, ListSink) and sink.records:
+            bad = sink.records[0]
+            raise DataError(
+                format_message(
+                    f"Malformed row in '{path}' line {bad['line']}: {bad['reason']} "
+                    f"({bad['detail']}): {bad['raw']!r}.",
+                    expected="every row to match the columns and types "
+                    f"{dict(zip(self.schema.names, map(str, self.schema.types), strict=True))}",
+                    fix="fix the row, pass on_bad_rows='quarantine' to skip and record bad rows, "
+                    "or convert once with `deepfuse prepare`",
+                )
+            )
+
+
+def infer_schema(
+    path: str,
+    fmt: str,
+    hint: dict[str, pa.DataType],
+    delimiter: str = ",",
+    block_size: int = 4 << 20,
+) -> pa.Schema:
+    """Column types from the first chunk of the first file, as ``deepfuse prepare`` types them.
+
+    CSV: a column is int64/float64 when >= 99% of its non-missing cells parse (one bad cell does
+    not make it a string column); a column that is not numeric keeps pyarrow's type (bool,
+    timestamp) when pyarrow can read the chunk, else string. Columns in ``hint`` take its type.
+    """
+    label = path
+    if fmt == "json":
+        for _, lines, _ in iter_line_chunks(Path(path), block_size):
+            kept = [line for line in lines if line.strip()]
+            schema = json_schema(kept, hint, label) if kept else None
+            if schema is not None:
+                return schema
+        raise DataError(
+            f"Cannot infer the columns of '{path}': no JSON object in its first lines. "
+            "Pass schema={'col': 'int64', ...}."
+        )
+    ctx = Context(quarantine=ListSink(), block_size=block_size, delimiter=delimiter)
+    first = next(read_csv(Path(path), label, ctx), None)
+    names = csv_header(Path(path), label, delimiter)
+    if ctx.schema is None:  # a header and no good row: every column is a string
+        ctx.schema = pa.schema([(n, hint.get(n, pa.string())) for n in names])
+    arrow = _pyarrow_types(path, delimiter, block_size) if first is not None else {}
+    fields = []
+    for f in ctx.schema:
+        dtype = hint.get(f.name) or f.type
+        if f.name not in hint and pa.types.is_string(dtype) and f.name in arrow:
+            other = arrow[f.name]
+            if pa.types.is_boolean(other) or pa.types.is_temporal(other):
+                dtype = other
+        fields.append(pa.field(f.name, dtype))
+    return pa.schema(fields)
+
+
+def _pyarrow_types(path: str, delimiter: str, block_size: int) -> dict[str, pa.DataType]:
+    """pyarrow's own types for the first block (empty when it cannot read it)."""
+    try:
+        with pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=lambda _: "skip"
+            ),
+            convert_options=pacsv.ConvertOptions(null_values=NULL_TOKENS),
+        ) as reader:
+            return {f.name: f.type for f in reader.schema}
+    except (pa.ArrowInvalid, OSError):
+        return {}
+
+
+def parse_schema(schema: Any) -> dict[str, pa.DataType]:
+    """``{"col": "int64" | pa.DataType}`` or a ``pa.Schema`` as ``{name: pa.DataType}``."""
+    if schema is None:
+        return {}
+    if isinstance(schema, pa.Schema):
+        return {f.name: f.type for f in schema}
+    types: dict[str, pa.DataType] = {}
+    for name, dtype in dict(schema).items():
+        if isinstance(dtype, pa.DataType):
+            types[name] = dtype
+            continue
+        try:
+            types[name] = pa.type_for_alias(str(dtype).strip())
+        except ValueError:
+            raise ConfigError(
+                format_message(
+                    f"Unknown type {dtype!r} for column '{name}' in schema.",
+                    expected="an Arrow type name: int64, int32, float64, float32, bool, string, "
+                    "timestamp[s], ...",
+                    got=dtype,
+                )
+            ) from None
+    return types
