@@ -94,14 +94,17 @@ def test_crash_mid_run_leaves_no_complete_looking_run(run_cli, tmp_path, mnist_c
     @functools.wraps(Model.fit)  # keeps fit's signature: config keys come from it
     def crashing_fit(self, *args, **kwargs):
         seen["during"] = [p.name for p in _runs(runs)]
+        seen["files"] = sorted(f.name for p in _runs(runs) for f in p.iterdir())
         raise RuntimeError("simulated crash during training")
 
     monkeypatch.setattr(Model, "fit", crashing_fit)
     code, _, err = run_cli("train", mnist_config, "--out", runs)
     assert code == 1
     assert "Traceback" in err and "simulated crash" in err and "internal error" in err
-    # While training, the only entry was a hidden temp folder ...
-    assert len(seen["during"]) == 1 and seen["during"][0].startswith(".tmp-tiny-")
+    # While training, the only entry was the unfinished run (resumable after a kill: no
+    # metrics.json, so no reader takes it for a finished run) ...
+    assert len(seen["during"]) == 1 and seen["during"][0].startswith("tiny-")
+    assert seen["files"] == ["config.yaml"]
     # ... and after the crash nothing is left that looks like a run.
     assert [p for p in _runs(runs) if not p.name.startswith(".")] == []
     assert not any((p / "metrics.json").exists() for p in _runs(runs))

@@ -1,7 +1,9 @@
-"""Run directories: built in a hidden temp folder, renamed into place only when complete.
+"""Run directories: every file written atomically; a run is finished when all of RUN_FILES exist.
 
-A run that crashes (or is killed) leaves at most a hidden ``runs/.tmp-<name>-XXXX`` folder,
-never a ``runs/<name>-<timestamp>`` that looks finished.
+``deepfuse train`` writes a run in place (:func:`new_run_dir`) so that a killed run can be
+resumed from ``<run>/checkpoints/``; ``metrics.json`` is written last, and readers
+(:func:`check_run_dir`) refuse a run that lacks any of :data:`RUN_FILES`. :class:`RunWriter`
+builds a folder in a hidden temp folder and renames it into place only when complete.
 
 Example:
     >>> import tempfile, os
@@ -28,11 +30,21 @@ from typing import Any
 from deepfuse._utils.errors import UserError
 from deepfuse._utils.io import atomic_write_text
 
-__all__ = ["RUN_FILES", "RunWriter", "check_run_dir", "history_csv", "read_json"]
+__all__ = [
+    "RUN_FILES",
+    "RunWriter",
+    "check_run_dir",
+    "history_csv",
+    "new_run_dir",
+    "read_json",
+    "resumable_run",
+]
 
 #: Files every finished run has (see docs/internals.md, "Run directory").
 RUN_FILES = ("config.yaml", "model.safetensors", "model.json", "history.csv", "metrics.json")
 DEFAULT_RUNS_DIR = "runs"
+#: The per-step log of a run in progress (merged into history.csv when the run finishes).
+STEPS_FILE = "steps.csv"
 
 
 class RunWriter:
@@ -85,6 +97,60 @@ class RunWriter:
         raise UserError(f"Too many runs named '{self.name}-{stamp}' in '{self.root}'.")
 
 
+def new_run_dir(root: str | os.PathLike | None, name: str) -> Path:
+    """Create and return a fresh ``<root>/<name>-<timestamp>`` folder for a resumable run.
+
+    A resumable run is written in place (so ``deepfuse train --resume DIR`` can find it after a
+    kill); it counts as finished only once every file of :data:`RUN_FILES` is there, and
+    ``metrics.json`` is written last.
+
+    Example:
+        >>> import tempfile
+        >>> new_run_dir(tempfile.mkdtemp(), "demo").name.startswith("demo-")
+        True
+    """
+    root = Path(root if root is not None else DEFAULT_RUNS_DIR)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"Cannot create the runs folder '{root}': {exc.strerror}. Choose another folder with --out."
+        ) from None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        final = root / f"{name}-{stamp}{'' if attempt == 0 else f'-{attempt + 1}'}"
+        try:
+            final.mkdir()  # exclusive: no run is ever reused
+        except FileExistsError:
+            continue
+        return final.resolve()
+    raise UserError(f"Too many runs named '{name}-{stamp}' in '{root}'.")
+
+
+def resumable_run(path: str | os.PathLike) -> Path:
+    """Return ``path`` if it is a run that ``deepfuse train --resume`` can continue.
+
+    Example:
+        >>> resumable_run("/no/such/run")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.UserError: Cannot resume '/no/such/run': it is not a folder. Pass a run directory written by 'deepfuse train' (runs/<name>-<timestamp>).
+    """
+    run = Path(path)
+    if not run.is_dir():
+        raise UserError(
+            f"Cannot resume '{path}': it is not a folder. Pass a run directory written by "
+            "'deepfuse train' (runs/<name>-<timestamp>)."
+        )
+    if (run / "metrics.json").is_file():
+        raise UserError(f"Cannot resume '{path}': the run is already finished (metrics.json).")
+    if not (run / "config.yaml").is_file():
+        raise UserError(
+            f"Cannot resume '{path}': it has no config.yaml, so it is not a deepfuse run."
+        )
+    return run.resolve()
+
+
 def _relax_permissions(folder: Path) -> None:
     """mkdtemp/mkstemp create 0700/0600 entries; give the run the usual umask-based modes."""
     umask = os.umask(0)
@@ -110,6 +176,11 @@ def check_run_dir(path: str | os.PathLike) -> Path:
             "'deepfuse train' (runs/<name>-<timestamp>)."
         )
     missing = [f for f in RUN_FILES if not (run / f).is_file()]
+    if missing and (run / "checkpoints").is_dir():
+        raise UserError(
+            f"'{path}' is an unfinished run (missing {', '.join(missing)}). Finish it with "
+            f"'deepfuse train --resume {path}'."
+        )
     if missing:
         raise UserError(
             f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "
@@ -126,8 +197,29 @@ def read_json(path: Path) -> Any:
         raise UserError(f"Cannot read '{path}': {exc}. The run directory may be damaged.") from None
 
 
-def history_csv(history: Mapping[str, list[float]], path: Path) -> None:
-    """Write ``{"loss": [...], "val_loss": [...]}`` as ``epoch,loss,val_loss`` rows (atomically)."""
+def history_csv(
+    history: Mapping[str, list[float]], path: Path, *, steps: Path | None = None
+) -> None:
+    """Write ``{"loss": [...], "val_loss": [...]}`` as ``epoch,loss,val_loss`` rows (atomically).
+
+    With ``steps`` (a :class:`~deepfuse.training.callbacks.steplog.StepLog` file) there is one row
+    per optimizer step instead: ``epoch,loss,<epoch keys>,step,global_step,lr``. ``loss`` is the
+    running mean loss of the epoch so far; the epoch-level values (metrics, ``val_*``, ``time``)
+    fill only the last row of each epoch, whose ``loss`` is the epoch's loss.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "s.csv").write_text("epoch,step,global_step,loss,lr\\n1,1,1,0.5,0.1\\n1,2,2,0.25,0.1\\n")
+        >>> history_csv({"loss": [0.25], "val_loss": [0.3]}, d / "h.csv", steps=d / "s.csv")
+        >>> print((d / "h.csv").read_text(), end="")
+        epoch,loss,val_loss,step,global_step,lr
+        1,0.5,,1,1,0.1
+        1,0.25,0.3,2,2,0.1
+    """
+    if steps is not None:
+        _history_with_steps(history, path, steps)
+        return
     keys = list(history)
     rows = max((len(v) for v in history.values()), default=0)
     buf = io.StringIO()
@@ -143,3 +235,20 @@ def _cell(values: list[Any], i: int) -> Any:
         return ""
     v = values[i]
     return repr(float(v)) if isinstance(v, float | int) else v
+
+
+def _history_with_steps(history: Mapping[str, list[Any]], path: Path, steps: Path) -> None:
+    with open(steps, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    epoch_keys = [k for k in history if k not in ("loss", "lr")]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["epoch", "loss", *epoch_keys, "step", "global_step", "lr"])
+    for i, row in enumerate(rows):
+        epoch = int(row["epoch"])
+        last = i + 1 == len(rows) or rows[i + 1]["epoch"] != row["epoch"]
+        done = last and epoch <= max((len(v) for v in history.values()), default=0)
+        loss = _cell(history["loss"], epoch - 1) if done and "loss" in history else row["loss"]
+        values = [_cell(history[k], epoch - 1) if done else "" for k in epoch_keys]
+        writer.writerow([epoch, loss, *values, row["step"], row["global_step"], row["lr"]])
+    atomic_write_text(path, buf.getvalue())

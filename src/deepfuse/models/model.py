@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -68,6 +69,7 @@ class Model(nn.Module):
         self._schedule_spec: Any = None
         self._l1 = self._l2 = 0.0
         self._grad_clip: Any = None
+        self._adversarial: Any = None  # AdversarialTraining settings, see compile()
         self._penalized: list[nn.Parameter] = []
         self._regularized_layers: list[nn.Module] = []
         self._input_keys: list[str] | None = None
@@ -93,6 +95,7 @@ class Model(nn.Module):
         l2: float = 0.0,
         grad_clip: float | Mapping[str, float] | None = None,
         schedule: Any = None,
+        adversarial: Mapping[str, Any] | None = None,
     ) -> None:
         """Choose the optimizer, loss, metrics, penalties and learning-rate schedule.
 
@@ -108,6 +111,9 @@ class Model(nn.Module):
             grad_clip: Clip the gradient norm to this value, or ``{"value": v}`` / ``{"norm": n}``.
             schedule: A learning-rate schedule name or dict (``"cosine"``, ``{"name": "step",
                 "step_size": 10, "gamma": 0.5}``, ...).
+            adversarial: Adversarial training, e.g. ``{"attack": "fgsm", "eps": 0.1,
+                "ratio": 0.5}``: that share of every training batch is replaced by attacked
+                rows (see :mod:`deepfuse.adversarial.training`).
         """
         from deepfuse import losses as losses_mod
         from deepfuse import metrics as metrics_mod
@@ -119,6 +125,9 @@ class Model(nn.Module):
                 raise UserError(
                     f"The '{key}' argument of compile must be a float >= 0; got {value!r}."
                 )
+        from deepfuse.adversarial.training import AdversarialTraining
+
+        adversarial_training = AdversarialTraining.from_spec(adversarial)  # validate first
         self._compile_args = {
             "optimizer": _jsonable(optimizer),
             "loss": _jsonable(loss),
@@ -127,6 +136,7 @@ class Model(nn.Module):
             "l2": l2,
             "grad_clip": grad_clip,
             "schedule": schedule,
+            "adversarial": _jsonable(adversarial),
         }
         object.__setattr__(self, "loss_fn", losses_mod.get(loss))
         object.__setattr__(
@@ -138,6 +148,7 @@ class Model(nn.Module):
         self._schedule_spec = schedule
         self._l1, self._l2 = float(l1), float(l2)
         self._grad_clip = grad_clip
+        self._adversarial = adversarial_training
         self._fuse_output_activation()
         self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
 
@@ -159,6 +170,8 @@ class Model(nn.Module):
             A dict with at least ``"loss"`` (a scalar tensor).
         """
         x, y = self.split_batch(batch)
+        if self._adversarial is not None:  # compile(adversarial=...): attack part of the batch
+            x = self._adversarial.mix(self, x, y)
         outputs = self(x)
         loss = self.compute_loss(outputs, y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -232,6 +245,11 @@ class Model(nn.Module):
         seed: int | None = None,
         verbose: int | str = "auto",
         initial_epoch: int = 0,
+        strategy: Any = None,
+        checkpoint_every: int = 0,
+        keep_checkpoints: int = 3,
+        checkpoint_dir: str | os.PathLike | None = None,
+        resume: bool = False,
     ) -> History:
         """Train the model.
 
@@ -248,13 +266,26 @@ class Model(nn.Module):
             seed: Makes the run bit-identical on CPU (weights built at fit, data order, dropout).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch; "auto" = 1.
             initial_epoch: Epoch to start from (for resuming).
+            strategy: How to distribute the loop: ``None``/``"single"`` (this process),
+                ``"ddp"`` or a ``deepfuse.distributed.Strategy`` (already set up). Under DDP,
+                ``batch_size`` is the global batch: each of N workers gets 1/N of every batch,
+                so N workers train like one process; only rank 0 shows progress.
+            checkpoint_every: With ``checkpoint_dir``: also checkpoint every this many steps
+                inside an epoch (0 = at epoch ends only).
+            keep_checkpoints: How many of the newest checkpoints to keep.
+            checkpoint_dir: Folder for exact training checkpoints (weights, optimizer, RNG, data
+                position, schedule, callbacks, history); ``None`` = no checkpoints.
+            resume: Continue from the newest valid checkpoint in ``checkpoint_dir`` (call with
+                the same data, model and arguments); bit-identical to an uninterrupted run on CPU.
 
         Returns:
             A :class:`History` with ``history.history[name]`` lists (one value per epoch).
         """
+        from deepfuse.distributed import get_strategy
         from deepfuse.training import callbacks as cb_mod
         from deepfuse.training.schedules import build_schedule
 
+        strategy = get_strategy(strategy)
         self._require_compiled()
         if not isinstance(epochs, int) or epochs < 1:
             raise UserError(f"The 'epochs' argument of fit must be a positive int; got {epochs!r}.")
@@ -270,6 +301,10 @@ class Model(nn.Module):
             generator=generator,
         )
         self.setup(feeding.first_batch(train))
+        # Each worker's part of the data (no-op on one process), then DDP gradient averaging.
+        train = strategy.shard_data(train, train=True)
+        val = strategy.shard_data(val, train=False)
+        strategy.wrap_model(self)
         schedule = None
         if self._schedule_spec is not None:
             schedule = build_schedule(
@@ -279,16 +314,37 @@ class Model(nn.Module):
                 epochs=epochs,
             )
         callbacks = list(callbacks or [])
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = (1 if verbose == "auto" else int(verbose)) if strategy.is_main else 0
         if verbose and not any(isinstance(c, cb_mod.ProgressBar) for c in callbacks):
             callbacks.append(
                 cb_mod.ProgressBar()
                 if verbose == 1
                 else cb_mod.ProgressBar(plain=True, plain_interval=math.inf)
             )
-        trainer = Trainer(self, callbacks=callbacks, schedule=schedule)
+        checkpoints = None
+        if checkpoint_dir is not None:
+            from deepfuse.training.checkpoint import CheckpointManager
+
+            checkpoints = CheckpointManager(checkpoint_dir, keep=keep_checkpoints)
+        elif resume:
+            raise UserError("fit(resume=True) needs checkpoint_dir, the folder of the checkpoints.")
+        trainer = Trainer(
+            self,
+            callbacks=callbacks,
+            schedule=schedule,
+            strategy=strategy,
+            checkpoint=checkpoints,
+            checkpoint_every=checkpoint_every,
+        )
         self.trainer = trainer
-        logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
+        if resume:
+            from deepfuse.training.checkpoint import resume_latest
+
+            resume_latest(trainer, checkpoints)
+        try:
+            logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
+        finally:
+            strategy.unwrap_model(self)  # save/evaluate/predict use the plain model
         return History(logs, initial_epoch=initial_epoch)
 
     def evaluate(

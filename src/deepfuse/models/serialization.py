@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse._utils.io import atomic_write, atomic_write_json
+from deepfuse._utils.io import atomic_write_json
+from deepfuse._utils.safefiles import load_safetensors, read_json_file, save_safetensors
 
 __all__ = ["FORMAT", "load_model", "load_weights", "save_model"]
 
@@ -48,15 +48,9 @@ def architecture_of(model: Any) -> dict[str, Any]:
 
 def save_model(model: Any, directory: str | os.PathLike) -> None:
     """Write the weights and metadata of ``model`` into ``directory`` (each file atomically)."""
-    from safetensors.torch import save_file
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    # safetensors refuses shared or non-contiguous storage: save independent contiguous copies.
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    atomic_write(
-        directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": "pt"})
-    )
+    save_safetensors(model.state_dict(), directory / WEIGHTS_FILE)  # atomic, contiguous copies
     preprocessor = getattr(model, "preprocessor", None)
     meta = {
         "format": FORMAT,
@@ -83,12 +77,11 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
             f"No saved model in '{directory}': {META_FILE} is missing. "
             "Pass a directory written by model.save() or `deepfuse train`."
         )
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"'{path}' is not valid JSON ({exc}). The file is corrupt.") from None
+    meta = read_json_file(path, what="model file")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"'{path}' is not a deepfuse model file (format must be {FORMAT!r}).")
+    if not isinstance(meta.get("architecture"), dict):
+        raise DataError(f"'{path}' has no valid 'architecture' object; the file is corrupt.")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise DataError(
             f"'{path}' was written by a newer deepfuse (format version "
@@ -165,20 +158,14 @@ def load_model(
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
-    """Load safetensors weights into ``model``, checking names and shapes first."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    """Load safetensors weights into ``model``, checking the file, names and shapes first.
 
+    Raises:
+        DataError: the file is missing, not safetensors (e.g. a pickle), truncated, has a
+            malformed or oversized header or unsafe names, or its tensors do not match ``model``.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Weights file '{path}' is missing.")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise DataError(
-            f"'{path}' is not a valid safetensors file ({exc}). It may be corrupt, "
-            "truncated or not a weights file."
-        ) from None
+    state = load_safetensors(path)  # header checked before anything is read (safefiles.py)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

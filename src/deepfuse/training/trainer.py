@@ -17,9 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
@@ -65,6 +66,12 @@ class Trainer:
         schedule: Optional learning-rate schedule with ``interval`` ("step" or "epoch") and ``step()``.
         check_every: How often (in steps) the loss is checked for NaN/inf on accelerators; on CPU
             every step is checked (reading a CPU scalar costs nothing).
+        strategy: How the loop is distributed (``deepfuse.distributed``); the default
+            ``SingleProcess`` makes every reduction a no-op. Epoch and evaluation logs are
+            reduced over all workers; the per-step running logs stay local (no sync per step).
+        checkpoint: A :class:`~deepfuse.training.checkpoint.CheckpointManager`: save the full
+            training state at every epoch end (and every ``checkpoint_every`` steps).
+        checkpoint_every: Steps between checkpoints inside an epoch; 0 = at epoch ends only.
     """
 
     def __init__(
@@ -74,8 +81,14 @@ class Trainer:
         callbacks: Sequence[Any] = (),
         schedule: Any = None,
         check_every: int = 50,
+        strategy: Any = None,
+        checkpoint: Any = None,
+        checkpoint_every: int = 0,
     ) -> None:
+        from deepfuse.distributed.single import SingleProcess
+
         self.model = model
+        self.strategy = strategy if strategy is not None else SingleProcess()
         self.callbacks = list(callbacks)
         self.schedule = schedule
         self.check_every = check_every
@@ -88,6 +101,12 @@ class Trainer:
         self._loss_sum = 0.0
         self._seen = 0
         self._last_finite_loss = float("nan")
+        self.checkpoint = checkpoint
+        self.checkpoint_every = int(checkpoint_every or 0)
+        self._train_data: Any = None  # the loader whose position a checkpoint records
+        self._resume: dict[str, Any] | None = None  # loaded state, applied when fit starts
+        self._epoch_done = False
+        self._step_in_epoch = 0
         # Only callbacks that override a hook get called for it.
         self._hooks: dict[str, list[Any]] = {h: [] for h in _HOOKS}
         for cb in self.callbacks:
@@ -116,13 +135,20 @@ class Trainer:
             self.steps_per_epoch = len(train_data)  # type: ignore[arg-type]
         except TypeError:
             self.steps_per_epoch = None
+        self._train_data = train_data
         self._call("on_train_begin", {})
+        resume_step = 0
+        if self._resume is not None:  # continue exactly where the checkpoint was taken
+            initial_epoch, resume_step = self._apply_resume(train_data)
         for epoch in range(initial_epoch, epochs):
+            if self.stop_training:  # a checkpoint taken after the stopping epoch
+                break
             self.epoch = epoch
             self._call("on_epoch_begin", epoch, {})
             start = time.perf_counter()
-            self._train_epoch(train_data)
-            logs = self.running_logs()
+            self._train_epoch(train_data, start_step=resume_step)
+            resume_step = 0
+            logs = self._global_logs(self._loss_sum, self._seen)
             if val_data is not None:
                 val_logs = self.evaluate(val_data)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -133,6 +159,8 @@ class Trainer:
                 self.schedule.step(metrics=logs)
             self.history.append(logs)
             self._call("on_epoch_end", epoch, logs)
+            if self.checkpoint is not None:
+                self.save_checkpoint(epoch_done=True)
             if self.stop_training:
                 break
         self._call("on_train_end", self.history[-1] if self.history else {})
@@ -150,8 +178,10 @@ class Trainer:
             n = _rows(batch)
             loss_sum += float(out["loss"]) * n
             seen += n
+        loss_sum, seen = self.strategy.reduce_totals(loss_sum, seen)  # every worker's rows
         if seen == 0:
             raise DataError("Evaluation data is empty: no batch was produced.")
+        self.strategy.reduce_metric_states(getattr(model, "metric_set", None))
         return {"loss": loss_sum / seen, **model.compute_metrics()}
 
     def running_logs(self) -> dict[str, float]:
@@ -159,12 +189,106 @@ class Trainer:
         loss = self._loss_sum / self._seen if self._seen else float("nan")
         return {"loss": loss, **self.model.compute_metrics()}
 
+    # -------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this run bit-identically (CPU), as a nested dict.
+
+        Parts: ``model``/``optimizer`` (tensors), ``rng`` (python, numpy, torch, CUDA),
+        ``schedule``, ``data`` (the training loader's position, if it has ``state_dict``),
+        ``metrics`` (running metric states of the epoch), ``callbacks`` and ``trainer``
+        (epoch, step in epoch, global step, loss sums, history). Save it with
+        :class:`~deepfuse.training.checkpoint.CheckpointManager`.
+        """
+        from deepfuse.training.checkpoint import capture_rng
+
+        data = self._train_data
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": capture_rng(),
+            "schedule": self.schedule.state_dict() if self.schedule is not None else None,
+            "data": data.state_dict() if callable(getattr(data, "state_dict", None)) else None,
+            "metrics": _metric_states(self.model),
+            "callbacks": {
+                f"{i}.{type(cb).__name__}": _callback_state(cb)
+                for i, cb in enumerate(self.callbacks)
+                if callable(getattr(cb, "state_dict", None))
+            },
+            "trainer": {
+                "epoch": self.epoch,
+                "epoch_done": self._epoch_done,
+                "step_in_epoch": self._step_in_epoch,
+                "global_step": self.global_step,
+                "loss_sum": self._loss_sum,
+                "seen": self._seen,
+                "last_finite_loss": self._last_finite_loss,
+                "stop_training": self.stop_training,
+                "history": self.history,
+            },
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Load a :meth:`state_dict`: weights, optimizer, schedule and callbacks now; the RNG,
+        the data position and the counters when :meth:`fit` starts (so nothing between this call
+        and the first step can consume the restored random streams)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.schedule is not None and state.get("schedule") is not None:
+            self.schedule.load_state_dict(state["schedule"])
+        saved = state.get("callbacks") or {}
+        for i, cb in enumerate(self.callbacks):
+            key = f"{i}.{type(cb).__name__}"
+            if key in saved:
+                loader = getattr(cb, "load_checkpoint_state", None) or cb.load_state_dict
+                loader(saved[key])
+        self._resume = dict(state)
+
+    def save_checkpoint(self, *, epoch_done: bool) -> Any:
+        """Write :meth:`state_dict` with the checkpoint manager; returns the checkpoint path."""
+        self._epoch_done = epoch_done
+        if epoch_done:
+            self._step_in_epoch = 0
+        return self.checkpoint.save(self.state_dict(), step=self.global_step)
+
+    def _apply_resume(self, train_data: Any) -> tuple[int, int]:
+        """Restore counters, RNG, data position and metric states; return (epoch, step)."""
+        from deepfuse.training.checkpoint import restore_rng
+
+        state, self._resume = self._resume, None
+        t = state["trainer"]
+        self.global_step = int(t["global_step"])
+        self.epoch = int(t["epoch"])
+        self._loss_sum, self._seen = float(t["loss_sum"]), int(t["seen"])
+        self._last_finite_loss = float(t["last_finite_loss"])
+        self.stop_training = bool(t["stop_training"])
+        self.history = [dict(h) for h in t["history"]]
+        if state.get("data") is not None and callable(getattr(train_data, "load_state_dict", None)):
+            train_data.load_state_dict(state["data"])
+        restore_rng(state["rng"])
+        if t["epoch_done"]:
+            return int(t["epoch"]) + 1, 0
+        _load_metric_states(self.model, state.get("metrics"))
+        return int(t["epoch"]), int(t["step_in_epoch"])
+
     # ----------------------------------------------------------------- private
-    def _train_epoch(self, data: Iterable[dict[str, torch.Tensor]]) -> None:
+    def _global_logs(self, loss_sum: float, seen: int) -> dict[str, float]:
+        """Loss and metrics over every worker's rows (this process's alone on one process)."""
+        loss_sum, seen = self.strategy.reduce_totals(loss_sum, seen)
+        self.strategy.reduce_metric_states(getattr(self.model, "metric_set", None))
+        loss = loss_sum / seen if seen else float("nan")
+        return {"loss": loss, **self.model.compute_metrics()}
+
+    def _train_epoch(self, data: Iterable[dict[str, torch.Tensor]], start_step: int = 0) -> None:
         model = self.model
         model.train(True)
-        model.reset_metrics()
-        self._loss_sum, self._seen = 0.0, 0
+        if start_step == 0:  # else: resumed mid-epoch, sums and metric states were restored
+            model.reset_metrics()
+            self._loss_sum, self._seen = 0.0, 0
+        elif not callable(getattr(data, "load_state_dict", None)):
+            # No saved position: replay the epoch's order and drop the batches already trained.
+            data = itertools.islice(data, start_step, None)
+        self._epoch_done = False
+        last_step = (self.steps_per_epoch or 0) - 1
         batch_end = self._hooks["on_train_batch_end"]
         step_schedule = (
             self.schedule
@@ -172,7 +296,7 @@ class Trainer:
             else None
         )
         device_sum: torch.Tensor | None = None  # on accelerators: sum on device, sync rarely
-        for step, batch in enumerate(data):
+        for step, batch in enumerate(data, start=start_step):
             out = model.train_step(batch)
             loss = out["loss"].detach()
             n = _rows(batch)
@@ -192,6 +316,17 @@ class Trainer:
                 step_schedule.step()
             for cb in batch_end:
                 cb.on_train_batch_end(step, {"loss": self._loss_sum / self._seen})
+            if (
+                self.checkpoint is not None
+                and self.checkpoint_every
+                and self.global_step % self.checkpoint_every == 0
+                and step != last_step  # the epoch-end checkpoint follows at once
+            ):
+                if device_sum is not None:
+                    self._loss_sum += float(device_sum)
+                    device_sum = None
+                self._step_in_epoch = step + 1
+                self.save_checkpoint(epoch_done=False)
             if self.stop_training:
                 break
         if device_sum is not None:
@@ -230,3 +365,40 @@ def _overrides(callback: Any, hook: str) -> bool:
             # The first class in the MRO defining the hook: is it the abstract base?
             return klass.__name__ != "Callback" or klass.__module__.split(".")[0] != "deepfuse"
     return False
+
+
+def _callback_state(callback: Any) -> Any:
+    """A callback's ``checkpoint_state()`` (may hold tensors) or its JSON ``state_dict()``."""
+    full = getattr(callback, "checkpoint_state", None)
+    return full() if callable(full) else callback.state_dict()
+
+
+_PLAIN = (torch.Tensor, bool, int, float, str, type(None))
+
+
+def _metric_states(model: Any) -> dict[str, dict[str, Any]]:
+    """Running state of each training metric: its tensor/number attributes (and tensor lists)."""
+    metric_set = getattr(model, "metric_set", None)
+    out: dict[str, dict[str, Any]] = {}
+    for name, metric in (getattr(metric_set, "metrics", None) or {}).items():
+        out[name] = {
+            k: v
+            for k, v in vars(metric).items()
+            if isinstance(v, _PLAIN)
+            or (isinstance(v, list) and all(isinstance(x, torch.Tensor) for x in v))
+        }
+    return out
+
+
+def _load_metric_states(model: Any, states: Mapping[str, Any] | None) -> None:
+    metric_set = getattr(model, "metric_set", None)
+    metrics = getattr(metric_set, "metrics", None) or {}
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    for name, state in (states or {}).items():
+        if name in metrics:
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor):
+                    value = value.to(device)
+                elif isinstance(value, list):
+                    value = [v.to(device) if isinstance(v, torch.Tensor) else v for v in value]
+                setattr(metrics[name], key, value)

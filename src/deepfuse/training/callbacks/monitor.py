@@ -169,6 +169,16 @@ class EarlyStopping(Callback):
         self._monitor.best = state["best"]
         self._monitor.best_epoch = state["best_epoch"]
 
+    def checkpoint_state(self) -> dict[str, Any]:
+        """:meth:`state_dict` plus the best weights (tensors): what a training checkpoint saves."""
+        return {**self.state_dict(), "best_weights": self.best_weights}
+
+    def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`checkpoint_state` (counters and best weights)."""
+        self.load_state_dict(state)
+        best = state.get("best_weights")
+        self.best_weights = dict(best) if best is not None else None
+
 
 class ModelCheckpoint(Callback):
     """Saves the model's weights as safetensors, atomically, with a JSON sidecar.

@@ -1,0 +1,92 @@
+"""``StepLog``: one CSV row per optimizer step that survives kills and resumes exactly once.
+
+Rows are ``epoch,step,global_step,loss,lr`` (1-based epoch and step; ``loss`` is the running mean
+loss of the epoch so far, what the progress bar shows). Writes are buffered; a training
+checkpoint calls :meth:`StepLog.state_dict`, which flushes and fsyncs the file and records its
+length. On resume :meth:`StepLog.load_state_dict` truncates the file back to that length, so
+rows written after the checkpoint (steps that will be trained again) and any half-written last
+line are dropped: every step appears exactly once.
+
+Example:
+    >>> import tempfile, os, deepfuse as df, torch
+    >>> path = os.path.join(tempfile.mkdtemp(), "steps.csv")
+    >>> model = df.Sequential([df.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> _ = model.fit(torch.randn(8, 2), torch.randn(8, 1), batch_size=4, epochs=2, verbose=0,
+    ...               callbacks=[StepLog(path)])
+    >>> [line.split(",")[:3] for line in open(path).read().splitlines()]
+    [['epoch', 'step', 'global_step'], ['1', '1', '1'], ['1', '2', '2'], ['2', '1', '3'], ['2', '2', '4']]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from deepfuse._utils.errors import DataError
+from deepfuse.training.callbacks.base import Callback
+
+__all__ = ["STEP_COLUMNS", "StepLog"]
+
+STEP_COLUMNS = ("epoch", "step", "global_step", "loss", "lr")
+
+
+class StepLog(Callback):
+    """Append one row per optimizer step to ``path`` (see the module docstring).
+
+    Args:
+        path: The CSV file; a fresh run overwrites it, a resumed run appends to it.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._fh: IO[str] | None = None
+        self._resumed = False
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a" if self._resumed else "w", encoding="utf-8", newline="")  # noqa: SIM115 - open across hooks
+        if not self._resumed:
+            self._fh.write(",".join(STEP_COLUMNS) + "\n")
+
+    def on_train_batch_end(self, step: int, logs: dict[str, Any]) -> None:
+        trainer = self.trainer
+        lr = float(trainer.optimizer.param_groups[0]["lr"])
+        # repr of a float round-trips exactly: the same bits before and after a resume.
+        self._fh.write(
+            f"{trainer.epoch + 1},{step + 1},{trainer.global_step},{float(logs['loss'])!r},{lr!r}\n"
+        )
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        self._close()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Flush and fsync the rows so far; return the file length they end at."""
+        if self._fh is None:
+            return {"bytes": self.path.stat().st_size if self.path.exists() else 0}
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        return {"bytes": self._fh.tell()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Cut the file back to the checkpoint's length; the next run appends after it."""
+        size = int(state["bytes"])
+        have = self.path.stat().st_size if self.path.exists() else 0
+        if have < size:
+            raise DataError(
+                f"The step log '{self.path}' has {have} bytes, fewer than the {size} its "
+                "checkpoint recorded: it was truncated or replaced. Delete the run's "
+                "checkpoints to start over."
+            )
+        self._close()
+        with open(self.path, "r+b") as fh:
+            fh.truncate(size)
+            os.fsync(fh.fileno())
+        self._resumed = True
+
+    def _close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

@@ -1,0 +1,350 @@
+"""Exact, crash-safe training checkpoints: safetensors for tensors, JSON for everything else.
+
+A checkpoint is a folder ``<directory>/step-<global step, 8 digits>/``:
+
+- ``<part>.safetensors`` for every top-level part of the state that holds tensors (``model``,
+  ``optimizer``, ``rng``, ``data``, ...);
+- ``state.json``: the whole state tree, each tensor replaced by ``{"$tensor": [part, name]}``,
+  tuples by ``{"$tuple": [...]}`` and int-keyed dicts (optimizer state) by ``{"$intkeys": [...]}``,
+  so the tree comes back exactly as it was saved;
+- ``manifest.json`` (written last): the sha256 and size of every other file.
+
+The folder is written under a hidden temporary name, every file fsynced, then renamed into
+place and the parent folder fsynced: a crash leaves either the complete checkpoint or a hidden
+``.tmp-*`` folder that is ignored (and removed by the next :class:`CheckpointManager`). A
+checkpoint whose files do not match its manifest (truncated, altered) is skipped with a warning
+by :meth:`CheckpointManager.latest_valid`, which falls back to the previous good one.
+
+Example:
+    >>> import tempfile, torch
+    >>> manager = CheckpointManager(tempfile.mkdtemp(), keep=2)
+    >>> state = {"model": {"w": torch.ones(2)}, "trainer": {"global_step": 7, "betas": (0.9, 0.99)}}
+    >>> path = manager.save(state)
+    >>> path.name
+    'step-00000007'
+    >>> back = load_checkpoint(manager.latest_valid())
+    >>> back["trainer"]["betas"], back["model"]["w"].tolist()
+    ((0.9, 0.99), [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.safefiles import check_name, load_safetensors, read_json_file
+
+__all__ = [
+    "FORMAT",
+    "CheckpointManager",
+    "capture_rng",
+    "load_checkpoint",
+    "restore_rng",
+    "resume_latest",
+    "verify_checkpoint",
+]
+
+FORMAT = "deepfuse.checkpoint"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+STATE = "state.json"
+_PREFIX = "step-"
+
+
+# ------------------------------------------------------------------------------ manager
+class CheckpointManager:
+    """Writes checkpoints into ``directory`` and finds the newest valid one.
+
+    Args:
+        directory: Folder of the ``step-*`` checkpoints (created if needed).
+        keep: How many of the newest checkpoints to keep (older ones are deleted after each save).
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, keep: int = 3) -> None:
+        if not isinstance(keep, int) or keep < 1:
+            raise UserError(f"keep_checkpoints must be an int >= 1; got {keep!r}.")
+        self.directory = Path(directory)
+        self.keep = keep
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # A run killed during a save leaves a hidden temp folder: it was never published.
+        for stale in self.directory.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def checkpoints(self) -> list[Path]:
+        """Published checkpoint folders, oldest first (valid or not)."""
+        found = [
+            p
+            for p in self.directory.iterdir()
+            if p.is_dir() and p.name.startswith(_PREFIX) and p.name[len(_PREFIX) :].isdigit()
+        ]
+        return sorted(found, key=lambda p: int(p.name[len(_PREFIX) :]))
+
+    def save(self, state: Mapping[str, Any], *, step: int | None = None) -> Path:
+        """Write ``state`` as checkpoint ``step`` (default ``state["trainer"]["global_step"]``).
+
+        Returns:
+            The published folder ``<directory>/step-<step>``.
+        """
+        if step is None:
+            step = int(state["trainer"]["global_step"])
+        final = self.directory / f"{_PREFIX}{step:08d}"
+        tmp = self.directory / f".tmp-{final.name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        _write_files(tmp, state, step)
+        self._publish(tmp, final)
+        self._prune()
+        return final
+
+    def latest_valid(self) -> Path | None:
+        """The newest checkpoint whose files match its manifest; warns about each damaged one."""
+        for path in reversed(self.checkpoints()):
+            try:
+                verify_checkpoint(path)
+            except DataError as exc:
+                warnings.warn(
+                    f"Skipping damaged checkpoint {path.name}: {exc} Using the previous one.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                continue
+            return path
+        return None
+
+    def _publish(self, tmp: Path, final: Path) -> None:
+        """Rename the complete temp folder into place (replacing a same-step one) and fsync."""
+        if final.exists():  # e.g. a damaged checkpoint of this step, written before a crash
+            old = final.with_name(f".tmp-old-{final.name}-{os.getpid()}")
+            os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, final)
+        _fsync_dir(self.directory)
+
+    def _prune(self) -> None:
+        for path in self.checkpoints()[: -self.keep]:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def resume_latest(trainer: Any, manager: CheckpointManager) -> Path | None:
+    """Load the newest valid checkpoint of ``manager`` into ``trainer``; return its path.
+
+    With no valid checkpoint (the run was killed before its first one) training starts from the
+    beginning, with a warning.
+    """
+    path = manager.latest_valid()
+    if path is None:
+        warnings.warn(
+            f"No valid checkpoint in '{manager.directory}': training starts from the beginning.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    trainer.load_state_dict(load_checkpoint(path))
+    return path
+
+
+# ------------------------------------------------------------------------------ writing
+def _write_files(folder: Path, state: Mapping[str, Any], step: int) -> None:
+    from safetensors.torch import save_file
+
+    parts: dict[str, dict[str, torch.Tensor]] = {}
+    tree = {str(k): _encode(v, str(k), [], parts) for k, v in state.items()}
+    written = []
+    for part, tensors in parts.items():
+        name = f"{part}.safetensors"
+        save_file(tensors, str(folder / name), metadata={"format": "pt"})
+        written.append(name)
+    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, "state": tree}
+    (folder / STATE).write_text(json.dumps(doc, allow_nan=True), encoding="utf-8")
+    written.append(STATE)
+    files = {}
+    for name in written:
+        _fsync_file(folder / name)
+        files[name] = {"sha256": _sha256(folder / name), "size": (folder / name).stat().st_size}
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    _fsync_file(folder / MANIFEST)
+    _fsync_dir(folder)
+
+
+def _encode(value: Any, part: str, path: list[str], parts: dict[str, dict]) -> Any:
+    """The JSON form of ``value``; tensors go to ``parts[part]`` under a dotted name."""
+    if isinstance(value, torch.Tensor):
+        name = ".".join(path) or "value"
+        check_name(name, path=f"{part}.safetensors")
+        bucket = parts.setdefault(part, {})
+        if name in bucket:
+            raise UserError(f"Two tensors of the checkpoint part {part!r} are both named {name!r}.")
+        bucket[name] = value.detach().cpu().contiguous().clone()
+        return {"$tensor": [part, name]}
+    if isinstance(value, np.ndarray):
+        return _encode(torch.from_numpy(value.copy()), part, path, parts)
+    if isinstance(value, Mapping):
+        if value and all(isinstance(k, int) and not isinstance(k, bool) for k in value):
+            items = [[k, _encode(v, part, [*path, str(k)], parts)] for k, v in value.items()]
+            return {"$intkeys": items}
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or k.startswith("$"):
+                raise UserError(f"Checkpoint state key {k!r} at {'.'.join(path)!r} is not allowed.")
+            out[k] = _encode(v, part, [*path, k], parts)
+        return out
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v, part, [*path, str(i)], parts) for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [_encode(v, part, [*path, str(i)], parts) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise UserError(
+        f"Cannot checkpoint {type(value).__name__} at {part}.{'.'.join(path)}: a state holds "
+        "tensors, numbers, strings, lists, tuples and dicts only."
+    )
+
+
+# ------------------------------------------------------------------------------ reading
+def verify_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Check the manifest of checkpoint ``path`` against its files; return the manifest.
+
+    Raises:
+        DataError: the manifest is missing or malformed, names an unsafe or missing file, or a
+            file's size or sha256 differs (truncated or altered), or an unlisted file is present.
+    """
+    folder = Path(path)
+    manifest = read_json_file(folder / MANIFEST, what="checkpoint manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DataError(f"'{folder / MANIFEST}' is not a deepfuse checkpoint manifest.")
+    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        raise DataError(f"'{folder}' was written by a newer deepfuse; upgrade to load it.")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or STATE not in files:
+        raise DataError(f"'{folder / MANIFEST}' lists no {STATE}; the checkpoint is incomplete.")
+    for name, entry in files.items():
+        check_name(name, path=folder / MANIFEST, what="file name")
+        file = folder / name
+        if not isinstance(entry, dict) or not file.is_file():
+            raise DataError(f"Checkpoint file '{file}' listed in the manifest is missing.")
+        size = file.stat().st_size
+        if size != entry.get("size"):
+            raise DataError(
+                f"Checkpoint file '{file}' has {size} bytes, the manifest says "
+                f"{entry.get('size')}: it is truncated or was changed."
+            )
+        if _sha256(file) != entry.get("sha256"):
+            raise DataError(f"Checkpoint file '{file}' does not match its sha256: it is corrupt.")
+    extra = sorted(p.name for p in folder.iterdir() if p.name not in files and p.name != MANIFEST)
+    if extra:
+        raise DataError(f"Checkpoint '{folder}' holds files not in its manifest: {extra}.")
+    return manifest
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Verify and read checkpoint ``path``; return the state tree exactly as it was saved.
+
+    Tensors come back on the CPU; tuples as tuples, int-keyed dicts with int keys.
+
+    Raises:
+        DataError: the checkpoint is damaged or not a deepfuse checkpoint (nothing is loaded).
+    """
+    folder = Path(path)
+    manifest = verify_checkpoint(folder)
+    doc = read_json_file(folder / STATE, what="checkpoint state")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or "state" not in doc:
+        raise DataError(f"'{folder / STATE}' is not a deepfuse checkpoint state file.")
+    parts = {
+        name.removesuffix(".safetensors"): load_safetensors(folder / name)
+        for name in manifest["files"]
+        if name.endswith(".safetensors")
+    }
+    return _decode(doc["state"], parts, folder)
+
+
+def _decode(value: Any, parts: Mapping[str, Mapping[str, torch.Tensor]], folder: Path) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, parts, folder) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "$tensor":
+            part, name = inner
+            try:
+                return parts[part][name]
+            except (KeyError, TypeError):
+                raise DataError(
+                    f"'{folder / STATE}' refers to tensor {name!r} of {part!r}, which is not in "
+                    "the checkpoint files."
+                ) from None
+        if key == "$tuple":
+            return tuple(_decode(v, parts, folder) for v in inner)
+        if key == "$intkeys":
+            return {int(k): _decode(v, parts, folder) for k, v in inner}
+    return {k: _decode(v, parts, folder) for k, v in value.items()}
+
+
+# ------------------------------------------------------------------------------ RNG
+def capture_rng() -> dict[str, Any]:
+    """The global random states of python, numpy, torch (CPU and every CUDA device)."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),  # (version, tuple of 625 ints, gauss) -> $tuple in JSON
+        "numpy": _numpy_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
+
+
+def restore_rng(state: Mapping[str, Any]) -> None:
+    """Set the global random states saved by :func:`capture_rng`."""
+    random.setstate(_tuples(state["python"]))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+def _numpy_state() -> list[Any]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(gauss)]
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+# ------------------------------------------------------------------------------ files
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

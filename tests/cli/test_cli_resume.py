@@ -1,0 +1,57 @@
+"""`deepfuse train --resume`: usage mistakes and unfinished runs get one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from deepfuse.models import Model
+
+
+def _config(tmp_path, tabular_csv):
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"data:\n  train: {tabular_csv}\n  target: label\n"
+        "model:\n  type: tabular\n  hidden: [8]\n"
+        "trainer:\n  epochs: 2\n  batch_size: 32\n  seed: 0\n  verbose: 0\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [((), "not a folder"), (("cfg.yaml",), "takes no CONFIG"), (("a=1",), "takes no CONFIG")],
+)
+def test_resume_usage_errors(run_cli, tmp_path, extra, words):
+    code, _, err = run_cli("train", "--resume", tmp_path / "nope", *extra)
+    assert code == 2 and words in err and "Traceback" not in err
+
+
+def test_train_without_config_or_resume(run_cli):
+    code, _, err = run_cli("train")
+    assert code == 2 and "--resume RUN_DIR" in err
+
+
+def test_interrupted_run_is_unfinished_then_resumes(run_cli, tmp_path, tabular_csv, monkeypatch):
+    config = _config(tmp_path, tabular_csv)
+    fit = Model.fit
+
+    @functools.wraps(fit)  # keeps fit's signature: config keys come from it
+    def interrupted_fit(self, *args, **kwargs):
+        fit(self, *args, **kwargs)  # trains and checkpoints every epoch ...
+        raise KeyboardInterrupt  # ... then Ctrl-C before the run's files are written
+
+    monkeypatch.setattr(Model, "fit", interrupted_fit)
+    code, _, _ = run_cli("train", config, "--out", tmp_path / "runs")
+    assert code == 130
+    monkeypatch.setattr(Model, "fit", fit)
+    (run,) = (tmp_path / "runs").iterdir()
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "steps.csv"]
+    code, _, err = run_cli("evaluate", run)
+    assert code == 2 and f"deepfuse train --resume {run}" in err
+    code, out, err = run_cli("train", "--resume", run)
+    assert code == 0, err
+    assert f"run: {run}" in out and (run / "metrics.json").is_file()
+    code, _, err = run_cli("train", "--resume", run)
+    assert code == 2 and "already finished" in err
