@@ -1,0 +1,109 @@
+"""Ray Train: 2 workers, one killed mid-run, recover from the last epoch checkpoint and finish."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deepfuse._utils.errors import MissingDependencyError
+
+
+def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepfuse.distributed import RayStrategy
+
+    real_import = builtins.__import__
+
+    def no_ray(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"No module named '{name}'")
+        return real_import(name, *args, **kwargs)
+
+    for mod in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'deepfuse\[ray\]'"):
+        RayStrategy(workers=2).launch(lambda strategy: None)
+
+
+def test_ray_strategy_arguments_are_checked() -> None:
+    from deepfuse._utils.errors import ConfigError, UserError
+    from deepfuse.distributed import RayStrategy
+
+    with pytest.raises(ConfigError, match="'workers' argument of the Ray strategy"):
+        RayStrategy(workers=0)
+    with pytest.raises(UserError, match=r"cannot be passed to Model\.fit"):
+        RayStrategy().wrap_model(None)  # type: ignore[arg-type]
+
+
+def _dying(data: Any, step: int, marker: str) -> Any:
+    for i, batch in enumerate(data):
+        if i == step:
+            Path(marker).write_text("killed once")
+            os.kill(os.getpid(), signal.SIGKILL)  # a hard crash: no cleanup, no exception
+        yield batch
+
+
+def _train_killing_rank1_once(strategy: Any, resolved: dict, root: Path, marker: str) -> Any:
+    """Runs in every Ray worker: rank 1 kills itself at step 5 of epoch 2, first attempt only."""
+    from deepfuse.api import training
+    from deepfuse.training.trainer import Trainer
+
+    original = Trainer._train_epoch
+
+    def train_epoch(self: Trainer, data: Any, *args: Any, **kwargs: Any) -> None:
+        if strategy.rank == 1 and self.epoch == 1 and not os.path.exists(marker):
+            data = _dying(data, step=5, marker=marker)
+        original(self, data, *args, **kwargs)
+
+    Trainer._train_epoch = train_epoch  # type: ignore[method-assign]
+    return training._train_worker(strategy, resolved, root)
+
+
+@pytest.mark.slow
+def test_ray_two_workers_survive_a_killed_worker(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("pydantic")
+    from deepfuse.api import train
+    from deepfuse.api.training import resolve_config
+    from deepfuse.distributed import RayStrategy
+
+    if not Path(os.environ.get("DEEPFUSE_DATA_DIR", ""), "mnist").exists():
+        pytest.skip("MNIST not available (set DEEPFUSE_DATA_DIR)")
+    cfg = {
+        "name": "mlp",
+        "data": {"dataset": "mnist", "limit": 20000},
+        "model": {
+            "type": "sequential",
+            "layers": [
+                {"Flatten": {}},
+                {"Dense": {"units": 128, "activation": "relu"}},
+                {"Dense": {"units": 10}},
+            ],
+        },
+        "trainer": {
+            "epochs": 3,
+            "batch_size": 128,
+            "seed": 0,
+            "verbose": 0,
+            "optimizer": {"name": "adam", "lr": 1e-3},
+        },
+    }
+    single = train(cfg, out_dir=tmp_path / "single")
+    marker = str(tmp_path / "killed.marker")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    strategy = RayStrategy(workers=2, max_failures=1, storage_path=str(tmp_path / "ray"))
+    result = strategy.launch(
+        _train_killing_rank1_once, resolve_config(cfg), (tmp_path / "ray_runs").resolve(), marker
+    )
+    assert Path(marker).exists()  # the worker really was killed once
+    assert result is not None and (result.run_dir / "metrics.json").is_file()
+    assert result.metrics["epochs"] == 3  # 1 epoch from the checkpoint + 2 after the restart
+    got, want = result.metrics["test"]["accuracy"], single.metrics["test"]["accuracy"]
+    print(f"test accuracy: killed-worker Ray run {got:.4f}, single process {want:.4f}")
+    assert abs(got - want) <= 0.005, (got, want)
