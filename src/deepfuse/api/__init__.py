@@ -14,7 +14,19 @@ Example:
 
 from __future__ import annotations
 
+from deepfuse.api.cv import CVResult, cross_validate
 from deepfuse.api.training import RunResult, resolve_config, train
-from deepfuse.api.use import evaluate, info, predict
+from deepfuse.api.use import RunEvaluation, evaluate, evaluate_run, info, predict
 
-__all__ = ["RunResult", "evaluate", "info", "predict", "resolve_config", "train"]
+__all__ = [
+    "CVResult",
+    "RunEvaluation",
+    "RunResult",
+    "cross_validate",
+    "evaluate",
+    "evaluate_run",
+    "info",
+    "predict",
+    "resolve_config",
+    "train",
+]

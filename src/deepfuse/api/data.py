@@ -80,6 +80,8 @@ class Prepared:
         classes: Original class labels by index (``None`` for regression).
         preprocessor: The fitted Preprocessor (tables only).
         features: Resolved feature types ``{column: type}`` (written to config.yaml).
+        rows: Rows per split ``{"train", "validation", "test"}``; set by the streaming route,
+            whose splits are lazy batch streams rather than tensors.
     """
 
     kind: str
@@ -91,6 +93,12 @@ class Prepared:
     classes: list[Any] | None
     preprocessor: Any = None
     features: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, int] | None = None
+
+    @property
+    def streaming(self) -> bool:
+        """True when the splits are lazy batch streams (see :mod:`deepfuse.api.streamdata`)."""
+        return self.rows is not None
 
     @property
     def num_classes(self) -> int:
@@ -104,12 +112,16 @@ def _dataset_spec(spec: Any) -> tuple[str, dict[str, Any]]:
     return str(spec), {}
 
 
-def prepare(data: Mapping[str, Any], *, seed: int = 0) -> Prepared:
+def prepare(data: Mapping[str, Any], *, seed: int = 0, batch_size: int = 32) -> Prepared:
     """Load and split the data described by a resolved ``data`` section.
+
+    Files larger than the streaming threshold (or ``data.streaming: true``) take the streaming
+    route instead (:func:`deepfuse.api.streamdata.prepare_streaming`): lazy batch streams.
 
     Args:
         data: The ``data`` section (after :func:`deepfuse.config.resolve`).
         seed: Seed of the held-out splits (validation and, without a test file, test).
+        batch_size: Rows per batch, used only by the streaming route.
 
     Returns:
         A :class:`Prepared`.
@@ -121,6 +133,10 @@ def prepare(data: Mapping[str, Any], *, seed: int = 0) -> Prepared:
         name, options = _dataset_spec(data["dataset"])
         if name in ("mnist", "fashion_mnist"):
             return _prepare_images(name, options, data, seed)
+    from deepfuse.api.streamdata import prepare_streaming, should_stream
+
+    if should_stream(data):
+        return prepare_streaming(data, seed=seed, batch_size=batch_size)
     return _prepare_tables(data, seed)
 
 
@@ -256,7 +272,7 @@ def _load_tables(data: Mapping[str, Any]) -> tuple[pa.Table, pa.Table | None, di
     return train, test, dict(data)
 
 
-def load_test(data: Mapping[str, Any], *, seed: int, preprocessor: Any) -> dict[str, torch.Tensor]:
+def load_test(data: Mapping[str, Any], *, seed: int, preprocessor: Any) -> Any:
     """Rebuild the test tensors of a run (same rows as at training time) with its preprocessor.
 
     Example:
@@ -271,6 +287,10 @@ def load_test(data: Mapping[str, Any], *, seed: int, preprocessor: Any) -> dict[
                 "x": images_to_tensor(x_test),
                 "y": torch.from_numpy(np.asarray(y_test, np.int64)),
             }
+    if data.get("streaming") is True:  # train() records the route it took in config.yaml
+        from deepfuse.api.streamdata import load_test_stream
+
+        return load_test_stream(data, preprocessor=preprocessor, batch_size=1024)
     train, test, data = _load_tables(data)
     _, _, test = _split_tables(train, test, data, seed)
     return table_to_tensors(preprocessor, test)

@@ -5,16 +5,18 @@ Example:
     >>> cfg = {"data": {"dataset": "mnist", "limit": 2000}, "trainer": {"epochs": 1, "verbose": 0}}
     >>> result = train(cfg, out_dir="/tmp/deepfuse-doctest-runs")            # doctest: +SKIP
     >>> sorted(p.name for p in result.run_dir.iterdir())                     # doctest: +SKIP
-    ['config.yaml', 'history.csv', 'metrics.json', 'model.json', 'model.safetensors']
+    ['checkpoints', 'config.yaml', 'history.csv', 'metrics.json', 'model.json', 'model.safetensors']
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
+import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +32,18 @@ from deepfuse.api.build import (
 )
 from deepfuse.api.data import Prepared, prepare
 from deepfuse.api.registry import signatures
-from deepfuse.api.rundir import RunWriter, history_csv
+from deepfuse.api.rundir import (
+    DEFAULT_RUNS_DIR,
+    STEPS_FILE,
+    history_csv,
+    new_run_dir,
+    resumable_run,
+)
 from deepfuse.config import dump_config, load_config, resolve
 from deepfuse.config.signatures import params_of
+from deepfuse.training.callbacks.steplog import StepLog
 
-__all__ = ["RunResult", "resolve_config", "train"]
+__all__ = ["RunResult", "build_compiled_model", "resolve_config", "train"]
 
 
 @dataclass
@@ -79,13 +88,22 @@ def _run_name(cfg: Mapping[str, Any]) -> str:
 
 
 def train(
-    cfg: Mapping[str, Any] | str | os.PathLike, out_dir: str | os.PathLike | None = None
+    cfg: Mapping[str, Any] | str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    resume: str | os.PathLike | None = None,
 ) -> RunResult:
-    """Train what ``cfg`` describes and write ``<out_dir>/<name>-<timestamp>/`` atomically.
+    """Train what ``cfg`` describes into ``<out_dir>/<name>-<timestamp>/``, resumably.
+
+    Each file of the run is written atomically, ``metrics.json`` last. Checkpoints go to
+    ``<run>/checkpoints/`` at every epoch end and every ``trainer.checkpoint_every`` steps.
 
     Args:
         cfg: A config dict or the path of a YAML file (sections ``data``, ``model``, ``trainer``).
         out_dir: Folder that receives the run (default ``runs/``).
+        resume: An unfinished run directory: continue it from its newest valid checkpoint
+            with its own ``config.yaml`` (``cfg`` and ``out_dir`` are then ignored); the result
+            is bit-identical to an uninterrupted run on CPU.
 
     Returns:
         A :class:`RunResult` with the run directory and the metrics (``metrics["test"]``).
@@ -93,13 +111,78 @@ def train(
     Raises:
         UserError: A bad config or bad data (nothing is written in that case).
     """
+    from deepfuse.distributed import get_strategy
+
+    run_dir = None
+    if resume is not None:  # the run's own resolved config; the run continues in its folder
+        run_dir = resumable_run(resume)
+        cfg = load_config(run_dir / "config.yaml")
+    elif cfg is None:
+        raise ConfigError("train() needs a config (a dict or a YAML path), or resume=RUN_DIR.")
     resolved = resolve_config(cfg)
+    strategy = get_strategy(resolved["trainer"].get("strategy"))
+    # Absolute: Ray workers run in folders of their own.
+    root = Path(out_dir if out_dir is not None else DEFAULT_RUNS_DIR).resolve()
+    return strategy.launch(_train_worker, resolved, root, run_dir)
+
+
+def _train_worker(
+    strategy: Any, resolved: dict[str, Any], out_dir: Path, run_dir: Path | None = None
+) -> RunResult | None:
+    """What each worker runs (the only one on one process); rank 0 evaluates and writes the run."""
+    from deepfuse.api.resume import attach
+
     data_cfg, trainer = resolved["data"], resolved["trainer"]
     seed = trainer.get("seed")
-    prep = prepare(data_cfg, seed=seed if seed is not None else 0)
+    prep = prepare(data_cfg, seed=seed if seed is not None else 0, batch_size=trainer["batch_size"])
     if prep.preprocessor is not None and data_cfg.get("dataset") is None:
         data_cfg["features"] = {**prep.features, **(data_cfg.get("features") or {})}
+        data_cfg["streaming"] = prep.streaming  # evaluate/predict take the same route later
 
+    model = build_compiled_model(resolved, prep)
+    callbacks = _callbacks(trainer)
+    attach(strategy, callbacks)  # Ray: checkpoint each epoch, resume after a restart
+
+    # Rank 0 writes the run in place, so a killed run can be resumed from its checkpoints/.
+    tmp = (run_dir or new_run_dir(out_dir, model.name)) if strategy.is_main else None
+    if tmp is not None:
+        callbacks.append(StepLog(tmp / STEPS_FILE))
+        options_ckpt = {"checkpoint_dir": tmp / "checkpoints", "resume": run_dir is not None}
+    with _removed_on_error(tmp if run_dir is None else None):
+        if tmp is not None and run_dir is None:
+            dump_config(resolved, tmp / "config.yaml")
+        start = time.perf_counter()
+        # Every other fit() argument comes from the trainer section as it is (epochs, seed, ...).
+        options = _arguments_of(
+            type(model).fit, trainer, skip=("validation_split", "callbacks", "strategy")
+        )
+        if tmp is not None:
+            options.update(options_ckpt)
+        history = model.fit(
+            prep.train, validation_data=prep.val, callbacks=callbacks, strategy=strategy, **options
+        ).history
+        train_time = time.perf_counter() - start
+        if tmp is None:
+            return None  # not rank 0: the run directory is rank 0's to write
+        test = model.evaluate(
+            prep.test, batch_size=max(256, trainer["batch_size"]), return_dict=True
+        )
+        model.save(tmp)
+        history_csv(history, tmp / "history.csv", steps=tmp / STEPS_FILE)
+        (tmp / STEPS_FILE).unlink()  # now in history.csv, one row per step
+        metrics = _metrics(prep, history, test, train_time)
+        _write_evaluation(model, prep, tmp / "evaluation.json", trainer["batch_size"])
+        atomic_write_json(tmp / "metrics.json", metrics)  # last: the run is finished
+    return RunResult(tmp, metrics, history)
+
+
+def build_compiled_model(resolved: dict[str, Any], prep: Prepared) -> Any:
+    """The config's model, built for ``prep``, named and compiled (shared with ``deepfuse cv``).
+
+    Completes ``resolved`` in place: ``model`` (the spec used) and ``trainer.loss``/``metrics``.
+    """
+    trainer = resolved["trainer"]
+    seed = trainer.get("seed")
     spec = resolved.get("model") or {"type": default_model_type(prep.kind, prep.features)}
     if seed is not None:
         from deepfuse._utils.seed import seed_everything
@@ -126,27 +209,29 @@ def train(
     ):
         # The network ends in logits (zoo models do): predict() must still give probabilities.
         model.output_activation = "sigmoid" if output_units(prep) == 1 else "softmax"
-    callbacks = _callbacks(trainer)
+    return model
 
-    writer = RunWriter(out_dir, model.name)
-    with writer as tmp:
-        dump_config(resolved, tmp / "config.yaml")
-        start = time.perf_counter()
-        # Every other fit() argument comes from the trainer section as it is (epochs, seed, ...).
-        options = _arguments_of(type(model).fit, trainer, skip=("validation_split", "callbacks"))
-        history = model.fit(
-            prep.train, validation_data=prep.val, callbacks=callbacks, **options
-        ).history
-        train_time = time.perf_counter() - start
-        test = model.evaluate(
-            prep.test, batch_size=max(256, trainer["batch_size"]), return_dict=True
-        )
-        model.save(tmp)
-        history_csv(history, tmp / "history.csv")
-        metrics = _metrics(prep, history, test, train_time)
-        atomic_write_json(tmp / "metrics.json", metrics)
-    assert writer.run_dir is not None
-    return RunResult(writer.run_dir, metrics, history)
+
+def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -> None:
+    """The full metric set of the test split (``deepfuse evaluate`` gives the same numbers)."""
+    from deepfuse.api.use import evaluation_of
+
+    result = evaluation_of(
+        model, prep.test, prep.task, prep.classes, batch_size=max(256, batch_size)
+    )
+    atomic_write_json(path, result.to_dict())
+
+
+@contextlib.contextmanager
+def _removed_on_error(run_dir: Path | None) -> Iterator[None]:
+    """Delete a fresh run folder when training fails with an error (a bad config, a NaN loss);
+    keep it on Ctrl-C or a kill, so that ``deepfuse train --resume`` can continue it."""
+    try:
+        yield
+    except Exception:
+        if run_dir is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def _for_logits(spec: Any) -> Any:
@@ -178,7 +263,8 @@ def _metrics(
         "train_time_s": round(train_time, 3),
         "task": prep.task,
         "classes": prep.classes,
-        "rows": {
+        "rows": prep.rows
+        or {
             "train": _rows(prep.train),
             "validation": _rows(prep.val) if prep.val is not None else 0,
             "test": _rows(prep.test),

@@ -2,6 +2,8 @@
 
 Everything is read from the run directory only (config.yaml, model.json, model.safetensors,
 metrics.json); raw rows go through the same preprocessing as at training time.
+:func:`evaluate_run` adds the task's full metric set (:mod:`deepfuse.evaluation`) and writes it
+to ``evaluation.json`` (``evaluation-<file stem>.json`` for another labelled file).
 
 Example:
     >>> from deepfuse import api
@@ -14,6 +16,8 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +25,12 @@ import numpy as np
 import pyarrow as pa
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse._utils.io import atomic_write
+from deepfuse._utils.io import atomic_write, atomic_write_json
 from deepfuse.api.data import images_to_tensor, load_test, read_input
 from deepfuse.api.rundir import RUN_FILES, check_run_dir, read_json
 from deepfuse.config import load_config
 
-__all__ = ["evaluate", "info", "predict"]
+__all__ = ["RunEvaluation", "evaluate", "evaluate_run", "evaluation_of", "info", "predict"]
 
 
 def _load(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
@@ -48,6 +52,14 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
         ``{"loss": ..., "accuracy": ...}``.
     """
     _, cfg, model = _load(run_dir)
+    tensors, batch = _eval_data(cfg, model, data)
+    return {
+        k: float(v) for k, v in model.evaluate(tensors, batch_size=batch, return_dict=True).items()
+    }
+
+
+def _eval_data(cfg: dict[str, Any], model: Any, data: str | os.PathLike | None) -> tuple[Any, int]:
+    """The run's test tensors (same rows as at training) or ``data``'s, and a batch size."""
     seed = cfg.get("trainer", {}).get("seed")
     if data is None:
         tensors = load_test(
@@ -55,10 +67,104 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
         )
     else:
         tensors = _tensors_for(model, read_input(str(data)), need_target=True, source=str(data))
-    batch = max(256, int(cfg.get("trainer", {}).get("batch_size") or 0))
-    return {
-        k: float(v) for k, v in model.evaluate(tensors, batch_size=batch, return_dict=True).items()
-    }
+    return tensors, max(256, int(cfg.get("trainer", {}).get("batch_size") or 0))
+
+
+@dataclass
+class RunEvaluation:
+    """What :func:`evaluate_run` returns.
+
+    Attributes:
+        scores: Loss and compiled metrics, as :func:`evaluate` returns them.
+        result: The full metric set (:class:`deepfuse.evaluation.EvaluationResult`).
+        path: The JSON file written (``evaluation.json`` or ``evaluation-<stem>.json``).
+    """
+
+    scores: dict[str, float]
+    result: Any
+    path: Path
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike, data: str | os.PathLike | None = None
+) -> RunEvaluation:
+    """:func:`evaluate` plus the task's full metric set, written to the run directory.
+
+    Args:
+        run_dir: A directory written by :func:`deepfuse.api.train`.
+        data: A labelled CSV/Parquet file (default: the run's own test rows).
+
+    Returns:
+        A :class:`RunEvaluation`; ``RUN/evaluation.json`` (or ``RUN/evaluation-<stem>.json``
+        with ``data``) holds ``result.to_dict()``, written atomically.
+
+    Example:
+        >>> ev = evaluate_run("runs/adult-20250101-120000")                   # doctest: +SKIP
+        >>> ev.result.metrics["f1_macro"], ev.path.name                        # doctest: +SKIP
+        (0.78, 'evaluation.json')
+    """
+    run, cfg, model = _load(run_dir)
+    tensors, batch = _eval_data(cfg, model, data)
+    scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
+    meta = read_json(run / "metrics.json")
+    result = evaluation_of(model, tensors, meta.get("task"), _classes(run, model), batch_size=batch)
+    name = (
+        "evaluation.json"
+        if data is None
+        else f"evaluation-{Path(str(data)).name.split('.')[0]}.json"
+    )
+    atomic_write_json(run / name, result.to_dict())
+    return RunEvaluation({k: float(v) for k, v in scores.items()}, result, run / name)
+
+
+def evaluation_of(
+    model: Any, data: Any, task: str | None, classes: list[Any] | None, *, batch_size: int = 256
+) -> Any:
+    """Predict ``data`` (tensors with the target, or a batch stream) and evaluate every row.
+
+    Args:
+        model: A compiled/loaded :class:`deepfuse.models.Model`.
+        data: A dict of tensors holding the inputs and ``model.target_key``, or an iterable of
+            such batch dicts.
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"`` (metrics.json's ``task``).
+        classes: Class labels by index (``None`` for regression).
+        batch_size: Rows per forward pass (in-memory data).
+
+    Returns:
+        A :class:`deepfuse.evaluation.EvaluationResult`.
+    """
+    import torch
+
+    from deepfuse.evaluation import UndefinedMetricWarning, evaluate_predictions
+    from deepfuse.models import feeding
+
+    loader = feeding.make_loader(model, data, None, batch_size=batch_size, shuffle=False)
+    model.setup(feeding.first_batch(loader), for_training=False)
+    model.train(False)
+    outputs, targets = [], []
+    with torch.no_grad():
+        for batch in loader:
+            inputs, target = model.split_batch(batch)
+            if target is None:
+                raise DataError(
+                    f"The evaluation data has no target {model.target_key!r}; pass labelled rows."
+                )
+            outputs.append(model.apply_output_activation(model(inputs)).float().cpu())
+            targets.append(target.cpu())
+    # Every row's output is kept: AUCs and calibration need all scores at once.
+    y_prob = torch.cat(outputs).numpy()  # (N, C) probabilities, (N, 1) sigmoid, or (N, K) values
+    y_true = torch.cat(targets).numpy()
+    if task is None:
+        task = (
+            "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
+        )
+    if task != "regression" and y_prob.ndim == 2 and y_prob.shape[1] == 1 and classes:
+        y_prob = y_prob[:, 0]  # one sigmoid unit = P(class 1)
+    with warnings.catch_warnings():
+        # Ill-defined values (a class never predicted) are listed in result.notes, which the
+        # CLI prints and evaluation.json keeps; a Python warning would only add noise.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return evaluate_predictions(y_true, y_prob, task, classes)
 
 
 def predict(

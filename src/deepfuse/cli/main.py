@@ -5,6 +5,10 @@ How to run, on one machine:
     # train the MNIST CNN (>= 99% test accuracy in a few CPU minutes) and print its test metrics
     $ deepfuse train examples/mnist_cnn.yaml
 
+    # a killed run continues from its last checkpoint (every epoch; trainer.checkpoint_every=N
+    # adds one every N steps), bit-identical to an uninterrupted run on CPU
+    $ deepfuse train --resume runs/mnist_cnn-20250101-120000
+
     # any config key can be overridden as key=value (values are YAML: 3, 1e-3, [64,32], {name: sgd})
     $ deepfuse train examples/mnist_cnn.yaml trainer.epochs=1 trainer.optimizer.lr=3e-3 --out runs/
 
@@ -14,8 +18,20 @@ How to run, on one machine:
     # use a finished run (runs/<name>-<timestamp>/)
     $ deepfuse evaluate runs/adult-20250101-120000                      # its test set again
     $ deepfuse evaluate runs/adult-20250101-120000 --data other.csv     # another labelled table
+
+    # 5-fold cross-validation of a config (stratified for classes): per-fold table, mean ± std
+    $ deepfuse cv examples/adult.yaml --folds 5 --out runs/
     $ deepfuse predict  runs/adult-20250101-120000 new_rows.csv --out predictions.csv
     $ deepfuse info     runs/adult-20250101-120000
+
+    # robustness and explanations of a run: FGSM/PGD accuracy curve, ranked raw columns
+    $ deepfuse attack  runs/mnist_cnn-20250101-120000 --eps 0,0.05,0.1,0.2,0.3
+    $ deepfuse explain runs/adult-20250101-120000 --data examples/data/adult_test.csv.gz
+
+    # more than one process: 2 Ray workers here, or join a cluster (--address / RAY_ADDRESS);
+    # batch_size stays the global batch; a failed worker restarts from the last epoch (Ray)
+    $ deepfuse train examples/mnist_cnn.yaml --workers 2
+    $ deepfuse train cfg.yaml --workers 16 --gpus-per-worker 1 --address auto --max-failures 3
 
     # big data: convert CSV / JSON lines / an image folder into Parquet shards for streaming
     $ deepfuse prepare clicks.csv.gz --out data/clicks
@@ -32,6 +48,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+
+from deepfuse.cli import robustness
 
 __all__ = ["main"]
 
@@ -56,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     verbs.required = True
 
     train = verbs.add_parser("train", help="train a model from a YAML config")
-    train.add_argument("config", metavar="CONFIG", help="YAML config file (see examples/)")
+    train.add_argument(
+        "config", metavar="CONFIG", nargs="?", help="YAML config file (see examples/)"
+    )
     train.add_argument(
         "overrides",
         nargs="*",
@@ -64,6 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="override config keys, e.g. trainer.epochs=3 model.filters=[32,64]",
     )
     train.add_argument("--out", metavar="DIR", default=None, help="runs folder (default: runs/)")
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        default=None,
+        help="continue a killed run from its last checkpoint (with its own config.yaml)",
+    )
+    train.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=None,
+        help="train on N Ray workers (pip install 'deepfuse[ray]'); default: this process",
+    )
+    train.add_argument(
+        "--address", metavar="ADDR", default=None, help="Ray cluster to join (default: RAY_ADDRESS)"
+    )
+    train.add_argument(
+        "--gpus-per-worker", metavar="G", type=float, default=None, help="GPUs per Ray worker"
+    )
+    train.add_argument(
+        "--max-failures",
+        metavar="K",
+        type=int,
+        default=None,
+        help="restart a failed worker group up to K times from its last checkpoint",
+    )
 
     evaluate = verbs.add_parser("evaluate", help="evaluate a run on its test set or on --data")
     evaluate.add_argument("run", metavar="RUN", help="run directory written by 'deepfuse train'")
@@ -79,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = verbs.add_parser("info", help="show a run's config, model and metrics")
     info.add_argument("run", metavar="RUN", help="run directory written by 'deepfuse train'")
     _add_prepare(verbs)
+    _add_cv(verbs)
+    robustness.add_parsers(verbs)  # attack, explain
     return parser
 
 
@@ -102,7 +150,11 @@ def _add_prepare(verbs: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     prepare.add_argument(
-        "src", metavar="SRC", help="a .csv(.gz)/.jsonl file, a folder of them, or an image folder"
+        "src",
+        metavar="SRC",
+        nargs="+",
+        help="a .csv(.gz)/.jsonl file, a folder or glob ('data/*.csv') of them, several of "
+        "these (one schema), or an image folder",
     )
     prepare.add_argument(
         "--out", metavar="DIR", required=True, help="output folder (must not exist)"
@@ -176,21 +228,111 @@ def _user_message(exc: BaseException) -> str | None:
 
 def _train(args: argparse.Namespace) -> int:
     from deepfuse import api
+    from deepfuse._utils.errors import ConfigError
     from deepfuse.config import apply_overrides, load_config
 
-    cfg = apply_overrides(load_config(args.config), args.overrides)
-    _fast_cpu_math()
-    cfg.setdefault("name", Path(args.config).stem)
-    result = api.train(cfg, out_dir=args.out)
+    if args.resume is not None:
+        _fast_cpu_math()
+        result = api.train(resume=_resume_target(args))
+    else:
+        if args.config is None:
+            raise ConfigError("train needs a CONFIG file (or --resume RUN_DIR).")
+        cfg = apply_overrides(load_config(args.config), args.overrides)
+        _ray_flags(cfg, args)
+        _fast_cpu_math()
+        cfg.setdefault("name", Path(args.config).stem)
+        result = api.train(cfg, out_dir=args.out)
     _print_metrics("test", result.metrics.get("test", {}))
     print(f"run: {result.run_dir}")
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from deepfuse import api
+def _resume_target(args: argparse.Namespace) -> str:
+    """--resume RUN_DIR alone: a resumed run keeps its own config (what makes it identical)."""
+    from deepfuse._utils.errors import ConfigError
 
-    _print_metrics("test" if args.data is None else "eval", api.evaluate(args.run, data=args.data))
+    if args.config is not None or args.overrides or args.out is not None:
+        raise ConfigError(
+            "train --resume RUN_DIR takes no CONFIG, KEY=VALUE or --out: the run continues in "
+            "its own folder with its own config.yaml."
+        )
+    return args.resume
+
+
+def _ray_flags(cfg: dict[str, Any], args: argparse.Namespace) -> None:
+    """--workers/--address/--gpus-per-worker/--max-failures -> trainer.strategy (Ray)."""
+    from deepfuse._utils.errors import ConfigError
+
+    flags = {
+        "workers": args.workers,
+        "address": args.address,
+        "gpus_per_worker": args.gpus_per_worker,
+        "max_failures": args.max_failures,
+    }
+    given = {k: v for k, v in flags.items() if v is not None}
+    if not given:
+        return
+    if args.workers is None:
+        raise ConfigError(
+            f"--{next(iter(given)).replace('_', '-')} needs --workers N (the number of Ray workers)."
+        )
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1; got {args.workers}.")
+    trainer = cfg.setdefault("trainer", {}) or {}
+    cfg["trainer"] = trainer
+    current = trainer.get("strategy")
+    # keep trainer.strategy.* options given in the config or as key=value (storage_path, ...)
+    base = (
+        dict(current) if isinstance(current, dict) and current.get("name", "ray") == "ray" else {}
+    )
+    trainer["strategy"] = {**base, "name": "ray", **given}
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from deepfuse.api.use import evaluate_run
+    from deepfuse.evaluation import format_evaluation
+
+    ev = evaluate_run(args.run, data=args.data)
+    _print_metrics("test" if args.data is None else "eval", ev.scores)  # "test accuracy: X"
+    print()
+    print(format_evaluation(ev.result))
+    print(f"evaluation: {ev.path}")
+    return 0
+
+
+def _add_cv(verbs: Any) -> None:
+    cv = verbs.add_parser(
+        "cv",
+        help="k-fold cross-validation of a config: per-fold scores, mean ± std",
+        description="Train and evaluate CONFIG on K folds of its training data (stratified "
+        "for classification). Writes DIR/cv-<name>-<timestamp>/cv.json, cv.csv, config.yaml.",
+    )
+    cv.add_argument("config", metavar="CONFIG", help="YAML config file (see examples/)")
+    cv.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="override config keys, as for train"
+    )
+    cv.add_argument("--folds", metavar="K", type=int, default=5, help="number of folds (default 5)")
+    cv.add_argument("--out", metavar="DIR", default=None, help="output folder (default: runs/)")
+
+
+def _cv(args: argparse.Namespace) -> int:
+    from deepfuse.api.cv import cross_validate
+    from deepfuse.config import apply_overrides, load_config
+    from deepfuse.evaluation import format_folds
+
+    cfg = apply_overrides(load_config(args.config), args.overrides)
+    _fast_cpu_math()
+    cfg.setdefault("name", Path(args.config).stem)
+
+    def progress(row: dict[str, Any]) -> None:
+        scores = [(k, v) for k, v in row.items() if isinstance(v, float)][:3]  # headline first
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in scores)
+        print(f"fold {row['fold']}/{args.folds}: {shown}", flush=True)
+
+    result = cross_validate(cfg, folds=args.folds, out_dir=args.out, on_fold=progress)
+    print()
+    print(format_folds(result.per_fold, result.summary, result.metrics))
+    print(f"cv: {result.out_dir}")
     return 0
 
 
@@ -223,7 +365,7 @@ def _prepare(args: argparse.Namespace) -> int:
             )
         schema = {name.strip(): dtype.strip() for name, _, dtype in pairs}
     report = prepare(
-        args.src,
+        args.src[0] if len(args.src) == 1 else args.src,
         args.out,
         format=args.format,
         rows_per_shard=args.rows_per_shard,
@@ -250,6 +392,8 @@ _VERBS = {
     "predict": _predict,
     "info": _info,
     "prepare": _prepare,
+    "cv": _cv,
+    **robustness.VERBS,
 }
 
 

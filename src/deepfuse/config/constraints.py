@@ -59,6 +59,8 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.l2": (_non_negative, "a number >= 0"),
     "trainer.grad_clip": (_grad_clip, "null, a number > 0, {norm: n} or {value: v}"),
     "trainer.seed": (lambda v: v is None or _is_int(v), "null or an integer"),
+    "trainer.checkpoint_every": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "trainer.keep_checkpoints": (_positive_int, "an integer >= 1"),
     "trainer.shuffle": (lambda v: isinstance(v, bool), "true or false"),
     "trainer.verbose": (
         lambda v: v == "auto" or isinstance(v, bool) or _is_int(v),
@@ -71,5 +73,11 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.train": (_non_empty_str, "a file path or glob"),
     "data.test": (lambda v: v is None or _non_empty_str(v), "a file path"),
     "data.target": (_non_empty_str, "a column name"),
+    "data.streaming": (lambda v: v == "auto" or isinstance(v, bool), "auto, true or false"),
+    "data.shuffle_buffer": (_positive_int, "an integer >= 1 (rows)"),
+    "data.stream_threshold_mb": (
+        lambda v: v is None or (_is_num(v) and v > 0),
+        "null or a number > 0",
+    ),
     "name": (lambda v: _non_empty_str(v) and "/" not in v, "a short name without '/'"),
 }

@@ -43,12 +43,15 @@ DATA_KEYS = (
     "test_split",
     "limit",
     "preprocessing",
+    "streaming",
+    "shuffle_buffer",
+    "stream_threshold_mb",
 )
 DATA_DEFAULTS = {"validation_split": 0.1}
 TEST_SPLIT_DEFAULT = 0.2
 
 # fit() arguments that the API supplies itself; a config cannot set them.
-_FIT_DATA_ARGS = ("x", "y", "validation_data")
+_FIT_DATA_ARGS = ("x", "y", "validation_data", "checkpoint_dir", "resume")
 _TRAINER_EXTRA = ("early_stopping",)
 
 

@@ -7,7 +7,7 @@ mirror the Model API documented in ``docs/internals.md``.
 
 Example:
     >>> sorted(params_of(_declared_compile))[:3]
-    ['grad_clip', 'l1', 'l2']
+    ['adversarial', 'grad_clip', 'l1']
     >>> accepts_any(lambda **kw: None)
     True
 """
@@ -46,6 +46,7 @@ def _declared_compile(
     l2: float = 0.0,
     grad_clip: float | None = None,
     schedule: Any = None,
+    adversarial: Any = None,
 ) -> None:
     """Stand-in for ``Model.compile``."""
 
@@ -62,6 +63,11 @@ def _declared_fit(
     shuffle: bool = True,
     seed: int | None = None,
     verbose: int = 1,
+    strategy: Any = None,
+    checkpoint_every: int = 0,
+    keep_checkpoints: int = 3,
+    checkpoint_dir: Any = None,
+    resume: bool = False,
 ) -> None:
     """Stand-in for ``Model.fit``."""
 
