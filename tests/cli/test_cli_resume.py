@@ -46,12 +46,16 @@ def test_interrupted_run_is_unfinished_then_resumes(run_cli, tmp_path, tabular_c
     code, _, _ = run_cli("train", config, "--out", tmp_path / "runs")
     assert code == 130
     monkeypatch.setattr(Model, "fit", fit)
-    (run,) = (tmp_path / "runs").iterdir()
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "steps.csv"]
-    code, _, err = run_cli("evaluate", run)
-    assert code == 2 and f"deepfuse train --resume {run}" in err
-    code, out, err = run_cli("train", "--resume", run)
+    (partial,) = (tmp_path / "runs").iterdir()
+    assert partial.name.endswith(".partial")  # never a complete-looking <name>-<stamp>
+    assert sorted(p.name for p in partial.iterdir()) == ["checkpoints", "config.yaml", "steps.csv"]
+    run = partial.with_name(partial.name.removesuffix(".partial"))
+    for given in (partial, run):  # readers point at the run by either name
+        code, _, err = run_cli("evaluate", given)
+        assert code == 2 and f"deepfuse train --resume {given}" in err
+    code, out, err = run_cli("train", "--resume", run)  # the name without .partial works too
     assert code == 0, err
-    assert f"run: {run}" in out and (run / "metrics.json").is_file()
+    assert f"run: {run.resolve()}" in out and (run / "metrics.json").is_file()
+    assert not partial.exists()  # renamed into place when complete
     code, _, err = run_cli("train", "--resume", run)
     assert code == 2 and "already finished" in err

@@ -1,9 +1,10 @@
-"""Run directories: every file written atomically; a run is finished when all of RUN_FILES exist.
+"""Run directories: built in a temp folder, renamed into place only when complete.
 
-``deepfuse train`` writes a run in place (:func:`new_run_dir`) so that a killed run can be
-resumed from ``<run>/checkpoints/``; ``metrics.json`` is written last, and readers
-(:func:`check_run_dir`) refuse a run that lacks any of :data:`RUN_FILES`. :class:`RunWriter`
-builds a folder in a hidden temp folder and renames it into place only when complete.
+``deepfuse train`` builds a run in ``runs/<name>-<stamp>.partial/`` (:func:`new_run_dir`), a
+visible temp folder, so that a killed run can be resumed from its ``checkpoints/`` with
+``deepfuse train --resume``; when every file is written, :func:`finish_run_dir` renames it to
+``runs/<name>-<stamp>``. A folder without the suffix is therefore always a finished run.
+:class:`RunWriter` does the same with a hidden temp folder for runs that are not resumable.
 
 Example:
     >>> import tempfile, os
@@ -34,6 +35,7 @@ __all__ = [
     "RUN_FILES",
     "RunWriter",
     "check_run_dir",
+    "finish_run_dir",
     "history_csv",
     "new_run_dir",
     "read_json",
@@ -97,16 +99,21 @@ class RunWriter:
         raise UserError(f"Too many runs named '{self.name}-{stamp}' in '{self.root}'.")
 
 
-def new_run_dir(root: str | os.PathLike | None, name: str) -> Path:
-    """Create and return a fresh ``<root>/<name>-<timestamp>`` folder for a resumable run.
+#: Suffix of a run in progress: ``runs/<name>-<stamp>.partial`` is renamed to
+#: ``runs/<name>-<stamp>`` once every file is written, so a folder without it is always complete.
+PARTIAL_SUFFIX = ".partial"
 
-    A resumable run is written in place (so ``deepfuse train --resume DIR`` can find it after a
-    kill); it counts as finished only once every file of :data:`RUN_FILES` is there, and
-    ``metrics.json`` is written last.
+
+def new_run_dir(root: str | os.PathLike | None, name: str) -> Path:
+    """Create and return a fresh ``<root>/<name>-<timestamp>.partial`` folder for a resumable run.
+
+    A resumable run is built in this visible temp folder (so ``deepfuse train --resume`` can
+    find it after a kill) and renamed into place by :func:`finish_run_dir` when complete:
+    readers never see a half-written ``<name>-<timestamp>``.
 
     Example:
         >>> import tempfile
-        >>> new_run_dir(tempfile.mkdtemp(), "demo").name.startswith("demo-")
+        >>> new_run_dir(tempfile.mkdtemp(), "demo").name.endswith(".partial")
         True
     """
     root = Path(root if root is not None else DEFAULT_RUNS_DIR)
@@ -119,16 +126,56 @@ def new_run_dir(root: str | os.PathLike | None, name: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for attempt in range(1000):
         final = root / f"{name}-{stamp}{'' if attempt == 0 else f'-{attempt + 1}'}"
+        partial = final.with_name(final.name + PARTIAL_SUFFIX)
+        if final.exists():
+            continue
         try:
-            final.mkdir()  # exclusive: no run is ever reused
+            partial.mkdir()  # exclusive: no run is ever reused
         except FileExistsError:
             continue
-        return final.resolve()
+        return partial.resolve()
     raise UserError(f"Too many runs named '{name}-{stamp}' in '{root}'.")
 
 
+def finish_run_dir(partial: Path) -> Path:
+    """Rename a complete ``<run>.partial`` folder to ``<run>`` (atomic); returns the final path.
+
+    Example:
+        >>> import tempfile
+        >>> finish_run_dir(new_run_dir(tempfile.mkdtemp(), "demo")).name.endswith(".partial")
+        False
+    """
+    partial = Path(partial)
+    if not partial.name.endswith(PARTIAL_SUFFIX):
+        return partial
+    final = partial.with_name(partial.name[: -len(PARTIAL_SUFFIX)])
+    _relax_permissions(partial)
+    if final.exists():  # os.rename onto an empty folder would succeed: never overwrite a run
+        raise UserError(f"Cannot finish the run '{partial}': '{final}' already exists.")
+    os.rename(partial, final)
+    try:  # make the rename durable
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+    return final.resolve()
+
+
+def _in_progress(path: Path) -> Path | None:
+    """The ``.partial`` folder of ``path`` (given with or without the suffix), if there is one."""
+    if path.name.endswith(PARTIAL_SUFFIX) and path.is_dir():
+        return path
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    return partial if partial.is_dir() else None
+
+
 def resumable_run(path: str | os.PathLike) -> Path:
-    """Return ``path`` if it is a run that ``deepfuse train --resume`` can continue.
+    """Return the in-progress folder of a run that ``deepfuse train --resume`` can continue.
+
+    ``path`` may name the run with or without its ``.partial`` suffix.
 
     Example:
         >>> resumable_run("/no/such/run")
@@ -137,18 +184,19 @@ def resumable_run(path: str | os.PathLike) -> Path:
         deepfuse._utils.errors.UserError: Cannot resume '/no/such/run': it is not a folder. Pass a run directory written by 'deepfuse train' (runs/<name>-<timestamp>).
     """
     run = Path(path)
-    if not run.is_dir():
+    partial = _in_progress(run)
+    if partial is None and (run / "metrics.json").is_file():
+        raise UserError(f"Cannot resume '{path}': the run is already finished (metrics.json).")
+    if partial is None:
         raise UserError(
             f"Cannot resume '{path}': it is not a folder. Pass a run directory written by "
             "'deepfuse train' (runs/<name>-<timestamp>)."
         )
-    if (run / "metrics.json").is_file():
-        raise UserError(f"Cannot resume '{path}': the run is already finished (metrics.json).")
-    if not (run / "config.yaml").is_file():
+    if not (partial / "config.yaml").is_file():
         raise UserError(
             f"Cannot resume '{path}': it has no config.yaml, so it is not a deepfuse run."
         )
-    return run.resolve()
+    return partial.resolve()
 
 
 def _relax_permissions(folder: Path) -> None:
@@ -170,17 +218,17 @@ def check_run_dir(path: str | os.PathLike) -> Path:
         deepfuse._utils.errors.UserError: Run directory '/no/such/run' does not exist. Pass a folder written by 'deepfuse train' (runs/<name>-<timestamp>).
     """
     run = Path(path)
+    if _in_progress(run) is not None and not (run / "metrics.json").is_file():
+        raise UserError(
+            f"'{path}' is an unfinished run (still training, or stopped). Finish it with "
+            f"'deepfuse train --resume {path}'."
+        )
     if not run.is_dir():
         raise UserError(
             f"Run directory '{path}' does not exist. Pass a folder written by "
             "'deepfuse train' (runs/<name>-<timestamp>)."
         )
     missing = [f for f in RUN_FILES if not (run / f).is_file()]
-    if missing and (run / "checkpoints").is_dir():
-        raise UserError(
-            f"'{path}' is an unfinished run (missing {', '.join(missing)}). Finish it with "
-            f"'deepfuse train --resume {path}'."
-        )
     if missing:
         raise UserError(
             f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "

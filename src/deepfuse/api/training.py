@@ -35,6 +35,7 @@ from deepfuse.api.registry import signatures
 from deepfuse.api.rundir import (
     DEFAULT_RUNS_DIR,
     STEPS_FILE,
+    finish_run_dir,
     history_csv,
     new_run_dir,
     resumable_run,
@@ -172,8 +173,9 @@ def _train_worker(
         (tmp / STEPS_FILE).unlink()  # now in history.csv, one row per step
         metrics = _metrics(prep, history, test, train_time)
         _write_evaluation(model, prep, tmp / "evaluation.json", trainer["batch_size"])
-        atomic_write_json(tmp / "metrics.json", metrics)  # last: the run is finished
-    return RunResult(tmp, metrics, history)
+        atomic_write_json(tmp / "metrics.json", metrics)
+    # every file is there: <name>-<stamp>.partial becomes <name>-<stamp> in one rename
+    return RunResult(finish_run_dir(tmp), metrics, history)
 
 
 def build_compiled_model(resolved: dict[str, Any], prep: Prepared) -> Any:

@@ -7,7 +7,7 @@ How to run, on one machine:
 
     # a killed run continues from its last checkpoint (every epoch; trainer.checkpoint_every=N
     # adds one every N steps), bit-identical to an uninterrupted run on CPU
-    $ deepfuse train --resume runs/mnist_cnn-20250101-120000
+    $ deepfuse train --resume runs/mnist_cnn-20250101-120000.partial
 
     # any config key can be overridden as key=value (values are YAML: 3, 1e-3, [64,32], {name: sgd})
     $ deepfuse train examples/mnist_cnn.yaml trainer.epochs=1 trainer.optimizer.lr=3e-3 --out runs/
