@@ -72,6 +72,37 @@ class RayWorkerStrategy(DDPStrategy):
         # Every rank reports (Ray waits for all of them); only rank 0 attaches a checkpoint.
         train.report(_plain(metrics), checkpoint=checkpoint)
 
+    def dataset(
+        self,
+        name: str = "train",
+        *,
+        batch_size: int,
+        target: str | None = None,
+        features: list[str] | None = None,
+        drop_last: bool = False,
+    ) -> Any:
+        """This worker's split of the Ray Dataset passed as ``RayStrategy(datasets={name: ds})``.
+
+        Example:
+            >>> ds = strategy.dataset("train", batch_size=64, target="label")  # doctest: +SKIP
+            >>> model.fit(ds, epochs=2, strategy=strategy)  # doctest: +SKIP
+        """
+        from ray import train
+
+        from deepfuse.distributed.raydata import RayDataShard
+
+        try:
+            shard = train.get_dataset_shard(name)
+        except KeyError:
+            shard = None
+        if shard is None:
+            raise UserError(
+                f"No Ray Dataset named {name!r} was passed: use RayStrategy(datasets={{{name!r}: ds}})."
+            )
+        return RayDataShard(
+            shard, batch_size=batch_size, target=target, features=features, drop_last=drop_last
+        )
+
     @contextlib.contextmanager
     def resume_checkpoint(self) -> Iterator[str | None]:  # type: ignore[override]
         from ray import train
@@ -97,6 +128,8 @@ class RayStrategy(DDPStrategy):
             checkpoint before the run fails.
         storage_path: Where Ray keeps checkpoints (a shared folder or ``s3://...`` on a
             multi-node cluster); default: Ray's (``~/ray_results``).
+        datasets: Ray Datasets by name, split equally between the workers by Ray Train; inside
+            the worker, ``strategy.dataset(name, batch_size=...)`` gives its split as batches.
     """
 
     def __init__(
@@ -108,6 +141,7 @@ class RayStrategy(DDPStrategy):
         cpus_per_worker: float = 1,
         max_failures: int = 0,
         storage_path: str | None = None,
+        datasets: dict[str, Any] | None = None,
     ) -> None:
         for name, value, low in (("workers", workers, 1), ("max_failures", max_failures, -1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -127,6 +161,7 @@ class RayStrategy(DDPStrategy):
         self.workers, self.address = workers, address
         self.gpus_per_worker, self.cpus_per_worker = gpus_per_worker, cpus_per_worker
         self.max_failures, self.storage_path = max_failures, storage_path
+        self.datasets = dict(datasets) if datasets else None
 
     def launch(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(worker_strategy, *args, **kwargs)`` on every worker; return rank 0's result.
@@ -180,6 +215,7 @@ class RayStrategy(DDPStrategy):
                 failure_config=FailureConfig(max_failures=self.max_failures),
                 logging_config=LoggingConfig(log_level="WARNING"),
             ),
+            datasets=self.datasets,  # split equally between the workers (streaming_split)
         )
         try:
             trainer.fit()

@@ -129,17 +129,20 @@ def shard(
     Raises:
         DataError: ``data`` cannot be split between workers (a plain list or DataLoader).
     """
-    if data is None or world_size == 1:
-        return data
+    if data is None or world_size == 1 or getattr(data, "sharded", False):
+        return data  # RayDataShard: Ray Train already gave this worker its split
     if isinstance(data, InMemoryLoader):
         return ShardedLoader(data, rank=rank, world_size=world_size, train=train, device=device)
     if callable(getattr(data, "shard", None)):  # LazyDataset: reads only this rank's row groups
         return data.shard(rank, world_size)
     source = getattr(data, "source", None)  # BatchIterable(LazyDataset) from Model.fit
+    if getattr(source, "sharded", False):
+        return data  # BatchIterable(RayDataShard): already this worker's split
     if source is not None and callable(getattr(source, "shard", None)):
         return type(data)(source.shard(rank, world_size))
     raise DataError(
         f"Cannot split {type(data).__name__} between {world_size} workers: every worker would "
         "read all of it. Pass in-memory arrays, a deepfuse streaming dataset "
-        "(deepfuse.data.streaming, which has .shard(rank, world_size)), or a Ray Dataset."
+        "(deepfuse.data.streaming, which has .shard(rank, world_size)), or a Ray Dataset through "
+        "RayStrategy(datasets={'train': ds}) and strategy.dataset('train', batch_size=...)."
     )
