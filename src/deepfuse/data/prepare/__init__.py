@@ -335,19 +335,9 @@ def _input_files(
 
 
 def _parse_schema(schema: Mapping[str, str | pa.DataType] | None) -> dict[str, pa.DataType]:
-    types = {}
-    for name, dtype in (schema or {}).items():
-        if isinstance(dtype, pa.DataType):
-            types[name] = dtype
-            continue
-        try:
-            types[name] = pa.type_for_alias(str(dtype).strip())
-        except ValueError:
-            allowed = "int64, int32, float64, float32, bool, string"
-            raise ConfigError(
-                f"Unknown type {dtype!r} for column '{name}' in schema. Allowed: {allowed}."
-            ) from None
-    return types
+    from deepfuse.data.streaming.bad_rows import parse_schema  # one parser for prepare and scans
+
+    return parse_schema(schema)
 
 
 def _positive_int(name: str, value: Any) -> int:
