@@ -24,6 +24,9 @@ How to run, on one machine:
     $ deepfuse predict  runs/adult-20250101-120000 new_rows.csv --out predictions.csv
     $ deepfuse info     runs/adult-20250101-120000
 
+    # plots of a run (deepfuse[viz]): curves, confusion matrix, ROC, PR -> RUN/plots/*.png
+    $ deepfuse plot    runs/mnist_cnn-20250101-120000
+
     # robustness and explanations of a run: FGSM/PGD accuracy curve, ranked raw columns
     $ deepfuse attack  runs/mnist_cnn-20250101-120000 --eps 0,0.05,0.1,0.2,0.3
     $ deepfuse explain runs/adult-20250101-120000 --data examples/data/adult_test.csv.gz
@@ -124,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = verbs.add_parser("info", help="show a run's config, model and metrics")
     info.add_argument("run", metavar="RUN", help="run directory written by 'deepfuse train'")
+    plot = verbs.add_parser(
+        "plot", help="draw a run's curves, confusion matrix, ROC and PR into RUN/plots/"
+    )
+    plot.add_argument("run", metavar="RUN", help="run directory written by 'deepfuse train'")
+    plot.add_argument("--format", choices=["png", "svg", "pdf"], default="png")
     _add_prepare(verbs)
     _add_cv(verbs)
     robustness.add_parsers(verbs)  # attack, explain
@@ -386,6 +394,14 @@ def _fast_cpu_math() -> None:
     torch.set_flush_denormal(True)
 
 
+def _plot(args: argparse.Namespace) -> int:
+    from deepfuse.viz import plot_run
+
+    for path in plot_run(args.run, fmt=args.format):
+        print(path)
+    return 0
+
+
 _VERBS = {
     "train": _train,
     "evaluate": _evaluate,
@@ -393,6 +409,7 @@ _VERBS = {
     "info": _info,
     "prepare": _prepare,
     "cv": _cv,
+    "plot": _plot,
     **robustness.VERBS,
 }
 
