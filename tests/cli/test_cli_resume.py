@@ -48,7 +48,12 @@ def test_interrupted_run_is_unfinished_then_resumes(run_cli, tmp_path, tabular_c
     monkeypatch.setattr(Model, "fit", fit)
     (partial,) = (tmp_path / "runs").iterdir()
     assert partial.name.endswith(".partial")  # never a complete-looking <name>-<stamp>
-    assert sorted(p.name for p in partial.iterdir()) == ["checkpoints", "config.yaml", "steps.csv"]
+    assert sorted(p.name for p in partial.iterdir()) == [
+        "checkpoints",
+        "config.yaml",
+        "histograms.json",  # HistogramLog: weights and gradients per epoch, for report.html
+        "steps.csv",
+    ]
     run = partial.with_name(partial.name.removesuffix(".partial"))
     for given in (partial, run):  # readers point at the run by either name
         code, _, err = run_cli("evaluate", given)

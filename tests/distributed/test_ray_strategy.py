@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import csv
 import os
 import signal
 import sys
@@ -73,8 +74,6 @@ def test_ray_two_workers_survive_a_killed_worker(tmp_path: Path) -> None:
     from deepfuse.api.training import resolve_config
     from deepfuse.distributed import RayStrategy
 
-    if not Path(os.environ.get("DEEPFUSE_DATA_DIR", ""), "mnist").exists():
-        pytest.skip("MNIST not available (set DEEPFUSE_DATA_DIR)")
     cfg = {
         "name": "mlp",
         "data": {"dataset": "mnist", "limit": 20000},
@@ -107,6 +106,12 @@ def test_ray_two_workers_survive_a_killed_worker(tmp_path: Path) -> None:
     got, want = result.metrics["test"]["accuracy"], single.metrics["test"]["accuracy"]
     print(f"test accuracy: killed-worker Ray run {got:.4f}, single process {want:.4f}")
     assert abs(got - want) <= 0.005, (got, want)
+    # Regression: the restarted group continues rank 0's folder (it used to start a new one and
+    # fail on the checkpoint's step log); no orphan is left and every step is logged once.
+    assert [p.name for p in (tmp_path / "ray_runs").iterdir()] == [result.run_dir.name]
+    with open(result.run_dir / "history.csv", newline="") as fh:
+        steps = [int(row["global_step"]) for row in csv.DictReader(fh)]
+    assert steps == list(range(1, len(steps) + 1)), steps
 
 
 def test_ray_data_shard_collates_and_is_not_sharded_again() -> None:

@@ -87,3 +87,8 @@ def test_cli_plot_writes_the_files_and_refuses_a_non_run(tmp_path, capsys):
 
     assert main(["plot", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_curves_of_one_epoch_have_one_whole_epoch_tick():
+    fig = plot_curves({"loss": [0.5], "val_loss": [0.6]})
+    assert list(fig.axes[0].get_xticks()) == [1]

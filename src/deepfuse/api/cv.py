@@ -9,8 +9,9 @@ held-out fold), and ``data.validation_split`` is taken from them too. The held-o
 scored with :func:`deepfuse.evaluation.evaluate_predictions`.
 
 Written atomically to ``<out_dir>/cv-<name>-<timestamp>/``: ``config.yaml`` (the resolved
-config), ``cv.csv`` (one row per fold) and ``cv.json`` (per-fold headline metrics, their
-mean and standard deviation, each fold's held-out row indices and full evaluation).
+config), ``cv.csv`` (one row per fold), ``cv.json`` (per-fold headline metrics, their
+mean and standard deviation, each fold's held-out row indices, full evaluation, per-epoch
+history and time) and ``report.html`` (the per-fold table with mean ± std, per-fold curves).
 
 Example:
     >>> from deepfuse.api.cv import cross_validate
@@ -25,6 +26,7 @@ import copy
 import csv
 import io
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,10 +133,15 @@ def cross_validate(
     everything = np.arange(source.num_rows)
     per_fold: list[dict[str, Any]] = []
     evaluations: list[EvaluationResult] = []
+    histories: list[dict[str, list[float]]] = []
+    fold_times: list[float] = []
     for k, test_idx in enumerate(held_out):
         train_idx = np.setdiff1d(everything, test_idx, assume_unique=True)
+        start = time.perf_counter()
         prep = source.prepared(train_idx, test_idx, seed)
-        result = _fit_and_evaluate(copy.deepcopy(resolved), prep)
+        result, history = _fit_and_evaluate(copy.deepcopy(resolved), prep)
+        fold_times.append(round(time.perf_counter() - start, 3))
+        histories.append(history)
         row = {"fold": k + 1, "train_rows": len(train_idx), "test_rows": len(test_idx)}
         row.update({m: result.metrics[m] for m in HEADLINE_METRICS if m in result.metrics})
         per_fold.append(row)
@@ -164,8 +171,11 @@ def cross_validate(
                 "summary": summary,
                 "fold_indices": [f.tolist() for f in held_out],
                 "evaluations": [e.to_dict() for e in evaluations],
+                "histories": histories,
+                "fold_times_s": fold_times,
             },
         )
+        _write_report(tmp)
     assert writer.run_dir is not None
     return CVResult(
         out_dir=writer.run_dir,
@@ -176,6 +186,23 @@ def cross_validate(
         fold_indices=held_out,
         evaluations=evaluations,
     )
+
+
+def _write_report(folder: Path) -> None:
+    """report.html of the cv folder (per-fold table, mean ± std, curves); never fails the cv."""
+    import warnings
+
+    from deepfuse.report import ReportWarning, write_report
+
+    try:
+        write_report(folder)
+    except Exception as exc:
+        warnings.warn(
+            f"report.html could not be written ({type(exc).__name__}: {exc}); "
+            "cv.json and cv.csv are complete. Write it later with 'deepfuse report DIR'.",
+            ReportWarning,
+            stacklevel=2,
+        )
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -202,8 +229,13 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def _fit_and_evaluate(resolved: dict[str, Any], prep: Prepared) -> EvaluationResult:
-    """Build, compile and fit one fold's model as train() does; score its held-out rows."""
+def _fit_and_evaluate(
+    resolved: dict[str, Any], prep: Prepared
+) -> tuple[EvaluationResult, dict[str, list[float]]]:
+    """Build, compile and fit one fold's model as train() does; score its held-out rows.
+
+    Returns the evaluation and the per-epoch history (for the report's per-fold curves).
+    """
     from deepfuse.api.training import _arguments_of, _callbacks, build_compiled_model
     from deepfuse.api.use import evaluation_of
 
@@ -212,9 +244,17 @@ def _fit_and_evaluate(resolved: dict[str, Any], prep: Prepared) -> EvaluationRes
     options = _arguments_of(
         type(model).fit, trainer, skip=("validation_split", "callbacks", "strategy")
     )
-    model.fit(prep.train, validation_data=prep.val, callbacks=_callbacks(trainer), **options)
+    history = model.fit(
+        prep.train, validation_data=prep.val, callbacks=_callbacks(trainer), **options
+    ).history
     batch = max(256, int(trainer.get("batch_size") or 0))
-    return evaluation_of(model, prep.test, prep.task, prep.classes, batch_size=batch)
+    result = evaluation_of(model, prep.test, prep.task, prep.classes, batch_size=batch)
+    per_epoch = {  # NaN (no value that epoch) as null: cv.json stays strict JSON
+        k: [float(x) if x == x else None for x in v]
+        for k, v in history.items()
+        if k not in ("lr", "time")
+    }
+    return result, per_epoch
 
 
 @dataclass

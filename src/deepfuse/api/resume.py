@@ -28,13 +28,27 @@ from deepfuse.training.checkpoint import CheckpointManager, load_checkpoint
 __all__ = ["EpochCheckpoint", "attach"]
 
 
-def attach(strategy: Any, callbacks: list[Any]) -> None:
-    """Append an :class:`EpochCheckpoint` to ``callbacks`` when the launcher restarts workers."""
+def attach(strategy: Any, callbacks: list[Any]) -> EpochCheckpoint | None:
+    """Append an :class:`EpochCheckpoint` to ``callbacks`` when the launcher restarts workers.
+
+    Returns it (``None`` on one process): after a restart its ``run_dir`` names the run folder
+    the checkpoint belongs to, which rank 0 must continue rather than start a new one.
+    """
     if not strategy.wants_checkpoints:
-        return
+        return None
     with strategy.resume_checkpoint() as folder:
         state = load_checkpoint(folder) if folder is not None else None  # read while it exists
-    callbacks.append(EpochCheckpoint(strategy, state))
+    restart = EpochCheckpoint(strategy, state)
+    callbacks.append(restart)
+    return restart
+
+
+def _run_dir_in(state: dict[str, Any] | None) -> str | None:
+    """The run folder recorded by the :class:`EpochCheckpoint` of a saved trainer state."""
+    for key, value in ((state or {}).get("callbacks") or {}).items():
+        if key.endswith(f".{EpochCheckpoint.__name__}") and isinstance(value, dict):
+            return value.get("run_dir")
+    return None
 
 
 class EpochCheckpoint(Callback):
@@ -49,6 +63,14 @@ class EpochCheckpoint(Callback):
         self.strategy = strategy
         self.state = state
         self._folder: str | None = None
+        #: Rank 0's run folder: saved in each checkpoint, so a restarted group continues it.
+        self.run_dir: str | None = _run_dir_in(state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore: the run folder was read from the checkpoint in ``__init__``."""
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         if self.state is not None:

@@ -32,6 +32,7 @@ from deepfuse._utils.errors import UserError
 from deepfuse._utils.io import atomic_write_text
 
 __all__ = [
+    "REQUIRED_RUN_FILES",
     "RUN_FILES",
     "RunWriter",
     "check_run_dir",
@@ -43,7 +44,17 @@ __all__ = [
 ]
 
 #: Files every finished run has (see docs/internals.md, "Run directory").
-RUN_FILES = ("config.yaml", "model.safetensors", "model.json", "history.csv", "metrics.json")
+RUN_FILES = (
+    "config.yaml",
+    "model.safetensors",
+    "model.json",
+    "history.csv",
+    "metrics.json",
+    "report.html",
+)
+#: The files a run needs to be read (evaluate, predict, info): runs written before report.html
+#: existed have no report and stay usable ('deepfuse report RUN' adds it).
+REQUIRED_RUN_FILES = tuple(f for f in RUN_FILES if f != "report.html")
 DEFAULT_RUNS_DIR = "runs"
 #: The per-step log of a run in progress (merged into history.csv when the run finishes).
 STEPS_FILE = "steps.csv"
@@ -228,7 +239,7 @@ def check_run_dir(path: str | os.PathLike) -> Path:
             f"Run directory '{path}' does not exist. Pass a folder written by "
             "'deepfuse train' (runs/<name>-<timestamp>)."
         )
-    missing = [f for f in RUN_FILES if not (run / f).is_file()]
+    missing = [f for f in REQUIRED_RUN_FILES if not (run / f).is_file()]
     if missing:
         raise UserError(
             f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "

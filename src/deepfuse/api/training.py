@@ -5,7 +5,7 @@ Example:
     >>> cfg = {"data": {"dataset": "mnist", "limit": 2000}, "trainer": {"epochs": 1, "verbose": 0}}
     >>> result = train(cfg, out_dir="/tmp/deepfuse-doctest-runs")            # doctest: +SKIP
     >>> sorted(p.name for p in result.run_dir.iterdir())                     # doctest: +SKIP
-    ['checkpoints', 'config.yaml', 'history.csv', 'metrics.json', 'model.json', 'model.safetensors']
+    ['checkpoints', 'config.yaml', 'evaluation.json', 'histograms.json', 'history.csv', 'metrics.json', 'model.json', 'model.safetensors', 'report.html']
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from deepfuse.api.rundir import (
 )
 from deepfuse.config import dump_config, load_config, resolve
 from deepfuse.config.signatures import params_of
+from deepfuse.report import data_summary, environment, write_report
+from deepfuse.training.callbacks.histograms import HistogramLog
 from deepfuse.training.callbacks.steplog import StepLog
 
 __all__ = ["RunResult", "build_compiled_model", "resolve_config", "train"]
@@ -142,16 +144,34 @@ def _train_worker(
 
     model = build_compiled_model(resolved, prep)
     callbacks = _callbacks(trainer)
-    attach(strategy, callbacks)  # Ray: checkpoint each epoch, resume after a restart
+    restart = attach(strategy, callbacks)  # Ray: checkpoint each epoch, resume after a restart
+    resume_folder = run_dir is not None  # --resume: continue from the folder's checkpoints/
+    if (
+        run_dir is None
+        and restart is not None
+        and restart.run_dir
+        and Path(restart.run_dir).is_dir()
+    ):
+        run_dir = Path(restart.run_dir)  # a restarted Ray group continues its own folder
+        fresh = False
+    else:
+        fresh = run_dir is None
 
     # Rank 0 writes the run in place, so a killed run can be resumed from its checkpoints/.
     tmp = (run_dir or new_run_dir(out_dir, model.name)) if strategy.is_main else None
+    if restart is not None and tmp is not None:
+        restart.run_dir = str(tmp)
     if tmp is not None:
         callbacks.append(StepLog(tmp / STEPS_FILE))
-        options_ckpt = {"checkpoint_dir": tmp / "checkpoints", "resume": run_dir is not None}
-    with _removed_on_error(tmp if run_dir is None else None):
-        if tmp is not None and run_dir is None:
+        # weight/gradient histograms per epoch for report.html (reads tensors only: same bits)
+        callbacks.append(HistogramLog(tmp / "histograms.json"))
+        options_ckpt = {"checkpoint_dir": tmp / "checkpoints", "resume": resume_folder}
+    # A failed fresh run leaves nothing behind, unless its launcher may restart the workers
+    # (Ray): they continue this folder from its checkpoint.
+    with _removed_on_error(tmp if fresh and restart is None else None):
+        if tmp is not None and fresh:
             dump_config(resolved, tmp / "config.yaml")
+        started_at = _utc_now()
         start = time.perf_counter()
         # Every other fit() argument comes from the trainer section as it is (epochs, seed, ...).
         options = _arguments_of(
@@ -165,14 +185,23 @@ def _train_worker(
         train_time = time.perf_counter() - start
         if tmp is None:
             return None  # not rank 0: the run directory is rank 0's to write
+        eval_start = time.perf_counter()
         test = model.evaluate(
             prep.test, batch_size=max(256, trainer["batch_size"]), return_dict=True
         )
+        eval_time = time.perf_counter() - eval_start
         model.save(tmp)
         history_csv(history, tmp / "history.csv", steps=tmp / STEPS_FILE)
         (tmp / STEPS_FILE).unlink()  # now in history.csv, one row per step
         metrics = _metrics(prep, history, test, train_time)
+        eval_start = time.perf_counter()
         _write_evaluation(model, prep, tmp / "evaluation.json", trainer["batch_size"])
+        eval_time += time.perf_counter() - eval_start
+        metrics.update(_run_facts(prep, model, started_at, eval_time))
+        # report.html before metrics.json: the run is renamed from .partial only with its report
+        report_start = time.perf_counter()
+        _write_report(tmp, model, prep, metrics)
+        metrics["report_time_s"] = round(time.perf_counter() - report_start, 3)
         atomic_write_json(tmp / "metrics.json", metrics)
     # every file is there: <name>-<stamp>.partial becomes <name>-<stamp> in one rename
     return RunResult(finish_run_dir(tmp), metrics, history)
@@ -272,6 +301,39 @@ def _metrics(
             "test": _rows(prep.test),
         },
     }
+
+
+def _run_facts(prep: Prepared, model: Any, started_at: str, eval_time: float) -> dict[str, Any]:
+    """What metrics.json adds for report.html: dates, evaluation time, data facts, environment."""
+    return {
+        "eval_time_s": round(eval_time, 3),
+        "started_at": started_at,
+        "finished_at": _utc_now(),
+        "data": data_summary(prep),
+        "environment": environment(model),
+    }
+
+
+def _write_report(run: Path, model: Any, prep: Prepared, metrics: dict[str, Any]) -> None:
+    """report.html of the run; a failure of the report as a whole (each of its parts already
+    shows its own failures in the page) is a warning: it never costs the trained run."""
+    import warnings
+
+    from deepfuse.report import ReportWarning
+
+    try:
+        write_report(run, model=model, test_data=prep.test, metrics=metrics)
+    except Exception as exc:
+        warnings.warn(
+            f"report.html could not be written ({type(exc).__name__}: {exc}); the run is "
+            "complete without it. Write it later with 'deepfuse report RUN'.",
+            ReportWarning,
+            stacklevel=2,
+        )
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
 
 
 def _rows(tensors: Mapping[str, Any]) -> int:

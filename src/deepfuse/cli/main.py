@@ -27,6 +27,9 @@ How to run, on one machine:
     # plots of a run (deepfuse[viz]): curves, confusion matrix, ROC, PR -> RUN/plots/*.png
     $ deepfuse plot    runs/mnist_cnn-20250101-120000
 
+    # every run (and cv folder) has RUN/report.html, one self-contained page; rewrite it with
+    $ deepfuse report  runs/mnist_cnn-20250101-120000
+
     # robustness and explanations of a run: FGSM/PGD accuracy curve, ranked raw columns
     $ deepfuse attack  runs/mnist_cnn-20250101-120000 --eps 0,0.05,0.1,0.2,0.3
     $ deepfuse explain runs/adult-20250101-120000 --data examples/data/adult_test.csv.gz
@@ -38,6 +41,9 @@ How to run, on one machine:
 
     # big data: convert CSV / JSON lines / an image folder into Parquet shards for streaming
     $ deepfuse prepare clicks.csv.gz --out data/clicks
+
+    # the dashboard (deepfuse[ui]): runs sortable by metric, live curves, compare runs
+    $ deepfuse ui runs/ --port 8765            # then open http://127.0.0.1:8765/
 
 Exit status: 0 on success, 2 on a mistake you can fix (the one-line message says which), 1 on an
 internal error (printed with its traceback; please report it).
@@ -134,8 +140,25 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--format", choices=["png", "svg", "pdf"], default="png")
     _add_prepare(verbs)
     _add_cv(verbs)
+    _add_report(verbs)
     robustness.add_parsers(verbs)  # attack, explain
+    _add_ui(verbs)
     return parser
+
+
+def _add_ui(verbs: Any) -> None:
+    ui = verbs.add_parser(
+        "ui",
+        help="a local read-only web dashboard of a runs folder (pip install 'deepfuse[ui]')",
+        description="Serve a dashboard of RUNS_DIR: runs sortable by any metric, each run's "
+        "curves (live while it trains), confusion matrix and report, and runs compared side "
+        "by side. Read-only; listens on 127.0.0.1 unless --host says otherwise.",
+    )
+    ui.add_argument(
+        "runs_dir", metavar="RUNS_DIR", nargs="?", default="runs", help="default: runs/"
+    )
+    ui.add_argument("--port", type=int, default=8765, help="default 8765")
+    ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
 
 
 _PREPARE_HELP = """examples:
@@ -251,7 +274,9 @@ def _train(args: argparse.Namespace) -> int:
         cfg.setdefault("name", Path(args.config).stem)
         result = api.train(cfg, out_dir=args.out)
     _print_metrics("test", result.metrics.get("test", {}))
-    print(f"run: {result.run_dir}")
+    if (result.run_dir / "report.html").is_file():
+        print(f"report: {result.run_dir / 'report.html'}")
+    print(f"run: {result.run_dir}")  # the last line: scripts read the run folder from it
     return 0
 
 
@@ -340,7 +365,30 @@ def _cv(args: argparse.Namespace) -> int:
     result = cross_validate(cfg, folds=args.folds, out_dir=args.out, on_fold=progress)
     print()
     print(format_folds(result.per_fold, result.summary, result.metrics))
-    print(f"cv: {result.out_dir}")
+    if (result.out_dir / "report.html").is_file():
+        print(f"report: {result.out_dir / 'report.html'}")
+    print(f"cv: {result.out_dir}")  # the last line: scripts read the folder from it
+    return 0
+
+
+def _add_report(verbs: Any) -> None:
+    report = verbs.add_parser(
+        "report",
+        help="(re)write RUN/report.html: one self-contained page of the run",
+        description="Write RUN/report.html from the run directory: curves, evaluation, a look "
+        "inside the model, confidently wrong examples, data, model summary, config, timings and "
+        "environment (images embedded, no network, no JavaScript). Every run and cv folder "
+        "already has one; this rewrites it. Prints the path.",
+    )
+    report.add_argument(
+        "run", metavar="RUN", help="run directory of 'deepfuse train' (or a cv folder)"
+    )
+
+
+def _report(args: argparse.Namespace) -> int:
+    from deepfuse.report import write_report
+
+    print(write_report(args.run))
     return 0
 
 
@@ -402,6 +450,13 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from deepfuse.ui.server import serve
+
+    serve(args.runs_dir, host=args.host, port=args.port)
+    return 0
+
+
 _VERBS = {
     "train": _train,
     "evaluate": _evaluate,
@@ -410,6 +465,8 @@ _VERBS = {
     "prepare": _prepare,
     "cv": _cv,
     "plot": _plot,
+    "report": _report,
+    "ui": _ui,
     **robustness.VERBS,
 }
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from deepfuse.models import layout
 
-__all__ = ["summarize"]
+__all__ = ["layer_rows", "summarize"]
 
 
 def _shape_of(output: Any) -> str:
@@ -27,8 +27,12 @@ def _shape_of(output: Any) -> str:
     return "?"
 
 
-def summarize(model: Any) -> str:
-    """Render the summary table of ``model`` (output shapes need a built model)."""
+def layer_rows(model: Any) -> list[tuple[str, str, str, int]]:
+    """``(name, type, output shape, parameters)`` per layer; shapes need a built model.
+
+    Output shapes come from one forward pass of a zero batch (batch 1, on the model's device) in
+    eval mode; an unbuilt layer shows ``"unbuilt"``, a shape that could not be read ``"?"``.
+    """
     leaves = _named_layers(model)
     shapes: dict[int, str] = {}
     if model.input_spec and not layout.has_unbuilt_layers(model):
@@ -37,11 +41,12 @@ def summarize(model: Any) -> str:
             shapes[id(module)] = _shape_of(output)
 
         handles = [mod.register_forward_hook(record) for _, mod in leaves]
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
         example = {
-            k: torch.zeros((1, *s["shape"]), dtype=getattr(torch, s["dtype"]))
+            k: torch.zeros((1, *s["shape"]), dtype=getattr(torch, s["dtype"]), device=device)
             for k, s in model.input_spec.items()
         }
-        was_training = model.training
+        modes = [(m, m.training) for m in model.modules()]  # restored one by one afterwards
         model.train(False)
         try:
             with torch.no_grad():
@@ -50,18 +55,23 @@ def summarize(model: Any) -> str:
         finally:
             for h in handles:
                 h.remove()
-            model.train(was_training)
-    rows = [("Layer (type)", "Output Shape", "Param #")]
+            for m, mode in modes:
+                m.training = mode
+    rows = []
     for name, mod in leaves:
+        label = getattr(mod, "name", None)
+        label = label if isinstance(label, str) else name
+        shape = shapes.get(id(mod), "unbuilt" if layout.has_unbuilt_layers(mod) else "?")
         count = sum(p.numel() for p in mod.parameters(recurse=True))
-        label = getattr(mod, "name", None) if isinstance(getattr(mod, "name", None), str) else name
-        rows.append(
-            (
-                f"{label} ({type(mod).__name__})",
-                shapes.get(id(mod), "unbuilt" if layout.has_unbuilt_layers(mod) else "?"),
-                f"{count:,}",
-            )
-        )
+        rows.append((label, type(mod).__name__, shape, int(count)))
+    return rows
+
+
+def summarize(model: Any) -> str:
+    """Render the summary table of ``model`` (output shapes need a built model)."""
+    rows = [("Layer (type)", "Output Shape", "Param #")]
+    for label, kind, shape, count in layer_rows(model):
+        rows.append((f"{label} ({kind})", shape, f"{count:,}"))
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     widths = [max(len(r[i]) for r in rows) for i in range(3)]

@@ -1,9 +1,19 @@
-"""Plots of a run: training curves, confusion matrix, ROC and PR curves (matplotlib, optional).
+"""Plots of a run and of a model (matplotlib, a core dependency: every run draws its report).
 
-Every function takes what a run directory holds (``history.csv``, ``evaluation.json``) or the
-equivalent Python objects, returns a ``matplotlib.figure.Figure``, and saves it when ``path`` is
+Every plotting function returns a ``matplotlib.figure.Figure`` and saves it when ``path`` is
 given (the format follows the suffix: ``.png``, ``.svg``, ``.pdf``; written atomically).
-``plot_run(RUN)`` draws all that applies into ``RUN/plots/``. Needs ``pip install 'deepfuse[viz]'``.
+
+- A run: :func:`plot_curves` (``history.csv`` via :func:`read_history`),
+  :func:`plot_confusion_matrix`, :func:`plot_roc`, :func:`plot_pr`; :func:`plot_run` draws all
+  that applies into ``RUN/plots/``.
+- Inside a CNN: :func:`feature_maps` (the convolutions' outputs for a batch),
+  :func:`plot_feature_maps` (for one image), :func:`plot_filters` (the first Conv2d's kernels).
+- Training dynamics: the ``HistogramLog`` callback (``histogram_log`` in a config) writes
+  weight/gradient histograms per epoch; :func:`read_histograms`, :func:`plot_histograms`.
+- Learned features: :func:`penultimate_features` (input of the last Linear),
+  :func:`project_2d` (PCA, or t-SNE with scikit-learn), :func:`plot_projection`.
+- Examples: :func:`confident_errors` / :func:`plot_confident_errors` (the most confident
+  mistakes), :func:`plot_image_grid` (any batch of images, e.g. a generator's samples).
 
 Example:
     >>> from deepfuse.viz import plot_curves
@@ -14,6 +24,10 @@ Example:
 
 from __future__ import annotations
 
+from deepfuse.viz.examples import confident_errors, plot_confident_errors
+from deepfuse.viz.features import feature_maps, plot_feature_maps, plot_filters
+from deepfuse.viz.histograms import plot_histograms, read_histograms
+from deepfuse.viz.images import plot_image_grid
 from deepfuse.viz.plots import (
     plot_confusion_matrix,
     plot_curves,
@@ -22,12 +36,24 @@ from deepfuse.viz.plots import (
     plot_run,
     read_history,
 )
+from deepfuse.viz.projection import penultimate_features, plot_projection, project_2d
 
 __all__ = [
+    "confident_errors",
+    "feature_maps",
+    "penultimate_features",
+    "plot_confident_errors",
     "plot_confusion_matrix",
     "plot_curves",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_histograms",
+    "plot_image_grid",
     "plot_pr",
+    "plot_projection",
     "plot_roc",
     "plot_run",
+    "project_2d",
+    "read_histograms",
     "read_history",
 ]

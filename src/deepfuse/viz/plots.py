@@ -88,7 +88,11 @@ def plot_curves(
                 ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # epochs are whole
+        epochs = max(len(history.get(k, [])) for k in (name, f"val_{name}"))
+        if epochs <= 12:  # few epochs (one, even): a tick on each, no fractional epochs
+            ax.set_xticks(range(1, epochs + 1))
+        else:
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # epochs are whole
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()

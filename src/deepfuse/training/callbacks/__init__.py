@@ -27,6 +27,7 @@ from deepfuse.training.callbacks.base import (
     LambdaCallback,
     TerminateOnNaN,
 )
+from deepfuse.training.callbacks.histograms import HistogramLog
 from deepfuse.training.callbacks.loggers import CSVLogger, TensorBoard
 from deepfuse.training.callbacks.lr import LRScheduler
 from deepfuse.training.callbacks.monitor import EarlyStopping, ModelCheckpoint
@@ -38,6 +39,7 @@ __all__ = [
     "CSVLogger",
     "Callback",
     "EarlyStopping",
+    "HistogramLog",
     "History",
     "LRScheduler",
     "LambdaCallback",
@@ -60,6 +62,7 @@ CALLBACKS: dict[str, type[Callback]] = {
     "csv_logger": CSVLogger,
     "tensorboard": TensorBoard,
     "terminate_on_nan": TerminateOnNaN,
+    "histogram_log": HistogramLog,
 }
 
 

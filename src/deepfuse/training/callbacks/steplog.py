@@ -1,11 +1,12 @@
 """``StepLog``: one CSV row per optimizer step that survives kills and resumes exactly once.
 
 Rows are ``epoch,step,global_step,loss,lr`` (1-based epoch and step; ``loss`` is the running mean
-loss of the epoch so far, what the progress bar shows). Writes are buffered; a training
-checkpoint calls :meth:`StepLog.state_dict`, which flushes and fsyncs the file and records its
-length. On resume :meth:`StepLog.load_state_dict` truncates the file back to that length, so
-rows written after the checkpoint (steps that will be trained again) and any half-written last
-line are dropped: every step appears exactly once.
+loss of the epoch so far, what the progress bar shows). Writes are buffered and flushed (not
+fsynced) at most once per second of wall time, so a reader such as ``deepfuse ui`` sees the run
+progress live; a training checkpoint calls :meth:`StepLog.state_dict`, which flushes and fsyncs
+the file and records its length. On resume :meth:`StepLog.load_state_dict` truncates the file
+back to that length, so rows written after the checkpoint (steps that will be trained again) and
+any half-written last line are dropped: every step appears exactly once.
 
 Example:
     >>> import tempfile, os, deepfuse as df, torch
@@ -21,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +33,8 @@ from deepfuse.training.callbacks.base import Callback
 __all__ = ["STEP_COLUMNS", "StepLog"]
 
 STEP_COLUMNS = ("epoch", "step", "global_step", "loss", "lr")
+#: Seconds between two flushes of the rows written so far (live progress for readers).
+FLUSH_EVERY_S = 1.0
 
 
 class StepLog(Callback):
@@ -44,12 +48,14 @@ class StepLog(Callback):
         self.path = Path(path)
         self._fh: IO[str] | None = None
         self._resumed = False
+        self._flushed_at = 0.0
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a" if self._resumed else "w", encoding="utf-8", newline="")  # noqa: SIM115 - open across hooks
         if not self._resumed:
             self._fh.write(",".join(STEP_COLUMNS) + "\n")
+        self._flushed_at = time.monotonic()
 
     def on_train_batch_end(self, step: int, logs: dict[str, Any]) -> None:
         trainer = self.trainer
@@ -58,6 +64,11 @@ class StepLog(Callback):
         self._fh.write(
             f"{trainer.epoch + 1},{step + 1},{trainer.global_step},{float(logs['loss'])!r},{lr!r}\n"
         )
+        now = time.monotonic()
+        if now - self._flushed_at >= FLUSH_EVERY_S:
+            # Whole rows reach the file for live readers; no fsync (only checkpoints need that).
+            self._fh.flush()
+            self._flushed_at = now
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
         self._close()
