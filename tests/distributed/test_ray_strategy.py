@@ -50,7 +50,9 @@ def _dying(data: Any, step: int, marker: str) -> Any:
         yield batch
 
 
-def _train_killing_rank1_once(strategy: Any, resolved: dict, root: Path, marker: str) -> Any:
+def _train_killing_rank1_once(
+    strategy: Any, resolved: dict, root: Path, run_dir: Path, marker: str
+) -> Any:
     """Runs in every Ray worker: rank 1 kills itself at step 5 of epoch 2, first attempt only."""
     from deepfuse.api import training
     from deepfuse.training.trainer import Trainer
@@ -63,7 +65,7 @@ def _train_killing_rank1_once(strategy: Any, resolved: dict, root: Path, marker:
         original(self, data, *args, **kwargs)
 
     Trainer._train_epoch = train_epoch  # type: ignore[method-assign]
-    return training._train_worker(strategy, resolved, root)
+    return training._train_worker(strategy, resolved, root, run_dir, True)
 
 
 @pytest.mark.slow
@@ -71,7 +73,7 @@ def test_ray_two_workers_survive_a_killed_worker(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
     pytest.importorskip("pydantic")
     from deepfuse.api import train
-    from deepfuse.api.training import resolve_config
+    from deepfuse.api.training import plan_run_dir, resolve_config
     from deepfuse.distributed import RayStrategy
 
     cfg = {
@@ -97,17 +99,17 @@ def test_ray_two_workers_survive_a_killed_worker(tmp_path: Path) -> None:
     marker = str(tmp_path / "killed.marker")
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
     strategy = RayStrategy(workers=2, max_failures=1, storage_path=str(tmp_path / "ray"))
-    result = strategy.launch(
-        _train_killing_rank1_once, resolve_config(cfg), (tmp_path / "ray_runs").resolve(), marker
-    )
+    resolved, root = resolve_config(cfg), (tmp_path / "ray_runs").resolve()
+    run_dir = plan_run_dir(resolved, root)  # what train() does for a launcher that restarts
+    result = strategy.launch(_train_killing_rank1_once, resolved, root, run_dir, marker)
     assert Path(marker).exists()  # the worker really was killed once
     assert result is not None and (result.run_dir / "metrics.json").is_file()
     assert result.metrics["epochs"] == 3  # 1 epoch from the checkpoint + 2 after the restart
     got, want = result.metrics["test"]["accuracy"], single.metrics["test"]["accuracy"]
     print(f"test accuracy: killed-worker Ray run {got:.4f}, single process {want:.4f}")
     assert abs(got - want) <= 0.005, (got, want)
-    # Regression: the restarted group continues rank 0's folder (it used to start a new one and
-    # fail on the checkpoint's step log); no orphan is left and every step is logged once.
+    # Regression: every attempt writes the one planned folder (a restarted group used to start a
+    # new one and fail on the checkpoint's step log); no orphan, every step logged once.
     assert [p.name for p in (tmp_path / "ray_runs").iterdir()] == [result.run_dir.name]
     with open(result.run_dir / "history.csv", newline="") as fh:
         steps = [int(row["global_step"]) for row in csv.DictReader(fh)]

@@ -12,8 +12,8 @@ begins: the loop continues at the next epoch. On one process nothing is added (n
 Example:
     >>> from deepfuse.distributed import SingleProcess
     >>> callbacks = []
-    >>> attach(SingleProcess(), callbacks); callbacks
-    []
+    >>> attach(SingleProcess(), callbacks), callbacks
+    (False, [])
 """
 
 from __future__ import annotations
@@ -28,27 +28,17 @@ from deepfuse.training.checkpoint import CheckpointManager, load_checkpoint
 __all__ = ["EpochCheckpoint", "attach"]
 
 
-def attach(strategy: Any, callbacks: list[Any]) -> EpochCheckpoint | None:
+def attach(strategy: Any, callbacks: list[Any]) -> bool:
     """Append an :class:`EpochCheckpoint` to ``callbacks`` when the launcher restarts workers.
 
-    Returns it (``None`` on one process): after a restart its ``run_dir`` names the run folder
-    the checkpoint belongs to, which rank 0 must continue rather than start a new one.
+    Returns whether a checkpoint will be restored (a restarted group that has one).
     """
     if not strategy.wants_checkpoints:
-        return None
+        return False
     with strategy.resume_checkpoint() as folder:
         state = load_checkpoint(folder) if folder is not None else None  # read while it exists
-    restart = EpochCheckpoint(strategy, state)
-    callbacks.append(restart)
-    return restart
-
-
-def _run_dir_in(state: dict[str, Any] | None) -> str | None:
-    """The run folder recorded by the :class:`EpochCheckpoint` of a saved trainer state."""
-    for key, value in ((state or {}).get("callbacks") or {}).items():
-        if key.endswith(f".{EpochCheckpoint.__name__}") and isinstance(value, dict):
-            return value.get("run_dir")
-    return None
+    callbacks.append(EpochCheckpoint(strategy, state))
+    return state is not None
 
 
 class EpochCheckpoint(Callback):
@@ -63,14 +53,6 @@ class EpochCheckpoint(Callback):
         self.strategy = strategy
         self.state = state
         self._folder: str | None = None
-        #: Rank 0's run folder: saved in each checkpoint, so a restarted group continues it.
-        self.run_dir: str | None = _run_dir_in(state)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"run_dir": self.run_dir}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Nothing to restore: the run folder was read from the checkpoint in ``__init__``."""
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         if self.state is not None:

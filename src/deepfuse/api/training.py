@@ -126,13 +126,33 @@ def train(
     strategy = get_strategy(resolved["trainer"].get("strategy"))
     # Absolute: Ray workers run in folders of their own.
     root = Path(out_dir if out_dir is not None else DEFAULT_RUNS_DIR).resolve()
-    return strategy.launch(_train_worker, resolved, root, run_dir)
+    planned = run_dir is None and strategy.restarts_workers
+    if planned:
+        run_dir = plan_run_dir(resolved, root)
+    with _removed_on_error(run_dir if planned else None):
+        return strategy.launch(_train_worker, resolved, root, run_dir, planned)
+
+
+def plan_run_dir(resolved: Mapping[str, Any], root: Path) -> Path:
+    """Create the run folder before the workers start, for a launcher that may restart them
+    (Ray): every attempt of the group then writes the same ``<name>-<stamp>.partial/``, and a
+    group restarted from a checkpoint finds its ``steps.csv`` and ``checkpoints/`` there."""
+    return new_run_dir(root, _run_name(resolved))
 
 
 def _train_worker(
-    strategy: Any, resolved: dict[str, Any], out_dir: Path, run_dir: Path | None = None
+    strategy: Any,
+    resolved: dict[str, Any],
+    out_dir: Path,
+    run_dir: Path | None = None,
+    planned: bool = False,
 ) -> RunResult | None:
-    """What each worker runs (the only one on one process); rank 0 evaluates and writes the run."""
+    """What each worker runs (the only one on one process); rank 0 evaluates and writes the run.
+
+    ``run_dir``: with ``planned``, the fresh folder :func:`plan_run_dir` made for this run (a
+    restarted worker group continues in it); otherwise an unfinished run to resume from its
+    ``checkpoints/`` (``deepfuse train --resume``), or ``None`` for a new folder.
+    """
     from deepfuse.api.resume import attach
 
     data_cfg, trainer = resolved["data"], resolved["trainer"]
@@ -144,31 +164,24 @@ def _train_worker(
 
     model = build_compiled_model(resolved, prep)
     callbacks = _callbacks(trainer)
-    restart = attach(strategy, callbacks)  # Ray: checkpoint each epoch, resume after a restart
-    resume_folder = run_dir is not None  # --resume: continue from the folder's checkpoints/
-    if (
-        run_dir is None
-        and restart is not None
-        and restart.run_dir
-        and Path(restart.run_dir).is_dir()
-    ):
-        run_dir = Path(restart.run_dir)  # a restarted Ray group continues its own folder
-        fresh = False
-    else:
-        fresh = run_dir is None
+    restored = attach(strategy, callbacks)  # Ray: checkpoint each epoch, resume after a restart
+    resume_folder = run_dir is not None and not planned  # --resume: from the folder's checkpoints/
+    fresh = run_dir is None or (planned and not restored)
 
     # Rank 0 writes the run in place, so a killed run can be resumed from its checkpoints/.
     tmp = (run_dir or new_run_dir(out_dir, model.name)) if strategy.is_main else None
-    if restart is not None and tmp is not None:
-        restart.run_dir = str(tmp)
+    if tmp is not None and planned and not restored:
+        # An attempt that starts over (none before it, or a restart before the first epoch
+        # checkpoint): nothing of an earlier attempt stays.
+        shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
     if tmp is not None:
         callbacks.append(StepLog(tmp / STEPS_FILE))
         # weight/gradient histograms per epoch for report.html (reads tensors only: same bits)
         callbacks.append(HistogramLog(tmp / "histograms.json"))
         options_ckpt = {"checkpoint_dir": tmp / "checkpoints", "resume": resume_folder}
-    # A failed fresh run leaves nothing behind, unless its launcher may restart the workers
-    # (Ray): they continue this folder from its checkpoint.
-    with _removed_on_error(tmp if fresh and restart is None else None):
+    # A failed fresh run leaves nothing behind; a planned folder is train()'s to remove (a
+    # restarted worker group continues in it).
+    with _removed_on_error(tmp if fresh and not planned else None):
         if tmp is not None and fresh:
             dump_config(resolved, tmp / "config.yaml")
         started_at = _utc_now()

@@ -132,6 +132,8 @@ class RayStrategy(DDPStrategy):
             the worker, ``strategy.dataset(name, batch_size=...)`` gives its split as batches.
     """
 
+    restarts_workers = True
+
     def __init__(
         self,
         workers: int = 2,

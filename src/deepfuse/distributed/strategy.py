@@ -47,6 +47,9 @@ class Strategy(ABC):
     #: True where the launcher keeps checkpoints for restarts (Ray): the API then reports one
     #: per epoch through :meth:`report` and resumes from :meth:`resume_checkpoint`.
     wants_checkpoints: bool = False
+    #: True for a launcher that may restart its workers after a failure (Ray): the caller then
+    #: creates the run folder before :meth:`launch`, so every attempt writes the same one.
+    restarts_workers: bool = False
 
     # ------------------------------------------------------------------ lifecycle
     @property
