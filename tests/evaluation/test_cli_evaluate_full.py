@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deepfuse.cli.main import main
+from synthetic_tables import city_income_csv
 
 sk = pytest.importorskip("sklearn.metrics")
 
 
 def _table(path: Path, rows: int, seed: int) -> Path:
-    rng = random.Random(seed)
-    lines = ["age,income_k,city,label"]
-    for _ in range(rows):
-        income = round(rng.uniform(10, 150), 1)
-        city = rng.choice(["paris", "lyon", "nice"])
-        label = "rich" if income + (20 if city == "paris" else 0) > 90 else "poor"
-        lines.append(f"{rng.randint(18, 80)},{income},{city},{label}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return city_income_csv(path, rows, seed)
 
 
 def test_train_then_evaluate_writes_the_full_metric_set(tmp_path, capsys):

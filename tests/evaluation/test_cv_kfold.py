@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import random
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 
 from deepfuse.cli.main import main
 from deepfuse.evaluation import kfold_indices
+from synthetic_tables import city_income_csv
 
 
 def test_stratified_folds_partition_rows_and_keep_class_balance():
@@ -46,15 +46,7 @@ def test_too_many_folds_is_a_user_error():
 
 
 def _table(path: Path, rows: int = 90) -> Path:
-    rng = random.Random(0)
-    lines = ["age,income_k,city,label"]
-    for _ in range(rows):
-        income = round(rng.uniform(10, 150), 1)
-        city = rng.choice(["paris", "lyon", "nice"])
-        label = "rich" if income + (20 if city == "paris" else 0) > 90 else "poor"
-        lines.append(f"{rng.randint(18, 80)},{income},{city},{label}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return city_income_csv(path, rows)
 
 
 def test_fold_preprocessor_is_fitted_on_the_fold_training_rows_only(tmp_path):

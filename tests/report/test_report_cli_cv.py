@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import warnings
 from pathlib import Path
 
@@ -14,18 +13,11 @@ from report_helpers import read_page
 from deepfuse.cli.main import main
 from deepfuse.report import ReportWarning, write_report
 from deepfuse.report.html import num
+from synthetic_tables import city_income_csv
 
 
 def _table(path: Path, rows: int = 60) -> Path:
-    rng = random.Random(0)
-    lines = ["age,income_k,city,label"]
-    for _ in range(rows):
-        income = round(rng.uniform(10, 150), 1)
-        city = rng.choice(["paris", "lyon", "nice"])
-        label = "rich" if income + (20 if city == "paris" else 0) > 90 else "poor"
-        lines.append(f"{rng.randint(18, 80)},{income},{city},{label}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return city_income_csv(path, rows)
 
 
 def test_cv_writes_a_report_with_one_row_per_fold_and_mean_std(tmp_path, capsys):
