@@ -150,3 +150,23 @@ def test_histogram_errors_name_what_is_expected(tmp_path):
         plot_histograms(doc, kind="grads")
     with pytest.raises(DataError, match="hold no gradients"):
         plot_histograms(doc, kind="gradients")
+
+
+def test_a_configured_histogram_log_replaces_the_default_one(tmp_path):
+    # Regression: deepfuse train added its own HistogramLog next to the config's (two logs).
+    from deepfuse.api import train
+    from synthetic_tables import city_income_csv
+
+    own = tmp_path / "own_histograms.json"
+    cfg = {
+        "data": {"train": str(city_income_csv(tmp_path / "t.csv", 60)), "target": "label"},
+        "trainer": {
+            "epochs": 2,
+            "verbose": 0,
+            "seed": 0,
+            "callbacks": [{"name": "histogram_log", "path": str(own), "bins": 5}],
+        },
+    }
+    run = train(cfg, out_dir=tmp_path / "runs").run_dir
+    assert read_histograms(own)["epochs"] == [1, 2]
+    assert not (run / "histograms.json").exists()

@@ -177,7 +177,8 @@ def _train_worker(
     if tmp is not None:
         callbacks.append(StepLog(tmp / STEPS_FILE))
         # weight/gradient histograms per epoch for report.html (reads tensors only: same bits)
-        callbacks.append(HistogramLog(tmp / "histograms.json"))
+        if not any(isinstance(cb, HistogramLog) for cb in callbacks):  # the config's own wins
+            callbacks.append(HistogramLog(tmp / "histograms.json"))
         options_ckpt = {"checkpoint_dir": tmp / "checkpoints", "resume": resume_folder}
     # A failed fresh run leaves nothing behind; a planned folder is train()'s to remove (a
     # restarted worker group continues in it).
