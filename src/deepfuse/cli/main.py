@@ -24,7 +24,7 @@ How to run, on one machine:
     $ deepfuse predict  runs/adult-20250101-120000 new_rows.csv --out predictions.csv
     $ deepfuse info     runs/adult-20250101-120000
 
-    # plots of a run (deepfuse[viz]): curves, confusion matrix, ROC, PR -> RUN/plots/*.png
+    # plots of a run: curves, confusion matrix, ROC, PR -> RUN/plots/*.png
     $ deepfuse plot    runs/mnist_cnn-20250101-120000
 
     # every run (and cv folder) has RUN/report.html, one self-contained page; rewrite it with
