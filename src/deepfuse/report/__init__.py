@@ -56,8 +56,9 @@ def write_report(
     """
     from deepfuse._utils.errors import UserError
     from deepfuse._utils.io import atomic_write_text
+    from deepfuse.report.cv_sections import cv_sections
     from deepfuse.report.html import page
-    from deepfuse.report.sections import RunFacts, cv_sections, run_sections
+    from deepfuse.report.sections import RunFacts, run_sections
 
     run = Path(run_dir)
     if not run.is_dir():
