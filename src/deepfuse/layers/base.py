@@ -24,12 +24,14 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
+from deepfuse._utils.registry import Registry
 from deepfuse.layers import regularizers
 
 __all__ = ["Layer"]
 
-# Every concrete Layer subclass, by class name (filled by ``Layer.__init_subclass__``).
-LAYER_CLASSES: dict[str, type[Layer]] = {}
+# Every concrete Layer subclass, by class name (filled by ``Layer.__init_subclass__``); lookups
+# ignore case, ``_`` and spaces, so ``"max_pool2d"`` finds ``MaxPool2D``.
+LAYER_CLASSES: Registry[type[Layer]] = Registry("layer", normalize=lambda n: re.sub(r"[_\s]", "", n).lower())
 _NAME_COUNTS: dict[str, int] = {}
 
 
@@ -60,7 +62,7 @@ class Layer(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
-            LAYER_CLASSES[cls.__name__] = cls
+            LAYER_CLASSES.register(cls.__name__, cls)
 
     def __init__(
         self,

@@ -15,19 +15,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from deepfuse._utils.errors import ConfigError, invalid_choice
+from deepfuse._utils.errors import ConfigError
 from deepfuse.layers.base import LAYER_CLASSES, Layer
 
-__all__ = ["deserialize", "get", "names", "register", "serialize"]
-
-_ALIASES: dict[str, str] = {}
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[_\s]", "", name).lower()
+__all__ = ["LAYER_CLASSES", "deserialize", "get", "names", "register", "serialize"]
 
 
 def register(cls: type[Layer], *aliases: str) -> type[Layer]:
@@ -35,27 +28,26 @@ def register(cls: type[Layer], *aliases: str) -> type[Layer]:
 
     Subclasses of ``Layer`` are registered under their class name automatically; use this for
     extra names. Returns ``cls`` so it also works as a decorator.
+
+    Example:
+        >>> from deepfuse import layers
+        >>> @register
+        ... class Scaled(layers.Dense): ...
+        >>> _ = register(Scaled, "ScaledDense")
+        >>> type(layers.get("scaled_dense", units=2)).__name__
+        'Scaled'
     """
-    LAYER_CLASSES[cls.__name__] = cls
-    for alias in aliases:
-        _ALIASES[alias] = cls.__name__
-    return cls
+    return LAYER_CLASSES.register(cls.__name__, cls, aliases=aliases)
 
 
 def names() -> list[str]:
-    """All registered layer names (class names and aliases)."""
-    return sorted({*LAYER_CLASSES, *_ALIASES})
+    """All registered layer names (class names and aliases), sorted.
 
-
-def _lookup(name: str) -> type[Layer]:
-    name = _ALIASES.get(name, name)
-    if name in LAYER_CLASSES:
-        return LAYER_CLASSES[name]
-    wanted = _key(name)
-    for candidate in names():
-        if _key(candidate) == wanted:
-            return LAYER_CLASSES[_ALIASES.get(candidate, candidate)]
-    raise invalid_choice("layer", name, names())
+    Example:
+        >>> "Dense" in names()
+        True
+    """
+    return LAYER_CLASSES.names()
 
 
 def serialize(layer: Layer) -> dict[str, Any]:
@@ -74,7 +66,7 @@ def deserialize(config: dict[str, Any]) -> Layer:
         raise ConfigError(
             f"A layer config must be a dict with 'class_name' and 'config'; got {config!r}."
         )
-    cls = _lookup(config["class_name"])
+    cls = LAYER_CLASSES.get(config["class_name"])
     options = config.get("config") or {}
     try:
         return cls.from_config(dict(options))
@@ -100,7 +92,7 @@ def get(identifier: str | dict[str, Any] | Layer, **kwargs: Any) -> Layer:
             raise ConfigError("A layer dict needs 'class_name' (with 'config') or 'type'.")
         return get(name, **options, **kwargs)
     if isinstance(identifier, str):
-        cls = _lookup(identifier)
+        cls = LAYER_CLASSES.get(identifier)
         try:
             return cls(**kwargs)
         except TypeError as exc:

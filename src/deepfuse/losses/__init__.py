@@ -29,6 +29,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from deepfuse._utils.errors import ConfigError, format_message, invalid_choice
+from deepfuse._utils.registry import Registry
 from deepfuse._utils.specs import split_spec
 from deepfuse.losses import functional
 from deepfuse.losses.classes import (
@@ -50,6 +51,7 @@ __all__ = [
     "CategoricalCrossentropy",
     "CrossEntropy",
     "Huber",
+    "LOSSES",
     "LambdaLoss",
     "Loss",
     "MeanAbsoluteError",
@@ -66,22 +68,16 @@ __all__ = [
     "serialize",
 ]
 
-#: Registry: every accepted name (lower case) → class. Aliases point at the same class.
-_REGISTRY: dict[str, type[Loss]] = {
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "huber": Huber,
-    "huber_loss": Huber,
-    "cross_entropy": CrossEntropy,
-    "crossentropy": CrossEntropy,
-    "binary_cross_entropy": BinaryCrossEntropy,
-    "bce": BinaryCrossEntropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
-}
+#: Every accepted loss name (case-insensitive) -> class; aliases point at the same class.
+LOSSES: Registry[type[Loss]] = Registry("loss")
+LOSSES.register("mse", MeanSquaredError, aliases=["mean_squared_error"])
+LOSSES.register("mae", MeanAbsoluteError, aliases=["mean_absolute_error"])
+LOSSES.register("huber", Huber, aliases=["huber_loss"])
+LOSSES.register("cross_entropy", CrossEntropy, aliases=["crossentropy"])
+LOSSES.register("binary_cross_entropy", BinaryCrossEntropy, aliases=["bce"])
+LOSSES.register("sparse_categorical_crossentropy", SparseCategoricalCrossentropy)
+LOSSES.register("categorical_crossentropy", CategoricalCrossentropy)
+LOSSES.register("binary_crossentropy", BinaryCrossentropy)
 
 
 class LambdaLoss(nn.Module):
@@ -110,7 +106,7 @@ class LambdaLoss(nn.Module):
 
 def names() -> list[str]:
     """Every loss name ``get`` accepts (aliases included), sorted."""
-    return sorted(_REGISTRY)
+    return LOSSES.names()
 
 
 def _construct(cls: type[Loss], name: str, options: dict[str, Any]) -> Loss:
@@ -148,10 +144,7 @@ def get(identifier: Any, **options: Any) -> nn.Module:
         deepfuse._utils.errors.ConfigError: Unknown loss 'mean_squared_eror'. ...
     """
     if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        if key not in _REGISTRY:
-            raise invalid_choice("loss", identifier, _REGISTRY)
-        return _construct(_REGISTRY[key], key, options)
+        return _construct(LOSSES.get(identifier), identifier.strip().lower(), options)
     if isinstance(identifier, dict):
         name, inner = split_spec(
             identifier, kind="loss", example="{'name': 'cross_entropy', 'label_smoothing': 0.1}"

@@ -1,0 +1,100 @@
+"""The one Registry type: its contract, and that every converted name table is one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from deepfuse._utils.errors import ConfigError
+from deepfuse._utils.registry import Registry
+
+
+def test_register_get_names_contains_iter():
+    reg: Registry[int] = Registry("number")
+    assert reg.register("one", 1, aliases=("un", "eins")) == 1
+    reg.register("two", 2)
+    assert reg.get("one") == reg.get("un") == reg.get("eins") == 1
+    assert reg["two"] == 2
+    assert reg.names() == ["eins", "one", "two", "un"]
+    assert list(reg) == reg.names() and len(reg) == 4
+    assert "two" in reg and "three" not in reg and 3 not in reg
+    assert reg.items() == [("eins", 1), ("one", 1), ("two", 2), ("un", 1)]
+
+
+def test_decorator_returns_the_object_unchanged():
+    reg: Registry[type] = Registry("widget")
+
+    @reg.register("knob", aliases=["dial"])
+    class Knob:
+        pass
+
+    assert Knob.__name__ == "Knob" and reg.get("dial") is Knob
+
+
+def test_keys_are_case_insensitive_by_default_and_exact_when_asked():
+    loose: Registry[str] = Registry("colour")
+    loose.register("Red", "r")
+    assert loose.get(" RED ") == "r" and "red" in loose
+    assert loose.names() == ["Red"]  # listed as registered
+    exact: Registry[str] = Registry("colour", normalize=None)
+    exact.register("Red", "r")
+    assert "red" not in exact
+    with pytest.raises(ConfigError):
+        exact.get("red")
+
+
+def test_custom_normalize_and_exact_name_wins():
+    reg: Registry[str] = Registry("layer", normalize=lambda n: n.replace("_", "").lower())
+    reg.register("MaxPool2D", "a")
+    reg.register("maxpool2d", "b")  # same key, another entry: the exact name still reaches it
+    assert reg.get("max_pool2d") == "a" and reg.get("maxpool2d") == "b"
+
+
+def test_re_registering_replaces():
+    reg: Registry[int] = Registry("number")
+    reg.register("x", 1)
+    reg.register("x", 2)
+    assert reg.get("x") == 2 and len(reg) == 1
+
+
+def test_unknown_name_is_a_config_error_with_did_you_mean():
+    reg: Registry[int] = Registry("optimizer")
+    reg.register("adam", 1)
+    reg.register("sgd", 2)
+    with pytest.raises(ConfigError) as err:
+        reg.get("adma")
+    assert str(err.value) == (
+        "Unknown optimizer 'adma'. Allowed values: 'adam', 'sgd'. Did you mean 'adam'?"
+    )
+    with pytest.raises(ConfigError, match="Unknown optimizer 3"):
+        reg.get(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["", "  ", None, 3])
+def test_a_name_must_be_a_non_empty_string(bad):
+    with pytest.raises(ConfigError, match="non-empty string"):
+        Registry("thing").register(bad, 1)
+
+
+def test_importing_the_registry_does_not_import_torch():
+    code = "import sys, deepfuse._utils.registry; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_converted_registries_are_registries():
+    from deepfuse import layers, losses
+    from deepfuse.layers.base import LAYER_CLASSES
+
+    assert isinstance(LAYER_CLASSES, Registry) and isinstance(losses.LOSSES, Registry)
+    assert layers.names() == LAYER_CLASSES.names()
+    assert losses.names() == losses.LOSSES.names()
+    # the public lookups go through them: same error template, same case rules as before
+    assert type(layers.get("max_pool2d", pool_size=2)).__name__ == "MaxPool2D"
+    assert type(losses.get("MSE")).__name__ == "MeanSquaredError"
+    with pytest.raises(ConfigError, match="Unknown loss 'mean_squared_eror'.*Did you mean"):
+        losses.get("mean_squared_eror")
+    with pytest.raises(ConfigError, match="Unknown layer 'Dens'.*Did you mean 'Dense'"):
+        layers.get("Dens")
