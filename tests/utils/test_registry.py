@@ -94,7 +94,7 @@ def test_converted_registries_are_registries():
     # the public lookups go through them: same error template, same case rules as before
     assert type(layers.get("max_pool2d", pool_size=2)).__name__ == "MaxPool2D"
     assert type(losses.get("MSE")).__name__ == "MeanSquaredError"
-    with pytest.raises(ConfigError, match="Unknown loss 'mean_squared_eror'.*Did you mean"):
+    with pytest.raises(ConfigError, match=r"Unknown loss 'mean_squared_eror'.*Did you mean"):
         losses.get("mean_squared_eror")
-    with pytest.raises(ConfigError, match="Unknown layer 'Dens'.*Did you mean 'Dense'"):
+    with pytest.raises(ConfigError, match=r"Unknown layer 'Dens'.*Did you mean 'Dense'"):
         layers.get("Dens")

@@ -31,7 +31,9 @@ __all__ = ["Layer"]
 
 # Every concrete Layer subclass, by class name (filled by ``Layer.__init_subclass__``); lookups
 # ignore case, ``_`` and spaces, so ``"max_pool2d"`` finds ``MaxPool2D``.
-LAYER_CLASSES: Registry[type[Layer]] = Registry("layer", normalize=lambda n: re.sub(r"[_\s]", "", n).lower())
+LAYER_CLASSES: Registry[type[Layer]] = Registry(
+    "layer", normalize=lambda n: re.sub(r"[_\s]", "", n).lower()
+)
 _NAME_COUNTS: dict[str, int] = {}
 
 

@@ -46,12 +46,12 @@ from deepfuse.losses.classes import (
 from deepfuse.losses.functional import binary_cross_entropy, cross_entropy, huber, mae, mse
 
 __all__ = [
+    "LOSSES",
     "BinaryCrossEntropy",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "CrossEntropy",
     "Huber",
-    "LOSSES",
     "LambdaLoss",
     "Loss",
     "MeanAbsoluteError",
