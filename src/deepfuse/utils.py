@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from deepfuse._utils.errors import UserError
+from deepfuse.data.text import pad_sequences  # the one home; this is the Keras-style name
 
 __all__ = ["pad_sequences", "to_categorical"]
 
@@ -30,31 +31,4 @@ def to_categorical(
         raise UserError(f"Label {int(labels.max())} is out of range for num_classes={n}.")
     out = np.zeros((labels.size, n), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
-    return out
-
-
-def pad_sequences(
-    sequences: Sequence[Sequence[int]],
-    maxlen: int | None = None,
-    dtype: str = "int64",
-    padding: str = "pre",
-    truncating: str = "pre",
-    value: int = 0,
-) -> np.ndarray:
-    """Pad/truncate integer sequences to one length, Keras semantics (``"pre"`` by default)."""
-    for arg, val in (("padding", padding), ("truncating", truncating)):
-        if val not in ("pre", "post"):
-            raise UserError(f"The '{arg}' argument must be 'pre' or 'post'; got {val!r}.")
-    if maxlen is None:
-        maxlen = max((len(s) for s in sequences), default=0)
-    out = np.full((len(sequences), maxlen), value, dtype=dtype)
-    for i, seq in enumerate(sequences):
-        seq = list(seq)
-        if not seq or maxlen == 0:
-            continue
-        trunc = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
-        if padding == "post":
-            out[i, : len(trunc)] = trunc
-        else:
-            out[i, maxlen - len(trunc) :] = trunc
     return out

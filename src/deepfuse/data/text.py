@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deepfuse._utils.errors import UserError
 from deepfuse.data.sketches import rank_by_frequency
 
 __all__ = ["TextEncoder", "pad_sequences", "tokenize", "tokenize_array"]
@@ -83,42 +84,45 @@ def tokenize(texts: Sequence[str | None]) -> list[list[str]]:
 def pad_sequences(
     sequences: Sequence[Sequence[int]],
     maxlen: int | None = None,
-    *,
+    dtype: str = "int64",
     padding: str = "pre",
     truncating: str = "pre",
-    value: int = 0,
+    value: float = 0,
 ) -> np.ndarray:
-    """Pad/truncate integer sequences to one length, like ``keras.utils.pad_sequences``.
+    """Pad/truncate sequences to one length, like ``keras.utils.pad_sequences``.
+
+    The one implementation: ``deepfuse.utils.pad_sequences`` (the Keras-style import) is this
+    function, and :class:`TextEncoder` pads through the same vectorised kernel.
 
     Args:
-        sequences: Lists/arrays of integers.
+        sequences: Lists/arrays of numbers (token ids).
         maxlen: Output length (default: the longest sequence).
+        dtype: Output dtype (Keras' default is int32; ours int64, what embeddings take).
         padding: ``"pre"`` (pad at the start, Keras' default) or ``"post"``.
         truncating: ``"pre"`` (drop tokens at the start) or ``"post"``.
         value: Padding value.
 
     Returns:
-        ``int64`` array ``(N, maxlen)``.
+        Array ``(N, maxlen)`` of ``dtype``.
+
+    Raises:
+        UserError: ``padding`` or ``truncating`` is not ``"pre"``/``"post"``.
 
     Example:
         >>> pad_sequences([[1, 2, 3], [4]], maxlen=2).tolist()
         [[2, 3], [0, 4]]
+        >>> pad_sequences([[1.5], []], padding="post", dtype="float32", value=-1).tolist()
+        [[1.5], [-1.0]]
     """
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
     flat = (
-        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        np.concatenate([np.asarray(s, dtype=dtype).reshape(-1) for s in sequences])
         if len(sequences)
-        else np.zeros(0, np.int64)
+        else np.zeros(0, dtype)
     )
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    return _pad(
-        flat,
-        offsets,
-        int(lengths.max(initial=0)) if maxlen is None else maxlen,
-        padding,
-        truncating,
-        value,
-    )
+    width = int(lengths.max(initial=0)) if maxlen is None else int(maxlen)
+    return _pad(flat, offsets, width, padding, truncating, value, dtype=dtype)
 
 
 def _pad(
@@ -127,16 +131,18 @@ def _pad(
     maxlen: int,
     padding: str,
     truncating: str,
-    value: int = 0,
+    value: float = 0,
+    *,
+    dtype: str = "int64",
 ) -> np.ndarray:
     """Vectorised padding of a ragged (flat values, offsets) array into ``(N, maxlen)``."""
     for name, v in (("padding", padding), ("truncating", truncating)):
         if v not in ("pre", "post"):
-            raise ValueError(f"{name} must be 'pre' or 'post'; got {v!r}.")
+            raise UserError(f"The '{name}' argument must be 'pre' or 'post'; got {v!r}.")
     n = len(offsets) - 1
     lengths = np.diff(offsets)
     kept = np.minimum(lengths, maxlen)
-    out = np.full((n, maxlen), value, dtype=np.int64)
+    out = np.full((n, maxlen), value, dtype=dtype)
     if n == 0 or maxlen == 0 or len(flat) == 0:
         return out
     row = np.repeat(np.arange(n), lengths)  # (total,) row of each token
