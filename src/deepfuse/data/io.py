@@ -21,26 +21,13 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from deepfuse._utils.errors import DataError, did_you_mean
+from deepfuse.data.formats import TABLE_FORMATS, detect
 
 __all__ = ["SOURCE_DIR_KEY", "as_table", "read_table"]
 
 # Schema metadata key holding the folder of the file a table came from; relative image paths
 # in the table are resolved against it.
 SOURCE_DIR_KEY = b"deepfuse.source_dir"
-_FORMATS = {
-    ".csv": "csv", ".csv.gz": "csv", ".csv.bz2": "csv", ".tsv": "tsv", ".tsv.gz": "tsv",
-    ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl",
-}  # fmt: skip
-
-
-def _format_of(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in sorted(_FORMATS, key=len, reverse=True):
-        if name.endswith(suffix):
-            return _FORMATS[suffix]
-    raise DataError(
-        f"Cannot read '{path}': unknown file type. Expected one of {', '.join(sorted(_FORMATS))}."
-    )
 
 
 def _csv(path: Path, delimiter: str, columns: list[str] | None, serial: bool = False) -> pa.Table:
@@ -79,7 +66,10 @@ def _wrap(path: Path, fmt: str, err: Exception) -> DataError:
 
 
 def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> pa.Table:
-    """Read a whole ``.csv``/``.csv.gz``/``.tsv``/``.parquet``/``.jsonl`` file into a pyarrow Table.
+    """Read a whole CSV/TSV/Parquet/JSON-lines file into a pyarrow Table.
+
+    The format follows the file name (:mod:`deepfuse.data.formats`): ``.csv``, ``.tsv``,
+    ``.jsonl``/``.ndjson``/``.json`` (each also ``.gz`` or ``.bz2``), ``.parquet``/``.pq``.
 
     CSV/TSV need a header row; types are inferred by pyarrow (empty fields and ``NA``/``null``
     are missing values). The folder of ``path`` is stored in the schema metadata so relative image
@@ -112,7 +102,7 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
         raise DataError(
             f"File '{path}' does not exist. Expected a data file; {hint} (cwd: {os.getcwd()})."
         )
-    fmt = _format_of(p)
+    fmt = detect(p, TABLE_FORMATS)
     try:
         if columns is not None:
             names = _header(p, fmt)

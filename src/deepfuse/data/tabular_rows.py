@@ -35,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
@@ -51,6 +50,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 
 from deepfuse._utils.errors import DataError, format_message
+from deepfuse.data.formats import open_decompressed
 
 # Cells that mean "missing" in a non-string column (they become null, not bad rows).
 NULL_TOKENS = ["", "NA", "N/A", "NULL", "null", "None", "#N/A"]
@@ -117,8 +117,7 @@ class Context:
 
 def iter_line_chunks(path: Path, block_size: int) -> Iterator[tuple[int, list[bytes], int]]:
     """Yield ``(first_line_number, lines, bytes_read)``; lines hold no ``\\n``. Bounded memory."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as fh:
+    with open_decompressed(path) as fh:
         carry, lineno = b"", 1
         while True:
             block = fh.read(block_size)

@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
 from deepfuse._utils.io import atomic_write_json
+from deepfuse.data.formats import format_or_none, suffixes
 from deepfuse.data.prepare._images import read_images
 from deepfuse.data.prepare._sink import (
     QUARANTINE_NAME,
@@ -51,12 +52,17 @@ from deepfuse.data.prepare._tabular import Context, read_csv, read_jsonl
 
 __all__ = ["FORMATS", "PrepareReport", "prepare"]
 
-FORMATS = ("csv", "jsonl", "images")
-_SUFFIXES = {"csv": (".csv", ".csv.gz"), "jsonl": (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")}
-# (rows_per_shard, row_group_size) defaults: image rows are ~1000x wider than tabular rows.
-_ALL_SUFFIXES = tuple(s for suffixes in _SUFFIXES.values() for s in suffixes)
+FORMATS = ("csv", "tsv", "jsonl", "images")
+_TABULAR = ("csv", "tsv", "jsonl")  # the text formats of the one table (deepfuse.data.formats)
 _GLOB_CHARS = set("*?[")
-_DEFAULTS = {"csv": (1_000_000, 65_536), "jsonl": (1_000_000, 65_536), "images": (10_000, 256)}
+# (rows_per_shard, row_group_size) defaults: image rows are ~1000x wider than tabular rows.
+_DEFAULTS = {**dict.fromkeys(_TABULAR, (1_000_000, 65_536)), "images": (10_000, 256)}
+
+
+def _tabular(name: str | os.PathLike) -> str | None:
+    """``csv`` / ``tsv`` / ``jsonl`` for a file name prepare reads, else ``None``."""
+    fmt = format_or_none(name)
+    return fmt if fmt in _TABULAR else None
 
 
 @dataclass
@@ -64,7 +70,7 @@ class PrepareReport:
     """What ``prepare`` did; also written to ``out/_report.json``.
 
     Attributes:
-        source: The input path. out: The output folder. format: csv, jsonl or images.
+        source: The input path. out: The output folder. format: csv, tsv, jsonl or images.
         rows_read: Rows found (blank lines and CSV headers are not rows).
         rows_written: Good rows, in the shards, in source order.
         rows_quarantined: Bad rows, in ``_quarantine.jsonl``; ``written + quarantined == read``.
@@ -115,16 +121,17 @@ def prepare(
     progress: bool | None = None,
     block_size: int = 4 << 20,
 ) -> PrepareReport:
-    """Convert a CSV / JSON-lines file (or a folder of them) or an image folder into Parquet shards.
+    """Convert a CSV / TSV / JSON-lines file (or a folder of them) or an image folder into Parquet shards.
 
     Args:
-        src: A ``.csv``, ``.csv.gz``, ``.jsonl``/``.ndjson`` (``.gz``) file, a folder of such files,
+        src: A ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``/``.json`` file (each also ``.gz`` or
+            ``.bz2``; see :mod:`deepfuse.data.formats`), a folder of such files,
             a glob (``"data/*.csv"``, ``**`` allowed) or a list of these (one schema: every file
             has the first one's columns), or an image folder ``root/<label>/*.png|jpg``.
             CSV fields may hold newlines inside quotes (RFC 4180); the quarantine names the
             file and the physical line where each bad record starts.
         out: Output folder; created atomically. Must not exist unless ``overwrite=True``.
-        format: ``"csv"``, ``"jsonl"`` or ``"images"``; guessed from ``src`` when ``None``.
+        format: ``"csv"``, ``"tsv"``, ``"jsonl"`` or ``"images"``; guessed from ``src`` when ``None``.
         rows_per_shard: Rows per ``part-NNNNN.parquet`` (default 1,000,000; images 10,000).
         row_group_size: Rows per Parquet row group (default 65,536; images 256).
         max_bad_fraction: Fail (:class:`DataError`) when more than this share of rows is bad.
@@ -180,6 +187,7 @@ def prepare(
             progress=Progress(total, enabled=progress, desc=f"prepare {src.name}"),
             block_size=int(block_size),
             schema_hint=_parse_schema(schema),
+            delimiter="\t" if fmt == "tsv" else ",",
         )
         writer = ShardWriter(
             staging.dir, rows_per_shard=rows_per_shard, row_group_size=row_group_size
@@ -219,7 +227,7 @@ def _read(fmt: str, src: Path, files: list[tuple[Path, str]], ctx: Context) -> I
     if fmt == "images":
         yield from read_images(src, ctx)
         return
-    reader = read_csv if fmt == "csv" else read_jsonl
+    reader = read_jsonl if fmt == "jsonl" else read_csv  # csv, tsv (ctx.delimiter tells)
     for file, label in files:
         yield from reader(file, label, ctx)
 
@@ -261,7 +269,7 @@ def _expand(items: list[str | os.PathLike]) -> list[tuple[Path, str]] | None:
             found.update((Path(m), m) for m in matches if Path(m) not in found)
         elif os.path.isdir(text):
             for file in sorted(Path(text).iterdir()):
-                if file.is_file() and file.name.lower().endswith(_ALL_SUFFIXES):
+                if file.is_file() and _tabular(file.name):
                     found.setdefault(file, str(file))
         elif os.path.isfile(text):
             found.setdefault(Path(text), text)
@@ -276,29 +284,22 @@ def _resolve_format(src: Path, fmt: str | None, inputs: list[tuple[Path, str]] |
             raise invalid_choice("format", fmt, FORMATS)
         return fmt
     if inputs is not None:  # a glob or a list: the first file's suffix tells
-        if inputs:
-            name = inputs[0][0].name.lower()
-            for kind, suffixes in _SUFFIXES.items():
-                if name.endswith(suffixes):
-                    return kind
+        if inputs and _tabular(inputs[0][0].name):
+            return str(_tabular(inputs[0][0].name))
         src = inputs[0][0] if inputs else src
     if not src.exists():
         raise DataError(f"Input '{src}' does not exist. Check the path.")
-    if src.is_file():
-        name = src.name.lower()
-        for kind, suffixes in _SUFFIXES.items():
-            if name.endswith(suffixes):
-                return kind
-    else:
+    if src.is_file() and _tabular(src.name):
+        return str(_tabular(src.name))
+    if src.is_dir():
         if any(p.is_dir() for p in src.iterdir()):
             return "images"
-        names = [p.name.lower() for p in src.iterdir()]
-        for kind, suffixes in _SUFFIXES.items():
-            if any(n.endswith(suffixes) for n in names):
-                return kind
+        for fmt in _TABULAR:  # the first format any file in the folder has
+            if any(_tabular(p.name) == fmt for p in src.iterdir()):
+                return fmt
     raise DataError(
-        f"Cannot tell the format of '{src}'. Expected a .csv(.gz) or .jsonl/.ndjson(.gz) file, a "
-        "folder of them, or an image folder root/<label>/*.png; or pass format= (--format)."
+        f"Cannot tell the format of '{src}'. Expected a file named {', '.join(suffixes(*_TABULAR))}, "
+        "a folder of them, or an image folder root/<label>/*.png; or pass format= (--format)."
     )
 
 
@@ -311,12 +312,12 @@ def _input_files(
             raise DataError(f"format='images' needs a folder root/<label>/*.png; got file '{src}'.")
         return []
     if inputs is not None:
-        wrong = [label for file, label in inputs if not file.name.lower().endswith(_SUFFIXES[fmt])]
+        wrong = [label for file, label in inputs if _tabular(file.name) != fmt]
         if wrong or not inputs:
             raise DataError(
                 format_message(
                     f"Some inputs are not {fmt} files.",
-                    expected=f"names ending in {', '.join(_SUFFIXES[fmt])}",
+                    expected=f"names ending in {', '.join(suffixes(fmt))}",
                     got=wrong[:5],
                     fix="Narrow the pattern, or prepare each format separately.",
                 )
@@ -326,11 +327,9 @@ def _input_files(
         raise DataError(f"Input '{src}' does not exist. Check the path.")
     if src.is_file():
         return [(src, str(src))]
-    files = sorted(
-        p for p in src.iterdir() if p.is_file() and p.name.lower().endswith(_SUFFIXES[fmt])
-    )
+    files = sorted(p for p in src.iterdir() if p.is_file() and _tabular(p.name) == fmt)
     if not files:
-        raise DataError(f"No {'/'.join(_SUFFIXES[fmt])} files in folder '{src}'.")
+        raise DataError(f"No {'/'.join(suffixes(fmt))} files in folder '{src}'.")
     return [(f, str(f.relative_to(src))) for f in files]
 
 

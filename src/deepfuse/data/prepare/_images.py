@@ -15,9 +15,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from deepfuse._utils.errors import DataError
+from deepfuse.data.formats import suffixes
 from deepfuse.data.prepare._tabular import Context
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+IMAGE_SUFFIXES = suffixes("image")  # the one format table
 IMAGE_SCHEMA = pa.schema(
     [
         ("path", pa.string()),

@@ -17,17 +17,17 @@ from __future__ import annotations
 from deepfuse.data.streaming.dataset import LazyDataset, columns_to_tensors
 from deepfuse.data.streaming.images import read_images, scan_images
 from deepfuse.data.streaming.listing import FileDataset
+from deepfuse.data.streaming.paths import resolve_paths
 from deepfuse.data.streaming.plan import ShardSpec
-from deepfuse.data.streaming.sources import (
-    Source,
+from deepfuse.data.streaming.scans import (
     read_csv,
     read_jsonl,
     read_parquet,
-    resolve_paths,
     scan_csv,
     scan_jsonl,
     scan_parquet,
 )
+from deepfuse.data.streaming.sources import Source
 from deepfuse.data.streaming.text import read_text, scan_text
 
 __all__ = [

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from deepfuse._utils.errors import ConfigError, DataError
+from deepfuse.data.formats import SCAN_KINDS, format_or_none
 from deepfuse.data.streaming.listing import (
     PATH,
     ROW,
@@ -45,9 +46,10 @@ from deepfuse.data.streaming.listing import (
     listing_source,
     open_binary,
 )
+from deepfuse.data.streaming.paths import PathLike
 from deepfuse.data.streaming.quarantine import QuarantineLog
 from deepfuse.data.streaming.remote import is_url, url_to_fs
-from deepfuse.data.streaming.sources import PathLike, read_csv, read_jsonl, read_parquet
+from deepfuse.data.streaming.scans import read_csv, read_jsonl, read_parquet
 
 _MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
@@ -150,9 +152,8 @@ def _table_listing(source: PathLike, path_column: str, labels: str | None) -> Li
     fs = None
     for entry in sources:
         text = os.fspath(entry)
-        low = text.lower()
-        reader = read_csv if low.endswith((".csv", ".tsv")) else read_parquet
-        reader = read_jsonl if low.endswith((".jsonl", ".ndjson")) else reader
+        kind = SCAN_KINDS.get(format_or_none(text) or "parquet")  # no known suffix: Parquet
+        reader = {"csv": read_csv, "json": read_jsonl}.get(kind or "", read_parquet)
         table = reader(text)
         if path_column not in table.column_names:
             raise DataError(

@@ -22,9 +22,10 @@ import pyarrow.dataset as pads
 
 from deepfuse._utils.errors import DataError
 from deepfuse.data.streaming.dataset import LazyDataset
+from deepfuse.data.streaming.paths import PathLike, _resolve
 from deepfuse.data.streaming.quarantine import QuarantineLog
 from deepfuse.data.streaming.remote import is_url, url_to_fs
-from deepfuse.data.streaming.sources import PathLike, Source, _resolve
+from deepfuse.data.streaming.sources import Source
 
 PATH, ROW = "_path", "_row"  # internal listing columns, dropped by the decode step
 
@@ -57,7 +58,7 @@ def list_files(source: PathLike, fmt: str, labels: str | None) -> Listing:
 
     Args:
         source: A folder, glob, file, fsspec URL or a list of them.
-        fmt: Which extensions count (see ``sources._EXTENSIONS``).
+        fmt: Which extensions count (see :func:`deepfuse.data.formats.scan_suffixes`).
         labels: ``"folders"``: ``source`` is one folder holding one subfolder per class
             (``root/<class>/**/<file>``; class indices follow the sorted class names, as in
             Keras ``image_dataset_from_directory``; files directly under ``root`` are not

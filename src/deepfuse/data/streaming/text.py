@@ -43,8 +43,9 @@ from deepfuse.data.streaming.listing import (
     listing_source,
     open_binary,
 )
+from deepfuse.data.streaming.paths import PathLike
 from deepfuse.data.streaming.quarantine import QuarantineLog
-from deepfuse.data.streaming.sources import PathLike, Source
+from deepfuse.data.streaming.sources import Source
 
 _BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 20  # bytes read at a time when splitting lines
