@@ -40,15 +40,9 @@ from deepfuse._utils.errors import ConfigError, DataError, format_message, inval
 from deepfuse._utils.io import atomic_write_json
 from deepfuse.data.formats import format_or_none, suffixes
 from deepfuse.data.prepare._images import read_images
-from deepfuse.data.prepare._sink import (
-    QUARANTINE_NAME,
-    REPORT_NAME,
-    Progress,
-    Quarantine,
-    ShardWriter,
-    Staging,
-)
+from deepfuse.data.prepare._sink import REPORT_NAME, Progress, ShardWriter, Staging
 from deepfuse.data.prepare._tabular import Context, read_csv, read_jsonl
+from deepfuse.data.quarantine import QUARANTINE_NAME, Quarantine
 
 __all__ = ["FORMATS", "PrepareReport", "prepare"]
 
@@ -181,7 +175,8 @@ def prepare(
     report = PrepareReport(source=shown, out=str(out), format=fmt)
     staging = Staging(out)
     try:
-        quarantine = Quarantine(staging.dir / QUARANTINE_NAME)
+        (staging.dir / QUARANTINE_NAME).touch()  # written even when every row is good
+        quarantine = Quarantine(staging.dir / QUARANTINE_NAME, dedupe=False)  # rows met once
         ctx = Context(
             quarantine=quarantine,
             progress=Progress(total, enabled=progress, desc=f"prepare {src.name}"),
@@ -235,8 +230,8 @@ def _read(fmt: str, src: Path, files: list[tuple[Path, str]], ctx: Context) -> I
 def _fill(report: PrepareReport, ctx: Context, writer: ShardWriter, started: float) -> None:
     report.rows_read = ctx.rows_read
     report.rows_written = writer.rows_written
-    report.rows_quarantined = ctx.quarantine.count
-    report.quarantined_by_reason = dict(sorted(ctx.quarantine.by_reason.items()))
+    report.quarantined_by_reason = ctx.quarantine.by_reason()
+    report.rows_quarantined = sum(report.quarantined_by_reason.values())
     report.shards = list(writer.shards)
     report.schema = {f.name: str(f.type) for f in ctx.schema or []}
     report.bad_fraction = report.rows_quarantined / report.rows_read if report.rows_read else 0.0

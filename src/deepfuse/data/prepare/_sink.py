@@ -1,4 +1,5 @@
-"""Where prepared rows go: Parquet shards, the quarantine file, the staging folder, progress.
+"""Where prepared rows go: Parquet shards, the staging folder, progress (bad rows: the one
+:class:`~deepfuse.data.quarantine.Quarantine`).
 
 Everything is written into a staging folder beside the output (``.<name>.prepare-*.tmp``), fsynced,
 then renamed onto the output in one step, so a folder under the final name is always complete.
@@ -6,7 +7,6 @@ then renamed onto the output in one step, so a folder under the final name is al
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -18,7 +18,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-QUARANTINE_NAME = "_quarantine.jsonl"
 REPORT_NAME = "_report.json"
 
 
@@ -63,30 +62,6 @@ class Staging:
 
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Quarantine:
-    """Appends one JSON line per bad row: source file, 1-based line, reason, detail, raw text."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self.by_reason: dict[str, int] = {}
-
-    def add(self, file: str, line: int | None, reason: str, detail: str, raw: str | None) -> None:
-        record = {"file": file, "line": line, "reason": reason, "detail": detail, "raw": raw}
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
-
-    @property
-    def count(self) -> int:
-        return sum(self.by_reason.values())
-
-    def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
 
 
 class ShardWriter:

@@ -4,8 +4,8 @@
 file that pyarrow cannot read in one go (a wrong column count, a value that does not parse as its
 column's type, invalid UTF-8, a bad JSON line) is read again by :class:`RowChecker`, which runs
 the same row checking as ``deepfuse prepare`` (:mod:`deepfuse.data.tabular_rows`): good rows
-come out typed by the dataset's fixed schema; bad rows go to a :class:`QuarantineReport`
-(in memory, deduplicated by ``(file, line)``, mirrored to a JSON-lines file when asked), or
+come out typed by the dataset's fixed schema; bad rows go to the dataset's
+:class:`~deepfuse.data.quarantine.Quarantine` (deduplicated by ``(file, line)``), or
 raise a :class:`~deepfuse._utils.errors.DataError` naming the file and line
 (``on_bad_rows="error"``). Clean files never pay for the check.
 
@@ -14,7 +14,7 @@ Example:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
     >>> _ = path.write_text("x,y\\n1,2\\noops,3\\n4,5\\n")
     >>> schema = pa.schema([("x", pa.int64()), ("y", pa.int64())])
-    >>> checker = RowChecker("csv", schema, QuarantineReport())
+    >>> checker = RowChecker("csv", schema, Quarantine())
     >>> pa.concat_tables(checker.good_tables(str(path))).to_pydict()
     {'x': [1, 4], 'y': [2, 5]}
     >>> [(r["line"], r["reason"]) for r in checker.report.records]
@@ -23,10 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
-from deepfuse._utils.io import atomic_write_text
+from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.tabular_rows import (
     NULL_TOKENS,
     Context,
@@ -48,89 +44,6 @@ from deepfuse.data.tabular_rows import (
 )
 
 BAD_ROW_MODES = ("quarantine", "error")
-
-
-class QuarantineReport:
-    """Bad rows met while streaming: one record per ``(file, line)``, however often met.
-
-    Args:
-        path: A JSON-lines file rewritten (atomically) with every record whenever new ones
-            arrive, or ``None`` to keep them in memory only.
-
-    Example:
-        >>> import warnings
-        >>> report = QuarantineReport()
-        >>> report.add("a.csv", 3, "invalid_number", "column 'x'", "oops,1")
-        >>> report.add("a.csv", 3, "invalid_number", "column 'x'", "oops,1")  # met again
-        >>> with warnings.catch_warnings(record=True) as caught:
-        ...     _ = report.end_epoch(0, "scan_csv")
-        >>> len(report.records), str(caught[0].message)
-        (1, "scan_csv: 1 malformed row(s) skipped in epoch 0 (1 in total): 'a.csv' (line 3); see ds.quarantined")
-    """
-
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
-        self.path = None if path is None else Path(path)
-        self.records: list[dict[str, Any]] = []
-        self._keys: set[tuple[str, int | None]] = set()
-        self._met: dict[tuple[str, int | None], None] = {}  # met this epoch, in order
-        self._dirty = False
-        self._lock = threading.Lock()  # prefetch reads in a background thread
-
-    def __getstate__(self) -> dict[str, Any]:  # worker processes get a copy without the lock
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
-    def add(self, file: str, line: int | None, reason: str, detail: str, raw: str | None) -> None:
-        """Records one bad row unless the same ``(file, line)`` is already there."""
-        key = (file, line)
-        with self._lock:
-            self._met[key] = None
-            if key in self._keys:
-                return
-            self._keys.add(key)
-            self.records.append(
-                {"file": file, "line": line, "reason": reason, "detail": detail, "raw": raw}
-            )
-            self._dirty = True
-
-    def flush(self) -> None:
-        """Rewrites the quarantine file when records were added since the last flush."""
-        with self._lock:
-            if self.path is None or not self._dirty:
-                return
-            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records)
-            self._dirty = False
-        atomic_write_text(self.path, text)
-
-    def end_epoch(self, epoch: int, what: str) -> str | None:
-        """The epoch's summary line (also issued as a warning), or ``None`` if it met no bad row."""
-        with self._lock:
-            met, self._met = list(self._met), {}
-        if not met:
-            return None
-        by_file: dict[str, list[int | None]] = {}
-        for file, line in met:
-            by_file.setdefault(file, []).append(line)
-        for lines in by_file.values():
-            lines.sort(key=lambda n: -1 if n is None else n)
-        where = "; ".join(
-            f"{file!r} (line{'s' if len(lines) > 1 else ''} "
-            f"{', '.join(str(n) for n in lines[:5])}{', ...' if len(lines) > 5 else ''})"
-            for file, lines in list(by_file.items())[:3]
-        )
-        more = f" and {len(by_file) - 3} more file(s)" if len(by_file) > 3 else ""
-        target = f" and '{self.path}'" if self.path is not None else ""
-        message = (
-            f"{what}: {len(met)} malformed row(s) skipped in epoch {epoch} "
-            f"({len(self.records)} in total): {where}{more}; see ds.quarantined{target}"
-        )
-        warnings.warn(message, UserWarning, stacklevel=4)  # the user's loop over the dataset
-        return message
 
 
 class RowChecker:
@@ -149,7 +62,7 @@ class RowChecker:
         self,
         fmt: str,
         schema: pa.Schema,
-        report: QuarantineReport,
+        report: Quarantine,
         mode: str = "quarantine",
         delimiter: str = ",",
         block_size: int = 4 << 20,

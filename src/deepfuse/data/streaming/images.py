@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.data.formats import SCAN_KINDS, format_or_none
+from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.streaming.listing import (
     PATH,
     ROW,
@@ -47,7 +48,6 @@ from deepfuse.data.streaming.listing import (
     open_binary,
 )
 from deepfuse.data.streaming.paths import PathLike
-from deepfuse.data.streaming.quarantine import QuarantineLog
 from deepfuse.data.streaming.remote import is_url, url_to_fs
 from deepfuse.data.streaming.scans import read_csv, read_jsonl, read_parquet
 
@@ -79,7 +79,7 @@ class ImageDecoder:
         shape: tuple[int, int, int] | None,
         mode: str | None,
         size: tuple[int, int] | None,
-        report: QuarantineLog,
+        report: Quarantine,
     ) -> None:
         self.fs, self.shape, self.mode, self.size, self.report = fs, shape, mode, size, report
 
@@ -246,7 +246,7 @@ def scan_images(
         listing = list_files(source, "image", labels)
     else:
         listing = _table_listing(source, path_column, labels)
-    report = QuarantineLog(quarantine)
+    report = Quarantine(quarantine)
     decoder = ImageDecoder(listing.fs, None, mode, size, report)
     if size is not None and mode is not None:
         decoder.shape = (_MODES[mode], *size)  # known without opening a file

@@ -5,7 +5,7 @@ cut into fixed-size units of ``chunk_rows`` rows (``pyarrow.dataset.InMemoryData
 fragment per unit). The ordinary :class:`~deepfuse.data.streaming.sources.Source`, plans,
 shuffling, sharding and exact resumption then work on it unchanged; the files are opened only
 by a per-chunk decode step (a ``map``), which drops bad files and records them in the
-dataset's :class:`~deepfuse.data.streaming.quarantine.QuarantineLog`.
+dataset's :class:`~deepfuse.data.quarantine.Quarantine`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from deepfuse._utils.errors import DataError
+from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.streaming.dataset import LazyDataset
 from deepfuse.data.streaming.paths import PathLike, _resolve
-from deepfuse.data.streaming.quarantine import QuarantineLog
 from deepfuse.data.streaming.remote import is_url, url_to_fs
 from deepfuse.data.streaming.sources import Source
 
@@ -128,7 +128,7 @@ class FileDataset(LazyDataset):
     Attributes:
         class_names: Class names in label order (``labels="folders"`` or a string label
             column), else ``None``.
-        quarantine_log: The :class:`QuarantineLog` shared by every dataset derived from
+        quarantine_log: The :class:`Quarantine` shared by every dataset derived from
             this one.
     """
 
@@ -137,7 +137,7 @@ class FileDataset(LazyDataset):
         source: Source,
         *,
         read_batch_size: int,
-        report: QuarantineLog,
+        report: Quarantine,
         class_names: list[str] | None,
         description: str,
     ) -> None:

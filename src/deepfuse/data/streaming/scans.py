@@ -21,6 +21,7 @@ import pyarrow.json as pajson
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
 from deepfuse.data.formats import delimiter_of
+from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.streaming.paths import PathLike, _resolve, resolve_paths
 from deepfuse.data.streaming.remote import arrow_filesystem, is_url
 from deepfuse.data.streaming.sources import Source
@@ -107,8 +108,8 @@ def scan_csv(
         read_batch_size: Rows per record batch read from disk.
         on_bad_rows: ``"quarantine"`` (skip and record, the default) or ``"error"`` (raise a
             ``DataError`` naming the file, line and reason at the first bad row).
-        quarantine: A JSON-lines file kept equal to ``ds.quarantined`` (rewritten atomically when
-            new bad rows arrive); with several ranks give each its own file.
+        quarantine: The JSON-lines file behind ``ds.quarantined`` (one line appended per new bad
+            row; see :mod:`deepfuse.data.quarantine`); records already in it count as known.
         schema: Column types, e.g. ``{"age": "int64"}`` or a ``pa.Schema``.
 
     Example:
@@ -189,7 +190,6 @@ def _row_checker(
 ) -> RowChecker:
     from deepfuse.data.streaming.bad_rows import (
         BAD_ROW_MODES,
-        QuarantineReport,
         RowChecker,
         infer_schema,
         parse_schema,
@@ -203,7 +203,7 @@ def _row_checker(
             "pass another path (or quarantine=None to keep bad rows in ds.quarantined only)."
         )
     types = infer_schema(files[0], fmt, parse_schema(schema), delimiter)
-    return RowChecker(fmt, types, QuarantineReport(quarantine), on_bad_rows, delimiter)
+    return RowChecker(fmt, types, Quarantine(quarantine), on_bad_rows, delimiter)
 
 
 def _make_checked(

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from deepfuse._utils.errors import ConfigError, DataError
+from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.streaming.listing import (
     PATH,
     FileDataset,
@@ -44,7 +45,6 @@ from deepfuse.data.streaming.listing import (
     open_binary,
 )
 from deepfuse.data.streaming.paths import PathLike
-from deepfuse.data.streaming.quarantine import QuarantineLog
 from deepfuse.data.streaming.sources import Source
 
 _BOM = b"\xef\xbb\xbf"
@@ -77,7 +77,7 @@ def _decode(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
 class TextFileDecoder:
     """Decode step for ``mode="files"``: reads each listed file whole, validates UTF-8."""
 
-    def __init__(self, fs: Any, report: QuarantineLog) -> None:
+    def __init__(self, fs: Any, report: Quarantine) -> None:
         self.fs, self.report = fs, report
 
     def __call__(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -187,7 +187,7 @@ class LineSource(Source):
 class LineDecoder:
     """Decode step for ``mode="lines"`` (arrow map): UTF-8 validation, quarantine, renames."""
 
-    def __init__(self, files: list[str], report: QuarantineLog, line_numbers: bool) -> None:
+    def __init__(self, files: list[str], report: Quarantine, line_numbers: bool) -> None:
         self.files, self.report, self.line_numbers = files, report, line_numbers
 
     def __call__(self, rb: pa.RecordBatch) -> pa.RecordBatch:
@@ -242,7 +242,7 @@ def scan_text(
     if mode not in ("files", "lines"):
         raise ConfigError(f"mode={mode!r} is not valid: expected 'files' or 'lines'")
     listing: Listing = list_files(source, "text", labels)
-    report = QuarantineLog(quarantine)
+    report = Quarantine(quarantine)
     what = f"text {mode}, {len(listing.paths)} file(s)"
     if mode == "files":
         src: Source = listing_source(listing.table(), chunk_rows)

@@ -139,24 +139,23 @@ def _put(outbox: queue.Queue, stop: Any, item: list | None) -> bool:
 
 
 def _report_of(source: Source) -> Any | None:
-    """The source's in-memory bad-row report (CSV/JSON quarantine), if it has one."""
+    """The source's bad-row report (CSV/JSON quarantine), if it has one."""
     return getattr(getattr(source, "rows", None), "report", None)
 
 
 def _record_adds(source: Source) -> list[list[Any]]:
-    """Makes the worker's copy of the bad-row report also log its ``add`` calls.
+    """Makes the worker's copy of the bad-row report log its ``add`` calls instead of writing.
 
-    The report lives in this process's memory, so the calls travel to the parent with the chunk
-    they were made for and are replayed there, in plan order (as without workers).
+    The calls travel to the parent with the chunk they were made for and are recorded there, in
+    plan order, so the quarantine file holds the same records in the same order as without
+    workers.
     """
     calls: list[list[Any]] = []
     report = _report_of(source)
     if report is not None:
-        add = report.add
 
         def logged_add(*args: Any) -> None:
             calls.append(list(args))  # (file, line, reason, detail, raw): JSON-able
-            add(*args)
 
         report.add = logged_add  # this process's copy only
     return calls
