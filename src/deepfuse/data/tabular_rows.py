@@ -6,7 +6,7 @@ Each chunk is a list of *records* with the 1-based physical line where each reco
 
 1. CSV records: a record is one line unless a quoted field holds a newline (RFC 4180:
    ``"a\nb"``); lines are merged while the count of ``"`` is odd. A quote left open for
-   :data:`MAX_RECORD_LINES` lines or at the end of the file is an ``unterminated_quote`` bad row
+   :data:`~deepfuse.data.csv_rows.MAX_RECORD_LINES` lines or at the end of the file is an ``unterminated_quote`` bad row
    (only its first line; reading resumes on the next line).
 2. invalid UTF-8: the chunk is decoded at once; only a chunk that fails is checked record by record.
 3. CSV column count: ``pyarrow.csv`` parses the chunk (all columns as strings) and reports rows
@@ -20,24 +20,17 @@ Each chunk is a list of *records* with the 1-based physical line where each reco
 Bad rows go to ``ctx.quarantine.add(file, line, reason, detail, raw)``; good rows come out as
 tables typed by ``ctx.schema`` (fixed by the first chunk unless given).
 
+The format-specific readers are :mod:`deepfuse.data.csv_rows` and :mod:`deepfuse.data.json_rows`;
+this module holds what they share: the bad-row sink and context, line chunking, UTF-8 checks and
+the bisection that finds bad rows.
+
 Example:
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = path.write_bytes(b'x,note\n1,"two\nlines"\noops,b\n3,c,extra\n4,d\n')
-    >>> bad = ListSink()
-    >>> ctx = Context(quarantine=bad, schema_hint={"x": pa.int64()})
-    >>> pa.concat_tables(read_csv(path, "t.csv", ctx)).to_pydict()
-    {'x': [1, 4], 'note': ['two\nlines', 'd']}
-    >>> [(r["line"], r["reason"]) for r in bad.records]
-    [(5, 'wrong_column_count'), (4, 'invalid_number')]
+    >>> find_bad(10, lambda lo, hi: not lo <= 3 < hi and not lo <= 7 < hi)
+    [3, 7]
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,25 +38,23 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pcsv
-import pyarrow.json as pjson
 
-from deepfuse._utils.errors import DataError, format_message
 from deepfuse.data.formats import open_decompressed
+
+__all__ = [
+    "NULL_TOKENS",
+    "BadRowSink",
+    "Chunk",
+    "Context",
+    "ListSink",
+    "find_bad",
+    "iter_line_chunks",
+    "keep_valid_lines",
+    "raw_text",
+]
 
 # Cells that mean "missing" in a non-string column (they become null, not bad rows).
 NULL_TOKENS = ["", "NA", "N/A", "NULL", "null", "None", "#N/A"]
-# Used only to *type* columns from the first chunk; the real check is the cast itself.
-_INT_RE = r"^[+-]?\d+$"
-_FLOAT_RE = r"(?i)^[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)$"
-# A column is numeric when at least this share of its non-missing first-chunk cells parse.
-NUMERIC_SHARE = 0.99
-# A quoted field may span at most this many lines; beyond, its first line is a bad row.
-MAX_RECORD_LINES = 10_000
-# Bytes that may stand in for a newline inside a quoted field while pyarrow parses a chunk
-# line by line (one that does not occur in the chunk is picked).
-_NEWLINE_STANDINS = (b"\x00", b"\x1e", b"\x1f", b"\x01", b"\x02")
 
 
 class BadRowSink(Protocol):
@@ -139,101 +130,12 @@ def iter_line_chunks(path: Path, block_size: int) -> Iterator[tuple[int, list[by
 Chunk = tuple[np.ndarray, list[bytes], int]  # (1-based start line per record, records, bytes)
 
 
-class _Quotes:
-    """Whether a CSV line leaves a quoted field open, following pyarrow's quoting rules.
-
-    A quote opens a field only at its start; ``""`` inside a quoted field is a literal quote;
-    a ``"`` inside an unquoted field is a literal character. Possessive regexes (Python 3.11+)
-    keep the check linear in the line's length; lines without ``"`` are never matched.
-    """
-
-    def __init__(self, delimiter: str) -> None:
-        d = re.escape(delimiter.encode())
-        body = rb'(?:[^"]|"")*+'  # inside a quoted field: anything, with "" for a quote
-        field_ = rb'(?:"' + body + rb'"(?!")[^' + d + rb"]*|[^\"" + d + rb"][^" + d + rb"]*|)"
-        rest = rb"(?:" + d + field_ + rb")*"
-        # from a closed state: complete fields, then a quoted field left open
-        self._opens = re.compile(rb"(?:" + field_ + d + rb')*"' + body)
-        # from an open state: still open, or closes then reopens a later field
-        self._reopens = re.compile(
-            body + rb'(?:"(?!")[^' + d + rb"]*" + rest + d + rb'"' + body + rb")?"
-        )
-
-    def opens(self, line: bytes) -> bool:
-        return b'"' in line and self._opens.fullmatch(line) is not None
-
-    def stays_open(self, line: bytes) -> bool:
-        return b'"' not in line or self._reopens.fullmatch(line) is not None
-
-
-def iter_csv_records(
-    path: Path,
-    block_size: int,
-    on_unterminated: Callable[[int, bytes], None],
-    delimiter: str = ",",
-) -> Iterator[Chunk]:
-    """Like :func:`iter_line_chunks`, but the lines of one quoted multi-line field are merged.
-
-    A record's lines are joined with ``\n``; its number is the line where it starts. A quote
-    still open after :data:`MAX_RECORD_LINES` lines or at the end of the file is reported
-    through ``on_unterminated(line, raw)`` (only that first line; the next line starts afresh).
-    """
-    quotes = _Quotes(delimiter)
-    pending: list[tuple[int, bytes]] = []  # lines of a record whose quote is still open
-    for first, lines, nbytes in iter_line_chunks(path, block_size):
-        if not pending and not any(b'"' in line for line in lines):  # the common case
-            yield np.arange(first, first + len(lines), dtype=np.int64), lines, nbytes
-            continue
-        numbers, records = _group(quotes, pending, first, lines, on_unterminated, final=False)
-        yield np.asarray(numbers, dtype=np.int64), records, nbytes
-    if pending:
-        numbers, records = _group(quotes, pending, 0, [], on_unterminated, final=True)
-        yield np.asarray(numbers, dtype=np.int64), records, 0
-
-
-def _group(
-    quotes: _Quotes,
-    pending: list[tuple[int, bytes]],
-    first: int,
-    lines: list[bytes],
-    on_unterminated: Callable[[int, bytes], None],
-    final: bool,
-) -> tuple[list[int], list[bytes]]:
-    """Merge lines into records; ``pending`` carries a record still open across chunks."""
-    work = pending + [(first + i, line) for i, line in enumerate(lines)]
-    pending.clear()
-    numbers: list[int] = []
-    records: list[bytes] = []
-    i = 0
-    while i < len(work):
-        number, line = work[i]
-        if not quotes.opens(line):
-            numbers.append(number)
-            records.append(line)
-            i += 1
-            continue
-        j, still_open = i + 1, True  # find the line that closes the quote
-        while j < len(work) and still_open and j - i < MAX_RECORD_LINES:
-            still_open = quotes.stays_open(work[j][1])
-            j += 1
-        if not still_open:
-            numbers.append(number)
-            records.append(b"\n".join(piece for _, piece in work[i:j]))
-            i = j
-        elif j - i >= MAX_RECORD_LINES or final:
-            on_unterminated(number, line)
-            i += 1  # only the opening line is bad: read on from the next line
-        else:  # the quote may close in the next chunk
-            pending.extend(work[i:])
-            break
-    return numbers, records
-
-
-def _raw(line: bytes) -> str:
+def raw_text(line: bytes) -> str:
+    """A line as text for the quarantine's ``raw`` field (bad bytes shown as escapes)."""
     return line.rstrip(b"\r").decode("utf-8", errors="backslashreplace")
 
 
-def _keep_valid_lines(
+def keep_valid_lines(
     ctx: Context, label: str, numbers: np.ndarray, lines: list[bytes], skip_first: bool
 ) -> tuple[list[bytes], np.ndarray]:
     """Drop blank lines (not rows) and quarantine invalid UTF-8; return kept lines + numbers."""
@@ -251,7 +153,9 @@ def _keep_valid_lines(
                 except UnicodeDecodeError as exc:
                     keep[i] = False
                     detail = f"invalid UTF-8 byte at offset {exc.start}"
-                    ctx.quarantine.add(label, int(numbers[i]), "invalid_utf8", detail, _raw(line))
+                    ctx.quarantine.add(
+                        label, int(numbers[i]), "invalid_utf8", detail, raw_text(line)
+                    )
     mask = np.array(keep, dtype=bool)
     return [line for line, k in zip(lines, keep, strict=True) if k], numbers[mask]
 
@@ -274,252 +178,3 @@ def find_bad(n: int, ok: Callable[[int, int], bool]) -> list[int]:
         mid = (lo + hi) // 2
         stack += [(mid, hi), (lo, mid)]
     return sorted(bad)
-
-
-def _clean(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Trim spaces and turn missing-value tokens into nulls before a cast."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(
-        pc.is_in(trimmed, pa.array(NULL_TOKENS)), pa.scalar(None, pa.string()), trimmed
-    )
-
-
-def infer_csv_type(column: pa.ChunkedArray | pa.Array) -> pa.DataType:
-    """int64, float64 or string for a column of CSV strings (numeric when >= 99% parse)."""
-    values = _clean(column)
-    present = len(values) - values.null_count
-    if present == 0:
-        return pa.string()
-    for pattern, dtype in ((_INT_RE, pa.int64()), (_FLOAT_RE, pa.float64())):
-        matches = pc.sum(pc.match_substring_regex(values, pattern)).as_py() or 0
-        if matches >= NUMERIC_SHARE * present:
-            return dtype
-    return pa.string()
-
-
-def _cast_ok(values: pa.ChunkedArray, dtype: pa.DataType) -> Callable[[int, int], bool]:
-    def ok(lo: int, hi: int) -> bool:
-        try:
-            pc.cast(values.slice(lo, hi - lo), dtype)
-            return True
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return False
-
-    return ok
-
-
-def csv_header(path: Path, label: str, delimiter: str = ",") -> list[str]:
-    """The column names on the first line of a CSV file."""
-    for _, lines, _ in iter_line_chunks(path, 1 << 16):
-        try:
-            header = lines[0].rstrip(b"\r").decode("utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"The header line of '{label}' is not valid UTF-8.") from None
-        return next(csv.reader([header], delimiter=delimiter))
-    raise DataError(f"'{label}' is empty: expected a header line with the column names.")
-
-
-def read_csv(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
-    """Yield tables of good rows of one CSV file (typed by ``ctx.schema``), quarantining the rest."""
-    names: list[str] | None = None
-
-    def unterminated(line: int, raw: bytes) -> None:
-        ctx.rows_read += 1
-        detail = f"a quoted field opened here is not closed within {MAX_RECORD_LINES} lines"
-        ctx.quarantine.add(label, line, "unterminated_quote", detail, _raw(raw))
-
-    chunks = iter_csv_records(path, ctx.block_size, unterminated, ctx.delimiter)
-    for numbers, lines, nbytes in chunks:
-        if not lines:
-            continue
-        skip_header = names is None
-        if names is None:
-            names = csv_header(path, label, ctx.delimiter)
-            if ctx.schema is not None and names != ctx.schema.names:
-                raise DataError(
-                    format_message(
-                        f"The columns of '{label}' differ from the first file's.",
-                        expected=str(ctx.schema.names),
-                        got=names,
-                        fix="Prepare files with different columns separately.",
-                    )
-                )
-        rows_before = ctx.rows_read
-        kept, numbers = _keep_valid_lines(ctx, label, numbers, lines, skip_header)
-        table = _parse_csv_chunk(ctx, label, names, kept, numbers) if kept else None
-        ctx.progress.update(nbytes, ctx.rows_read - rows_before)
-        if table is not None and table.num_rows:
-            yield table
-
-
-def _parse_csv_chunk(
-    ctx: Context, label: str, names: list[str], kept: list[bytes], numbers: np.ndarray
-) -> pa.Table:
-    bad_rows: list[int] = []  # 1-based positions in `kept`, from pyarrow
-    data = b"\n".join(kept)
-    # A quoted field holding a newline: parse the chunk one record per line (so pyarrow reports
-    # row numbers), with a byte absent from the chunk standing in for the newline.
-    standin = None
-    if any(b"\n" in record for record in kept):
-        standin = next((s for s in _NEWLINE_STANDINS if s not in data), None)
-        if standin is None:  # pragma: no cover - a chunk holding all five control bytes
-            raise DataError(f"'{label}': cannot parse a chunk with newlines in quoted fields.")
-        data = b"\n".join(record.replace(b"\n", standin) for record in kept)
-
-    def on_invalid(row: pcsv.InvalidRow) -> str:
-        bad_rows.append(row.number)
-        detail = f"expected {row.expected_columns} columns, got {row.actual_columns}"
-        line = int(numbers[row.number - 1])
-        ctx.quarantine.add(label, line, "wrong_column_count", detail, _raw(kept[row.number - 1]))
-        return "skip"
-
-    table = pcsv.read_csv(
-        io.BytesIO(data),
-        read_options=pcsv.ReadOptions(column_names=names, use_threads=False),
-        parse_options=pcsv.ParseOptions(
-            delimiter=ctx.delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
-        ),
-        convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
-    )
-    if standin is not None:  # put the newlines back into the (string) cells
-        text = standin.decode()
-        table = pa.Table.from_arrays(
-            [pc.replace_substring(col, text, "\n") for col in table.columns], names=names
-        )
-    good = np.ones(len(kept), dtype=bool)
-    good[np.asarray(bad_rows, dtype=np.int64) - 1] = False
-    lines, raw = numbers[good], [k for k, g in zip(kept, good, strict=True) if g]
-    if ctx.schema is None:  # type the columns from this first chunk (or the user's schema)
-        types = [ctx.schema_hint.get(n) or infer_csv_type(table[n]) for n in names]
-        ctx.schema = pa.schema(list(zip(names, types, strict=True)))
-    # Convert, then validate: a failed cast is narrowed down to its bad cells.
-    bad: dict[int, str] = {}
-    for name, dtype in zip(ctx.schema.names, ctx.schema.types, strict=True):
-        if pa.types.is_string(dtype):
-            continue
-        values = _clean(table[name])
-        ok = _cast_ok(values, dtype)
-        if ok(0, len(values)):
-            continue
-        for i in find_bad(len(values), ok):
-            bad.setdefault(i, f"column '{name}': cannot parse {values[i].as_py()!r} as {dtype}")
-    if bad:
-        for i, detail in sorted(bad.items()):
-            ctx.quarantine.add(label, int(lines[i]), "invalid_number", detail, _raw(raw[i]))
-        keep = np.ones(table.num_rows, dtype=bool)
-        keep[list(bad)] = False
-        table = table.filter(pa.array(keep))
-    columns = [
-        col if pa.types.is_string(t) else pc.cast(_clean(col), t)
-        for col, t in zip(table.columns, ctx.schema.types, strict=True)
-    ]
-    return pa.Table.from_arrays(columns, schema=ctx.schema)
-
-
-# ----------------------------------------------------------------------------- JSON lines
-
-
-def json_schema(lines: list[bytes], hint: dict[str, pa.DataType], label: str) -> pa.Schema | None:
-    """Infer a schema from the first chunk's valid lines (all-null fields become strings)."""
-    sample = [ln for ln in lines if _json_object(ln)]
-    if not sample:
-        return None
-    try:
-        inferred = pjson.read_json(io.BytesIO(b"\n".join(sample))).schema
-    except pa.ArrowInvalid:  # conflicting types: vote per field over the first lines
-        inferred = _vote_schema(sample[:_VOTE_LINES], label)
-    fields = [
-        pa.field(f.name, hint.get(f.name) or (pa.string() if pa.types.is_null(f.type) else f.type))
-        for f in inferred
-    ]
-    return pa.schema(fields + [pa.field(n, t) for n, t in hint.items() if n not in inferred.names])
-
-
-_VOTE_LINES = 10_000
-
-
-def _vote_schema(sample: list[bytes], label: str) -> pa.Schema:
-    """Each field takes its most common non-null type (int64 and double together -> double)."""
-    votes: dict[str, dict[pa.DataType, int]] = {}
-    for line in sample:
-        try:
-            schema = pjson.read_json(io.BytesIO(line)).schema
-        except pa.ArrowInvalid:
-            continue
-        for f in schema:
-            counts = votes.setdefault(f.name, {})
-            if not pa.types.is_null(f.type):
-                counts[f.type] = counts.get(f.type, 0) + 1
-    fields = []
-    for name, counts in votes.items():
-        if {pa.int64(), pa.float64()} <= set(counts):
-            counts[pa.float64()] += counts.pop(pa.int64())
-        best = max(counts.items(), key=lambda kv: kv[1])[0] if counts else pa.null()
-        fields.append(pa.field(name, best))
-    if not fields:
-        raise DataError(f"Cannot infer a schema from the first rows of '{label}'.")
-    return pa.schema(fields)
-
-
-def _json_object(line: bytes) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
-
-
-def read_jsonl(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
-    """Yield tables of good rows of one JSON-lines file, quarantining the rest."""
-    for first, lines, nbytes in iter_line_chunks(path, ctx.block_size):
-        rows_before = ctx.rows_read
-        numbers = np.arange(first, first + len(lines), dtype=np.int64)
-        kept, numbers = _keep_valid_lines(ctx, label, numbers, lines, skip_first=False)
-        if ctx.schema is None and kept:
-            ctx.schema = json_schema(kept, ctx.schema_hint, label)
-        table = None
-        if ctx.schema is None:  # no JSON object yet: every kept line is malformed
-            for line, number in zip(kept, numbers, strict=True):
-                detail = "not a JSON object on one line"
-                ctx.quarantine.add(label, int(number), "invalid_json", detail, _raw(line))
-        elif kept:
-            table = _parse_json_chunk(ctx, label, kept, numbers)
-        ctx.progress.update(nbytes, ctx.rows_read - rows_before)
-        if table is not None and table.num_rows:
-            yield table
-
-
-def _parse_json_chunk(ctx: Context, label: str, kept: list[bytes], numbers: np.ndarray) -> pa.Table:
-    options = pjson.ParseOptions(
-        explicit_schema=ctx.schema, unexpected_field_behavior=ctx.json_unexpected
-    )
-
-    def parse(lo: int, hi: int) -> pa.Table:
-        table = pjson.read_json(io.BytesIO(b"\n".join(kept[lo:hi])), parse_options=options)
-        return table.select(ctx.schema.names)
-
-    def ok(lo: int, hi: int) -> bool:
-        try:
-            parse(lo, hi)
-            return True
-        except pa.ArrowInvalid:
-            return False
-
-    try:
-        return parse(0, len(kept))
-    except pa.ArrowInvalid:
-        pass
-    bad = find_bad(len(kept), ok)
-    for i in bad:
-        if _json_object(kept[i]):
-            try:
-                parse(i, i + 1)
-                detail = "unknown error"  # pragma: no cover - bisection only returns failures
-            except pa.ArrowInvalid as exc:
-                detail = " ".join(str(exc).split())
-            reason = "invalid_value"
-        else:
-            reason, detail = "invalid_json", "not a JSON object on one line"
-        ctx.quarantine.add(label, int(numbers[i]), reason, detail, _raw(kept[i]))
-    bad_set = set(bad)
-    kept[:] = [line for i, line in enumerate(kept) if i not in bad_set]
-    return parse(0, len(kept)) if kept else ctx.schema.empty_table()

@@ -38,11 +38,13 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
 from deepfuse._utils.io import atomic_write_json
+from deepfuse.data.csv_rows import read_csv
 from deepfuse.data.formats import format_or_none, suffixes
+from deepfuse.data.json_rows import read_jsonl
 from deepfuse.data.prepare._images import read_images
 from deepfuse.data.prepare._sink import REPORT_NAME, Progress, ShardWriter, Staging
-from deepfuse.data.prepare._tabular import Context, read_csv, read_jsonl
 from deepfuse.data.quarantine import QUARANTINE_NAME, Quarantine
+from deepfuse.data.tabular_rows import Context
 
 __all__ = ["FORMATS", "PrepareReport", "prepare"]
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import DataError
 from deepfuse.data.formats import suffixes
-from deepfuse.data.prepare._tabular import Context
+from deepfuse.data.tabular_rows import Context
 
 IMAGE_SUFFIXES = suffixes("image")  # the one format table
 IMAGE_SCHEMA = pa.schema(

@@ -3,7 +3,8 @@
 ``scan_csv`` / ``scan_jsonl`` read each file (a *unit*) with pyarrow's fast reader first. Only a
 file that pyarrow cannot read in one go (a wrong column count, a value that does not parse as its
 column's type, invalid UTF-8, a bad JSON line) is read again by :class:`RowChecker`, which runs
-the same row checking as ``deepfuse prepare`` (:mod:`deepfuse.data.tabular_rows`): good rows
+the same row checking as ``deepfuse prepare`` (:mod:`deepfuse.data.csv_rows`,
+:mod:`deepfuse.data.json_rows`): good rows
 come out typed by the dataset's fixed schema; bad rows go to the dataset's
 :class:`~deepfuse.data.quarantine.Quarantine` (deduplicated by ``(file, line)``), or
 raise a :class:`~deepfuse._utils.errors.DataError` naming the file and line
@@ -31,17 +32,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
+from deepfuse.data.csv_rows import csv_header, read_csv
+from deepfuse.data.json_rows import json_schema, read_jsonl
 from deepfuse.data.quarantine import Quarantine
-from deepfuse.data.tabular_rows import (
-    NULL_TOKENS,
-    Context,
-    ListSink,
-    csv_header,
-    iter_line_chunks,
-    json_schema,
-    read_csv,
-    read_jsonl,
-)
+from deepfuse.data.tabular_rows import NULL_TOKENS, Context, ListSink, iter_line_chunks
 
 BAD_ROW_MODES = ("quarantine", "error")
 
