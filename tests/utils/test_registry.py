@@ -98,3 +98,14 @@ def test_converted_registries_are_registries():
         losses.get("mean_squared_eror")
     with pytest.raises(ConfigError, match=r"Unknown layer 'Dens'.*Did you mean 'Dense'"):
         layers.get("Dens")
+
+
+def test_no_utils_module_imports_torch():
+    code = (
+        "import pkgutil, importlib, sys, deepfuse._utils as u\n"
+        "for m in pkgutil.iter_modules(u.__path__):\n"
+        "    importlib.import_module('deepfuse._utils.' + m.name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:1])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

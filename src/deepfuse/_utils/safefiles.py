@@ -29,12 +29,13 @@ import re
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from deepfuse._utils.errors import DataError
 from deepfuse._utils.io import atomic_write
+
+if TYPE_CHECKING:  # annotations only: importing _utils must not import torch
+    import torch
 
 __all__ = [
     "MAX_HEADER_BYTES",

@@ -8,11 +8,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message
+
+if TYPE_CHECKING:  # annotations only: importing _utils must not import torch
+    import torch
 
 __all__ = ["split_spec", "squeeze_to_match"]
 
