@@ -112,6 +112,16 @@ class _Binary:
         return len(self.counts)
 
 
+def _approximation(hh: HeavyHitters, what: str, consequence: str) -> str | None:
+    """Why a vocabulary from a bounded counter is approximate (``None`` when it is exact)."""
+    if not hh.approximate:
+        return None
+    return (
+        f"more than {hh.capacity} distinct {what}: kept the heavy hitters of a Misra-Gries "
+        f"summary (counts under-estimated by at most {hh.error} of {hh.total}){consequence}"
+    )
+
+
 class _Categorical:
     def __init__(self, name: str, capacity: int) -> None:
         self.name, self.missing, self.counts = name, 0, HeavyHitters(capacity)
@@ -122,15 +132,8 @@ class _Categorical:
         self.counts.update(pc.drop_null(text))
 
     def encoder(self) -> CategoricalEncoder:
-        hh = self.counts
-        why = None
-        if hh.approximate:
-            why = (
-                f"more than {hh.capacity} distinct values: kept the heavy hitters of a "
-                f"Misra-Gries summary (counts under-estimated by at most {hh.error} of "
-                f"{hh.total}); rarer values map to 0 (unknown)"
-            )
-        return CategoricalEncoder(self.name).fit_counts(*hh.counts(), self.missing, why)
+        why = _approximation(self.counts, "values", "; rarer values map to 0 (unknown)")
+        return CategoricalEncoder(self.name).fit_counts(*self.counts.counts(), self.missing, why)
 
     def size(self) -> int:
         return len(self.counts)
@@ -148,14 +151,8 @@ class _Text:
             self.lengths.update(pc.list_value_length(lists).to_numpy())
 
     def encoder(self) -> TextEncoder:
-        hh = self.counts
-        why = None
-        if hh.approximate:
-            why = (
-                f"more than {hh.capacity} distinct words: vocabulary taken from a Misra-Gries "
-                f"summary (counts under-estimated by at most {hh.error} of {hh.total})"
-            )
-        self.enc.fit_counts(*hh.counts(), why)
+        why = _approximation(self.counts, "words", "")
+        self.enc.fit_counts(*self.counts.counts(), why)
         if self.lengths is not None:
             n = self.lengths.count
             self.enc.set_length_quantile(

@@ -254,13 +254,7 @@ def scan_images(
         decoder.shape = _probe_shape(decoder, listing.paths)
     source_ = listing_source(listing.table(), chunk_rows)
     what = f"images, {len(listing.paths)} file(s), shape {decoder.shape}"
-    ds = FileDataset(
-        source_,
-        read_batch_size=chunk_rows,
-        report=report,
-        class_names=listing.class_names,
-        description=what,
-    )
+    ds = FileDataset.over(listing, source_, report, chunk_rows, what)
     return ds.map(decoder)  # type: ignore[return-value]
 
 

@@ -146,6 +146,19 @@ class FileDataset(LazyDataset):
         self.class_names = class_names
         self._description = description
 
+    @classmethod
+    def over(
+        cls, listing: Listing, source: Source, report: Quarantine, chunk_rows: int, what: str
+    ) -> FileDataset:
+        """The dataset reading ``source`` (built from ``listing``) in chunks of ``chunk_rows``."""
+        return cls(
+            source,
+            read_batch_size=chunk_rows,
+            report=report,
+            class_names=listing.class_names,
+            description=what,
+        )
+
     @property
     def quarantined(self) -> list[dict[str, Any]]:
         """Bad rows dropped so far (``file``, ``line``, ``reason``, ``detail``, ``raw``),

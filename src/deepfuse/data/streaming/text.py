@@ -251,13 +251,7 @@ def scan_text(
     else:
         src = LineSource(listing.fs, listing.paths, listing.labels)
         decoder, batch_format = LineDecoder(listing.paths, report, line_numbers), "arrow"
-    ds = FileDataset(
-        src,
-        read_batch_size=chunk_rows,
-        report=report,
-        class_names=listing.class_names,
-        description=what,
-    )
+    ds = FileDataset.over(listing, src, report, chunk_rows, what)
     return ds.map(decoder, batch_format=batch_format)  # type: ignore[return-value]
 
 
