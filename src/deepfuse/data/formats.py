@@ -2,9 +2,9 @@
 
 Every reader asks this module: ``read_table`` (whole tables), the ``scan_*`` / ``read_*``
 streaming pairs (which files of a folder they list), ``scan_images`` (image files and the
-tables that list them) and ``deepfuse prepare``. Matching is on the end of the lower-cased file
-name, longest suffix first, so ``DATA.CSV.gz`` is a gzip-compressed CSV file (the format part
-in any case; the compression part in lower case, as pyarrow detects it).
+tables that list them) and ``deepfuse prepare``. Matching is on the end of the file name,
+longest suffix first: the format part in any case, a compression part in lower case (as pyarrow
+detects compression), so ``DATA.CSV.gz`` is a gzip-compressed CSV file.
 
 Formats: ``parquet`` (``.parquet``, ``.pq``), ``csv`` and ``tsv`` (plain, ``.gz`` or ``.bz2``),
 ``jsonl`` (JSON lines: ``.jsonl``, ``.ndjson`` and ``.json`` holding one object per line; plain,
