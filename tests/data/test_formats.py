@@ -12,6 +12,8 @@ import warnings
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from deepfuse._utils.errors import DataError
@@ -159,3 +161,32 @@ def test_text_suffix_is_read_by_read_text(tmp_path):
     (tmp_path / "A.TXT").write_text("hello")
     (tmp_path / "b.csv").write_text("a\n1\n")
     assert read_text(tmp_path).num_rows == 1
+
+
+# ----------------------------------------------------------------------------- properties
+
+_NAME_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stem=st.text(_NAME_CHARS, max_size=30), suffix=st.sampled_from(sorted(SUFFIXES)), data=st.data()
+)
+def test_any_stem_with_a_known_suffix_in_any_case_is_detected(stem, suffix, data):
+    compression = next((c for c in formats.COMPRESSIONS if suffix.endswith(c)), "")
+    base = suffix.removesuffix(compression) if compression else suffix
+    flips = data.draw(st.lists(st.booleans(), min_size=len(base), max_size=len(base)))
+    spelled = "".join(c.upper() if f else c for c, f in zip(base, flips)) + compression
+    assert format_or_none(stem + spelled) == SUFFIXES[suffix]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(_NAME_CHARS, max_size=60))
+def test_any_name_is_a_known_format_or_none_and_detect_agrees(name):
+    fmt = format_or_none(name)
+    assert fmt is None or fmt in formats.FORMATS
+    if fmt is None:
+        with pytest.raises(DataError):
+            detect(name)
+    else:
+        assert detect(name) == fmt
