@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deepfuse.api.rundir import RUN_FILES
 from deepfuse.models.model import Model
+from deepfuse.run import RUN_FILES
 
 TINY_MNIST = """\
 name: tiny
@@ -111,7 +111,7 @@ def test_crash_mid_run_leaves_no_complete_looking_run(run_cli, tmp_path, mnist_c
 
 
 def test_runs_never_overwrite_each_other(tmp_path):
-    from deepfuse.api.rundir import RunWriter
+    from deepfuse.run import RunWriter
 
     made = []
     for _ in range(3):

@@ -1,0 +1,100 @@
+"""The run folder, torch-free: its layout, the atomic writer, a reader, the facts of metrics.json.
+
+Everything that writes a run (``deepfuse train``, ``deepfuse cv``) or reads one (``info``,
+``evaluate``, ``predict``, ``report``, ``plot``, the dashboard) goes through this package.
+Importing it imports no torch, so the dashboard and ``deepfuse info`` start fast.
+
+- :mod:`~deepfuse.run.layout`: every file name (``CONFIG_FILE``, ``METRICS_FILE``, ...),
+  ``PARTIAL_SUFFIX``, ``DEFAULT_RUNS_DIR``.
+- :mod:`~deepfuse.run.writer`: :func:`new_run_dir` / :func:`finish_run_dir` (``.partial`` then
+  rename), :class:`RunWriter`, :func:`resumable_run`, :func:`history_csv`.
+- :mod:`~deepfuse.run.reader`: :class:`RunReader` (``config()``, ``metrics()``,
+  ``evaluation()``, ``history()``, ``epochs()``, ``steps()``, ``histograms()``,
+  ``checkpoints()``, ``report_path()``, ...), :func:`read_run`, :func:`check_run_dir`.
+- :mod:`~deepfuse.run.facts`: :func:`run_facts` (dates, timings, data, environment).
+
+Example:
+    >>> import tempfile
+    >>> from deepfuse.run import RunReader, finish_run_dir, new_run_dir
+    >>> tmp = new_run_dir(tempfile.mkdtemp(), "demo")
+    >>> _ = (tmp / "metrics.json").write_text('{"epochs": 2}')
+    >>> RunReader(finish_run_dir(tmp)).metrics()
+    {'epochs': 2}
+"""
+
+from __future__ import annotations
+
+from deepfuse.run.facts import data_summary, environment, run_facts, utc_now
+from deepfuse.run.layout import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    CV_FILE,
+    CV_TABLE_FILE,
+    DEFAULT_RUNS_DIR,
+    EVALUATION_FILE,
+    HISTOGRAMS_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PARTIAL_SUFFIX,
+    PLOTS_DIR,
+    REPORT_FILE,
+    REQUIRED_RUN_FILES,
+    RUN_FILES,
+    STEPS_FILE,
+    WEIGHTS_FILE,
+    evaluation_file,
+)
+from deepfuse.run.reader import (
+    RunReader,
+    check_run_dir,
+    finite_number,
+    read_histograms,
+    read_history,
+    read_run,
+)
+from deepfuse.run.writer import (
+    RunWriter,
+    finish_run_dir,
+    history_csv,
+    in_progress,
+    new_run_dir,
+    resumable_run,
+)
+
+__all__ = [
+    "CHECKPOINTS_DIR",
+    "CONFIG_FILE",
+    "CV_FILE",
+    "CV_TABLE_FILE",
+    "DEFAULT_RUNS_DIR",
+    "EVALUATION_FILE",
+    "HISTOGRAMS_FILE",
+    "HISTORY_FILE",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "PARTIAL_SUFFIX",
+    "PLOTS_DIR",
+    "REPORT_FILE",
+    "REQUIRED_RUN_FILES",
+    "RUN_FILES",
+    "STEPS_FILE",
+    "WEIGHTS_FILE",
+    "RunReader",
+    "RunWriter",
+    "check_run_dir",
+    "data_summary",
+    "environment",
+    "evaluation_file",
+    "finish_run_dir",
+    "finite_number",
+    "history_csv",
+    "in_progress",
+    "new_run_dir",
+    "read_histograms",
+    "read_history",
+    "read_run",
+    "resumable_run",
+    "run_facts",
+    "utc_now",
+]

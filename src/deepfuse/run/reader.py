@@ -1,0 +1,473 @@
+"""Reading a run folder: :class:`RunReader`, one typed accessor per file of the run layout.
+
+Everything that reads a run (``deepfuse info``/``evaluate``/``predict``/``report``/``plot``, the
+dashboard) reads it here. Files are found by their fixed names (:mod:`deepfuse.run.layout`,
+never user input); a symlink that leads out of the run folder counts as missing. A required
+file that is missing, and any file that is corrupt, raises a :class:`~deepfuse._utils.errors.DataError`
+naming the file and what was expected; optional files (``evaluation.json``,
+``histograms.json``, ``cv.json``, ``report.html``) give ``None`` when absent.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> run = pathlib.Path(tempfile.mkdtemp()) / "demo-20260101-120000"
+    >>> run.mkdir()
+    >>> _ = (run / "metrics.json").write_text('{"test": {"accuracy": 0.9}, "epochs": 1}')
+    >>> _ = (run / "history.csv").write_text("epoch,loss,val_loss\\n1,0.5,0.6\\n")
+    >>> reader = RunReader(run)
+    >>> reader.metrics()["test"], reader.history(), reader.evaluation()
+    ({'accuracy': 0.9}, {'loss': [0.5], 'val_loss': [0.6]}, None)
+    >>> reader.model_meta()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    deepfuse._utils.errors.DataError: The run '...demo-20260101-120000' has no model.json (the model's architecture and preprocessing). ...
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.io import read_json
+from deepfuse.run.layout import (
+    CHECKPOINT_MANIFEST,
+    CHECKPOINT_PREFIX,
+    CHECKPOINT_STATE,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    CV_FILE,
+    HISTOGRAMS_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PARTIAL_SUFFIX,
+    REPORT_FILE,
+    REQUIRED_RUN_FILES,
+    RUN_FILES,
+    STEPS_FILE,
+    WEIGHTS_FILE,
+    evaluation_file,
+)
+from deepfuse.run.writer import in_progress
+
+__all__ = [
+    "RunReader",
+    "check_run_dir",
+    "finite_number",
+    "read_histograms",
+    "read_history",
+    "read_run",
+]
+
+#: What each file of the layout holds, for error messages.
+_WHAT = {
+    CONFIG_FILE: "the resolved config",
+    MODEL_FILE: "the model's architecture and preprocessing",
+    METRICS_FILE: "the run's metrics",
+    HISTORY_FILE: "the training history",
+    WEIGHTS_FILE: "the model's weights",
+}
+#: Columns of history.csv / steps.csv that count steps, not values.
+_STEP_COLUMNS = ("epoch", "step", "global_step")
+_STEP_KEYS = ("epoch", "step", "global_step", "loss", "lr")
+_HISTOGRAM_KINDS = ("weights", "gradients")
+_STATE_CACHE: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+
+
+class RunReader:
+    """One run folder (finished, or ``.partial`` while it trains), read file by file.
+
+    Attributes:
+        path: The folder.
+        name: Its name without ``.partial``.
+        in_progress: Whether it is a ``.partial`` folder (still training, or stopped).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.in_progress = self.path.name.endswith(PARTIAL_SUFFIX)
+        self.name = self.path.name.removesuffix(PARTIAL_SUFFIX)
+
+    def __repr__(self) -> str:
+        return f"RunReader({self.name!r}, {self.status!r})"
+
+    @property
+    def status(self) -> str:
+        """``"in progress"`` for a ``.partial`` folder, else ``"finished"``."""
+        return "in progress" if self.in_progress else "finished"
+
+    # ------------------------------------------------------------------------- files
+    def file(self, name: str) -> Path | None:
+        """The run's own file ``name`` (a fixed name, never user input) if it is a regular file
+        inside the run folder; a symlink leading out of the run is refused (``None``)."""
+        path = self.path / name
+        try:
+            if not path.is_file():
+                return None
+            if path.is_symlink() and not _inside(path.resolve(), self.path.resolve()):
+                return None
+        except OSError:
+            return None
+        return path
+
+    def _require(self, name: str) -> Path:
+        path = self.file(name)
+        if path is None:
+            raise DataError(
+                f"The run '{self.path}' has no {name} ({_WHAT.get(name, 'a run file')}). "
+                "Pass a folder written by 'deepfuse train'; if it is one, it is damaged."
+            )
+        return path
+
+    def _json(self, name: str, *, required: bool) -> Any:
+        path = self._require(name) if required else self.file(name)
+        if path is None:
+            return None
+        doc = read_json(path, what="run file")
+        if not isinstance(doc, dict):
+            raise DataError(
+                f"The run file '{path}' holds a JSON {type(doc).__name__}; expected an object. "
+                "The run directory may be damaged."
+            )
+        return doc
+
+    @property
+    def weights_path(self) -> Path:
+        """``model.safetensors`` (may not exist yet while the run trains)."""
+        return self.path / WEIGHTS_FILE
+
+    @property
+    def model_path(self) -> Path:
+        """``model.json`` (may not exist yet while the run trains)."""
+        return self.path / MODEL_FILE
+
+    def report_path(self) -> Path | None:
+        """``report.html`` if the run has one."""
+        return self.file(REPORT_FILE)
+
+    # ------------------------------------------------------------------------- documents
+    def config_text(self) -> str:
+        """``config.yaml`` as written (``""`` when absent)."""
+        path = self.file(CONFIG_FILE)
+        return path.read_text(encoding="utf-8") if path is not None else ""
+
+    def config(self) -> dict[str, Any]:
+        """The resolved config (``config.yaml``); ConfigError if it is not valid YAML."""
+        from deepfuse.config import load_config
+
+        return load_config(self._require(CONFIG_FILE))
+
+    def metrics(self) -> dict[str, Any]:
+        """``metrics.json``: ``test``, ``final_epoch``, ``epochs``, ``task``, ``classes``,
+        ``rows``, timings, ``data`` and ``environment`` (see :mod:`deepfuse.run.facts`)."""
+        return self._json(METRICS_FILE, required=True)
+
+    def model_meta(self) -> dict[str, Any]:
+        """``model.json``: architecture, input spec, preprocessing, parameter count."""
+        return self._json(MODEL_FILE, required=True)
+
+    def evaluation(self, data: str | None = None) -> dict[str, Any] | None:
+        """``evaluation.json`` (or ``evaluation-<stem>.json`` of another file), or None."""
+        return self._json(evaluation_file(data), required=False)
+
+    def cv(self) -> dict[str, Any] | None:
+        """``cv.json`` of a ``deepfuse cv`` folder, or None."""
+        return self._json(CV_FILE, required=False)
+
+    def histograms(self) -> dict[str, Any] | None:
+        """``histograms.json`` (checked like :func:`read_histograms`), or None."""
+        path = self.file(HISTOGRAMS_FILE)
+        return None if path is None else read_histograms(path)
+
+    # ------------------------------------------------------------------------- history
+    def history(self) -> dict[str, list[float]]:
+        """Per-epoch values of ``history.csv`` as columns (see :func:`read_history`)."""
+        return read_history(self._require(HISTORY_FILE))
+
+    def epochs(self) -> list[dict[str, Any]]:
+        """One dict of numbers (or None) per finished epoch: from history.csv, or while the run
+        trains from its newest valid checkpoint (the only place its epochs are until then)."""
+        path = self.file(HISTORY_FILE)
+        if path is None:
+            return self.checkpoint_history() if self.in_progress else []
+        header, rows = _csv_rows(path, complete_only=False)
+        keys = [k for k in header if k not in _STEP_COLUMNS]
+        if "global_step" not in header:
+            return [{k: finite_number(row.get(k)) for k in keys} for row in rows]
+        out: list[dict[str, Any]] = []
+        for i, row in enumerate(rows):  # per-step form: an epoch's values are on its last row
+            last = i + 1 == len(rows) or rows[i + 1].get("epoch") != row.get("epoch")
+            values = {k: finite_number(row.get(k)) for k in keys}
+            if last and any(values.get(k) is not None for k in keys if k not in ("loss", "lr")):
+                out.append(values)
+        return out
+
+    def steps(self) -> list[dict[str, Any]]:
+        """Per-step rows ``{epoch, step, global_step, loss, lr}`` (numbers or None): from
+        steps.csv while the run trains (a line being written is left out), else history.csv."""
+        path = self.file(STEPS_FILE) if self.in_progress else None
+        live = path is not None
+        header, rows = _csv_rows(path or self.file(HISTORY_FILE), complete_only=live)
+        if "global_step" not in header:
+            return []  # one row per epoch: no step rows
+        out = []
+        for row in rows:
+            item = {k: finite_number(row.get(k)) for k in _STEP_KEYS}
+            if item["global_step"] is not None:
+                out.append(item)
+        return out
+
+    def idle_seconds(self) -> float | None:
+        """Seconds since a run in progress last wrote anything (its folder, ``steps.csv`` or a
+        checkpoint); ``None`` for a finished run. A live run flushes ``steps.csv`` every second,
+        so a long silence means the process died or hangs."""
+        if not self.in_progress:
+            return None
+        newest = 0.0
+        for path in (self.path, self.path / STEPS_FILE, self.path / CHECKPOINTS_DIR):
+            try:
+                newest = max(newest, path.stat().st_mtime)
+            except OSError:
+                continue
+        return max(0.0, time.time() - newest) if newest else None
+
+    # ------------------------------------------------------------------------- checkpoints
+    def checkpoints(self) -> list[Path]:
+        """The ``checkpoints/step-*`` folders, oldest first (symlinks left out)."""
+        folder = self.path / CHECKPOINTS_DIR
+        n = len(CHECKPOINT_PREFIX)
+        try:
+            if folder.is_symlink():  # only the run's own files are read
+                return []
+            found = [
+                p
+                for p in folder.iterdir()
+                if p.name.startswith(CHECKPOINT_PREFIX) and p.name[n:].isdigit()
+                and not p.is_symlink()
+            ]  # fmt: skip
+        except OSError:
+            return []
+        return sorted(found, key=lambda p: int(p.name[n:]))
+
+    def checkpoint_history(self) -> list[dict[str, Any]]:
+        """Per-epoch history from the newest checkpoint whose state.json matches its manifest.
+
+        Only the two JSON files are read (never the tensors, never with torch): a partial run's
+        validation metrics exist only there until the run finishes.
+        """
+        for folder in reversed(self.checkpoints()):
+            history = _state_history(folder)
+            if history is not None:
+                return history
+        return []
+
+    # ------------------------------------------------------------------------- summary
+    def info(self) -> dict[str, Any]:
+        """A JSON-able summary (what ``deepfuse info RUN`` prints): config, model, metrics, files."""
+        meta, metrics = self.model_meta(), self.metrics()
+        arch = meta.get("architecture") or {}
+        return {
+            "run_dir": str(self.path.resolve()),
+            "name": meta.get("name"),
+            "model": {
+                "kind": arch.get("kind"),
+                "type": arch.get("name") or arch.get("kind"),
+                "num_parameters": meta.get("num_parameters"),
+                "inputs": meta.get("input_spec"),
+            },
+            "task": metrics.get("task"),
+            "classes": metrics.get("classes"),
+            "test": metrics.get("test"),
+            "final_epoch": metrics.get("final_epoch"),
+            "epochs": metrics.get("epochs"),
+            "train_time_s": metrics.get("train_time_s"),
+            "rows": metrics.get("rows"),
+            "config": self.config(),
+            "files": [f for f in RUN_FILES if (self.path / f).exists()],
+        }
+
+
+def check_run_dir(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path if it is a finished run directory, else raise a UserError.
+
+    Example:
+        >>> check_run_dir("/no/such/run")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.UserError: Run directory '/no/such/run' does not exist. Pass a folder written by 'deepfuse train' (runs/<name>-<timestamp>).
+    """
+    run = Path(path)
+    if in_progress(run) is not None and not (run / METRICS_FILE).is_file():
+        raise UserError(
+            f"'{path}' is an unfinished run (still training, or stopped). Finish it with "
+            f"'deepfuse train --resume {path}'."
+        )
+    if not run.is_dir():
+        raise UserError(
+            f"Run directory '{path}' does not exist. Pass a folder written by "
+            "'deepfuse train' (runs/<name>-<timestamp>)."
+        )
+    missing = [f for f in REQUIRED_RUN_FILES if not (run / f).is_file()]
+    if missing:
+        raise UserError(
+            f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "
+            "Pass a folder written by 'deepfuse train'."
+        )
+    return run
+
+
+def read_run(path: str | os.PathLike) -> RunReader:
+    """A :class:`RunReader` of the finished run ``path`` (checked by :func:`check_run_dir`).
+
+    Example:
+        >>> read_run("/no/such/run")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.UserError: Run directory '/no/such/run' does not exist. ...
+    """
+    return RunReader(check_run_dir(path))
+
+
+def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
+    """Per-epoch values from a run's ``history.csv`` (per-step rows keep the epoch's last row).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "history.csv"
+        >>> _ = p.write_text("epoch,loss,val_loss,step\\n1,0.9,,1\\n1,0.8,0.85,2\\n2,0.5,0.6,3\\n")
+        >>> read_history(p)
+        {'loss': [0.8, 0.5], 'val_loss': [0.85, 0.6]}
+    """
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    last: dict[str, dict[str, str]] = {}
+    for row in rows:  # several rows per epoch (one per step): the last one holds the epoch's values
+        last[row["epoch"]] = row
+    skip = {*_STEP_COLUMNS, "lr", "time"}
+    keys = [k for k in (rows[0] if rows else {}) if k not in skip]
+    try:
+        return {
+            k: [float(r[k]) if r.get(k) not in ("", None) else math.nan for r in last.values()]
+            for k in keys
+        }
+    except ValueError as exc:
+        raise DataError(
+            f"The history file '{path}' holds a value that is not a number: {exc}."
+        ) from None
+
+
+def read_histograms(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and check a ``HistogramLog`` file (``{"version": 1, "weights": ..., ...}``).
+
+    Raises:
+        DataError: The file is missing, not JSON, or not a version-1 histogram file.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "histograms.json")
+        >>> _ = open(p, "w").write('{"version": 1, "weights": {}, "gradients": {}}')
+        >>> sorted(read_histograms(p))
+        ['gradients', 'version', 'weights']
+    """
+    doc = read_json(path, what="histogram file")
+    if not isinstance(doc, Mapping) or doc.get("version") != 1:
+        raise DataError(
+            f"'{path}' is not a deepfuse histogram file: expected a JSON object with "
+            f'"version": 1 (written by HistogramLog); got version '
+            f"{doc.get('version') if isinstance(doc, Mapping) else type(doc).__name__!r}."
+        )
+    for kind in _HISTOGRAM_KINDS:
+        if not isinstance(doc.get(kind), Mapping):
+            raise DataError(f"The histogram file '{path}' has no {kind!r} object.")
+    return dict(doc)
+
+
+def finite_number(value: Any) -> float | int | None:
+    """A finite number as int/float (digit strings stay ints), else ``None`` (JSON has no NaN).
+
+    Example:
+        >>> finite_number("3"), finite_number("0.5"), finite_number("nan"), finite_number(True)
+        (3, 0.5, None, None)
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)  # step and epoch numbers stay ints
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _csv_rows(path: Path | None, *, complete_only: bool) -> tuple[list[str], list[dict[str, str]]]:
+    """Header and rows of a CSV file; with ``complete_only`` a last line without its newline
+    (being written right now) is left out."""
+    if path is None:
+        return [], []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return [], []
+    if complete_only and text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.DictReader(io.StringIO(text))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
+def _state_history(folder: Path) -> list[dict[str, Any]] | None:
+    """The trainer history in ``folder/state.json`` if it matches the manifest's size and
+    sha256 (else None: being written, truncated or altered). Cached by size and mtime."""
+    state, manifest = folder / CHECKPOINT_STATE, folder / CHECKPOINT_MANIFEST
+    try:
+        if state.is_symlink() or manifest.is_symlink():
+            return None
+        stat = state.stat()
+    except OSError:
+        return None
+    key = (str(state), stat.st_size, stat.st_mtime_ns)
+    if key in _STATE_CACHE:
+        return _STATE_CACHE[key]
+    try:
+        entry = (
+            read_json(manifest, what="checkpoint manifest").get("files", {}).get(CHECKPOINT_STATE)
+        )
+        data = state.read_bytes()
+    except (OSError, DataError, AttributeError):
+        return None
+    if (
+        not isinstance(entry, Mapping)
+        or entry.get("size") != len(data)
+        or entry.get("sha256") != hashlib.sha256(data).hexdigest()
+    ):
+        return None
+    try:
+        history = json.loads(data)["state"]["trainer"]["history"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(history, list):
+        return None
+    clean = [
+        {str(k): finite_number(v) for k, v in epoch.items()}
+        for epoch in history
+        if isinstance(epoch, Mapping)
+    ]
+    if len(_STATE_CACHE) > 256:
+        _STATE_CACHE.clear()
+    _STATE_CACHE[key] = clean
+    return clean
