@@ -17,14 +17,21 @@ import importlib
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from deepfuse.report.html import failed
+from deepfuse.report.html import Section, failed
 from deepfuse.run import MODEL_FILE, RunReader
 
-__all__ = ["ReportWarning", "RunFacts", "TestRowsLoader", "guarded", "viz_function"]
+__all__ = [
+    "ReportWarning",
+    "RunFacts",
+    "TestRowsLoader",
+    "guarded",
+    "make_sections",
+    "viz_function",
+]
 
 #: ``(config, model) -> test rows``: rebuilds a run's test split (dict of tensors or batches).
 TestRowsLoader = Callable[[dict[str, Any], Any], Any]
@@ -45,6 +52,17 @@ def guarded(what: str, make: Callable[[], str]) -> str:
             stacklevel=2,
         )
         return failed(what, exc)
+
+
+def make_sections(
+    facts: RunFacts, makers: Sequence[tuple[str, str, Callable[[RunFacts], str]]]
+) -> list[Section]:
+    """One :class:`~deepfuse.report.html.Section` per ``(id, title, maker)``, in that order,
+    each made under :func:`guarded` (a section that fails is shown failed, the rest is kept)."""
+    return [
+        Section(sid, title, guarded(f"The {title.lower()} section", lambda make=make: make(facts)))
+        for sid, title, make in makers
+    ]
 
 
 def viz_function(name: str) -> Any:

@@ -3,7 +3,7 @@ the per-fold table and the per-fold curves, then the config and the environment.
 
 from __future__ import annotations
 
-from deepfuse.report.context import RunFacts, guarded
+from deepfuse.report.context import RunFacts, guarded, make_sections
 from deepfuse.report.figures import plot_fold_curves, png_bytes
 from deepfuse.report.html import (
     Markup,
@@ -31,10 +31,7 @@ def cv_sections(facts: RunFacts) -> list[Section]:
         ("config", "Config", config_section),
         ("environment", "Environment", environment_section),
     ]
-    return [
-        Section(sid, title, guarded(f"The {title.lower()} section", lambda f=fn: f(facts)))
-        for sid, title, fn in makers
-    ]
+    return make_sections(facts, makers)
 
 
 def _cv_summary(f: RunFacts) -> str:

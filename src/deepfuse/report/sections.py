@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from deepfuse.report.context import RunFacts, guarded, viz_function
+from deepfuse.report.context import RunFacts, guarded, make_sections, viz_function
 from deepfuse.report.data_sections import data_section, model_section
 from deepfuse.report.figures import plot_reliability, plot_residuals, plot_steps, png_bytes
 from deepfuse.report.html import (
@@ -58,10 +58,7 @@ def run_sections(facts: RunFacts) -> list[Section]:
         ("timings", "Timings", _timings),
         ("environment", "Environment", environment_section),
     ]
-    return [
-        Section(sid, title, guarded(f"The {title.lower()} section", lambda f=fn: f(facts)))
-        for sid, title, fn in makers
-    ]
+    return make_sections(facts, makers)
 
 
 def _summary(f: RunFacts) -> str:
@@ -147,64 +144,33 @@ def _evaluation(f: RunFacts) -> str:
     head = f"<p class='muted'>{num(ev.get('n'))} test rows.</p>"
     tables = table(["metric", "value"], list(metrics.items())) + _per_class_table(ev)
     parts = [head, f'<div class="row">{tables}</div>']
-    figs = []
-    matrix = ev.get("confusion_matrix")
-    if matrix:
-        figs.append(
-            guarded(
-                "Confusion matrix",
-                lambda: figure(
-                    png_bytes(
-                        viz_function("plot_confusion_matrix")(
-                            matrix["counts"], matrix.get("labels")
-                        ),
-                        tight=len(matrix["counts"]) <= 4,  # small figure, long title: crop
-                    ),
-                    "confusion matrix: colour = share of the true class, numbers = rows",
-                ),
-            )
-        )
-    curves = ev.get("curves") or {}
-    if curves.get("roc"):
-        figs.append(
-            guarded(
-                "ROC curves",
-                lambda: figure(
-                    png_bytes(viz_function("plot_roc")(curves["roc"])), "ROC, one curve per class"
-                ),
-            )
-        )
-    if curves.get("pr"):
-        figs.append(
-            guarded(
-                "Precision-recall curves",
-                lambda: figure(
-                    png_bytes(viz_function("plot_pr")(curves["pr"])),
-                    "precision-recall, one curve per class",
-                ),
-            )
-        )
-    if ev.get("calibration"):
-        cal = ev["calibration"]
-        figs.append(
-            guarded(
-                "Reliability curve",
-                lambda: figure(
-                    png_bytes(plot_reliability(cal)),
-                    f"calibration: observed rate per bin of {cal.get('of') or 'confidence'}",
-                ),
-            )
-        )
-    if ev.get("residuals"):
-        res = ev["residuals"]
-        figs.append(
-            guarded(
-                "Residual plots",
-                lambda: figure(
-                    png_bytes(plot_residuals(res)), "residuals (sampled rows)", wide=True
-                ),
-            )
-        )
+    matrix, curves = ev.get("confusion_matrix"), ev.get("curves") or {}
+    cal, res = ev.get("calibration"), ev.get("residuals")
+    # (part, drawn when, PNG maker, caption, wide): each part drawn (or failed) independently
+    plots: list[tuple[str, Any, Callable[[], bytes], str, bool]] = [
+        ("Confusion matrix", matrix,
+         lambda: png_bytes(
+             viz_function("plot_confusion_matrix")(matrix["counts"], matrix.get("labels")),
+             tight=len(matrix["counts"]) <= 4,  # small figure, long title: crop
+         ),
+         "confusion matrix: colour = share of the true class, numbers = rows", False),
+        ("ROC curves", curves.get("roc"),
+         lambda: png_bytes(viz_function("plot_roc")(curves["roc"])),
+         "ROC, one curve per class", False),
+        ("Precision-recall curves", curves.get("pr"),
+         lambda: png_bytes(viz_function("plot_pr")(curves["pr"])),
+         "precision-recall, one curve per class", False),
+        ("Reliability curve", cal, lambda: png_bytes(plot_reliability(cal)),
+         f"calibration: observed rate per bin of {(cal or {}).get('of') or 'confidence'}", False),
+        ("Residual plots", res, lambda: png_bytes(plot_residuals(res)),
+         "residuals (sampled rows)", True),
+    ]  # fmt: skip
+    figs = [
+        guarded(part, lambda d=draw, c=caption, w=wide: figure(d(), c, wide=w))
+        for part, shown, draw, caption, wide in plots
+        if shown
+    ]
+    if res:
         q = res.get("quantiles") or {}
         parts.append(
             "<h3>Residuals</h3>"

@@ -24,27 +24,9 @@ Example:
 
 from __future__ import annotations
 
+from deepfuse.run import layout
 from deepfuse.run.facts import data_summary, environment, run_facts, utc_now
-from deepfuse.run.layout import (
-    CHECKPOINTS_DIR,
-    CONFIG_FILE,
-    CV_FILE,
-    CV_TABLE_FILE,
-    DEFAULT_RUNS_DIR,
-    EVALUATION_FILE,
-    HISTOGRAMS_FILE,
-    HISTORY_FILE,
-    METRICS_FILE,
-    MODEL_FILE,
-    PARTIAL_SUFFIX,
-    PLOTS_DIR,
-    REPORT_FILE,
-    REQUIRED_RUN_FILES,
-    RUN_FILES,
-    STEPS_FILE,
-    WEIGHTS_FILE,
-    evaluation_file,
-)
+from deepfuse.run.layout import *  # noqa: F403 - every file name of the layout (layout.__all__)
 from deepfuse.run.reader import (
     RunReader,
     check_run_dir,
@@ -62,30 +44,13 @@ from deepfuse.run.writer import (
     resumable_run,
 )
 
-__all__ = [
-    "CHECKPOINTS_DIR",
-    "CONFIG_FILE",
-    "CV_FILE",
-    "CV_TABLE_FILE",
-    "DEFAULT_RUNS_DIR",
-    "EVALUATION_FILE",
-    "HISTOGRAMS_FILE",
-    "HISTORY_FILE",
-    "METRICS_FILE",
-    "MODEL_FILE",
-    "PARTIAL_SUFFIX",
-    "PLOTS_DIR",
-    "REPORT_FILE",
-    "REQUIRED_RUN_FILES",
-    "RUN_FILES",
-    "STEPS_FILE",
-    "WEIGHTS_FILE",
+__all__ = [  # the layout's names, then the reader, writer and facts
+    *layout.__all__,
     "RunReader",
     "RunWriter",
     "check_run_dir",
     "data_summary",
     "environment",
-    "evaluation_file",
     "finish_run_dir",
     "finite_number",
     "history_csv",
