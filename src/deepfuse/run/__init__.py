@@ -11,6 +11,8 @@ Importing it imports no torch, so the dashboard and ``deepfuse info`` start fast
 - :mod:`~deepfuse.run.reader`: :class:`RunReader` (``config()``, ``metrics()``,
   ``evaluation()``, ``history()``, ``epochs()``, ``steps()``, ``histograms()``,
   ``checkpoints()``, ``report_path()``, ...), :func:`read_run`, :func:`check_run_dir`.
+- :mod:`~deepfuse.run.files`: the formats inside a run (:func:`read_history`,
+  :func:`read_histograms`, checkpoint state), :func:`finite_number`.
 - :mod:`~deepfuse.run.facts`: :func:`run_facts` (dates, timings, data, environment).
 
 Example:
@@ -26,15 +28,9 @@ from __future__ import annotations
 
 from deepfuse.run import layout
 from deepfuse.run.facts import data_summary, environment, run_facts, utc_now
+from deepfuse.run.files import finite_number, read_histograms, read_history
 from deepfuse.run.layout import *  # noqa: F403 - every file name of the layout (layout.__all__)
-from deepfuse.run.reader import (
-    RunReader,
-    check_run_dir,
-    finite_number,
-    read_histograms,
-    read_history,
-    read_run,
-)
+from deepfuse.run.reader import RunReader, check_run_dir, read_run
 from deepfuse.run.writer import (
     RunWriter,
     finish_run_dir,
