@@ -35,8 +35,8 @@ from deepfuse.run.writer import (
     RunWriter,
     finish_run_dir,
     history_csv,
-    in_progress,
     new_run_dir,
+    partial_of,
     resumable_run,
 )
 
@@ -50,7 +50,7 @@ __all__ = [  # the layout's names, then the reader, writer and facts
     "finish_run_dir",
     "finite_number",
     "history_csv",
-    "in_progress",
+    "partial_of",
     "new_run_dir",
     "read_histograms",
     "read_history",

@@ -114,7 +114,15 @@ def finite_number(value: Any) -> float | int | None:
 
 def csv_rows(path: Path | None, *, complete_only: bool) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows of a CSV file; with ``complete_only`` a last line without its newline
-    (being written right now) is left out."""
+    (being written right now) is left out. A missing or unreadable file has no rows.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "steps.csv"
+        >>> _ = p.write_text("epoch,loss\n1,0.5\n2,0.")
+        >>> csv_rows(p, complete_only=True)
+        (['epoch', 'loss'], [{'epoch': '1', 'loss': '0.5'}])
+    """
     if path is None:
         return [], []
     try:
@@ -130,7 +138,13 @@ def csv_rows(path: Path | None, *, complete_only: bool) -> tuple[list[str], list
 
 def state_history(folder: Path) -> list[dict[str, Any]] | None:
     """The trainer history in ``folder/state.json`` if it matches the manifest's size and
-    sha256 (else None: being written, truncated or altered). Cached by size and mtime."""
+    sha256 (else None: being written, truncated or altered). Cached by size and mtime.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> state_history(pathlib.Path(tempfile.mkdtemp()) / "step-00000001") is None
+        True
+    """
     state, manifest = folder / CHECKPOINT_STATE, folder / CHECKPOINT_MANIFEST
     try:
         if state.is_symlink() or manifest.is_symlink():

@@ -56,7 +56,7 @@ from deepfuse.run.layout import (
     WEIGHTS_FILE,
     evaluation_file,
 )
-from deepfuse.run.writer import in_progress
+from deepfuse.run.writer import partial_of
 
 __all__ = ["RunReader", "check_run_dir", "read_run"]
 
@@ -68,7 +68,7 @@ _WHAT = {
     HISTORY_FILE: "the training history",
     WEIGHTS_FILE: "the model's weights",
 }
-#: Columns of history.csv / steps.csv that count steps, not values.
+#: The numbers of one per-step row (:meth:`RunReader.steps`).
 _STEP_KEYS = ("epoch", "step", "global_step", "loss", "lr")
 
 
@@ -295,7 +295,7 @@ def check_run_dir(path: str | os.PathLike) -> Path:
         deepfuse._utils.errors.UserError: Run directory '/no/such/run' does not exist. Pass a folder written by 'deepfuse train' (runs/<name>-<timestamp>).
     """
     run = Path(path)
-    if in_progress(run) is not None and not (run / METRICS_FILE).is_file():
+    if partial_of(run) is not None and not (run / METRICS_FILE).is_file():
         raise UserError(
             f"'{path}' is an unfinished run (still training, or stopped). Finish it with "
             f"'deepfuse train --resume {path}'."

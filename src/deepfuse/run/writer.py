@@ -36,8 +36,8 @@ __all__ = [
     "RunWriter",
     "finish_run_dir",
     "history_csv",
-    "in_progress",
     "new_run_dir",
+    "partial_of",
     "resumable_run",
 ]
 
@@ -132,8 +132,15 @@ def finish_run_dir(partial: Path) -> Path:
     return final.resolve()
 
 
-def in_progress(path: Path) -> Path | None:
-    """The ``.partial`` folder of ``path`` (given with or without the suffix), if there is one."""
+def partial_of(path: Path) -> Path | None:
+    """The ``.partial`` folder of ``path`` (given with or without the suffix), if there is one.
+
+    Example:
+        >>> import tempfile
+        >>> partial = new_run_dir(tempfile.mkdtemp(), "demo")
+        >>> partial_of(partial.with_name(partial.name.removesuffix(".partial"))) == partial
+        True
+    """
     if path.name.endswith(PARTIAL_SUFFIX) and path.is_dir():
         return path
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
@@ -152,7 +159,7 @@ def resumable_run(path: str | os.PathLike) -> Path:
         deepfuse._utils.errors.UserError: Cannot resume '/no/such/run': it is not a folder. Pass a run directory written by 'deepfuse train' (runs/<name>-<timestamp>).
     """
     run = Path(path)
-    partial = in_progress(run)
+    partial = partial_of(run)
     if partial is None and (run / METRICS_FILE).is_file():
         raise UserError(f"Cannot resume '{path}': the run is already finished ({METRICS_FILE}).")
     if partial is None:
