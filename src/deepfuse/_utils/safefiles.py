@@ -1,4 +1,5 @@
-"""Safe reading of the only file kinds deepfuse loads: safetensors (tensors) and JSON (the rest).
+"""Safe reading and writing of safetensors files (JSON, the other kind deepfuse loads, is read by
+:func:`deepfuse._utils.io.read_json`).
 
 Nothing here can execute code. A safetensors file is checked *before* it is handed to the
 safetensors library: the 8-byte header length must fit the file and stay under
