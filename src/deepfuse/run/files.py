@@ -119,7 +119,7 @@ def csv_rows(path: Path | None, *, complete_only: bool) -> tuple[list[str], list
     Example:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "steps.csv"
-        >>> _ = p.write_text("epoch,loss\n1,0.5\n2,0.")
+        >>> _ = p.write_text("epoch,loss\\n1,0.5\\n2,0.")
         >>> csv_rows(p, complete_only=True)
         (['epoch', 'loss'], [{'epoch': '1', 'loss': '0.5'}])
     """
