@@ -30,7 +30,7 @@ from deepfuse.run import layout
 from deepfuse.run.facts import data_summary, environment, run_facts, utc_now
 from deepfuse.run.files import finite_number, read_histograms, read_history
 from deepfuse.run.layout import *  # noqa: F403 - every file name of the layout (layout.__all__)
-from deepfuse.run.reader import RunReader, check_run_dir, read_run
+from deepfuse.run.reader import RunReader, StepRow, check_run_dir, read_run
 from deepfuse.run.writer import (
     RunWriter,
     finish_run_dir,
@@ -44,6 +44,7 @@ __all__ = [  # the layout's names, then the reader, writer and facts
     *layout.__all__,
     "RunReader",
     "RunWriter",
+    "StepRow",
     "check_run_dir",
     "data_summary",
     "environment",

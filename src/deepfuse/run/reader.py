@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.io import read_json
@@ -58,7 +58,7 @@ from deepfuse.run.layout import (
 )
 from deepfuse.run.writer import partial_of
 
-__all__ = ["RunReader", "check_run_dir", "read_run"]
+__all__ = ["RunReader", "StepRow", "check_run_dir", "read_run"]
 
 #: What each file of the layout holds, for error messages.
 _WHAT = {
@@ -68,8 +68,19 @@ _WHAT = {
     HISTORY_FILE: "the training history",
     WEIGHTS_FILE: "the model's weights",
 }
-#: The numbers of one per-step row (:meth:`RunReader.steps`).
-_STEP_KEYS = ("epoch", "step", "global_step", "loss", "lr")
+
+
+class StepRow(TypedDict):
+    """One optimizer step of a run (:meth:`RunReader.steps`); a value not recorded is None."""
+
+    epoch: int | float | None
+    step: int | float | None
+    global_step: int | float
+    loss: int | float | None
+    lr: int | float | None
+
+
+_STEP_KEYS = tuple(StepRow.__annotations__)
 
 
 class RunReader:
@@ -200,7 +211,7 @@ class RunReader:
                 out.append(values)
         return out
 
-    def steps(self) -> list[dict[str, Any]]:
+    def steps(self) -> list[StepRow]:
         """Per-step rows ``{epoch, step, global_step, loss, lr}`` (numbers or None): from
         steps.csv while the run trains (a line being written is left out), else history.csv."""
         path = self.file(STEPS_FILE) if self.in_progress else None
@@ -208,11 +219,11 @@ class RunReader:
         header, rows = csv_rows(path or self.file(HISTORY_FILE), complete_only=live)
         if "global_step" not in header:
             return []  # one row per epoch: no step rows
-        out = []
+        out: list[StepRow] = []
         for row in rows:
             item = {k: finite_number(row.get(k)) for k in _STEP_KEYS}
             if item["global_step"] is not None:
-                out.append(item)
+                out.append(StepRow(**item))  # type: ignore[typeddict-item]
         return out
 
     def idle_seconds(self) -> float | None:
