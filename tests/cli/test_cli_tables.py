@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deepfuse.api.rundir import RUN_FILES
+from deepfuse.run import RUN_FILES
 
 zoo = pytest.importorskip("deepfuse.models.zoo")
 pytestmark = pytest.mark.skipif(not hasattr(zoo, "get"), reason="the model zoo has not landed")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deepfuse.api.rundir import RUN_FILES
 from deepfuse.models.model import Model
+from deepfuse.run import RUN_FILES
 
 TINY_MNIST = """\
 name: tiny
@@ -108,15 +108,3 @@ def test_crash_mid_run_leaves_no_complete_looking_run(run_cli, tmp_path, mnist_c
     # ... and after the crash nothing is left that looks like a run.
     assert [p for p in _runs(runs) if not p.name.startswith(".")] == []
     assert not any((p / "metrics.json").exists() for p in _runs(runs))
-
-
-def test_runs_never_overwrite_each_other(tmp_path):
-    from deepfuse.api.rundir import RunWriter
-
-    made = []
-    for _ in range(3):
-        writer = RunWriter(tmp_path, "same")
-        with writer as tmp:
-            (tmp / "metrics.json").write_text("{}")
-        made.append(writer.run_dir)
-    assert len(set(made)) == 3 and all((p / "metrics.json").exists() for p in made)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from report_helpers import read_page
 
+from deepfuse.api.report import report
 from deepfuse.cli.main import main
 from deepfuse.report import ReportWarning, write_report
 from deepfuse.report.html import num
@@ -84,12 +85,36 @@ def test_a_failing_part_is_shown_and_warned_and_the_rest_is_written(run_copy, mo
 
     monkeypatch.setattr(deepfuse.viz, "plot_roc", broken)
     with pytest.warns(ReportWarning, match="ROC curves could not be drawn"):
-        write_report(run_copy)
+        report(run_copy)  # test rows rebuilt: every other part is drawn
     text, page = read_page(run_copy)
     assert page.failed == 1 and not page.errors
     assert "ROC curves could not be drawn." in text
     assert "RuntimeError: drawing exploded &lt;b&gt;" in text
     assert len(page.section_ids) == 10 and "<figcaption>precision-recall" in text
+
+
+def test_write_report_without_test_rows_says_so_and_draws_the_rest(run_copy):
+    """deepfuse.report reads the run only (it never imports the api that rebuilds test rows):
+    the parts that need test rows say so; given a loader, they are drawn."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReportWarning)
+        write_report(run_copy)
+    text, page = read_page(run_copy)
+    assert page.failed == 0 and len(page.section_ids) == 10
+    # the projection and the mistakes (an MLP: the feature maps are not applicable anyway)
+    assert text.count("No test rows were given to the report") == 2
+    calls = []
+
+    def rows(config, model):
+        calls.append(config["name"])
+        from deepfuse.api.use import _eval_data
+
+        return _eval_data(config, model, None)[0]
+
+    write_report(run_copy, load_test_data=rows)
+    text, page = read_page(run_copy)
+    assert len(calls) == 1 and page.failed == 0  # loaded once, shared by the parts
+    assert "No test rows were given" not in text
 
 
 def test_a_run_without_report_still_evaluates_and_predicts(run_copy, tmp_path):

@@ -1,6 +1,7 @@
-"""Atomic file writes: write to a temporary file in the same folder, fsync, then rename.
+"""Atomic file writes (temporary file in the same folder, fsync, rename) and bounded JSON reads.
 
-A crash can never leave a half-written file under the final name.
+A crash can never leave a half-written file under the final name, and :func:`read_json` is the
+one JSON reader of deepfuse: size-limited, with an error that names the file.
 
 Example:
     >>> import tempfile, os
@@ -8,6 +9,8 @@ Example:
     >>> atomic_write_text(os.path.join(d, "a.json"), "{}")
     >>> open(os.path.join(d, "a.json")).read()
     '{}'
+    >>> read_json(os.path.join(d, "a.json"))
+    {}
 """
 
 from __future__ import annotations
@@ -19,7 +22,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+from deepfuse._utils.errors import DataError
+
+__all__ = [
+    "MAX_JSON_BYTES",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "read_json",
+]
+
+#: Largest JSON file read (model.json, metrics.json, state.json, manifest.json, ...).
+MAX_JSON_BYTES = 256_000_000
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -78,3 +93,41 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def read_json(path: str | os.PathLike, *, what: str = "JSON file") -> Any:
+    """Read a JSON file with a size limit and a clear DataError when it is missing or corrupt.
+
+    Args:
+        path: The file.
+        what: What the file is, for the error message ("checkpoint state", "run file").
+
+    Raises:
+        DataError: The file is missing, larger than :data:`MAX_JSON_BYTES`, not UTF-8 or not JSON.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.json")
+        >>> _ = open(p, "w").write('{"a": 1}')
+        >>> read_json(p)
+        {'a': 1}
+        >>> _ = open(p, "w").write('{"a": ')
+        >>> read_json(p, what="metrics file")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.DataError: The metrics file '...a.json' is not valid JSON (...). It is truncated or corrupt.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"The {what} '{path}' is missing.")
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise DataError(
+            f"The {what} '{path}' has {size} bytes (limit {MAX_JSON_BYTES}); it is not a deepfuse file."
+        )
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(
+            f"The {what} '{path}' is not valid JSON ({exc}). It is truncated or corrupt."
+        ) from None

@@ -1,4 +1,5 @@
-"""Safe reading of the only file kinds deepfuse loads: safetensors (tensors) and JSON (the rest).
+"""Safe reading and writing of safetensors files (JSON, the other kind deepfuse loads, is read by
+:func:`deepfuse._utils.io.read_json`).
 
 Nothing here can execute code. A safetensors file is checked *before* it is handed to the
 safetensors library: the 8-byte header length must fit the file and stay under
@@ -39,17 +40,13 @@ if TYPE_CHECKING:  # annotations only: importing _utils must not import torch
 
 __all__ = [
     "MAX_HEADER_BYTES",
-    "MAX_JSON_BYTES",
     "check_name",
     "load_safetensors",
-    "read_json_file",
     "save_safetensors",
 ]
 
 #: Largest safetensors header accepted (the header lists names, dtypes, shapes: 100 MB is absurd).
 MAX_HEADER_BYTES = 100_000_000
-#: Largest JSON file read (model.json, state.json, manifest.json).
-MAX_JSON_BYTES = 256_000_000
 
 # Bytes per element of each safetensors dtype code.
 _DTYPE_BYTES = {
@@ -174,29 +171,3 @@ def save_safetensors(
     state = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     meta = {"format": "pt", **(metadata or {})}
     atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
-
-
-def read_json_file(path: str | os.PathLike, *, what: str = "JSON file") -> Any:
-    """Read a JSON file with a size limit and a clear DataError when it is missing or corrupt.
-
-    Example:
-        >>> import tempfile, os
-        >>> p = os.path.join(tempfile.mkdtemp(), "a.json")
-        >>> _ = open(p, "w").write('{"a": 1}')
-        >>> read_json_file(p)
-        {'a': 1}
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"The {what} '{path}' is missing.")
-    size = path.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise DataError(
-            f"The {what} '{path}' has {size} bytes (limit {MAX_JSON_BYTES}); it is not a deepfuse file."
-        )
-    try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(
-            f"The {what} '{path}' is not valid JSON ({exc}). It is truncated or corrupt."
-        ) from None

@@ -51,9 +51,9 @@ from deepfuse.api.data import (
     images_to_tensor,
     table_to_tensors,
 )
-from deepfuse.api.rundir import RunWriter
 from deepfuse.config import dump_config
 from deepfuse.evaluation import EvaluationResult, kfold_indices
+from deepfuse.run import RunWriter
 
 __all__ = ["HEADLINE_METRICS", "CVResult", "cross_validate"]
 

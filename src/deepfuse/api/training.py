@@ -32,7 +32,10 @@ from deepfuse.api.build import (
 )
 from deepfuse.api.data import Prepared, prepare
 from deepfuse.api.registry import signatures
-from deepfuse.api.rundir import (
+from deepfuse.config import dump_config, load_config, resolve
+from deepfuse.config.signatures import params_of
+from deepfuse.report import write_report
+from deepfuse.run import (
     DEFAULT_RUNS_DIR,
     STEPS_FILE,
     finish_run_dir,
@@ -40,9 +43,7 @@ from deepfuse.api.rundir import (
     new_run_dir,
     resumable_run,
 )
-from deepfuse.config import dump_config, load_config, resolve
-from deepfuse.config.signatures import params_of
-from deepfuse.report import data_summary, environment, write_report
+from deepfuse.run.facts import run_facts, utc_now
 from deepfuse.training.callbacks.histograms import HistogramLog
 from deepfuse.training.callbacks.steplog import StepLog
 
@@ -185,7 +186,7 @@ def _train_worker(
     with _removed_on_error(tmp if fresh and not planned else None):
         if tmp is not None and fresh:
             dump_config(resolved, tmp / "config.yaml")
-        started_at = _utc_now()
+        started_at = utc_now()
         start = time.perf_counter()
         # Every other fit() argument comes from the trainer section as it is (epochs, seed, ...).
         options = _arguments_of(
@@ -211,7 +212,7 @@ def _train_worker(
         eval_start = time.perf_counter()
         _write_evaluation(model, prep, tmp / "evaluation.json", trainer["batch_size"])
         eval_time += time.perf_counter() - eval_start
-        metrics.update(_run_facts(prep, model, started_at, eval_time))
+        metrics.update(run_facts(prep, model, started_at, eval_time))
         # report.html before metrics.json: the run is renamed from .partial only with its report
         report_start = time.perf_counter()
         _write_report(tmp, model, prep, metrics)
@@ -317,17 +318,6 @@ def _metrics(
     }
 
 
-def _run_facts(prep: Prepared, model: Any, started_at: str, eval_time: float) -> dict[str, Any]:
-    """What metrics.json adds for report.html: dates, evaluation time, data facts, environment."""
-    return {
-        "eval_time_s": round(eval_time, 3),
-        "started_at": started_at,
-        "finished_at": _utc_now(),
-        "data": data_summary(prep),
-        "environment": environment(model),
-    }
-
-
 def _write_report(run: Path, model: Any, prep: Prepared, metrics: dict[str, Any]) -> None:
     """report.html of the run; a failure of the report as a whole (each of its parts already
     shows its own failures in the page) is a warning: it never costs the trained run."""
@@ -344,10 +334,6 @@ def _write_report(run: Path, model: Any, prep: Prepared, metrics: dict[str, Any]
             ReportWarning,
             stacklevel=2,
         )
-
-
-def _utc_now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
 
 
 def _rows(tensors: Mapping[str, Any]) -> int:

@@ -25,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse._utils.io import atomic_write, atomic_write_json
+from deepfuse._utils.io import atomic_write, atomic_write_json, read_json
 from deepfuse.api.data import images_to_tensor, load_test, read_input
-from deepfuse.api.rundir import RUN_FILES, check_run_dir, read_json
 from deepfuse.config import load_config
+from deepfuse.run import check_run_dir, read_run
 
 __all__ = ["RunEvaluation", "evaluate", "evaluate_run", "evaluation_of", "info", "predict"]
 
@@ -203,29 +203,7 @@ def info(run_dir: str | os.PathLike) -> dict[str, Any]:
         >>> info("runs/mnist_cnn-20250101-120000")["model"]["num_parameters"]  # doctest: +SKIP
         225034
     """
-    run = check_run_dir(run_dir)
-    meta = read_json(run / "model.json")
-    metrics = read_json(run / "metrics.json")
-    arch = meta.get("architecture") or {}
-    return {
-        "run_dir": str(run.resolve()),
-        "name": meta.get("name"),
-        "model": {
-            "kind": arch.get("kind"),
-            "type": arch.get("name") or arch.get("kind"),
-            "num_parameters": meta.get("num_parameters"),
-            "inputs": meta.get("input_spec"),
-        },
-        "task": metrics.get("task"),
-        "classes": metrics.get("classes"),
-        "test": metrics.get("test"),
-        "final_epoch": metrics.get("final_epoch"),
-        "epochs": metrics.get("epochs"),
-        "train_time_s": metrics.get("train_time_s"),
-        "rows": metrics.get("rows"),
-        "config": load_config(run / "config.yaml"),
-        "files": [f for f in RUN_FILES if (run / f).exists()],
-    }
+    return read_run(run_dir).info()
 
 
 # ----------------------------------------------------------------------------- helpers

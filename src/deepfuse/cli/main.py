@@ -386,9 +386,9 @@ def _add_report(verbs: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from deepfuse.report import write_report
+    from deepfuse.api.report import report
 
-    print(write_report(args.run))
+    print(report(args.run))
     return 0
 
 
@@ -401,10 +401,10 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from deepfuse import api
     from deepfuse.config import dump_config
+    from deepfuse.run import read_run
 
-    print(dump_config(api.info(args.run)), end="")
+    print(dump_config(read_run(args.run).info()), end="")
     return 0
 
 

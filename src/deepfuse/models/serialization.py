@@ -24,15 +24,15 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse._utils.io import atomic_write_json
-from deepfuse._utils.safefiles import load_safetensors, read_json_file, save_safetensors
+from deepfuse._utils.io import atomic_write_json, read_json
+from deepfuse._utils.safefiles import load_safetensors, save_safetensors
+from deepfuse.run.layout import MODEL_FILE, WEIGHTS_FILE
 
 __all__ = ["FORMAT", "load_model", "load_weights", "save_model"]
 
 FORMAT = "deepfuse.model"
 FORMAT_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-META_FILE = "model.json"
+META_FILE = MODEL_FILE
 
 
 def architecture_of(model: Any) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
             f"No saved model in '{directory}': {META_FILE} is missing. "
             "Pass a directory written by model.save() or `deepfuse train`."
         )
-    meta = read_json_file(path, what="model file")
+    meta = read_json(path, what="model file")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"'{path}' is not a deepfuse model file (format must be {FORMAT!r}).")
     if not isinstance(meta.get("architecture"), dict):

@@ -22,12 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from deepfuse.report.sections import ReportWarning, data_summary, environment
+from deepfuse.report.context import ReportWarning, TestRowsLoader
+from deepfuse.run import REPORT_FILE
 
-__all__ = ["REPORT_FILE", "ReportWarning", "data_summary", "environment", "write_report"]
-
-#: The report's file name inside a run directory.
-REPORT_FILE = "report.html"
+__all__ = ["REPORT_FILE", "ReportWarning", "write_report"]
 
 
 def write_report(
@@ -36,6 +34,7 @@ def write_report(
     model: Any = None,
     test_data: Any = None,
     metrics: Mapping[str, Any] | None = None,
+    load_test_data: TestRowsLoader | None = None,
 ) -> Path:
     """Write ``RUN/report.html`` (atomically) from what the run directory holds.
 
@@ -44,9 +43,13 @@ def write_report(
             ``.partial`` folder is renamed), or a ``deepfuse cv`` folder (``cv.json``).
         model: The trained model (default: loaded from the run's model.safetensors/model.json).
         test_data: The test split as a dict of tensors (or an iterable of batch dicts), as
-            training had it (default: rebuilt from config.yaml as ``deepfuse evaluate`` does).
-            At most 1,000 of its rows feed the projection and the confidently wrong examples.
+            training had it. At most 1,000 of its rows feed the projection and the confidently
+            wrong examples.
         metrics: What ``metrics.json`` holds or is about to hold (default: read from the run).
+        load_test_data: ``(config, model) -> test split``, called when ``test_data`` is None
+            and a part needs test rows (``deepfuse report RUN`` passes the rebuild that
+            ``deepfuse evaluate`` uses: :func:`deepfuse.api.report`). With neither, those parts
+            say that no test rows were given.
 
     Returns:
         The path of the report.
@@ -56,39 +59,40 @@ def write_report(
     """
     from deepfuse._utils.errors import UserError
     from deepfuse._utils.io import atomic_write_text
+    from deepfuse.report.context import RunFacts
     from deepfuse.report.cv_sections import cv_sections
     from deepfuse.report.html import page
-    from deepfuse.report.sections import RunFacts, run_sections
+    from deepfuse.report.sections import run_sections
+    from deepfuse.run import CONFIG_FILE, CV_FILE, METRICS_FILE, MODEL_FILE, RunReader
 
-    run = Path(run_dir)
-    if not run.is_dir():
+    run = RunReader(run_dir)
+    if not run.path.is_dir():
         raise UserError(
             f"Run directory '{run_dir}' does not exist. Pass a folder written by "
             "'deepfuse train' or 'deepfuse cv'."
         )
-    is_cv = (run / "cv.json").is_file()
-    if not is_cv and not ((run / "model.json").is_file() and (run / "config.yaml").is_file()):
+    is_cv = run.file(CV_FILE) is not None
+    if not is_cv and (run.file(MODEL_FILE) is None or run.file(CONFIG_FILE) is None):
         raise UserError(
-            f"'{run_dir}' is not a deepfuse run: it has no model.json and config.yaml "
-            "(nor cv.json). Pass a folder written by 'deepfuse train' or 'deepfuse cv'."
+            f"'{run_dir}' is not a deepfuse run: it has no {MODEL_FILE} and {CONFIG_FILE} "
+            f"(nor {CV_FILE}). Pass a folder written by 'deepfuse train' or 'deepfuse cv'."
         )
     if metrics is None:
-        from deepfuse.api.rundir import read_json
-
-        metrics = read_json(run / "metrics.json") if (run / "metrics.json").is_file() else {}
-    facts = RunFacts(run, dict(metrics), model=model, test_data=test_data)
+        metrics = run.metrics() if run.file(METRICS_FILE) is not None else {}
+    facts = RunFacts(
+        run.path, dict(metrics), model=model, test_data=test_data, load_test_data=load_test_data
+    )
     if is_cv:
         sections = cv_sections(facts)
-        cv = facts.json("cv.json") or {}
+        cv = facts.cv
         title = f"Cross-validation: {cv.get('name') or run.name}"
         # (no folder name: cv writes its report before the temp folder gets its final name)
         subtitle = f"{cv.get('folds', '?')} folds · {cv.get('task', '')} · {cv.get('rows')} rows"
     else:
         sections = run_sections(facts)
         title = facts.name
-        parts = [facts.task or "", run.name.removesuffix(".partial")]
-        subtitle = " · ".join(p for p in parts if p)
+        subtitle = " · ".join(p for p in [facts.task or "", run.name] if p)
     text = page(title, subtitle, sections, footer="deepfuse report · self-contained, no scripts")
-    out = run / REPORT_FILE
+    out = run.path / REPORT_FILE
     atomic_write_text(out, text)
     return out

@@ -3,19 +3,21 @@ the per-fold table and the per-fold curves, then the config and the environment.
 
 from __future__ import annotations
 
-from typing import Any
-
+from deepfuse.report.context import RunFacts, guarded, make_sections
 from deepfuse.report.figures import plot_fold_curves, png_bytes
-from deepfuse.report.html import Markup, Section, esc, figure, not_applicable, num, table
-from deepfuse.report.sections import (
-    RunFacts,
-    _config,
-    _environment,
-    _fmt_seconds,
-    _kv,
-    _scroll,
-    guarded,
+from deepfuse.report.html import (
+    Markup,
+    Section,
+    esc,
+    figure,
+    fmt_seconds,
+    kv_table,
+    not_applicable,
+    num,
+    scroll,
+    table,
 )
+from deepfuse.report.sections import config_section, environment_section
 
 __all__ = ["cv_sections"]
 
@@ -26,21 +28,14 @@ def cv_sections(facts: RunFacts) -> list[Section]:
         ("summary", "Summary", _cv_summary),
         ("folds", "Folds", _cv_folds),
         ("curves", "Curves", _cv_curves),
-        ("config", "Config", _config),
-        ("environment", "Environment", _environment),
+        ("config", "Config", config_section),
+        ("environment", "Environment", environment_section),
     ]
-    return [
-        Section(sid, title, guarded(f"The {title.lower()} section", lambda f=fn: f(facts)))
-        for sid, title, fn in makers
-    ]
-
-
-def _cv(f: RunFacts) -> dict[str, Any]:
-    return f.json("cv.json") or {}
+    return make_sections(facts, makers)
 
 
 def _cv_summary(f: RunFacts) -> str:
-    cv = _cv(f)
+    cv = f.cv
     summary = cv.get("summary") or {}
     cards = "".join(
         f'<div class="card"><div class="k">{esc(k)}</div><div class="v">'
@@ -55,17 +50,17 @@ def _cv_summary(f: RunFacts) -> str:
         ("stratified", cv.get("stratified")),
         ("seed", cv.get("seed")),
         ("classes", len(cv["classes"]) if cv.get("classes") else None),
-        ("total time", _fmt_seconds(sum(cv.get("fold_times_s") or []) or None)),
+        ("total time", fmt_seconds(sum(cv.get("fold_times_s") or []) or None)),
     ]
     note = (
         "<p class='muted'>Mean ± standard deviation over the folds (population std, "
         "ddof=0, as numpy.std).</p>"
     )
-    return f'<div class="cards">{cards}</div>' + note + _kv(facts)
+    return f'<div class="cards">{cards}</div>' + note + kv_table(facts)
 
 
 def _cv_folds(f: RunFacts) -> str:
-    cv = _cv(f)
+    cv = f.cv
     names = cv.get("metrics") or []
     per_fold = cv.get("per_fold") or []
     times = cv.get("fold_times_s") or []
@@ -76,7 +71,7 @@ def _cv_folds(f: RunFacts) -> str:
         cells = [row.get("fold"), row.get("train_rows"), row.get("test_rows")]
         cells += [row.get(m) for m in names]
         if with_time:
-            cells.append(_fmt_seconds(times[i]))
+            cells.append(fmt_seconds(times[i]))
         rows.append(cells)
     summary = cv.get("summary") or {}
     pad = [""] if with_time else []
@@ -96,11 +91,11 @@ def _cv_folds(f: RunFacts) -> str:
             *pad,
         ],
     ]
-    return _scroll(table(headers, rows, foot=foot, cls="folds"))
+    return scroll(table(headers, rows, foot=foot, cls="folds"))
 
 
 def _cv_curves(f: RunFacts) -> str:
-    histories = _cv(f).get("histories") or []
+    histories = f.cv.get("histories") or []
     if not histories:
         return not_applicable("The folds' per-epoch values were not recorded.")
     return guarded(

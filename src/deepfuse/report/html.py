@@ -27,10 +27,15 @@ __all__ = [
     "esc",
     "failed",
     "figure",
+    "fmt_seconds",
+    "grid",
+    "kv_table",
+    "metric_cards",
     "not_applicable",
     "num",
     "page",
     "png_data_uri",
+    "scroll",
     "table",
 ]
 
@@ -216,3 +221,39 @@ def page(title: str, subtitle: str, sections: Sequence[Section], footer: str = "
         f'<main class="wrap">{body}</main>'
         f'<footer class="wrap">{esc(footer)}</footer></body></html>\n'
     )
+
+
+def fmt_seconds(s: Any) -> str:
+    """Seconds for a reader: ``"350 ms"``, ``"2.50 s"``, ``"3 min 5 s"`` (``"—"`` if not a number)."""
+    if not isinstance(s, int | float) or math.isnan(s):
+        return "—"
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 120:
+        return f"{s:.2f} s"
+    return f"{int(s // 60)} min {s % 60:.0f} s"
+
+
+def metric_cards(pairs: Sequence[tuple[str, Any]]) -> str:
+    """Headline numbers as cards (pairs whose value is not a number are left out)."""
+    cards = "".join(
+        f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{num(v)}</div></div>'
+        for k, v in pairs
+        if isinstance(v, int | float)
+    )
+    return f'<div class="cards">{cards}</div>' if cards else ""
+
+
+def grid(*parts: str) -> str:
+    """The non-empty ``parts`` side by side (two columns on a wide screen)."""
+    return f'<div class="grid">{"".join(p for p in parts if p)}</div>'
+
+
+def scroll(body: str) -> str:
+    """``body`` in a box that scrolls sideways (wide tables)."""
+    return f'<div class="scroll">{body}</div>'
+
+
+def kv_table(rows: Sequence[tuple[str, Any]]) -> str:
+    """A two-column key/value table (rows whose value is None are left out)."""
+    return table([], [(k, v) for k, v in rows if v is not None], cls="kv")

@@ -43,7 +43,9 @@ import numpy as np
 import torch
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse._utils.safefiles import check_name, load_safetensors, read_json_file
+from deepfuse._utils.io import read_json
+from deepfuse._utils.safefiles import check_name, load_safetensors
+from deepfuse.run.layout import CHECKPOINT_MANIFEST, CHECKPOINT_PREFIX, CHECKPOINT_STATE
 
 __all__ = [
     "FORMAT",
@@ -57,9 +59,9 @@ __all__ = [
 
 FORMAT = "deepfuse.checkpoint"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-STATE = "state.json"
-_PREFIX = "step-"
+MANIFEST = CHECKPOINT_MANIFEST  # the file names are the run layout's (the dashboard reads them)
+STATE = CHECKPOINT_STATE
+_PREFIX = CHECKPOINT_PREFIX
 
 
 # ------------------------------------------------------------------------------ manager
@@ -223,7 +225,7 @@ def verify_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             file's size or sha256 differs (truncated or altered), or an unlisted file is present.
     """
     folder = Path(path)
-    manifest = read_json_file(folder / MANIFEST, what="checkpoint manifest")
+    manifest = read_json(folder / MANIFEST, what="checkpoint manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise DataError(f"'{folder / MANIFEST}' is not a deepfuse checkpoint manifest.")
     if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
@@ -260,7 +262,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """
     folder = Path(path)
     manifest = verify_checkpoint(folder)
-    doc = read_json_file(folder / STATE, what="checkpoint state")
+    doc = read_json(folder / STATE, what="checkpoint state")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or "state" not in doc:
         raise DataError(f"'{folder / STATE}' is not a deepfuse checkpoint state file.")
     parts = {

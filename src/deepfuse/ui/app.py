@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from deepfuse._utils.optional import require
+from deepfuse.run import REPORT_FILE, RunReader
 from deepfuse.ui import pages
-from deepfuse.ui.runs import Run, config_diff, find_run, list_runs, live_data, run_detail, safe_name
+from deepfuse.ui.runs import config_diff, find_run, list_runs, live_data, run_detail, safe_name
 
 __all__ = ["LOOPBACK_HOSTS", "create_app"]
 
@@ -104,7 +105,7 @@ def create_app(
         """A read route: GET, and HEAD for clients that check a page exists."""
         return app.api_route(path, methods=["GET", "HEAD"], **options)
 
-    def lookup(name: str) -> Run:
+    def lookup(name: str) -> RunReader:
         if not safe_name(name):
             raise fastapi.HTTPException(400, f"'{name}' is not a run name.")
         run = find_run(root, name)
@@ -143,7 +144,7 @@ def create_app(
     @get("/runs/{name}/report", response_class=HTMLResponse)
     def report(name: str) -> Any:
         run = lookup(name)
-        path = run.file("report.html")
+        path = run.file(REPORT_FILE)
         if path is None:
             return HTMLResponse(pages.no_report_page(run.name))
         return HTMLResponse(path.read_bytes())

@@ -24,31 +24,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from deepfuse._utils.errors import DataError, invalid_choice
-from deepfuse._utils.safefiles import read_json_file
+from deepfuse.run import read_histograms
 from deepfuse.viz.plots import _pyplot, _save
 
 __all__ = ["plot_histograms", "read_histograms"]
 
 _KINDS = ("weights", "gradients")
-
-
-def read_histograms(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and check a ``HistogramLog`` file (``{"version": 1, "weights": ..., ...}``).
-
-    Raises:
-        DataError: The file is missing, not JSON, or not a version-1 histogram file.
-    """
-    doc = read_json_file(path, what="histogram file")
-    if not isinstance(doc, Mapping) or doc.get("version") != 1:
-        raise DataError(
-            f"'{path}' is not a deepfuse histogram file: expected a JSON object with "
-            f'"version": 1 (written by HistogramLog); got version '
-            f"{doc.get('version') if isinstance(doc, Mapping) else type(doc).__name__!r}."
-        )
-    for kind in _KINDS:
-        if not isinstance(doc.get(kind), Mapping):
-            raise DataError(f"The histogram file '{path}' has no {kind!r} object.")
-    return dict(doc)
 
 
 def plot_histograms(

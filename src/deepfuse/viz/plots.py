@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import Any
 from deepfuse._utils.errors import DataError
 from deepfuse._utils.io import atomic_write_bytes
 from deepfuse._utils.optional import require
+from deepfuse.run import PLOTS_DIR, read_history, read_run
 
 __all__ = [
     "plot_confusion_matrix",
@@ -40,29 +38,6 @@ def _save(fig: Any, path: str | os.PathLike | None) -> Any:
         fig.savefig(buf, format=suffix, dpi=110, bbox_inches="tight")
         atomic_write_bytes(Path(path), buf.getvalue())
     return fig
-
-
-def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
-    """Per-epoch values from a run's ``history.csv`` (per-step rows keep the epoch's last row).
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "history.csv"
-        >>> _ = p.write_text("epoch,loss,val_loss,step\\n1,0.9,,1\\n1,0.8,0.85,2\\n2,0.5,0.6,3\\n")
-        >>> read_history(p)
-        {'loss': [0.8, 0.5], 'val_loss': [0.85, 0.6]}
-    """
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    last: dict[str, dict[str, str]] = {}
-    for row in rows:  # several rows per epoch (one per step): the last one holds the epoch's values
-        last[row["epoch"]] = row
-    skip = {"epoch", "step", "global_step", "lr", "time"}
-    keys = [k for k in (rows[0] if rows else {}) if k not in skip]
-    return {
-        k: [float(r[k]) if r.get(k) not in ("", None) else math.nan for r in last.values()]
-        for k in keys
-    }
 
 
 def plot_curves(
@@ -177,10 +152,8 @@ def plot_run(run_dir: str | os.PathLike, fmt: str = "png") -> list[Path]:
         >>> plot_run("runs/mnist_cnn-20261125-062209")  # doctest: +SKIP
         [PosixPath('.../plots/curves.png'), PosixPath('.../plots/confusion_matrix.png'), ...]
     """
-    from deepfuse.api.rundir import check_run_dir
-
-    run = check_run_dir(run_dir)
-    out = run / "plots"
+    run = read_run(run_dir)
+    out = run.path / PLOTS_DIR
     written: list[Path] = []
     plt = _pyplot()
 
@@ -191,10 +164,9 @@ def plot_run(run_dir: str | os.PathLike, fmt: str = "png") -> list[Path]:
         written.append(path)
 
     out.mkdir(exist_ok=True)
-    keep(plot_curves(read_history(run / "history.csv")), "curves")
-    evaluation_file = run / "evaluation.json"
-    if evaluation_file.is_file():
-        evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
+    keep(plot_curves(run.history()), "curves")
+    evaluation = run.evaluation()
+    if evaluation:
         matrix = evaluation.get("confusion_matrix")
         if matrix:
             keep(plot_confusion_matrix(matrix["counts"], matrix.get("labels")), "confusion_matrix")

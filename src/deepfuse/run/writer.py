@@ -1,10 +1,11 @@
-"""Run directories: built in a temp folder, renamed into place only when complete.
+"""Writing a run folder atomically: built under a temp name, renamed into place when complete.
 
 ``deepfuse train`` builds a run in ``runs/<name>-<stamp>.partial/`` (:func:`new_run_dir`), a
 visible temp folder, so that a killed run can be resumed from its ``checkpoints/`` with
 ``deepfuse train --resume``; when every file is written, :func:`finish_run_dir` renames it to
 ``runs/<name>-<stamp>``. A folder without the suffix is therefore always a finished run.
-:class:`RunWriter` does the same with a hidden temp folder for runs that are not resumable.
+:class:`RunWriter` does the same with a hidden temp folder for runs that are not resumable
+(``deepfuse cv``).
 
 Example:
     >>> import tempfile, os
@@ -19,51 +20,33 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from deepfuse._utils.errors import UserError
 from deepfuse._utils.io import atomic_write_text
+from deepfuse.run.layout import CONFIG_FILE, DEFAULT_RUNS_DIR, METRICS_FILE, PARTIAL_SUFFIX
 
 __all__ = [
-    "REQUIRED_RUN_FILES",
-    "RUN_FILES",
     "RunWriter",
-    "check_run_dir",
     "finish_run_dir",
     "history_csv",
     "new_run_dir",
-    "read_json",
+    "partial_of",
     "resumable_run",
 ]
-
-#: Files every finished run has (see docs/internals.md, "Run directory").
-RUN_FILES = (
-    "config.yaml",
-    "model.safetensors",
-    "model.json",
-    "history.csv",
-    "metrics.json",
-    "report.html",
-)
-#: The files a run needs to be read (evaluate, predict, info): runs written before report.html
-#: existed have no report and stay usable ('deepfuse report RUN' adds it).
-REQUIRED_RUN_FILES = tuple(f for f in RUN_FILES if f != "report.html")
-DEFAULT_RUNS_DIR = "runs"
-#: The per-step log of a run in progress (merged into history.csv when the run finishes).
-STEPS_FILE = "steps.csv"
 
 
 class RunWriter:
     """Context manager: yields a temp folder; on success renames it to ``<root>/<name>-<time>``.
 
-    On an exception the temp folder is deleted and the exception propagates.
+    On an exception the temp folder is deleted and the exception propagates: a failure never
+    leaves a half-written run under a run's name.
 
     Attributes:
         run_dir: The final path (set after a successful exit).
@@ -76,13 +59,7 @@ class RunWriter:
         self.run_dir: Path | None = None
 
     def __enter__(self) -> Path:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(
-                f"Cannot create the runs folder '{self.root}': {exc.strerror}. "
-                "Choose another folder with --out."
-            ) from None
+        _make_root(self.root)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.name}-", dir=self.root))
         return self.tmp
 
@@ -92,27 +69,16 @@ class RunWriter:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
         _relax_permissions(self.tmp)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for attempt in range(1000):
-            suffix = "" if attempt == 0 else f"-{attempt + 1}"
-            final = self.root / f"{self.name}-{stamp}{suffix}"
+        for final in _free_names(self.root, self.name):
             try:
                 # os.rename onto an existing non-empty folder fails: no run is ever overwritten.
-                if final.exists():
-                    continue
                 os.rename(self.tmp, final)
             except OSError:
-                if final.exists():
+                if final.exists():  # taken between the check and the rename: try the next
                     continue
                 raise
             self.run_dir = final.resolve()
             return
-        raise UserError(f"Too many runs named '{self.name}-{stamp}' in '{self.root}'.")
-
-
-#: Suffix of a run in progress: ``runs/<name>-<stamp>.partial`` is renamed to
-#: ``runs/<name>-<stamp>`` once every file is written, so a folder without it is always complete.
-PARTIAL_SUFFIX = ".partial"
 
 
 def new_run_dir(root: str | os.PathLike | None, name: str) -> Path:
@@ -128,24 +94,15 @@ def new_run_dir(root: str | os.PathLike | None, name: str) -> Path:
         True
     """
     root = Path(root if root is not None else DEFAULT_RUNS_DIR)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"Cannot create the runs folder '{root}': {exc.strerror}. Choose another folder with --out."
-        ) from None
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        final = root / f"{name}-{stamp}{'' if attempt == 0 else f'-{attempt + 1}'}"
+    _make_root(root)
+    for final in _free_names(root, name):
         partial = final.with_name(final.name + PARTIAL_SUFFIX)
-        if final.exists():
-            continue
         try:
             partial.mkdir()  # exclusive: no run is ever reused
         except FileExistsError:
             continue
         return partial.resolve()
-    raise UserError(f"Too many runs named '{name}-{stamp}' in '{root}'.")
+    raise AssertionError("unreachable: _free_names raises when it runs out of names")
 
 
 def finish_run_dir(partial: Path) -> Path:
@@ -175,8 +132,15 @@ def finish_run_dir(partial: Path) -> Path:
     return final.resolve()
 
 
-def _in_progress(path: Path) -> Path | None:
-    """The ``.partial`` folder of ``path`` (given with or without the suffix), if there is one."""
+def partial_of(path: Path) -> Path | None:
+    """The ``.partial`` folder of ``path`` (given with or without the suffix), if there is one.
+
+    Example:
+        >>> import tempfile
+        >>> partial = new_run_dir(tempfile.mkdtemp(), "demo")
+        >>> partial_of(partial.with_name(partial.name.removesuffix(".partial"))) == partial
+        True
+    """
     if path.name.endswith(PARTIAL_SUFFIX) and path.is_dir():
         return path
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
@@ -195,19 +159,39 @@ def resumable_run(path: str | os.PathLike) -> Path:
         deepfuse._utils.errors.UserError: Cannot resume '/no/such/run': it is not a folder. Pass a run directory written by 'deepfuse train' (runs/<name>-<timestamp>).
     """
     run = Path(path)
-    partial = _in_progress(run)
-    if partial is None and (run / "metrics.json").is_file():
-        raise UserError(f"Cannot resume '{path}': the run is already finished (metrics.json).")
+    partial = partial_of(run)
+    if partial is None and (run / METRICS_FILE).is_file():
+        raise UserError(f"Cannot resume '{path}': the run is already finished ({METRICS_FILE}).")
     if partial is None:
         raise UserError(
             f"Cannot resume '{path}': it is not a folder. Pass a run directory written by "
             "'deepfuse train' (runs/<name>-<timestamp>)."
         )
-    if not (partial / "config.yaml").is_file():
+    if not (partial / CONFIG_FILE).is_file():
         raise UserError(
-            f"Cannot resume '{path}': it has no config.yaml, so it is not a deepfuse run."
+            f"Cannot resume '{path}': it has no {CONFIG_FILE}, so it is not a deepfuse run."
         )
     return partial.resolve()
+
+
+def _make_root(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"Cannot create the runs folder '{root}': {exc.strerror}. Choose another folder with --out."
+        ) from None
+
+
+def _free_names(root: Path, name: str) -> Iterator[Path]:
+    """``<root>/<name>-<stamp>``, then ``-2``, ``-3``, ... : each name not taken by a finished
+    run (the caller still creates or renames exclusively: another process may race it)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        final = root / f"{name}-{stamp}{'' if attempt == 0 else f'-{attempt + 1}'}"
+        if not final.exists():
+            yield final
+    raise UserError(f"Too many runs named '{name}-{stamp}' in '{root}'.")
 
 
 def _relax_permissions(folder: Path) -> None:
@@ -217,43 +201,6 @@ def _relax_permissions(folder: Path) -> None:
     folder.chmod(0o777 & ~umask)
     for path in folder.rglob("*"):
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
-
-
-def check_run_dir(path: str | os.PathLike) -> Path:
-    """Return ``path`` as a Path if it is a finished run directory, else raise a UserError.
-
-    Example:
-        >>> check_run_dir("/no/such/run")
-        Traceback (most recent call last):
-        ...
-        deepfuse._utils.errors.UserError: Run directory '/no/such/run' does not exist. Pass a folder written by 'deepfuse train' (runs/<name>-<timestamp>).
-    """
-    run = Path(path)
-    if _in_progress(run) is not None and not (run / "metrics.json").is_file():
-        raise UserError(
-            f"'{path}' is an unfinished run (still training, or stopped). Finish it with "
-            f"'deepfuse train --resume {path}'."
-        )
-    if not run.is_dir():
-        raise UserError(
-            f"Run directory '{path}' does not exist. Pass a folder written by "
-            "'deepfuse train' (runs/<name>-<timestamp>)."
-        )
-    missing = [f for f in REQUIRED_RUN_FILES if not (run / f).is_file()]
-    if missing:
-        raise UserError(
-            f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "
-            "Pass a folder written by 'deepfuse train'."
-        )
-    return run
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file of a run, with a clear error if it is corrupt."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"Cannot read '{path}': {exc}. The run directory may be damaged.") from None
 
 
 def history_csv(
