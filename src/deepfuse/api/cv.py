@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import os
@@ -33,27 +32,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from deepfuse._utils.errors import ConfigError
 from deepfuse._utils.io import atomic_write_json, atomic_write_text
-from deepfuse.api.data import (
-    DATASET_LOADERS,
-    Prepared,
-    _check_target,
-    _dataset_spec,
-    _features_of,
-    _labels_of,
-    _load_tables,
-    _make_preprocessor,
-    _split,
-    _split_indices,
-    images_to_tensor,
-    table_to_tensors,
-)
 from deepfuse.api.rundir import RunWriter
+from deepfuse.api.training import (
+    config_callbacks,
+    fit_options,
+    resolve_config,
+    run_config,
+    run_name,
+)
+from deepfuse.api.use import evaluation_of
 from deepfuse.config import dump_config
+from deepfuse.data.routes import Prepared, route_for
 from deepfuse.evaluation import EvaluationResult, kfold_indices
+from deepfuse.models.from_config import build_compiled_model
 
 __all__ = ["HEADLINE_METRICS", "CVResult", "cross_validate"]
 
@@ -122,13 +115,11 @@ def cross_validate(
     Raises:
         UserError: A bad config, bad data, or fewer rows than folds.
     """
-    from deepfuse.api.training import _run_name, resolve_config
-
     resolved = resolve_config(cfg)
     data_cfg, trainer = resolved["data"], resolved["trainer"]
     seed = trainer.get("seed")
     seed = seed if seed is not None else 0
-    source = _Rows.load(data_cfg)
+    source = route_for(data_cfg).fold_rows(data_cfg)
     held_out = kfold_indices(source.labels, folds, seed=seed)
     everything = np.arange(source.num_rows)
     per_fold: list[dict[str, Any]] = []
@@ -139,7 +130,7 @@ def cross_validate(
         train_idx = np.setdiff1d(everything, test_idx, assume_unique=True)
         start = time.perf_counter()
         prep = source.prepared(train_idx, test_idx, seed)
-        result, history = _fit_and_evaluate(copy.deepcopy(resolved), prep)
+        result, history = _fit_and_evaluate(resolved, prep)
         fold_times.append(round(time.perf_counter() - start, 3))
         histories.append(history)
         row = {"fold": k + 1, "train_rows": len(train_idx), "test_rows": len(test_idx)}
@@ -151,7 +142,7 @@ def cross_validate(
 
     names = [m for m in HEADLINE_METRICS if m in per_fold[0]]
     summary = {m: _mean_std([row.get(m, float("nan")) for row in per_fold]) for m in names}
-    name = _run_name(resolved)
+    name = run_name(resolved)
     writer = RunWriter(out_dir, f"cv-{name}")
     with writer as tmp:
         dump_config(resolved, tmp / "config.yaml")
@@ -236,16 +227,14 @@ def _fit_and_evaluate(
 
     Returns the evaluation and the per-epoch history (for the report's per-fold curves).
     """
-    from deepfuse.api.training import _arguments_of, _callbacks, build_compiled_model
-    from deepfuse.api.use import evaluation_of
-
-    trainer = resolved["trainer"]
-    model = build_compiled_model(resolved, prep)
-    options = _arguments_of(
-        type(model).fit, trainer, skip=("validation_split", "callbacks", "strategy")
-    )
+    cfg = run_config(resolved, prep)  # this fold's completed config (sizes from its rows)
+    trainer = cfg["trainer"]
+    model = build_compiled_model(cfg, prep, name=run_name(cfg))
     history = model.fit(
-        prep.train, validation_data=prep.val, callbacks=_callbacks(trainer), **options
+        prep.train,
+        validation_data=prep.val,
+        callbacks=config_callbacks(trainer),
+        **fit_options(trainer, model),
     ).history
     batch = max(256, int(trainer.get("batch_size") or 0))
     result = evaluation_of(model, prep.test, prep.task, prep.classes, batch_size=batch)
@@ -255,82 +244,3 @@ def _fit_and_evaluate(
         if k not in ("lr", "time")
     }
     return result, per_epoch
-
-
-@dataclass
-class _Rows:
-    """The training rows of a config, in memory: a table (tables) or image arrays (datasets)."""
-
-    data: dict[str, Any]
-    labels: np.ndarray  # (N,) targets, for the folds
-    table: Any = None  # pa.Table of raw rows (tables)
-    images: tuple[np.ndarray, np.ndarray] | None = None  # (x, y) (built-in image datasets)
-    stratified: bool = True
-
-    @property
-    def num_rows(self) -> int:
-        return len(self.labels)
-
-    @classmethod
-    def load(cls, data: Mapping[str, Any]) -> _Rows:
-        if data.get("dataset") is not None:
-            name, options = _dataset_spec(data["dataset"])
-            if name in ("mnist", "fashion_mnist"):
-                (x, y), _ = DATASET_LOADERS[name](**options)
-                if data.get("limit"):
-                    x, y = x[: data["limit"]], y[: data["limit"]]
-                y = np.asarray(y, np.int64)
-                return cls(dict(data), y, images=(np.asarray(x), y))
-        if data.get("dataset") is None and data.get("streaming") is True:
-            raise ConfigError(
-                "'deepfuse cv' holds the training rows in memory, but data.streaming is true. "
-                "Set data.streaming=false (and data.limit=N to use the first N rows)."
-            )
-        table, _, data = _load_tables(data)  # data.test stays aside: folds cut the train rows
-        _check_target(table, data["target"], "the training data")
-        if data.get("limit"):
-            table = table.slice(0, data["limit"])
-        labels = _labels_of(table, data["target"])
-        from deepfuse.evaluation.folds import _is_regression
-
-        return cls(dict(data), labels, table=table, stratified=not _is_regression(labels))
-
-    def prepared(self, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> Prepared:
-        """One fold as :func:`deepfuse.api.data.prepare` would give it (validation included)."""
-        fraction = self.data.get("validation_split") or 0.0
-        if self.images is not None:
-            x, y = self.images
-            name, _ = _dataset_spec(self.data["dataset"])
-
-            def tensors(idx: np.ndarray) -> dict[str, torch.Tensor]:
-                return {"x": images_to_tensor(x[idx]), "y": torch.from_numpy(y[idx])}
-
-            train, val = _split(tensors(train_idx), y[train_idx], fraction, seed)
-            if name == "fashion_mnist":
-                from deepfuse.datasets import FASHION_MNIST_CLASSES as classes
-            else:
-                classes = tuple(range(10))
-            return Prepared(
-                "image", train, val, tensors(test_idx), "y", "multiclass", list(classes),
-                features={"x": "image"},
-            )  # fmt: skip
-        from deepfuse.data import Preprocessor
-
-        target = self.data["target"]
-        train, test, val = self.table.take(train_idx), self.table.take(test_idx), None
-        if fraction:  # validation rows come from the fold's training rows, as in train()
-            keep, held = _split_indices(_labels_of(train, target), fraction, seed + 1)
-            train, val = train.take(keep), train.take(held)
-        pre = _make_preprocessor(Preprocessor, self.data)
-        pre.fit(train, target)  # fitted on this fold's training rows only: no leakage
-        return Prepared(
-            "table",
-            table_to_tensors(pre, train),
-            table_to_tensors(pre, val) if val is not None else None,
-            table_to_tensors(pre, test),
-            target,
-            pre.task,
-            None if pre.classes is None else list(pre.classes),
-            preprocessor=pre,
-            features=_features_of(pre, target),
-        )

@@ -26,19 +26,36 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.io import atomic_write, atomic_write_json
-from deepfuse.api.data import images_to_tensor, load_test, read_input
 from deepfuse.api.rundir import RUN_FILES, check_run_dir, read_json
 from deepfuse.config import load_config
+from deepfuse.data.routes import read_input, route_for, test_feed_of
 
-__all__ = ["RunEvaluation", "evaluate", "evaluate_run", "evaluation_of", "info", "predict"]
+__all__ = [
+    "RunEvaluation",
+    "evaluate",
+    "evaluate_run",
+    "evaluation_of",
+    "info",
+    "input_tensors",
+    "load_run",
+    "predict",
+]
 
 
-def _load(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
+def load_run(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
+    """``(run path, config.yaml, model)`` of a finished run."""
     from deepfuse.models.serialization import load_model
 
     run = check_run_dir(run_dir)
     cfg = load_config(run / "config.yaml")
     return run, cfg, load_model(run)
+
+
+def input_tensors(cfg: dict[str, Any], model: Any, path: Any, *, need_target: bool) -> Any:
+    """Raw rows of the file ``path`` as the run's model inputs (its data route's
+    preprocessing), with the target when ``need_target``."""
+    route = route_for(cfg["data"])
+    return route.load_input(read_input(str(path)), model, need_target=need_target, source=str(path))
 
 
 def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) -> dict[str, float]:
@@ -51,7 +68,7 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
     Returns:
         ``{"loss": ..., "accuracy": ...}``.
     """
-    _, cfg, model = _load(run_dir)
+    _, cfg, model = load_run(run_dir)
     tensors, batch = _eval_data(cfg, model, data)
     return {
         k: float(v) for k, v in model.evaluate(tensors, batch_size=batch, return_dict=True).items()
@@ -60,13 +77,10 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
 
 def _eval_data(cfg: dict[str, Any], model: Any, data: str | os.PathLike | None) -> tuple[Any, int]:
     """The run's test tensors (same rows as at training) or ``data``'s, and a batch size."""
-    seed = cfg.get("trainer", {}).get("seed")
     if data is None:
-        tensors = load_test(
-            cfg["data"], seed=seed if seed is not None else 0, preprocessor=model.preprocessor
-        )
+        tensors = test_feed_of(cfg, preprocessor=model.preprocessor)
     else:
-        tensors = _tensors_for(model, read_input(str(data)), need_target=True, source=str(data))
+        tensors = input_tensors(cfg, model, data, need_target=True)
     return tensors, max(256, int(cfg.get("trainer", {}).get("batch_size") or 0))
 
 
@@ -103,7 +117,7 @@ def evaluate_run(
         >>> ev.result.metrics["f1_macro"], ev.path.name                        # doctest: +SKIP
         (0.78, 'evaluation.json')
     """
-    run, cfg, model = _load(run_dir)
+    run, cfg, model = load_run(run_dir)
     tensors, batch = _eval_data(cfg, model, data)
     scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
     meta = read_json(run / "metrics.json")
@@ -184,9 +198,8 @@ def predict(
     Returns:
         The path written.
     """
-    run, _, model = _load(run_dir)
-    table = read_input(str(input_path))
-    tensors = _tensors_for(model, table, need_target=False, source=str(input_path))
+    run, cfg, model = load_run(run_dir)
+    tensors = input_tensors(cfg, model, input_path, need_target=False)
     outputs = np.asarray(model.predict(tensors))
     result = _prediction_table(outputs, _classes(run, model))
     if out is None:
@@ -229,58 +242,6 @@ def info(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _tensors_for(model: Any, table: pa.Table, *, need_target: bool, source: str) -> dict[str, Any]:
-    """Raw table → model inputs, with the saved Preprocessor (tables) or as pixel rows (images)."""
-    if table.num_rows == 0:
-        raise DataError(f"'{source}' has no rows. Provide a file with a header and data rows.")
-    target = model.target_key
-    if model.preprocessor is not None:
-        if need_target and target not in table.column_names:
-            raise DataError(
-                f"'{source}' has no target column {target!r}, which evaluation needs. "
-                f"Columns: {', '.join(table.column_names)}."
-            )
-        if not need_target and target in table.column_names:
-            table = table.drop_columns([target])  # labels are not needed (and may be new)
-        return dict(model.preprocessor.transform(table))
-    return _image_rows(model, table, need_target=need_target, source=source)
-
-
-def _image_rows(model: Any, table: pa.Table, *, need_target: bool, source: str) -> dict[str, Any]:
-    """Image runs take one row per image: the pixels as numeric columns (+ ``label`` to evaluate)."""
-    import torch
-
-    label = next((c for c in ("label", "y", "target") if c in table.column_names), None)
-    if need_target and label is None:
-        raise DataError(f"'{source}' needs a 'label' column to evaluate an image model.")
-    pixels = table.drop_columns([label]) if label else table
-    try:
-        x = np.stack(
-            [
-                np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float32)
-                for c in pixels.columns
-            ],
-            axis=1,
-        )
-    except (ValueError, TypeError, pa.ArrowInvalid):
-        raise DataError(f"'{source}' must hold numeric pixel columns for an image model.") from None
-    shape = list((model.input_spec or {}).get("x", {}).get("shape") or [])
-    if int(np.prod(shape)) != x.shape[1]:
-        raise DataError(
-            f"'{source}' has {x.shape[1]} pixel columns; the model expects "
-            f"{int(np.prod(shape))} (an image of shape {shape})."
-        )
-    images = images_to_tensor(x.reshape(len(x), *shape))
-    if float(images.max()) > 1.0:
-        images = images / 255.0  # 0..255 pixels, as the model was trained on [0, 1]
-    tensors = {"x": images}
-    if label is not None and need_target:
-        tensors[model.target_key] = torch.as_tensor(
-            np.asarray(table.column(label).to_numpy(zero_copy_only=False), dtype=np.int64)
-        )
-    return tensors
 
 
 def _classes(run: Path, model: Any) -> list[Any] | None:

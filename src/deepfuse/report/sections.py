@@ -172,10 +172,10 @@ class RunFacts:
 
             model = self.loaded_model()
             if self.test_data is None:
-                from deepfuse.api.use import _eval_data
+                from deepfuse.data.routes import test_feed_of
 
                 self.test_data = self._once(
-                    "test rows", lambda: _eval_data(self.config, model, None)[0]
+                    "test rows", lambda: test_feed_of(self.config, preprocessor=model.preprocessor)
                 )
             self._probe = self._once("probe", lambda: probe(model, self.test_data))
         return self._probe
