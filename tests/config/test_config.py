@@ -130,9 +130,9 @@ def test_override_through_scalar_errors():
 # ----------------------------------------------------------------------------- validate
 
 
-def test_unknown_key_did_you_mean():
+def test_unknown_key_did_you_mean(real_signatures):
     with pytest.raises(ConfigError) as info:
-        validate({**MNIST, "trainer": {"epoch": 3}})
+        validate({**MNIST, "trainer": {"epoch": 3}}, real_signatures)
     msg = str(info.value)
     assert "Unknown key 'trainer.epoch'" in msg
     assert "Did you mean 'trainer.epochs'?" in msg
@@ -244,7 +244,7 @@ def test_trainer_keys_follow_the_given_signature():
 
     validate({**MNIST, "trainer": {"new_option": True}}, {"fit": fit})
     with pytest.raises(ConfigError, match=r"Unknown key 'trainer\.new_option'"):
-        validate({**MNIST, "trainer": {"new_option": True}})
+        validate({**MNIST, "trainer": {"new_option": True}}, {"fit": lambda x, epochs=1: None})
     with pytest.raises(ConfigError, match=r"Unknown key 'trainer\.x'"):
         validate({**MNIST, "trainer": {"x": 1}}, {"fit": fit})
 
@@ -252,9 +252,9 @@ def test_trainer_keys_follow_the_given_signature():
 # ----------------------------------------------------------------------------- resolve
 
 
-def test_resolve_fills_defaults_without_mutating():
+def test_resolve_fills_defaults_without_mutating(real_signatures):
     cfg = {"data": {"train": "a.csv", "target": "y"}, "trainer": {"epochs": 2}}
-    out = resolve(cfg)
+    out = resolve(cfg, real_signatures)
     assert out["trainer"]["epochs"] == 2 and out["trainer"]["batch_size"] == 32
     assert out["trainer"]["optimizer"] == "adam"
     assert out["data"]["validation_split"] == 0.1 and out["data"]["test_split"] == 0.2
@@ -314,13 +314,23 @@ def test_grad_clip_invalid():
         validate({**MNIST, "trainer": {"grad_clip": {"max": 1.0}}})
 
 
-def test_declared_stand_ins_mirror_the_real_model_api():
-    """config/ stays torch-free with stand-ins for Model.compile/fit; they must never drift."""
-    from deepfuse.config.signatures import DECLARED, params_of
+def test_trainer_keys_are_the_real_compile_and_fit_parameters(real_signatures):
+    """No hand copy of fit's signature: the trainer keys follow Model.compile/fit as they are."""
+    from deepfuse.config import trainer_keys
+    from deepfuse.config.signatures import params_of
     from deepfuse.models import Model
 
-    real = {"compile": Model.compile, "fit": Model.fit}
-    for part, fn in real.items():
-        declared = set(params_of(DECLARED[part]))
-        actual = set(params_of(fn)) - {"self", "initial_epoch"}
-        assert declared == actual, (part, declared ^ actual)
+    supplied = {"x", "y", "validation_data", "checkpoint_dir", "resume"}  # the API's own
+    real = (set(params_of(Model.compile)) | set(params_of(Model.fit))) - supplied
+    assert set(trainer_keys(real_signatures)) == real | {"early_stopping"}
+    # initial_epoch is a fit() parameter the old hand copy had lost
+    validate({**MNIST, "trainer": {"initial_epoch": 1}}, real_signatures)
+    assert trainer_keys(real_signatures)["verbose"] == params_of(Model.fit)["verbose"].default
+
+
+def test_without_signatures_the_trainer_section_is_kept_as_given():
+    cfg = {**MNIST, "trainer": {"epochs": 2, "anything": 1, "validation_split": 0.2}}
+    validate(cfg)
+    out = resolve(cfg)
+    assert out["trainer"] == {"epochs": 2, "anything": 1}
+    assert out["data"]["validation_split"] == 0.2
