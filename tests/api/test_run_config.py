@@ -6,11 +6,11 @@ import ast
 from pathlib import Path
 
 import pytest
-from synthetic_tables import city_income_csv
 
 import deepfuse.api
 from deepfuse.api import train
 from deepfuse.config import load_config, thaw
+from synthetic_tables import city_income_csv
 
 TRAINER = {"epochs": 2, "batch_size": 32, "seed": 0, "verbose": 0}
 

@@ -22,8 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -42,32 +40,14 @@ from deepfuse.api.training import (
     run_config,
     run_name,
 )
-from deepfuse.api.use import evaluation_of
 from deepfuse.config import dump_config
 from deepfuse.data.routes import Prepared, route_for
 from deepfuse.evaluation import EvaluationResult, kfold_indices
+from deepfuse.evaluation.fold_summary import HEADLINE_METRICS, folds_csv, summarize_folds
+from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.models.from_config import build_compiled_model
 
-__all__ = ["HEADLINE_METRICS", "CVResult", "cross_validate"]
-
-#: Metrics shown per fold and summarised (those the task has, in this order).
-HEADLINE_METRICS = (
-    "accuracy",
-    "f1_macro",
-    "f1",
-    "precision_macro",
-    "recall_macro",
-    "f1_weighted",
-    "roc_auc",
-    "roc_auc_macro",
-    "pr_auc",
-    "pr_auc_macro",
-    "ece",
-    "mse",
-    "rmse",
-    "mae",
-    "r2",
-)
+__all__ = ["CVResult", "cross_validate"]
 
 
 @dataclass
@@ -140,13 +120,12 @@ def cross_validate(
         if on_fold is not None:
             on_fold(row)
 
-    names = [m for m in HEADLINE_METRICS if m in per_fold[0]]
-    summary = {m: _mean_std([row.get(m, float("nan")) for row in per_fold]) for m in names}
+    names, summary = summarize_folds(per_fold)
     name = run_name(resolved)
     writer = RunWriter(out_dir, f"cv-{name}")
     with writer as tmp:
         dump_config(resolved, tmp / "config.yaml")
-        atomic_write_text(tmp / "cv.csv", _csv(per_fold, names))
+        atomic_write_text(tmp / "cv.csv", folds_csv(per_fold, names))
         atomic_write_json(
             tmp / "cv.json",
             {
@@ -196,30 +175,6 @@ def _write_report(folder: Path) -> None:
         )
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return {"mean": float("nan"), "std": float("nan")}
-    return {"mean": float(v.mean()), "std": float(v.std())}
-
-
-def _csv(rows: list[dict[str, Any]], names: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    header = ["fold", "train_rows", "test_rows", *names]
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(row.get(h)) for h in header])
-    return buf.getvalue()
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, float):
-        return "" if np.isnan(v) else repr(v)
-    return v
-
-
 def _fit_and_evaluate(
     resolved: dict[str, Any], prep: Prepared
 ) -> tuple[EvaluationResult, dict[str, list[float]]]:
@@ -237,7 +192,7 @@ def _fit_and_evaluate(
         **fit_options(trainer, model),
     ).history
     batch = max(256, int(trainer.get("batch_size") or 0))
-    result = evaluation_of(model, prep.test, prep.task, prep.classes, batch_size=batch)
+    result = evaluate_model(model, prep.test, prep.task, prep.classes, batch_size=batch)
     per_epoch = {  # NaN (no value that epoch) as null: cv.json stays strict JSON
         k: [float(x) if x == x else None for x in v]
         for k, v in history.items()

@@ -30,9 +30,9 @@ from deepfuse.api.rundir import (
     new_run_dir,
     resumable_run,
 )
-from deepfuse.api.use import evaluation_of
 from deepfuse.config import dump_config, freeze, load_config, resolve, thaw
 from deepfuse.data.routes import Prepared, route_for
+from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.models.from_config import (
     arguments_of,
     build_compiled_model,
@@ -258,7 +258,7 @@ def _train_worker(
 
 def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -> None:
     """The full metric set of the test split (``deepfuse evaluate`` gives the same numbers)."""
-    result = evaluation_of(
+    result = evaluate_model(
         model, prep.test, prep.task, prep.classes, batch_size=max(256, batch_size)
     )
     atomic_write_json(path, result.to_dict())

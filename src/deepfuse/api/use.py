@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.errors import UserError
 from deepfuse._utils.io import atomic_write, atomic_write_json
 from deepfuse.api.rundir import RUN_FILES, check_run_dir, read_json
 from deepfuse.config import load_config
 from deepfuse.data.routes import read_input, route_for, test_feed_of
+from deepfuse.evaluation.model_eval import evaluate_model
 
 __all__ = [
     "RunEvaluation",
     "evaluate",
     "evaluate_run",
-    "evaluation_of",
     "info",
     "input_tensors",
     "load_run",
@@ -121,7 +120,9 @@ def evaluate_run(
     tensors, batch = _eval_data(cfg, model, data)
     scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
     meta = read_json(run / "metrics.json")
-    result = evaluation_of(model, tensors, meta.get("task"), _classes(run, model), batch_size=batch)
+    result = evaluate_model(
+        model, tensors, meta.get("task"), _classes(run, model), batch_size=batch
+    )
     name = (
         "evaluation.json"
         if data is None
@@ -129,56 +130,6 @@ def evaluate_run(
     )
     atomic_write_json(run / name, result.to_dict())
     return RunEvaluation({k: float(v) for k, v in scores.items()}, result, run / name)
-
-
-def evaluation_of(
-    model: Any, data: Any, task: str | None, classes: list[Any] | None, *, batch_size: int = 256
-) -> Any:
-    """Predict ``data`` (tensors with the target, or a batch stream) and evaluate every row.
-
-    Args:
-        model: A compiled/loaded :class:`deepfuse.models.Model`.
-        data: A dict of tensors holding the inputs and ``model.target_key``, or an iterable of
-            such batch dicts.
-        task: ``"binary"``, ``"multiclass"`` or ``"regression"`` (metrics.json's ``task``).
-        classes: Class labels by index (``None`` for regression).
-        batch_size: Rows per forward pass (in-memory data).
-
-    Returns:
-        A :class:`deepfuse.evaluation.EvaluationResult`.
-    """
-    import torch
-
-    from deepfuse.evaluation import UndefinedMetricWarning, evaluate_predictions
-    from deepfuse.models import feeding
-
-    loader = feeding.make_loader(model, data, None, batch_size=batch_size, shuffle=False)
-    model.setup(feeding.first_batch(loader), for_training=False)
-    model.train(False)
-    outputs, targets = [], []
-    with torch.no_grad():
-        for batch in loader:
-            inputs, target = model.split_batch(batch)
-            if target is None:
-                raise DataError(
-                    f"The evaluation data has no target {model.target_key!r}; pass labelled rows."
-                )
-            outputs.append(model.apply_output_activation(model(inputs)).float().cpu())
-            targets.append(target.cpu())
-    # Every row's output is kept: AUCs and calibration need all scores at once.
-    y_prob = torch.cat(outputs).numpy()  # (N, C) probabilities, (N, 1) sigmoid, or (N, K) values
-    y_true = torch.cat(targets).numpy()
-    if task is None:
-        task = (
-            "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
-        )
-    if task != "regression" and y_prob.ndim == 2 and y_prob.shape[1] == 1 and classes:
-        y_prob = y_prob[:, 0]  # one sigmoid unit = P(class 1)
-    with warnings.catch_warnings():
-        # Ill-defined values (a class never predicted) are listed in result.notes, which the
-        # CLI prints and evaluation.json keeps; a Python warning would only add noise.
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        return evaluate_predictions(y_true, y_prob, task, classes)
 
 
 def predict(

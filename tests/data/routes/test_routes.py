@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from synthetic_tables import city_income_csv
 
 from deepfuse._utils.errors import ConfigError
 from deepfuse.data.routes import (
@@ -25,6 +24,7 @@ from deepfuse.data.routes import (
     route_for,
 )
 from deepfuse.datasets import BUILTIN_DATASETS, builtin
+from synthetic_tables import city_income_csv
 
 MNIST = {"dataset": "mnist", "limit": 300, "validation_split": 0.1}
 
@@ -68,7 +68,7 @@ def test_unknown_dataset_names_the_allowed_ones():
 
 
 def test_streaming_a_builtin_table_is_a_config_error():
-    with pytest.raises(ConfigError, match="data.streaming"):
+    with pytest.raises(ConfigError, match=r"data\.streaming"):
         route_for({"dataset": "adult", "streaming": True})
 
 
@@ -95,7 +95,7 @@ def test_streamed_test_feed_gives_the_rows_prepare_held_out(tmp_path):
         [b["y"] for b in route.test_feed(data, seed=0, preprocessor=prep.preprocessor)]
     )
     assert torch.equal(first, again) and len(first) == 100
-    with pytest.raises(ConfigError, match="data.streaming is true"):
+    with pytest.raises(ConfigError, match=r"data\.streaming is true"):
         route.fold_rows(data)
 
 
