@@ -151,18 +151,18 @@ def test_bad_value_names_key_expected_and_value():
     assert "'trainer.epochs'" in msg and "integer >= 1" in msg and "got 0" in msg
 
 
-def test_bad_choice_lists_allowed_values():
+def test_bad_choice_lists_allowed_values(real_signatures):
     with pytest.raises(ConfigError) as info:
-        validate({"data": {"dataset": "mnst"}})
+        validate({"data": {"dataset": "mnst"}}, real_signatures)
     msg = str(info.value)
     assert "'data.dataset'" in msg and "'mnst'" in msg
     assert "'fashion_mnist'" in msg and "Did you mean 'mnist'?" in msg
 
 
-def test_feature_types_checked():
+def test_feature_types_checked(real_signatures):
     cfg = {"data": {"train": "a.csv", "target": "y", "features": {"age": "numerc"}}}
     with pytest.raises(ConfigError, match=r"data.features.age.*Did you mean 'numeric'"):
-        validate(cfg)
+        validate(cfg, real_signatures)
 
 
 @pytest.mark.parametrize(
@@ -293,14 +293,18 @@ def test_config_imports_only_stdlib_yaml_and_utils():
                 assert ok, f"{path.name} imports {name}"
 
 
-def test_feature_options_and_target_type():
+def test_feature_options_and_target_type(real_signatures):
     features = {"review": {"type": "text", "max_len": 100}, "id": "ignore", "y": "regression"}
-    validate({"data": {"train": "a.csv", "target": "y", "features": features}})
+    validate({"data": {"train": "a.csv", "target": "y", "features": features}}, real_signatures)
     with pytest.raises(ConfigError, match=r"data.features.y.*'classification', 'regression'"):
-        validate({"data": {"train": "a.csv", "target": "y", "features": {"y": "numeric"}}})
+        validate(
+            {"data": {"train": "a.csv", "target": "y", "features": {"y": "numeric"}}},
+            real_signatures,
+        )
     with pytest.raises(ConfigError, match=r"data.features.review.type"):
         validate(
-            {"data": {"train": "a.csv", "target": "y", "features": {"review": {"type": "txt"}}}}
+            {"data": {"train": "a.csv", "target": "y", "features": {"review": {"type": "txt"}}}},
+            real_signatures,
         )
 
 

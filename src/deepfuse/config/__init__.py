@@ -19,14 +19,10 @@ from __future__ import annotations
 from deepfuse.config.frozen import freeze, thaw
 from deepfuse.config.loader import SECTIONS, apply_overrides, dump_config, load_config, parse_value
 from deepfuse.config.schema import DATA_KEYS, resolve, trainer_keys, validate
-from deepfuse.config.signatures import BUILTIN_DATASETS, FEATURE_TYPES, TARGET_TYPES
 
 __all__ = [
-    "BUILTIN_DATASETS",
     "DATA_KEYS",
-    "FEATURE_TYPES",
     "SECTIONS",
-    "TARGET_TYPES",
     "apply_overrides",
     "dump_config",
     "freeze",

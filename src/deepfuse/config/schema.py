@@ -21,9 +21,6 @@ from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
 from deepfuse.config.constraints import CHECKS
 from deepfuse.config.loader import SECTIONS
 from deepfuse.config.signatures import (
-    BUILTIN_DATASETS,
-    FEATURE_TYPES,
-    TARGET_TYPES,
     accepts_any,
     choices_of,
     defaults_of,
@@ -88,17 +85,18 @@ def validate(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None
         signatures: Optional real callables and registries from the API layer: ``compile``,
             ``fit``, ``early_stopping``, ``preprocessor`` (callables); ``models``, ``layers``,
             ``datasets``, ``optimizers``, ``losses``, ``metrics``, ``schedules``, ``callbacks``
-            (mapping name → callable, or a list of names). Missing entries are not checked,
-            except the dataset names (:data:`BUILTIN_DATASETS`).
+            (mapping name → callable, or a list of names); ``feature_types`` and
+            ``target_types`` (the values ``data.features`` takes). Missing entries are not
+            checked.
 
     Raises:
         ConfigError: Naming the key path, the bad value, the allowed values and a close match.
 
     Example:
-        >>> validate({"data": {"dataset": "mnst"}})
+        >>> validate({"data": {"dataset": "mnst"}}, {"datasets": ["mnist", "fashion_mnist"]})
         Traceback (most recent call last):
         ...
-        deepfuse._utils.errors.ConfigError: Invalid value for 'data.dataset': 'mnst'. Allowed values: 'adult', 'fashion_mnist', 'imdb', 'mnist'. Did you mean 'mnist'?
+        deepfuse._utils.errors.ConfigError: Invalid value for 'data.dataset': 'mnst'. Allowed values: 'fashion_mnist', 'mnist'. Did you mean 'mnist'?
     """
     sig = dict(signatures or {})
     _check_mapping("config", cfg)
@@ -170,8 +168,7 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
             "a built-in dataset (data.dataset: mnist) or your own file (data.train: train.csv)."
         )
     if has_dataset:
-        datasets = choices_of(sig.get("datasets")) or dict.fromkeys(BUILTIN_DATASETS)
-        _check_named("data.dataset", data["dataset"], datasets)
+        _check_named("data.dataset", data["dataset"], choices_of(sig.get("datasets")))
         for key in ("target", "features", "test", "test_split"):
             if data.get(key) is not None:
                 raise ConfigError(
@@ -195,8 +192,8 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
             # {col: text} or {col: {type: text, max_len: 100}}; the target may take a task type.
             path = f"data.features.{col}"
             kind = spec.get("type") if isinstance(spec, Mapping) else spec
-            allowed = TARGET_TYPES if col == data.get("target") else FEATURE_TYPES
-            if kind not in allowed:
+            allowed = sig.get("target_types" if col == data.get("target") else "feature_types")
+            if allowed is not None and kind not in allowed:
                 _bad_choice(f"{path}.type" if isinstance(spec, Mapping) else path, kind, allowed)
     pre = data.get("preprocessing")
     if pre is not None:

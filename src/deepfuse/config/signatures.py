@@ -20,22 +20,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "BUILTIN_DATASETS",
-    "FEATURE_TYPES",
-    "TARGET_TYPES",
     "accepts_any",
     "choices_of",
     "params_of",
     "signature_of",
 ]
-
-#: Names accepted by ``data.dataset`` when the API does not pass the real loaders.
-BUILTIN_DATASETS = ("mnist", "fashion_mnist", "imdb", "adult")
-
-#: Values accepted in ``data.features: {column: type}`` (``deepfuse.data.schema.FEATURE_TYPES``,
-#: plus ``ignore`` as a spelling of ``ignored``); the target column may be set to a task type.
-FEATURE_TYPES = ("numeric", "binary", "categorical", "text", "image", "ignore", "ignored")
-TARGET_TYPES = ("classification", "regression")
 
 
 def signature_of(fn: Callable[..., Any] | inspect.Signature) -> inspect.Signature | None:

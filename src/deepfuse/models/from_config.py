@@ -234,10 +234,13 @@ def config_signatures() -> dict[str, Any]:
         ``{"compile": Model.compile, "fit": Model.fit, "models": {name: builder}, "layers":
         {name: signature}, "datasets": {name: loader}, "optimizers", "losses", "metrics",
         "schedules", "callbacks": {name: None}, "early_stopping": EarlyStopping,
-        "preprocessor": Preprocessor}``. Names-only registries: their builders check options.
+        "preprocessor": Preprocessor, "feature_types", "target_types": (names,)}``.
+        Names-only registries: their builders check options.
     """
     from deepfuse import losses, metrics
     from deepfuse.data.preprocessor import Preprocessor
+    from deepfuse.data.routes.tables import FEATURE_ALIASES
+    from deepfuse.data.schema import FEATURE_TYPES, TARGET_TYPES
     from deepfuse.datasets.catalog import BUILTIN_DATASETS
     from deepfuse.layers.base import LAYER_CLASSES, Layer
     from deepfuse.layers.registry import names as layer_names
@@ -253,6 +256,8 @@ def config_signatures() -> dict[str, Any]:
             for n in layer_names()
         },
         "datasets": {name: entry.load for name, entry in BUILTIN_DATASETS.items()},
+        "feature_types": (*FEATURE_TYPES, *FEATURE_ALIASES),
+        "target_types": TARGET_TYPES,
         "optimizers": dict.fromkeys(optim.OPTIMIZERS),
         "losses": dict.fromkeys(losses.names()),
         "metrics": dict.fromkeys(metrics.names()),

@@ -31,9 +31,10 @@ from deepfuse.data.routes.base import DataRoute, FoldRows, Prepared, register_ro
 from deepfuse.data.routes.holdout import split_indices
 from deepfuse.datasets.catalog import builtin
 
-__all__ = ["BuiltinTable", "TableInMemory", "make_preprocessor", "read_input"]
+__all__ = ["FEATURE_ALIASES", "BuiltinTable", "TableInMemory", "make_preprocessor", "read_input"]
 
-_FEATURE_ALIASES = {"ignore": "ignored"}
+#: Spellings ``data.features`` accepts besides :data:`deepfuse.data.schema.FEATURE_TYPES`.
+FEATURE_ALIASES = {"ignore": "ignored"}
 
 
 def read_input(path_or_glob: str) -> pa.Table:
@@ -67,9 +68,9 @@ def make_preprocessor(data: Mapping[str, Any]) -> Preprocessor:
     overrides = {}
     for col, spec in (data.get("features") or {}).items():
         if isinstance(spec, Mapping):
-            spec = {**spec, "type": _FEATURE_ALIASES.get(spec.get("type"), spec.get("type"))}
+            spec = {**spec, "type": FEATURE_ALIASES.get(spec.get("type"), spec.get("type"))}
         else:
-            spec = _FEATURE_ALIASES.get(spec, spec)
+            spec = FEATURE_ALIASES.get(spec, spec)
         overrides[col] = spec
     if overrides:
         options["overrides"] = overrides
