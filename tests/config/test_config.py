@@ -338,3 +338,12 @@ def test_without_signatures_the_trainer_section_is_kept_as_given():
     out = resolve(cfg)
     assert out["trainer"] == {"epochs": 2, "anything": 1}
     assert out["data"]["validation_split"] == 0.2
+
+
+def test_importing_config_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, deepfuse.config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

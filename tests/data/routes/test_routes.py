@@ -139,3 +139,17 @@ def test_a_new_kind_of_data_is_one_registered_class():
         assert isinstance(route_for({"dataset": "mnist"}), BuiltinImages)
     finally:
         ROUTES.remove(Constant)
+
+
+def test_routes_import_neither_models_nor_training_nor_api():
+    """data never imports models: a route is usable without the layers above it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deepfuse.data.routes\n"
+        "above = {m.split('.')[1] for m in sys.modules if m.startswith('deepfuse.')}\n"
+        "print(sorted(above & {'models', 'training', 'api', 'distributed', 'layers'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
