@@ -347,3 +347,18 @@ def test_importing_config_does_not_import_torch():
     code = "import sys, deepfuse.config; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_frozen_config_cannot_change_and_pickles():
+    import pickle
+
+    from deepfuse.config import freeze, thaw
+
+    cfg = {"data": {"dataset": "mnist"}, "trainer": {"metrics": ["accuracy"], "epochs": 2}}
+    frozen = freeze(cfg)
+    with pytest.raises(TypeError):
+        frozen["trainer"]["epochs"] = 3
+    with pytest.raises(AttributeError):
+        frozen["trainer"]["metrics"].append("mae")
+    assert pickle.loads(pickle.dumps(frozen)) == frozen and thaw(frozen) == cfg
+    assert dump_config(frozen) == dump_config(cfg)

@@ -12,24 +12,47 @@ Example:
     >>> cfg["trainer"]["epochs"] = 3
     Traceback (most recent call last):
     ...
-    TypeError: 'mappingproxy' object does not support item assignment
+    TypeError: 'FrozenMapping' object does not support item assignment
     >>> thaw(cfg)
     {'trainer': {'metrics': ['accuracy']}}
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["freeze", "thaw"]
+__all__ = ["FrozenMapping", "freeze", "thaw"]
+
+
+class FrozenMapping(Mapping):
+    """A read-only mapping that pickles (a run's config travels to Ray workers and back)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({self._items!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMapping, (self._items,))
 
 
 def freeze(obj: Any) -> Any:
-    """Mappings become read-only ``MappingProxyType``, lists and tuples become tuples."""
+    """Mappings become :class:`FrozenMapping`, lists and tuples become tuples."""
     if isinstance(obj, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in obj.items()})
+        return FrozenMapping({k: freeze(v) for k, v in obj.items()})
     if isinstance(obj, list | tuple):
         return tuple(freeze(v) for v in obj)
     return obj
