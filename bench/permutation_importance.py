@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import cpu_model, package_versions  # noqa: E402
 from deepfuse._utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 from deepfuse.api import train  # noqa: E402
-from deepfuse.api.data import read_input  # noqa: E402
-from deepfuse.api.use import _load  # noqa: E402
+from deepfuse.api.use import load_run as _load  # noqa: E402
 from deepfuse.config import load_config  # noqa: E402
+from deepfuse.data.routes import read_input  # noqa: E402
 from deepfuse.interpret import permutation_importance  # noqa: E402
 
 

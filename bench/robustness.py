@@ -32,7 +32,7 @@ from bench.machine import cpu_model, package_versions  # noqa: E402
 from deepfuse._utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 from deepfuse.adversarial import robust_accuracy  # noqa: E402
 from deepfuse.api import train  # noqa: E402
-from deepfuse.api.explain import _labelled  # noqa: E402
+from deepfuse.api.explain import labelled_rows as _labelled  # noqa: E402
 from deepfuse.config import load_config  # noqa: E402
 
 EPS = [0.0, 0.05, 0.1, 0.2, 0.3]

@@ -130,9 +130,9 @@ def test_override_through_scalar_errors():
 # ----------------------------------------------------------------------------- validate
 
 
-def test_unknown_key_did_you_mean():
+def test_unknown_key_did_you_mean(real_signatures):
     with pytest.raises(ConfigError) as info:
-        validate({**MNIST, "trainer": {"epoch": 3}})
+        validate({**MNIST, "trainer": {"epoch": 3}}, real_signatures)
     msg = str(info.value)
     assert "Unknown key 'trainer.epoch'" in msg
     assert "Did you mean 'trainer.epochs'?" in msg
@@ -151,18 +151,18 @@ def test_bad_value_names_key_expected_and_value():
     assert "'trainer.epochs'" in msg and "integer >= 1" in msg and "got 0" in msg
 
 
-def test_bad_choice_lists_allowed_values():
+def test_bad_choice_lists_allowed_values(real_signatures):
     with pytest.raises(ConfigError) as info:
-        validate({"data": {"dataset": "mnst"}})
+        validate({"data": {"dataset": "mnst"}}, real_signatures)
     msg = str(info.value)
     assert "'data.dataset'" in msg and "'mnst'" in msg
     assert "'fashion_mnist'" in msg and "Did you mean 'mnist'?" in msg
 
 
-def test_feature_types_checked():
+def test_feature_types_checked(real_signatures):
     cfg = {"data": {"train": "a.csv", "target": "y", "features": {"age": "numerc"}}}
     with pytest.raises(ConfigError, match=r"data.features.age.*Did you mean 'numeric'"):
-        validate(cfg)
+        validate(cfg, real_signatures)
 
 
 @pytest.mark.parametrize(
@@ -244,7 +244,7 @@ def test_trainer_keys_follow_the_given_signature():
 
     validate({**MNIST, "trainer": {"new_option": True}}, {"fit": fit})
     with pytest.raises(ConfigError, match=r"Unknown key 'trainer\.new_option'"):
-        validate({**MNIST, "trainer": {"new_option": True}})
+        validate({**MNIST, "trainer": {"new_option": True}}, {"fit": lambda x, epochs=1: None})
     with pytest.raises(ConfigError, match=r"Unknown key 'trainer\.x'"):
         validate({**MNIST, "trainer": {"x": 1}}, {"fit": fit})
 
@@ -252,9 +252,9 @@ def test_trainer_keys_follow_the_given_signature():
 # ----------------------------------------------------------------------------- resolve
 
 
-def test_resolve_fills_defaults_without_mutating():
+def test_resolve_fills_defaults_without_mutating(real_signatures):
     cfg = {"data": {"train": "a.csv", "target": "y"}, "trainer": {"epochs": 2}}
-    out = resolve(cfg)
+    out = resolve(cfg, real_signatures)
     assert out["trainer"]["epochs"] == 2 and out["trainer"]["batch_size"] == 32
     assert out["trainer"]["optimizer"] == "adam"
     assert out["data"]["validation_split"] == 0.1 and out["data"]["test_split"] == 0.2
@@ -293,14 +293,18 @@ def test_config_imports_only_stdlib_yaml_and_utils():
                 assert ok, f"{path.name} imports {name}"
 
 
-def test_feature_options_and_target_type():
+def test_feature_options_and_target_type(real_signatures):
     features = {"review": {"type": "text", "max_len": 100}, "id": "ignore", "y": "regression"}
-    validate({"data": {"train": "a.csv", "target": "y", "features": features}})
+    validate({"data": {"train": "a.csv", "target": "y", "features": features}}, real_signatures)
     with pytest.raises(ConfigError, match=r"data.features.y.*'classification', 'regression'"):
-        validate({"data": {"train": "a.csv", "target": "y", "features": {"y": "numeric"}}})
+        validate(
+            {"data": {"train": "a.csv", "target": "y", "features": {"y": "numeric"}}},
+            real_signatures,
+        )
     with pytest.raises(ConfigError, match=r"data.features.review.type"):
         validate(
-            {"data": {"train": "a.csv", "target": "y", "features": {"review": {"type": "txt"}}}}
+            {"data": {"train": "a.csv", "target": "y", "features": {"review": {"type": "txt"}}}},
+            real_signatures,
         )
 
 
@@ -314,13 +318,47 @@ def test_grad_clip_invalid():
         validate({**MNIST, "trainer": {"grad_clip": {"max": 1.0}}})
 
 
-def test_declared_stand_ins_mirror_the_real_model_api():
-    """config/ stays torch-free with stand-ins for Model.compile/fit; they must never drift."""
-    from deepfuse.config.signatures import DECLARED, params_of
+def test_trainer_keys_are_the_real_compile_and_fit_parameters(real_signatures):
+    """No hand copy of fit's signature: the trainer keys follow Model.compile/fit as they are."""
+    from deepfuse.config import trainer_keys
+    from deepfuse.config.signatures import params_of
     from deepfuse.models import Model
 
-    real = {"compile": Model.compile, "fit": Model.fit}
-    for part, fn in real.items():
-        declared = set(params_of(DECLARED[part]))
-        actual = set(params_of(fn)) - {"self", "initial_epoch"}
-        assert declared == actual, (part, declared ^ actual)
+    supplied = {"x", "y", "validation_data", "checkpoint_dir", "resume"}  # the API's own
+    real = (set(params_of(Model.compile)) | set(params_of(Model.fit))) - supplied
+    assert set(trainer_keys(real_signatures)) == real | {"early_stopping"}
+    # initial_epoch is a fit() parameter the old hand copy had lost
+    validate({**MNIST, "trainer": {"initial_epoch": 1}}, real_signatures)
+    assert trainer_keys(real_signatures)["verbose"] == params_of(Model.fit)["verbose"].default
+
+
+def test_without_signatures_the_trainer_section_is_kept_as_given():
+    cfg = {**MNIST, "trainer": {"epochs": 2, "anything": 1, "validation_split": 0.2}}
+    validate(cfg)
+    out = resolve(cfg)
+    assert out["trainer"] == {"epochs": 2, "anything": 1}
+    assert out["data"]["validation_split"] == 0.2
+
+
+def test_importing_config_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, deepfuse.config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_frozen_config_cannot_change_and_pickles():
+    import pickle
+
+    from deepfuse.config import freeze, thaw
+
+    cfg = {"data": {"dataset": "mnist"}, "trainer": {"metrics": ["accuracy"], "epochs": 2}}
+    frozen = freeze(cfg)
+    with pytest.raises(TypeError):
+        frozen["trainer"]["epochs"] = 3
+    with pytest.raises(AttributeError):
+        frozen["trainer"]["metrics"].append("mae")
+    assert pickle.loads(pickle.dumps(frozen)) == frozen and thaw(frozen) == cfg
+    assert dump_config(frozen) == dump_config(cfg)

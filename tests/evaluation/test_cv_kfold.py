@@ -50,11 +50,11 @@ def _table(path: Path, rows: int = 90) -> Path:
 
 
 def test_fold_preprocessor_is_fitted_on_the_fold_training_rows_only(tmp_path):
-    from deepfuse.api.cv import _Rows
     from deepfuse.api.training import resolve_config
+    from deepfuse.data.routes import route_for
 
     data = resolve_config({"data": {"train": str(_table(tmp_path / "t.csv")), "target": "label"}})
-    rows = _Rows.load({**data["data"], "validation_split": 0})
+    rows = route_for(data["data"]).fold_rows({**data["data"], "validation_split": 0})
     test_idx = np.arange(60, 90)
     prep = rows.prepared(np.arange(60), test_idx, seed=0)
     # Standardised with the 60 training rows' statistics: their mean is 0, the held-out one's not.

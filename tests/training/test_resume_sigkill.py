@@ -30,7 +30,7 @@ DRIVER = textwrap.dedent(
 
     torch.set_num_threads(1)
     # Imported once here, not in every forked attempt.
-    import deepfuse.api.training, deepfuse.api.data, deepfuse.data, deepfuse.models.zoo, pyarrow.csv
+    import deepfuse.api.training, deepfuse.data.routes, deepfuse.data, deepfuse.models.zoo, pyarrow.csv
     from deepfuse.cli.main import main
     from deepfuse.models import model as model_mod
     from deepfuse.models import serialization

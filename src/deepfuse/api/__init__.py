@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from deepfuse.api.cv import CVResult, cross_validate
+from deepfuse.api.report import report
 from deepfuse.api.training import RunResult, resolve_config, train
 from deepfuse.api.use import RunEvaluation, evaluate, evaluate_run, info, predict
 
@@ -27,6 +28,7 @@ __all__ = [
     "evaluate_run",
     "info",
     "predict",
+    "report",
     "resolve_config",
     "train",
 ]

@@ -23,28 +23,27 @@ import torch
 
 from deepfuse._utils.errors import UserError, invalid_choice
 from deepfuse._utils.io import atomic_write, atomic_write_json
-from deepfuse.api.data import load_test, read_input
-from deepfuse.api.use import _load, _tensors_for
+from deepfuse.api.use import input_tensors, load_run
+from deepfuse.data.routes import read_input, test_feed_of
 
-__all__ = ["attack", "explain"]
+__all__ = ["attack", "explain", "labelled_rows"]
 
 EXPLAIN_METHODS = ("permutation", "saliency", "ig")
 
 
-def _labelled(run_dir: str | os.PathLike, data: str | os.PathLike | None) -> tuple[Any, Any, dict]:
+def labelled_rows(
+    run_dir: str | os.PathLike, data: str | os.PathLike | None
+) -> tuple[Any, Any, dict]:
     """``(run path, model, tensors)``: the run's own test set, or ``data`` preprocessed."""
-    run, cfg, model = _load(run_dir)
+    run, cfg, model = load_run(run_dir)
     if data is None:
-        seed = cfg.get("trainer", {}).get("seed")
-        tensors = load_test(
-            cfg["data"], seed=seed if seed is not None else 0, preprocessor=model.preprocessor
-        )
+        tensors = test_feed_of(cfg, preprocessor=model.preprocessor)
         if not isinstance(tensors, dict):
             raise UserError(
                 "This run's test set is streamed; pass a labelled file with --data to attack it."
             )
     else:
-        tensors = _tensors_for(model, read_input(str(data)), need_target=True, source=str(data))
+        tensors = input_tensors(cfg, model, data, need_target=True)
     model.setup({k: v[:2] for k, v in tensors.items()}, for_training=False)
     return run, model, tensors
 
@@ -82,7 +81,7 @@ def attack(
     """
     from deepfuse.adversarial import robust_accuracy
 
-    run, model, tensors = _labelled(run_dir, data)
+    run, model, tensors = labelled_rows(run_dir, data)
     tensors = _limit(tensors, limit)
     options = {"steps": steps} if method == "pgd" else {}
     curve = robust_accuracy(model, tensors, list(eps), method, **options)
@@ -125,7 +124,7 @@ def explain(
 
         if data is None:
             raise UserError("Permutation importance needs a labelled table: pass --data FILE.")
-        run, _, model = _load(run_dir)
+        run, _, model = load_run(run_dir)
         table = read_input(str(data))
         if limit is not None:
             table = table.slice(0, limit)
@@ -142,7 +141,7 @@ def _gradient_maps(run_dir: Any, data: Any, method: str, limit: int) -> dict[str
 
     from deepfuse.interpret import integrated_gradients, saliency
 
-    run, model, tensors = _labelled(run_dir, data)
+    run, model, tensors = labelled_rows(run_dir, data)
     tensors = _limit(tensors, limit)
     x, _ = model.split_batch(tensors)
     if not torch.is_tensor(x) or not x.is_floating_point():

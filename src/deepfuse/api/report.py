@@ -18,10 +18,10 @@ __all__ = ["report"]
 def report(run_dir: str | os.PathLike) -> Path:
     """Write ``RUN/report.html`` from the run folder; the parts that look inside the model get
     the run's test rows, rebuilt from its config.yaml as ``deepfuse evaluate`` does."""
-    from deepfuse.api.use import _eval_data
+    from deepfuse.data.routes import test_feed_of
     from deepfuse.report import write_report
 
     def test_rows(config: dict[str, Any], model: Any) -> Any:
-        return _eval_data(config, model, None)[0]
+        return test_feed_of(config, preprocessor=model.preprocessor)
 
     return write_report(run_dir, load_test_data=test_rows)

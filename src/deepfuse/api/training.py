@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import re
 import shutil
@@ -23,17 +22,16 @@ from typing import Any
 
 from deepfuse._utils.errors import ConfigError
 from deepfuse._utils.io import atomic_write_json
-from deepfuse.api.build import (
-    build_model,
-    default_loss,
-    default_metrics,
-    default_model_type,
-    output_units,
+from deepfuse.config import dump_config, freeze, load_config, resolve, thaw
+from deepfuse.data.routes import Prepared, route_for
+from deepfuse.evaluation.model_eval import evaluate_model
+from deepfuse.models.from_config import (
+    arguments_of,
+    build_compiled_model,
+    config_signatures,
+    model_section,
+    trainer_section,
 )
-from deepfuse.api.data import Prepared, prepare
-from deepfuse.api.registry import signatures
-from deepfuse.config import dump_config, load_config, resolve
-from deepfuse.config.signatures import params_of
 from deepfuse.report import write_report
 from deepfuse.run import (
     DEFAULT_RUNS_DIR,
@@ -44,10 +42,19 @@ from deepfuse.run import (
     resumable_run,
 )
 from deepfuse.run.facts import run_facts, utc_now
+from deepfuse.training.callbacks.epoch_checkpoint import attach
 from deepfuse.training.callbacks.histograms import HistogramLog
 from deepfuse.training.callbacks.steplog import StepLog
 
-__all__ = ["RunResult", "build_compiled_model", "resolve_config", "train"]
+__all__ = [
+    "RunResult",
+    "config_callbacks",
+    "fit_options",
+    "resolve_config",
+    "run_config",
+    "run_name",
+    "train",
+]
 
 
 @dataclass
@@ -58,11 +65,13 @@ class RunResult:
         run_dir: The finished run directory (absolute path).
         metrics: ``{"test": {...}, "final_epoch": {...}, ...}`` as written to metrics.json.
         history: Per-epoch values, ``{"loss": [...], "val_accuracy": [...]}``.
+        config: The run's frozen config (:func:`run_config`): exactly what ``config.yaml`` holds.
     """
 
     run_dir: Path
     metrics: dict[str, Any]
     history: dict[str, list[float]] = field(default_factory=dict)
+    config: Mapping[str, Any] | None = None
 
 
 def resolve_config(cfg: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
@@ -71,7 +80,7 @@ def resolve_config(cfg: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]
         path = Path(cfg)
         cfg = load_config(path)
         cfg.setdefault("name", path.name.split(".")[0])  # runs/<config name>-<timestamp>
-    resolved = resolve(cfg, signatures())
+    resolved = resolve(cfg, config_signatures())
     data = resolved["data"]
     for key in ("train", "test"):
         if data.get(key):
@@ -79,7 +88,41 @@ def resolve_config(cfg: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]
     return resolved
 
 
-def _run_name(cfg: Mapping[str, Any]) -> str:
+def run_config(resolved: Mapping[str, Any], prep: Prepared) -> Mapping[str, Any]:
+    """The config a run uses, computed once and frozen: ``resolved`` completed from the data
+    (feature types and the route taken, for your own files; the model section with its
+    data-derived sizes; default loss and metrics). ``config.yaml`` holds exactly this.
+
+    Example:
+        >>> cfg = run_config(resolve_config({"data": {"dataset": "mnist", "limit": 100}}),
+        ...                  route_for({"dataset": "mnist"}).prepare({"dataset": "mnist",
+        ...                  "limit": 100}, seed=0, batch_size=32))        # doctest: +SKIP
+        >>> cfg["model"]["type"], cfg["trainer"]["loss"]                   # doctest: +SKIP
+        ('cnn', 'cross_entropy')
+    """
+    cfg = thaw(resolved)
+    data = cfg["data"]
+    if prep.preprocessor is not None and data.get("dataset") is None:
+        data["features"] = {**prep.features, **(data.get("features") or {})}
+        data["streaming"] = prep.streaming  # evaluate/predict take the same route later
+    cfg["model"] = model_section(cfg.get("model"), prep)
+    cfg["trainer"] = trainer_section(cfg["trainer"], prep, cfg["model"]["type"])
+    return freeze(cfg)
+
+
+def fit_options(trainer: Mapping[str, Any], model: Any) -> dict[str, Any]:
+    """``Model.fit`` arguments from the trainer section (epochs, seed, ...), data aside."""
+    return arguments_of(
+        type(model).fit, trainer, skip=("validation_split", "callbacks", "strategy")
+    )
+
+
+def _seed(trainer: Mapping[str, Any]) -> int:
+    return trainer["seed"] if trainer.get("seed") is not None else 0
+
+
+def run_name(cfg: Mapping[str, Any]) -> str:
+    """The run's name: ``name``, else the dataset or the training file's stem (safe characters)."""
     data = cfg["data"]
     if cfg.get("name"):
         name = cfg["name"]
@@ -138,7 +181,7 @@ def plan_run_dir(resolved: Mapping[str, Any], root: Path) -> Path:
     """Create the run folder before the workers start, for a launcher that may restart them
     (Ray): every attempt of the group then writes the same ``<name>-<stamp>.partial/``, and a
     group restarted from a checkpoint finds its ``steps.csv`` and ``checkpoints/`` there."""
-    return new_run_dir(root, _run_name(resolved))
+    return new_run_dir(root, run_name(resolved))
 
 
 def _train_worker(
@@ -154,17 +197,12 @@ def _train_worker(
     restarted worker group continues in it); otherwise an unfinished run to resume from its
     ``checkpoints/`` (``deepfuse train --resume``), or ``None`` for a new folder.
     """
-    from deepfuse.api.resume import attach
-
-    data_cfg, trainer = resolved["data"], resolved["trainer"]
-    seed = trainer.get("seed")
-    prep = prepare(data_cfg, seed=seed if seed is not None else 0, batch_size=trainer["batch_size"])
-    if prep.preprocessor is not None and data_cfg.get("dataset") is None:
-        data_cfg["features"] = {**prep.features, **(data_cfg.get("features") or {})}
-        data_cfg["streaming"] = prep.streaming  # evaluate/predict take the same route later
-
-    model = build_compiled_model(resolved, prep)
-    callbacks = _callbacks(trainer)
+    data, trainer = resolved["data"], resolved["trainer"]
+    prep = route_for(data).prepare(data, seed=_seed(trainer), batch_size=trainer["batch_size"])
+    cfg = run_config(resolved, prep)
+    trainer = cfg["trainer"]
+    model = build_compiled_model(cfg, prep, name=run_name(cfg))
+    callbacks = config_callbacks(trainer)
     restored = attach(strategy, callbacks)  # Ray: checkpoint each epoch, resume after a restart
     resume_folder = run_dir is not None and not planned  # --resume: from the folder's checkpoints/
     fresh = run_dir is None or (planned and not restored)
@@ -185,13 +223,10 @@ def _train_worker(
     # restarted worker group continues in it).
     with _removed_on_error(tmp if fresh and not planned else None):
         if tmp is not None and fresh:
-            dump_config(resolved, tmp / "config.yaml")
+            dump_config(cfg, tmp / "config.yaml")
         started_at = utc_now()
         start = time.perf_counter()
-        # Every other fit() argument comes from the trainer section as it is (epochs, seed, ...).
-        options = _arguments_of(
-            type(model).fit, trainer, skip=("validation_split", "callbacks", "strategy")
-        )
+        options = fit_options(trainer, model)
         if tmp is not None:
             options.update(options_ckpt)
         history = model.fit(
@@ -219,50 +254,12 @@ def _train_worker(
         metrics["report_time_s"] = round(time.perf_counter() - report_start, 3)
         atomic_write_json(tmp / "metrics.json", metrics)
     # every file is there: <name>-<stamp>.partial becomes <name>-<stamp> in one rename
-    return RunResult(finish_run_dir(tmp), metrics, history)
-
-
-def build_compiled_model(resolved: dict[str, Any], prep: Prepared) -> Any:
-    """The config's model, built for ``prep``, named and compiled (shared with ``deepfuse cv``).
-
-    Completes ``resolved`` in place: ``model`` (the spec used) and ``trainer.loss``/``metrics``.
-    """
-    trainer = resolved["trainer"]
-    seed = trainer.get("seed")
-    spec = resolved.get("model") or {"type": default_model_type(prep.kind, prep.features)}
-    if seed is not None:
-        from deepfuse._utils.seed import seed_everything
-
-        seed_everything(seed)  # weights created at construction are reproducible too
-    model, _ = build_model(spec, prep)
-    resolved["model"] = copy.deepcopy(dict(spec))
-    model.name = _run_name(resolved)
-    model.target_key = prep.target
-    model.preprocessor = prep.preprocessor
-    if trainer.get("loss") is None:
-        trainer["loss"] = default_loss(prep.task)
-    elif spec["type"] != "sequential":
-        trainer["loss"] = _for_logits(trainer["loss"])
-    if not trainer.get("metrics"):
-        trainer["metrics"] = default_metrics(prep.task)
-    elif not isinstance(trainer["metrics"], list):
-        trainer["metrics"] = [trainer["metrics"]]
-    model.compile(**_arguments_of(type(model).compile, trainer))
-    if (
-        prep.task in ("binary", "multiclass")
-        and model.output_activation is None
-        and getattr(model.loss_fn, "from_logits", False)
-    ):
-        # The network ends in logits (zoo models do): predict() must still give probabilities.
-        model.output_activation = "sigmoid" if output_units(prep) == 1 else "softmax"
-    return model
+    return RunResult(finish_run_dir(tmp), metrics, history, cfg)
 
 
 def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -> None:
     """The full metric set of the test split (``deepfuse evaluate`` gives the same numbers)."""
-    from deepfuse.api.use import evaluation_of
-
-    result = evaluation_of(
+    result = evaluate_model(
         model, prep.test, prep.task, prep.classes, batch_size=max(256, batch_size)
     )
     atomic_write_json(path, result.to_dict())
@@ -278,24 +275,6 @@ def _removed_on_error(run_dir: Path | None) -> Iterator[None]:
         if run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-
-
-def _for_logits(spec: Any) -> Any:
-    """Zoo models output logits: a Keras probability loss (``sparse_categorical_crossentropy``)
-    gets ``from_logits: true`` unless the config set it, so the loss sees what the model gives."""
-    from deepfuse import losses
-
-    if isinstance(spec, Mapping) and "from_logits" in spec:
-        return spec
-    if getattr(losses.get(spec), "from_logits", True):
-        return spec
-    return {**({"name": spec} if isinstance(spec, str) else dict(spec)), "from_logits": True}
-
-
-def _arguments_of(method: Any, trainer: Mapping[str, Any], skip: tuple = ()) -> dict[str, Any]:
-    """The trainer keys that are parameters of ``method`` (``Model.compile`` or ``Model.fit``)."""
-    names = params_of(method)
-    return {k: v for k, v in trainer.items() if k in names and k not in skip}
 
 
 def _metrics(
@@ -340,10 +319,9 @@ def _rows(tensors: Mapping[str, Any]) -> int:
     return int(next(iter(tensors.values())).shape[0])
 
 
-def _callbacks(trainer: Mapping[str, Any]) -> list[Any]:
+def config_callbacks(trainer: Mapping[str, Any]) -> list[Any]:
     """``trainer.callbacks`` (names or ``{name: ..., **kwargs}``) and ``trainer.early_stopping``."""
-    specs = list(trainer.get("callbacks") or [])
-    stop = trainer.get("early_stopping")
+    specs, stop = thaw(list(trainer.get("callbacks") or [])), thaw(trainer.get("early_stopping"))
     if not specs and not stop:
         return []
     from deepfuse.training import callbacks as cb

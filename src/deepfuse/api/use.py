@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,21 +23,38 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.errors import UserError
 from deepfuse._utils.io import atomic_write, atomic_write_json, read_json
-from deepfuse.api.data import images_to_tensor, load_test, read_input
 from deepfuse.config import load_config
+from deepfuse.data.routes import read_input, route_for, test_feed_of
+from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.run import check_run_dir, read_run
 
-__all__ = ["RunEvaluation", "evaluate", "evaluate_run", "evaluation_of", "info", "predict"]
+__all__ = [
+    "RunEvaluation",
+    "evaluate",
+    "evaluate_run",
+    "info",
+    "input_tensors",
+    "load_run",
+    "predict",
+]
 
 
-def _load(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
+def load_run(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
+    """``(run path, config.yaml, model)`` of a finished run."""
     from deepfuse.models.serialization import load_model
 
     run = check_run_dir(run_dir)
     cfg = load_config(run / "config.yaml")
     return run, cfg, load_model(run)
+
+
+def input_tensors(cfg: dict[str, Any], model: Any, path: Any, *, need_target: bool) -> Any:
+    """Raw rows of the file ``path`` as the run's model inputs (its data route's
+    preprocessing), with the target when ``need_target``."""
+    route = route_for(cfg["data"])
+    return route.load_input(read_input(str(path)), model, need_target=need_target, source=str(path))
 
 
 def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) -> dict[str, float]:
@@ -51,7 +67,7 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
     Returns:
         ``{"loss": ..., "accuracy": ...}``.
     """
-    _, cfg, model = _load(run_dir)
+    _, cfg, model = load_run(run_dir)
     tensors, batch = _eval_data(cfg, model, data)
     return {
         k: float(v) for k, v in model.evaluate(tensors, batch_size=batch, return_dict=True).items()
@@ -60,13 +76,10 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
 
 def _eval_data(cfg: dict[str, Any], model: Any, data: str | os.PathLike | None) -> tuple[Any, int]:
     """The run's test tensors (same rows as at training) or ``data``'s, and a batch size."""
-    seed = cfg.get("trainer", {}).get("seed")
     if data is None:
-        tensors = load_test(
-            cfg["data"], seed=seed if seed is not None else 0, preprocessor=model.preprocessor
-        )
+        tensors = test_feed_of(cfg, preprocessor=model.preprocessor)
     else:
-        tensors = _tensors_for(model, read_input(str(data)), need_target=True, source=str(data))
+        tensors = input_tensors(cfg, model, data, need_target=True)
     return tensors, max(256, int(cfg.get("trainer", {}).get("batch_size") or 0))
 
 
@@ -103,11 +116,13 @@ def evaluate_run(
         >>> ev.result.metrics["f1_macro"], ev.path.name                        # doctest: +SKIP
         (0.78, 'evaluation.json')
     """
-    run, cfg, model = _load(run_dir)
+    run, cfg, model = load_run(run_dir)
     tensors, batch = _eval_data(cfg, model, data)
     scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
     meta = read_json(run / "metrics.json")
-    result = evaluation_of(model, tensors, meta.get("task"), _classes(run, model), batch_size=batch)
+    result = evaluate_model(
+        model, tensors, meta.get("task"), _classes(run, model), batch_size=batch
+    )
     name = (
         "evaluation.json"
         if data is None
@@ -115,56 +130,6 @@ def evaluate_run(
     )
     atomic_write_json(run / name, result.to_dict())
     return RunEvaluation({k: float(v) for k, v in scores.items()}, result, run / name)
-
-
-def evaluation_of(
-    model: Any, data: Any, task: str | None, classes: list[Any] | None, *, batch_size: int = 256
-) -> Any:
-    """Predict ``data`` (tensors with the target, or a batch stream) and evaluate every row.
-
-    Args:
-        model: A compiled/loaded :class:`deepfuse.models.Model`.
-        data: A dict of tensors holding the inputs and ``model.target_key``, or an iterable of
-            such batch dicts.
-        task: ``"binary"``, ``"multiclass"`` or ``"regression"`` (metrics.json's ``task``).
-        classes: Class labels by index (``None`` for regression).
-        batch_size: Rows per forward pass (in-memory data).
-
-    Returns:
-        A :class:`deepfuse.evaluation.EvaluationResult`.
-    """
-    import torch
-
-    from deepfuse.evaluation import UndefinedMetricWarning, evaluate_predictions
-    from deepfuse.models import feeding
-
-    loader = feeding.make_loader(model, data, None, batch_size=batch_size, shuffle=False)
-    model.setup(feeding.first_batch(loader), for_training=False)
-    model.train(False)
-    outputs, targets = [], []
-    with torch.no_grad():
-        for batch in loader:
-            inputs, target = model.split_batch(batch)
-            if target is None:
-                raise DataError(
-                    f"The evaluation data has no target {model.target_key!r}; pass labelled rows."
-                )
-            outputs.append(model.apply_output_activation(model(inputs)).float().cpu())
-            targets.append(target.cpu())
-    # Every row's output is kept: AUCs and calibration need all scores at once.
-    y_prob = torch.cat(outputs).numpy()  # (N, C) probabilities, (N, 1) sigmoid, or (N, K) values
-    y_true = torch.cat(targets).numpy()
-    if task is None:
-        task = (
-            "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
-        )
-    if task != "regression" and y_prob.ndim == 2 and y_prob.shape[1] == 1 and classes:
-        y_prob = y_prob[:, 0]  # one sigmoid unit = P(class 1)
-    with warnings.catch_warnings():
-        # Ill-defined values (a class never predicted) are listed in result.notes, which the
-        # CLI prints and evaluation.json keeps; a Python warning would only add noise.
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        return evaluate_predictions(y_true, y_prob, task, classes)
 
 
 def predict(
@@ -184,9 +149,8 @@ def predict(
     Returns:
         The path written.
     """
-    run, _, model = _load(run_dir)
-    table = read_input(str(input_path))
-    tensors = _tensors_for(model, table, need_target=False, source=str(input_path))
+    run, cfg, model = load_run(run_dir)
+    tensors = input_tensors(cfg, model, input_path, need_target=False)
     outputs = np.asarray(model.predict(tensors))
     result = _prediction_table(outputs, _classes(run, model))
     if out is None:
@@ -207,58 +171,6 @@ def info(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _tensors_for(model: Any, table: pa.Table, *, need_target: bool, source: str) -> dict[str, Any]:
-    """Raw table → model inputs, with the saved Preprocessor (tables) or as pixel rows (images)."""
-    if table.num_rows == 0:
-        raise DataError(f"'{source}' has no rows. Provide a file with a header and data rows.")
-    target = model.target_key
-    if model.preprocessor is not None:
-        if need_target and target not in table.column_names:
-            raise DataError(
-                f"'{source}' has no target column {target!r}, which evaluation needs. "
-                f"Columns: {', '.join(table.column_names)}."
-            )
-        if not need_target and target in table.column_names:
-            table = table.drop_columns([target])  # labels are not needed (and may be new)
-        return dict(model.preprocessor.transform(table))
-    return _image_rows(model, table, need_target=need_target, source=source)
-
-
-def _image_rows(model: Any, table: pa.Table, *, need_target: bool, source: str) -> dict[str, Any]:
-    """Image runs take one row per image: the pixels as numeric columns (+ ``label`` to evaluate)."""
-    import torch
-
-    label = next((c for c in ("label", "y", "target") if c in table.column_names), None)
-    if need_target and label is None:
-        raise DataError(f"'{source}' needs a 'label' column to evaluate an image model.")
-    pixels = table.drop_columns([label]) if label else table
-    try:
-        x = np.stack(
-            [
-                np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float32)
-                for c in pixels.columns
-            ],
-            axis=1,
-        )
-    except (ValueError, TypeError, pa.ArrowInvalid):
-        raise DataError(f"'{source}' must hold numeric pixel columns for an image model.") from None
-    shape = list((model.input_spec or {}).get("x", {}).get("shape") or [])
-    if int(np.prod(shape)) != x.shape[1]:
-        raise DataError(
-            f"'{source}' has {x.shape[1]} pixel columns; the model expects "
-            f"{int(np.prod(shape))} (an image of shape {shape})."
-        )
-    images = images_to_tensor(x.reshape(len(x), *shape))
-    if float(images.max()) > 1.0:
-        images = images / 255.0  # 0..255 pixels, as the model was trained on [0, 1]
-    tensors = {"x": images}
-    if label is not None and need_target:
-        tensors[model.target_key] = torch.as_tensor(
-            np.asarray(table.column(label).to_numpy(zero_copy_only=False), dtype=np.int64)
-        )
-    return tensors
 
 
 def _classes(run: Path, model: Any) -> list[Any] | None:

@@ -58,7 +58,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from deepfuse.cli import robustness
+from deepfuse.cli import prepare, robustness
 
 __all__ = ["main"]
 
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("run", metavar="RUN", help="run directory written by 'deepfuse train'")
     plot.add_argument("--format", choices=["png", "svg", "pdf"], default="png")
-    _add_prepare(verbs)
+    prepare.add_parser(verbs)
     _add_cv(verbs)
     _add_report(verbs)
     robustness.add_parsers(verbs)  # attack, explain
@@ -159,58 +159,6 @@ def _add_ui(verbs: Any) -> None:
     )
     ui.add_argument("--port", type=int, default=8765, help="default 8765")
     ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
-
-
-_PREPARE_HELP = """examples:
-  $ deepfuse prepare clicks.csv --out data/clicks                 # CSV (.csv.gz too) -> Parquet shards
-  $ deepfuse prepare events.jsonl --out data/events --rows-per-shard 500000
-  $ deepfuse prepare photos/ --out data/photos --format images    # photos/<label>/*.png|jpg
-  $ deepfuse prepare logs/ --out data/logs --schema user=int64,amount=float64 --max-bad-fraction 0.05
-
-Writes DIR/part-00000.parquet, ... , DIR/_quarantine.jsonl (each malformed row with its file, line
-number, reason and raw text) and DIR/_report.json, atomically. Fails (exit 2) only when the share
-of malformed rows exceeds --max-bad-fraction; then DIR is not written and the quarantine goes to
-DIR.rejected/. Image rows hold the encoded file bytes, with label, path, width and height."""
-
-
-def _add_prepare(verbs: Any) -> None:
-    prepare = verbs.add_parser(
-        "prepare",
-        help="convert CSV / JSON lines / image folders into Parquet shards",
-        description=_PREPARE_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    prepare.add_argument(
-        "src",
-        metavar="SRC",
-        nargs="+",
-        help="a .csv(.gz)/.jsonl file, a folder or glob ('data/*.csv') of them, several of "
-        "these (one schema), or an image folder",
-    )
-    prepare.add_argument(
-        "--out", metavar="DIR", required=True, help="output folder (must not exist)"
-    )
-    prepare.add_argument(
-        "--format", choices=["csv", "jsonl", "images"], default=None, help="default: from SRC"
-    )
-    prepare.add_argument(
-        "--rows-per-shard",
-        metavar="N",
-        type=int,
-        default=None,
-        help="default 1000000 (images 10000)",
-    )
-    prepare.add_argument(
-        "--max-bad-fraction", metavar="F", type=float, default=0.01, help="default 0.01"
-    )
-    prepare.add_argument(
-        "--schema",
-        metavar="COL=TYPE,...",
-        default=None,
-        help="column types, e.g. age=int64,city=string",
-    )
-    prepare.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
-    prepare.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -260,7 +208,6 @@ def _user_message(exc: BaseException) -> str | None:
 def _train(args: argparse.Namespace) -> int:
     from deepfuse import api
     from deepfuse._utils.errors import ConfigError
-    from deepfuse.config import apply_overrides, load_config
 
     if args.resume is not None:
         _fast_cpu_math()
@@ -268,16 +215,29 @@ def _train(args: argparse.Namespace) -> int:
     else:
         if args.config is None:
             raise ConfigError("train needs a CONFIG file (or --resume RUN_DIR).")
-        cfg = apply_overrides(load_config(args.config), args.overrides)
+        cfg = _config_of(args)
         _ray_flags(cfg, args)
         _fast_cpu_math()
-        cfg.setdefault("name", Path(args.config).stem)
         result = api.train(cfg, out_dir=args.out)
     _print_metrics("test", result.metrics.get("test", {}))
-    if (result.run_dir / "report.html").is_file():
-        print(f"report: {result.run_dir / 'report.html'}")
-    print(f"run: {result.run_dir}")  # the last line: scripts read the run folder from it
+    _print_folder("run", result.run_dir)
     return 0
+
+
+def _config_of(args: argparse.Namespace) -> dict[str, Any]:
+    """CONFIG with its KEY=VALUE overrides; the run is named after the file by default."""
+    from deepfuse.config import apply_overrides, load_config
+
+    cfg = apply_overrides(load_config(args.config), args.overrides)
+    cfg.setdefault("name", Path(args.config).stem)
+    return cfg
+
+
+def _print_folder(label: str, folder: Path) -> None:
+    """The report's path, then the folder: the last line, which scripts read."""
+    if (folder / "report.html").is_file():
+        print(f"report: {folder / 'report.html'}")
+    print(f"{label}: {folder}")
 
 
 def _resume_target(args: argparse.Namespace) -> str:
@@ -350,12 +310,10 @@ def _add_cv(verbs: Any) -> None:
 
 def _cv(args: argparse.Namespace) -> int:
     from deepfuse.api.cv import cross_validate
-    from deepfuse.config import apply_overrides, load_config
     from deepfuse.evaluation import format_folds
 
-    cfg = apply_overrides(load_config(args.config), args.overrides)
+    cfg = _config_of(args)
     _fast_cpu_math()
-    cfg.setdefault("name", Path(args.config).stem)
 
     def progress(row: dict[str, Any]) -> None:
         scores = [(k, v) for k, v in row.items() if isinstance(v, float)][:3]  # headline first
@@ -365,9 +323,7 @@ def _cv(args: argparse.Namespace) -> int:
     result = cross_validate(cfg, folds=args.folds, out_dir=args.out, on_fold=progress)
     print()
     print(format_folds(result.per_fold, result.summary, result.metrics))
-    if (result.out_dir / "report.html").is_file():
-        print(f"report: {result.out_dir / 'report.html'}")
-    print(f"cv: {result.out_dir}")  # the last line: scripts read the folder from it
+    _print_folder("cv", result.out_dir)
     return 0
 
 
@@ -408,32 +364,6 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(args: argparse.Namespace) -> int:
-    from deepfuse._utils.errors import ConfigError
-    from deepfuse.data.prepare import prepare
-
-    schema = None
-    if args.schema:
-        pairs = [item.partition("=") for item in args.schema.split(",") if item.strip()]
-        if any(not sep or not name.strip() for name, sep, _ in pairs):
-            raise ConfigError(
-                f"Invalid --schema {args.schema!r}. Expected COL=TYPE,... e.g. age=int64,city=string."
-            )
-        schema = {name.strip(): dtype.strip() for name, _, dtype in pairs}
-    report = prepare(
-        args.src[0] if len(args.src) == 1 else args.src,
-        args.out,
-        format=args.format,
-        rows_per_shard=args.rows_per_shard,
-        max_bad_fraction=args.max_bad_fraction,
-        schema=schema,
-        overwrite=args.overwrite,
-        progress=False if args.no_progress else None,
-    )
-    print(report.summary())
-    return 0
-
-
 def _fast_cpu_math() -> None:
     """Flush denormal floats to zero for this process (LSTMs run ~14x slower on CPU without it;
     Keras/TensorFlow do the same by default). Training results are unaffected in practice."""
@@ -462,7 +392,7 @@ _VERBS = {
     "evaluate": _evaluate,
     "predict": _predict,
     "info": _info,
-    "prepare": _prepare,
+    "prepare": prepare.run,
     "cv": _cv,
     "plot": _plot,
     "report": _report,

@@ -3,32 +3,33 @@
 Imports only the standard library, PyYAML and :mod:`deepfuse._utils` (no torch), so the CLI can
 check a config before anything heavy is loaded. Valid keys come from the signatures of the
 functions a config calls (``Model.compile``/``Model.fit``, zoo builders, layer classes), handed in
-by :mod:`deepfuse.api`; there is no second schema tree.
+as a *signatures* mapping (:func:`deepfuse.models.from_config.config_signatures` collects the
+real ones); there is no second schema tree.
 
 Example:
     >>> from deepfuse.config import apply_overrides, resolve
     >>> cfg = apply_overrides({"data": {"dataset": "mnist"}}, ["trainer.epochs=3"])
-    >>> resolve(cfg)["trainer"]["epochs"]
-    3
+    >>> def fit(x=None, *, epochs=1, batch_size=32): ...
+    >>> resolve(cfg, {"fit": fit})["trainer"]
+    {'epochs': 3, 'batch_size': 32, 'early_stopping': None}
 """
 
 from __future__ import annotations
 
+from deepfuse.config.frozen import freeze, thaw
 from deepfuse.config.loader import SECTIONS, apply_overrides, dump_config, load_config, parse_value
 from deepfuse.config.schema import DATA_KEYS, resolve, trainer_keys, validate
-from deepfuse.config.signatures import BUILTIN_DATASETS, FEATURE_TYPES, TARGET_TYPES
 
 __all__ = [
-    "BUILTIN_DATASETS",
     "DATA_KEYS",
-    "FEATURE_TYPES",
     "SECTIONS",
-    "TARGET_TYPES",
     "apply_overrides",
     "dump_config",
+    "freeze",
     "load_config",
     "parse_value",
     "resolve",
+    "thaw",
     "trainer_keys",
     "validate",
 ]

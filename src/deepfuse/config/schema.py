@@ -3,8 +3,9 @@
 Errors name the key path, the bad value, the allowed values and the closest match.
 
 Example:
-    >>> validate({"data": {"dataset": "mnist"}, "trainer": {"epochs": 3}})
-    >>> validate({"data": {"dataset": "mnist"}, "trainer": {"epoch": 3}})  # doctest: +ELLIPSIS
+    >>> def fit(x=None, *, epochs=1, batch_size=32): ...
+    >>> validate({"data": {"dataset": "mnist"}, "trainer": {"epochs": 3}}, {"fit": fit})
+    >>> validate({"data": {"dataset": "mnist"}, "trainer": {"epoch": 3}}, {"fit": fit})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     deepfuse._utils.errors.ConfigError: Unknown key 'trainer.epoch'. Allowed keys in 'trainer': ... Did you mean 'trainer.epochs'?
@@ -20,10 +21,6 @@ from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
 from deepfuse.config.constraints import CHECKS
 from deepfuse.config.loader import SECTIONS
 from deepfuse.config.signatures import (
-    BUILTIN_DATASETS,
-    DECLARED,
-    FEATURE_TYPES,
-    TARGET_TYPES,
     accepts_any,
     choices_of,
     defaults_of,
@@ -55,18 +52,22 @@ _FIT_DATA_ARGS = ("x", "y", "validation_data", "checkpoint_dir", "resume")
 _TRAINER_EXTRA = ("early_stopping",)
 
 
-def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Keys allowed in ``trainer`` with their defaults: ``compile`` + ``fit`` arguments.
+def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """Keys allowed in ``trainer`` with their defaults: the ``compile`` + ``fit`` arguments
+    of the given signatures, or ``None`` (not checked) when neither is given.
 
     Example:
-        >>> keys = trainer_keys()
-        >>> keys["epochs"], keys["optimizer"], "x" in keys
-        (1, 'adam', False)
+        >>> def fit(x=None, y=None, *, epochs=1, batch_size=32): ...
+        >>> trainer_keys({"fit": fit})
+        {'epochs': 1, 'batch_size': 32, 'early_stopping': None}
+        >>> trainer_keys() is None
+        True
     """
-    signatures = signatures or {}
+    parts = [signatures[p] for p in ("compile", "fit") if (signatures or {}).get(p) is not None]
+    if not parts:
+        return None
     keys: dict[str, Any] = {}
-    for part in ("compile", "fit"):
-        fn = signatures.get(part) or DECLARED[part]
+    for fn in parts:
         defaults = defaults_of(fn)
         for name in params_of(fn):
             if name not in _FIT_DATA_ARGS:
@@ -84,17 +85,18 @@ def validate(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None
         signatures: Optional real callables and registries from the API layer: ``compile``,
             ``fit``, ``early_stopping``, ``preprocessor`` (callables); ``models``, ``layers``,
             ``datasets``, ``optimizers``, ``losses``, ``metrics``, ``schedules``, ``callbacks``
-            (mapping name → callable, or a list of names). Missing entries are not checked,
-            except the declared ``compile``/``fit`` stand-ins and :data:`BUILTIN_DATASETS`.
+            (mapping name → callable, or a list of names); ``feature_types`` and
+            ``target_types`` (the values ``data.features`` takes). Missing entries are not
+            checked.
 
     Raises:
         ConfigError: Naming the key path, the bad value, the allowed values and a close match.
 
     Example:
-        >>> validate({"data": {"dataset": "mnst"}})
+        >>> validate({"data": {"dataset": "mnst"}}, {"datasets": ["mnist", "fashion_mnist"]})
         Traceback (most recent call last):
         ...
-        deepfuse._utils.errors.ConfigError: Invalid value for 'data.dataset': 'mnst'. Allowed values: 'adult', 'fashion_mnist', 'imdb', 'mnist'. Did you mean 'mnist'?
+        deepfuse._utils.errors.ConfigError: Invalid value for 'data.dataset': 'mnst'. Allowed values: 'fashion_mnist', 'mnist'. Did you mean 'mnist'?
     """
     sig = dict(signatures or {})
     _check_mapping("config", cfg)
@@ -111,8 +113,11 @@ def resolve(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None)
 
     ``trainer.validation_split`` is moved to ``data.validation_split`` (one place for one idea).
 
+    Without ``compile``/``fit`` signatures the ``trainer`` section is kept as given.
+
     Example:
-        >>> r = resolve({"data": {"dataset": "mnist"}, "trainer": {"epochs": 2}})
+        >>> def fit(x=None, *, epochs=1, batch_size=32): ...
+        >>> r = resolve({"data": {"dataset": "mnist"}, "trainer": {"epochs": 2}}, {"fit": fit})
         >>> r["trainer"]["epochs"], r["trainer"]["batch_size"], r["data"]["validation_split"]
         (2, 32, 0.1)
     """
@@ -132,12 +137,11 @@ def resolve(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None)
         data.setdefault(key, default)
     if data.get("train") and not data.get("test"):
         data.setdefault("test_split", TEST_SPLIT_DEFAULT)
-    resolved_trainer = {
-        k: copy.deepcopy(trainer.get(k, d))
-        for k, d in trainer_keys(signatures).items()
-        if k != "validation_split"
-    }
-    out["trainer"] = resolved_trainer
+    keys = trainer_keys(signatures)
+    if keys is not None:
+        trainer = {k: copy.deepcopy(trainer.get(k, d)) for k, d in keys.items()}
+    trainer.pop("validation_split", None)
+    out["trainer"] = trainer
     out.setdefault("model", None)
     return {k: out[k] for k in ("name", "data", "model", "trainer") if k in out}
 
@@ -164,8 +168,7 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
             "a built-in dataset (data.dataset: mnist) or your own file (data.train: train.csv)."
         )
     if has_dataset:
-        datasets = choices_of(sig.get("datasets")) or dict.fromkeys(BUILTIN_DATASETS)
-        _check_named("data.dataset", data["dataset"], datasets)
+        _check_named("data.dataset", data["dataset"], choices_of(sig.get("datasets")))
         for key in ("target", "features", "test", "test_split"):
             if data.get(key) is not None:
                 raise ConfigError(
@@ -189,8 +192,8 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
             # {col: text} or {col: {type: text, max_len: 100}}; the target may take a task type.
             path = f"data.features.{col}"
             kind = spec.get("type") if isinstance(spec, Mapping) else spec
-            allowed = TARGET_TYPES if col == data.get("target") else FEATURE_TYPES
-            if kind not in allowed:
+            allowed = sig.get("target_types" if col == data.get("target") else "feature_types")
+            if allowed is not None and kind not in allowed:
                 _bad_choice(f"{path}.type" if isinstance(spec, Mapping) else path, kind, allowed)
     pre = data.get("preprocessing")
     if pre is not None:
@@ -266,7 +269,9 @@ def _validate_trainer(trainer: Any, sig: Mapping[str, Any]) -> None:
     if trainer is None:
         return
     _check_mapping("trainer", trainer)
-    _check_keys("trainer", trainer, trainer_keys(sig))
+    keys = trainer_keys(sig)
+    if keys is not None:
+        _check_keys("trainer", trainer, keys)
     for key, value in trainer.items():
         if f"trainer.{key}" in CHECKS:
             _check_value(f"trainer.{key}", value)

@@ -1,13 +1,14 @@
 """Where config keys come from: constructor and function signatures, not a second schema tree.
 
 The config package stays import-light (no torch), so the real callables (``Model.compile``,
-``Model.fit``, the zoo builders, layer classes, optimizers, ...) are handed in by the API layer as
-a *signatures* mapping. When a callable is not given, the declared stand-ins below are used; they
-mirror the Model API documented in ``docs/internals.md``.
+``Model.fit``, the zoo builders, layer classes, optimizers, ...) are handed in as a *signatures*
+mapping by the code that may import them
+(:func:`deepfuse.models.from_config.config_signatures`). A section whose callables are not given
+is not checked: there is no hand-written copy to drift from the real API.
 
 Example:
-    >>> sorted(params_of(_declared_compile))[:3]
-    ['adversarial', 'grad_clip', 'l1']
+    >>> sorted(params_of(lambda optimizer="adam", loss=None, *args, **kw: None))
+    ['loss', 'optimizer']
     >>> accepts_any(lambda **kw: None)
     True
 """
@@ -19,60 +20,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "BUILTIN_DATASETS",
-    "FEATURE_TYPES",
-    "TARGET_TYPES",
     "accepts_any",
     "choices_of",
     "params_of",
     "signature_of",
 ]
-
-#: Names accepted by ``data.dataset`` when the API does not pass the real loaders.
-BUILTIN_DATASETS = ("mnist", "fashion_mnist", "imdb", "adult")
-
-#: Values accepted in ``data.features: {column: type}`` (``deepfuse.data.schema.FEATURE_TYPES``,
-#: plus ``ignore`` as a spelling of ``ignored``); the target column may be set to a task type.
-FEATURE_TYPES = ("numeric", "binary", "categorical", "text", "image", "ignore", "ignored")
-TARGET_TYPES = ("classification", "regression")
-
-
-# Declared stand-ins for the Model API (docs/internals.md); the API passes the real methods.
-def _declared_compile(
-    optimizer: Any = "adam",
-    loss: Any = None,
-    metrics: Any = None,
-    l1: float = 0.0,
-    l2: float = 0.0,
-    grad_clip: float | None = None,
-    schedule: Any = None,
-    adversarial: Any = None,
-) -> None:
-    """Stand-in for ``Model.compile``."""
-
-
-def _declared_fit(
-    x: Any = None,
-    y: Any = None,
-    *,
-    epochs: int = 1,
-    batch_size: int = 32,
-    validation_split: float = 0.0,
-    validation_data: Any = None,
-    callbacks: Any = None,
-    shuffle: bool = True,
-    seed: int | None = None,
-    verbose: int = 1,
-    strategy: Any = None,
-    checkpoint_every: int = 0,
-    keep_checkpoints: int = 3,
-    checkpoint_dir: Any = None,
-    resume: bool = False,
-) -> None:
-    """Stand-in for ``Model.fit``."""
-
-
-DECLARED: dict[str, Callable[..., Any]] = {"compile": _declared_compile, "fit": _declared_fit}
 
 
 def signature_of(fn: Callable[..., Any] | inspect.Signature) -> inspect.Signature | None:

@@ -18,14 +18,18 @@ from __future__ import annotations
 from deepfuse.datasets import imdb, mnist
 from deepfuse.datasets._files import ENV_VAR, get_data_dir, set_data_dir
 from deepfuse.datasets.adult import ADULT_COLUMNS, load_adult
+from deepfuse.datasets.catalog import BUILTIN_DATASETS, BuiltinDataset, builtin
 from deepfuse.datasets.imdb import load_imdb
 from deepfuse.datasets.keras_compat import fashion_mnist
 from deepfuse.datasets.mnist import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist, read_idx
 
 __all__ = [
     "ADULT_COLUMNS",
+    "BUILTIN_DATASETS",
     "ENV_VAR",
     "FASHION_MNIST_CLASSES",
+    "BuiltinDataset",
+    "builtin",
     "fashion_mnist",
     "get_data_dir",
     "imdb",

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from deepfuse.training.callbacks import Callback
+from deepfuse.training.callbacks.base import Callback
 from deepfuse.training.checkpoint import CheckpointManager, load_checkpoint
 
 __all__ = ["EpochCheckpoint", "attach"]

@@ -8,14 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from deepfuse._utils.errors import ConfigError, DataError
-from deepfuse.api.streamdata import (
-    RangeSource,
-    format_of,
-    should_stream,
-    split_by_position,
-    stream_threshold_bytes,
-)
 from deepfuse.config import validate
+from deepfuse.data.routes.positional import RangeSource, split_by_position
+from deepfuse.data.routes.streamed import format_of, should_stream, stream_threshold_bytes
 from deepfuse.data.streaming import scan_csv, scan_parquet
 
 

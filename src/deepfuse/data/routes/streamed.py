@@ -1,4 +1,4 @@
-"""The streaming route of a config's ``data`` section: big files become lazy, preprocessed batches.
+"""Tables streamed: big files become lazy, preprocessed batches (the ``table_streamed`` route).
 
 ``data.train: data/clicks/*.parquet`` (or CSV / JSON lines) is streamed instead of loaded when
 ``data.streaming`` is ``true``, or when it is ``auto`` (the default) and the training files are
@@ -24,7 +24,7 @@ Example:
     >>> pq.write_table(table, f"{folder}/part-0.parquet", row_group_size=50)
     >>> data = {"train": f"{folder}/*.parquet", "target": "y", "streaming": True,
     ...         "validation_split": 0.1, "test_split": 0.2}
-    >>> p = prepare_streaming(data, seed=0, batch_size=32)
+    >>> p = TableStreamed().prepare(data, seed=0, batch_size=32)
     >>> p.rows
     {'train': 140, 'validation': 20, 'test': 40}
     >>> sorted(next(iter(p.train)))
@@ -33,22 +33,26 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import pyarrow as pa
-
 from deepfuse._utils.errors import ConfigError, DataError, did_you_mean
+from deepfuse.data.routes.base import FoldRows, Prepared, register_route
+from deepfuse.data.routes.positional import split_by_position
+from deepfuse.data.routes.tables import (
+    BuiltinTable,
+    TableInMemory,
+    make_preprocessor,
+    prepared_table,
+)
 from deepfuse.data.streaming import LazyDataset, Source, resolve_paths
 
 __all__ = [
     "STREAM_DEFAULTS",
-    "RangeSource",
-    "prepare_streaming",
+    "TableStreamed",
+    "format_of",
     "should_stream",
-    "split_by_position",
     "stream_threshold_bytes",
 ]
 
@@ -69,9 +73,6 @@ _FORMATS = {
     ".json": "json",
     ".jsonl.gz": "json",
 }
-
-
-# ----------------------------------------------------------------------------- choosing the route
 
 
 def format_of(path: str) -> str:
@@ -161,97 +162,6 @@ def should_stream(data: Mapping[str, Any]) -> bool:
     return size > stream_threshold_bytes(data)
 
 
-# ----------------------------------------------------------------------------- positional splits
-
-
-class RangeSource(Source):
-    """A :class:`Source` whose units are row ranges ``[lo, hi)`` of another source's units.
-
-    Used to hold out validation/test rows by position without reading them: every range is a
-    unit of its own, so shuffling, sharding and exact resume work unchanged.
-
-    Args:
-        base: The source whose units are cut.
-        ranges: ``(base unit, lo, hi)`` triples; ``lo``/``hi`` count rows after the filter.
-
-    Example:
-        >>> sub = RangeSource(src, [(0, 0, 90), (1, 0, 90)])  # doctest: +SKIP
-    """
-
-    def __init__(self, base: Source, ranges: list[tuple[int, int, int]]) -> None:
-        # the row checker is shared: bad rows met through any split land in one quarantine report
-        super().__init__(base.dataset, base.fmt, base.columns, base.filter, rows=base.rows)
-        self.base = base
-        self.ranges = [r for r in ranges if r[2] > r[1]]
-
-    def with_options(
-        self, columns: list[str] | None = None, filter: Any = None
-    ) -> Source:  # a filter would change the row counts the ranges were cut from
-        if filter is not None:
-            raise DataError(
-                "A pushed-down filter cannot be added after the data was split by position; "
-                "filter with a map/filter op instead, or filter the files before training."
-            )
-        return RangeSource(self.base.with_options(columns=columns), self.ranges)
-
-    @property
-    def units(self) -> list[Any]:
-        return [self.base.units[u] for u, _, _ in self.ranges]
-
-    def count(self, unit: int) -> int:
-        _, lo, hi = self.ranges[unit]
-        return hi - lo
-
-    def read(
-        self, unit: int, start: int = 0, stop: int | None = None, batch_size: int = 65_536
-    ) -> Iterator[pa.RecordBatch]:
-        base_unit, lo, hi = self.ranges[unit]
-        end = hi if stop is None else min(lo + stop, hi)
-        yield from self.base.read(base_unit, lo + start, end, batch_size)
-
-    def total_rows(self) -> int:
-        """Rows over every range."""
-        return sum(hi - lo for _, lo, hi in self.ranges)
-
-
-def split_by_position(
-    source: Source, fractions: tuple[float, float], limit: int | None = None
-) -> tuple[RangeSource, RangeSource, RangeSource]:
-    """Cut every unit into ``[train | validation | test]`` row ranges.
-
-    Args:
-        source: The full training source.
-        fractions: ``(validation share, test share)`` of every unit (``0`` for none).
-        limit: Use only the first ``limit`` rows of the source (``data.limit``).
-
-    Returns:
-        ``(train, validation, test)`` sources: disjoint, together every (limited) row.
-
-    Example:
-        >>> train, val, test = split_by_position(src, (0.1, 0.2))  # doctest: +SKIP
-    """
-    val_share, test_share = fractions
-    parts: tuple[list, list, list] = ([], [], [])
-    remaining = math.inf if limit is None else int(limit)
-    seen = 0  # rows before this unit: shares are cut on running totals, so tiny units still
-    for unit in range(len(source.units)):  # add up to the asked share overall
-        if remaining <= 0:
-            break
-        n = int(min(source.count(unit), remaining))
-        remaining -= n
-        n_test = round((seen + n) * test_share) - round(seen * test_share)
-        n_val = round((seen + n) * val_share) - round(seen * val_share)
-        n_test = min(n_test, n)
-        n_val = min(n_val, n - n_test)
-        seen += n
-        a, b = n - n_val - n_test, n - n_test
-        parts[0].append((unit, 0, a))
-        parts[1].append((unit, a, b))
-        parts[2].append((unit, b, n))
-    train, val, test = (RangeSource(source, p) for p in parts)
-    return train, val, test
-
-
 # ----------------------------------------------------------------------------- the route
 
 
@@ -306,53 +216,47 @@ def _splits(data: Mapping[str, Any]) -> tuple[LazyDataset, LazyDataset, LazyData
     return _with_source(full, train_src), _with_source(full, val_src), test_ds, rows
 
 
-def load_test_stream(data: Mapping[str, Any], *, preprocessor: Any, batch_size: int) -> LazyDataset:
-    """The test split of a streamed run, as batches made by its fitted preprocessor.
+# Asked before the built-in tables: 'streaming: true' on one of them is a config error.
+@register_route(before=BuiltinTable)
+class TableStreamed(TableInMemory):
+    """``data.train`` streamed (``data.streaming: true``, or ``auto`` and big files).
 
-    Example:
-        >>> test = load_test_stream(cfg["data"], preprocessor=model.preprocessor, batch_size=1024)  # doctest: +SKIP
+    Raw rows of a user's file (``predict``, ``evaluate --data``) go through the saved
+    Preprocessor as for :class:`TableInMemory`.
     """
-    _, _, test, _ = _splits(data)
-    return test.batch(batch_size, collate=preprocessor.collate).prefetch(2)
 
+    name = "table_streamed"
 
-def prepare_streaming(data: Mapping[str, Any], *, seed: int, batch_size: int) -> Any:
-    """Streaming twin of :func:`deepfuse.api.data.prepare`: the splits are lazy batch streams.
+    @classmethod
+    def matches(cls, data: Mapping[str, Any]) -> bool:
+        return should_stream(data)
 
-    Args:
-        data: The resolved ``data`` section (``train`` a file, glob or folder; ``target``).
-        seed: Seed of the shuffle (the splits are positional, see the module docstring).
-        batch_size: Rows per batch of every split.
+    def prepare(self, data: Mapping[str, Any], *, seed: int, batch_size: int) -> Prepared:
+        """The splits as lazy batch streams; ``rows`` holds their row counts.
 
-    Returns:
-        A :class:`deepfuse.api.data.Prepared` whose ``train``/``val``/``test`` are
-        :class:`~deepfuse.data.LazyDataset` batch streams and ``rows`` their row counts.
+        Raises:
+            DataError: Unknown target column, empty split, bad files.
+        """
+        target = data["target"]
+        train_ds, val_ds, test_ds, rows = _splits(data)
+        pre = make_preprocessor(data)
+        pre.fit(train_ds, target)  # one bounded-memory pass over the training rows
+        collate = pre.collate
+        buffer = int(data.get("shuffle_buffer") or STREAM_DEFAULTS["shuffle_buffer"])
+        train = train_ds.shuffle(buffer, seed=seed).batch(batch_size, collate=collate).prefetch(4)
+        val = val_ds.batch(batch_size, collate=collate).prefetch(2) if rows["validation"] else None
+        test = test_ds.batch(batch_size, collate=collate).prefetch(2)
+        return prepared_table(pre, target, train, val, test, rows=rows)
 
-    Raises:
-        DataError: Unknown target column, empty split, bad files.
-    """
-    from deepfuse.api.data import Prepared, _features_of, _make_preprocessor
-    from deepfuse.data import Preprocessor
+    def test_feed(
+        self, data: Mapping[str, Any], *, seed: int, preprocessor: Any, batch_size: int = 1024
+    ) -> Any:
+        """The test split as batches made by the run's fitted preprocessor."""
+        _, _, test, _ = _splits(data)
+        return test.batch(batch_size, collate=preprocessor.collate).prefetch(2)
 
-    target = data["target"]
-    train_ds, val_ds, test_ds, rows = _splits(data)
-    pre = _make_preprocessor(Preprocessor, data)
-    pre.fit(train_ds, target)  # one bounded-memory pass over the training rows
-    collate = pre.collate
-    buffer = int(data.get("shuffle_buffer") or STREAM_DEFAULTS["shuffle_buffer"])
-    train = train_ds.shuffle(buffer, seed=seed).batch(batch_size, collate=collate).prefetch(4)
-    val = val_ds.batch(batch_size, collate=collate).prefetch(2) if rows["validation"] else None
-    test = test_ds.batch(batch_size, collate=collate).prefetch(2)
-
-    return Prepared(
-        "table",
-        train,
-        val,
-        test,
-        target,
-        pre.task,
-        None if pre.classes is None else list(pre.classes),
-        preprocessor=pre,
-        features=_features_of(pre, target),
-        rows=rows,
-    )
+    def fold_rows(self, data: Mapping[str, Any]) -> FoldRows:
+        raise ConfigError(
+            "'deepfuse cv' holds the training rows in memory, but data.streaming is true. "
+            "Set data.streaming=false (and data.limit=N to use the first N rows)."
+        )

@@ -1,0 +1,131 @@
+"""The built-in image datasets (MNIST, Fashion-MNIST): NCHW float tensors in [0, 1], keys ``x``/``y``.
+
+Example:
+    >>> p = BuiltinImages().prepare({"dataset": "mnist", "validation_split": 0.1, "limit": 1000},
+    ...                             seed=0, batch_size=32)
+    >>> p.train["x"].shape, p.val["x"].shape, p.test["x"].shape, p.task
+    (torch.Size([900, 1, 28, 28]), torch.Size([100, 1, 28, 28]), torch.Size([10000, 1, 28, 28]), 'multiclass')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from deepfuse._utils.errors import DataError
+from deepfuse.data.routes.base import DataRoute, FoldRows, Prepared, register_route
+from deepfuse.data.routes.holdout import split_tensors
+from deepfuse.datasets.catalog import BuiltinDataset, builtin
+
+__all__ = ["BuiltinImages", "images_to_tensor"]
+
+
+def images_to_tensor(images: Any) -> torch.Tensor:
+    """uint8 images ``(N, H, W)`` or ``(N, H, W, C)`` → float32 NCHW in [0, 1] (one copy).
+
+    Example:
+        >>> x = images_to_tensor(np.full((2, 28, 28, 3), 255, np.uint8))
+        >>> x.shape, float(x.max())
+        (torch.Size([2, 3, 28, 28]), 1.0)
+    """
+    x = torch.as_tensor(np.asarray(images))
+    if x.dim() == 3:
+        x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+    elif x.dim() == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+        x = x.permute(0, 3, 1, 2)  # channels-last -> NCHW, converted once at the boundary
+    x = x.float()
+    if images is not None and np.asarray(images).dtype == np.uint8:
+        x = x / 255.0
+    return x.contiguous()
+
+
+def _tensors(x: np.ndarray, y: np.ndarray) -> dict[str, torch.Tensor]:
+    return {"x": images_to_tensor(x), "y": torch.from_numpy(np.asarray(y, np.int64))}
+
+
+def _prepared(entry: BuiltinDataset, train: dict, val: dict | None, test: dict) -> Prepared:
+    return Prepared(
+        "image", train, val, test, "y", "multiclass", list(entry.classes or ()),
+        features={"x": "image"},
+    )  # fmt: skip
+
+
+@register_route
+class BuiltinImages(DataRoute):
+    """``data.dataset`` naming a built-in image set (:mod:`deepfuse.datasets.catalog`)."""
+
+    name = "builtin_images"
+
+    @classmethod
+    def matches(cls, data: Mapping[str, Any]) -> bool:
+        return data.get("dataset") is not None and builtin(data["dataset"])[0].kind == "images"
+
+    def _load(self, data: Mapping[str, Any]) -> tuple[BuiltinDataset, tuple, tuple]:
+        entry, options = builtin(data["dataset"])
+        (x, y), test = entry.load(**options)
+        if data.get("limit"):
+            x, y = x[: data["limit"]], y[: data["limit"]]
+        return entry, (np.asarray(x), np.asarray(y, np.int64)), test
+
+    def prepare(self, data: Mapping[str, Any], *, seed: int, batch_size: int) -> Prepared:
+        entry, (x, y), (x_test, y_test) = self._load(data)
+        train, val = split_tensors(_tensors(x, y), y, data.get("validation_split") or 0.0, seed)
+        return _prepared(entry, train, val, _tensors(x_test, y_test))
+
+    def test_feed(
+        self, data: Mapping[str, Any], *, seed: int, preprocessor: Any, batch_size: int = 1024
+    ) -> Any:
+        entry, options = builtin(data["dataset"])
+        _, (x_test, y_test) = entry.load(**options)
+        return _tensors(x_test, y_test)
+
+    def load_input(self, table: pa.Table, model: Any, *, need_target: bool, source: str) -> Any:
+        """One row per image: the pixels as numeric columns (+ ``label`` to evaluate)."""
+        if table.num_rows == 0:
+            raise DataError(f"'{source}' has no rows. Provide a file with a header and data rows.")
+        label = next((c for c in ("label", "y", "target") if c in table.column_names), None)
+        if need_target and label is None:
+            raise DataError(f"'{source}' needs a 'label' column to evaluate an image model.")
+        pixels = table.drop_columns([label]) if label else table
+        try:
+            columns = [
+                np.asarray(c.to_numpy(zero_copy_only=False), np.float32) for c in pixels.columns
+            ]
+            x = np.stack(columns, axis=1)  # (N, pixels)
+        except (ValueError, TypeError, pa.ArrowInvalid):
+            raise DataError(
+                f"'{source}' must hold numeric pixel columns for an image model."
+            ) from None
+        shape = list((model.input_spec or {}).get("x", {}).get("shape") or [])
+        if int(np.prod(shape)) != x.shape[1]:
+            raise DataError(
+                f"'{source}' has {x.shape[1]} pixel columns; the model expects "
+                f"{int(np.prod(shape))} (an image of shape {shape})."
+            )
+        images = images_to_tensor(x.reshape(len(x), *shape))
+        if float(images.max()) > 1.0:
+            images = images / 255.0  # 0..255 pixels, as the model was trained on [0, 1]
+        tensors = {"x": images}
+        if label is not None and need_target:
+            labels = table.column(label).to_numpy(zero_copy_only=False)
+            tensors[model.target_key] = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        return tensors
+
+    def fold_rows(self, data: Mapping[str, Any]) -> FoldRows:
+        entry, (x, y), _ = self._load(data)
+        return _ImageFolds(entry, x, y, data.get("validation_split") or 0.0)
+
+
+class _ImageFolds(FoldRows):
+    def __init__(self, entry: BuiltinDataset, x: np.ndarray, y: np.ndarray, fraction: float):
+        self.entry, self.x, self.labels, self.fraction = entry, x, y, fraction
+
+    def prepared(self, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> Prepared:
+        y = self.labels
+        train = _tensors(self.x[train_idx], y[train_idx])
+        train, val = split_tensors(train, y[train_idx], self.fraction, seed)
+        return _prepared(self.entry, train, val, _tensors(self.x[test_idx], y[test_idx]))
