@@ -2,8 +2,11 @@
 turned into loaders of ``dict[str, Tensor]`` batches.
 
 In-memory inputs (numpy, torch, pandas, dicts, pyarrow tables when the model has a fitted
-preprocessor) become an :class:`~deepfuse.data.memory.InMemoryLoader`; anything else that is
-re-iterable (a ``DataLoader``, a list of batches) is wrapped so every batch is a dict.
+preprocessor) become an :class:`~deepfuse.data.memory.InMemoryLoader`. A resumable dataset
+(:class:`~deepfuse.training.protocols.ResumableData`: a ``LazyDataset``, an ``InMemoryLoader``)
+or a Ray Train shard already yields ``dict[str, Tensor]`` batches and is passed on as it is, so
+the trainer saves and restores its position. Only foreign re-iterables (a torch ``DataLoader``, a
+list of tuples) are adapted (:class:`~deepfuse.models.inputs.ForeignBatches`).
 
 Example:
     >>> import numpy as np, deepfuse as df
@@ -23,8 +26,10 @@ import torch
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.data.memory import InMemoryLoader
+from deepfuse.distributed.sharding import PreSharded
 from deepfuse.models import layout
-from deepfuse.models.inputs import X_KEY, Y_KEY, BatchIterable, is_array_like, to_tensor_dict
+from deepfuse.models.inputs import X_KEY, Y_KEY, ForeignBatches, is_array_like, to_tensor_dict
+from deepfuse.training.protocols import ResumableData
 
 __all__ = [
     "first_batch",
@@ -121,7 +126,9 @@ def make_loader(model: Any, x: Any, y: Any, *, batch_size: int, shuffle: bool) -
             "fit/evaluate need a re-iterable dataset (a list, a DataLoader, a "
             "deepfuse dataset), not a one-shot generator or iterator."
         )
-    return BatchIterable(x)
+    if isinstance(x, ResumableData) or (isinstance(x, PreSharded) and x.sharded):
+        return x  # dict batches already; an adapter would hide state_dict from the trainer
+    return ForeignBatches(x)
 
 
 def to_tensors(model: Any, x: Any, y: Any) -> dict[str, torch.Tensor]:

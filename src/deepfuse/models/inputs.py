@@ -21,7 +21,7 @@ import torch
 
 from deepfuse._utils.errors import DataError
 
-__all__ = ["BatchIterable", "as_tensor", "is_array_like", "to_tensor_dict"]
+__all__ = ["ForeignBatches", "as_tensor", "is_array_like", "to_tensor_dict"]
 
 X_KEY, Y_KEY = "x", "y"
 
@@ -78,11 +78,19 @@ def to_tensor_dict(x: Any, y: Any = None) -> dict[str, torch.Tensor]:
     return tensors
 
 
-class BatchIterable:
-    """Wrap an iterable of batches so that every batch is a ``dict[str, Tensor]``.
+class ForeignBatches:
+    """Adapt a foreign iterable of batches so that every batch is a ``dict[str, Tensor]``.
 
-    Tuples ``(x, y)`` (what a torch ``DataLoader`` over a ``TensorDataset`` yields) become
-    ``{"x": x, "y": y}``; a bare tensor becomes ``{"x": x}``.
+    Only for data that is not deepfuse's own: a torch ``DataLoader``, a list of tuples. Tuples
+    ``(x, y)`` (what a ``DataLoader`` over a ``TensorDataset`` yields) become
+    ``{"x": x, "y": y}``; a bare tensor becomes ``{"x": x}``. Resumable datasets
+    (``state_dict``/``load_state_dict``) never go through it: ``fit`` hands them to the trainer
+    as they are, so their position is saved in checkpoints.
+
+    Example:
+        >>> batches = ForeignBatches([(np.zeros((2, 3)), np.array([0, 1]))])
+        >>> sorted(next(iter(batches)))
+        ['x', 'y']
     """
 
     def __init__(self, source: Iterable[Any]) -> None:
