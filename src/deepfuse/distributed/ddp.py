@@ -153,15 +153,12 @@ class DDPStrategy(Strategy):
         return float(total[0]), int(total[1])
 
     def reduce_metric_states(self, metric_set: Any) -> None:
-        metrics = getattr(metric_set, "metrics", None) or {}
-        if not metrics:
+        if metric_set is None or not len(metric_set):
             return
-        local = {name: reduce.metric_state(m) for name, m in metrics.items()}
         everyone: list[Any] = [None] * self.world_size
-        dist.all_gather_object(everyone, local)  # a few small tensors per metric, once an epoch
-        for name, metric in metrics.items():
-            merged = reduce.merge_states([states[name] for states in everyone])
-            reduce.load_state(metric, merged, device=self.device)
+        # a few small tensors per metric, once an epoch
+        dist.all_gather_object(everyone, reduce.portable(metric_set))
+        reduce.merge_all(metric_set, everyone, device=self.device)
 
     def barrier(self) -> None:
         dist.barrier()

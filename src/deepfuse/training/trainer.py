@@ -29,6 +29,7 @@ from deepfuse._utils.errors import DataError, NaNLossError
 from deepfuse.training.protocols import (
     CheckpointedCallback,
     EpochAware,
+    MetricStates,
     ResumableData,
     StatefulCallback,
     TrainableModel,
@@ -383,32 +384,15 @@ def _callback_state(callback: StatefulCallback | CheckpointedCallback) -> Any:
     return callback.state_dict()
 
 
-_PLAIN = (torch.Tensor, bool, int, float, str, type(None))
+def _metric_states(model: TrainableModel) -> dict[str, dict[str, Any]]:
+    """Running state of each training metric (``MetricSet.state_dict``); empty without metrics."""
+    metric_set = model.metric_set
+    return metric_set.state_dict() if isinstance(metric_set, MetricStates) else {}
 
 
-def _metric_states(model: Any) -> dict[str, dict[str, Any]]:
-    """Running state of each training metric: its tensor/number attributes (and tensor lists)."""
-    metric_set = getattr(model, "metric_set", None)
-    out: dict[str, dict[str, Any]] = {}
-    for name, metric in (getattr(metric_set, "metrics", None) or {}).items():
-        out[name] = {
-            k: v
-            for k, v in vars(metric).items()
-            if isinstance(v, _PLAIN)
-            or (isinstance(v, list) and all(isinstance(x, torch.Tensor) for x in v))
-        }
-    return out
-
-
-def _load_metric_states(model: Any, states: Mapping[str, Any] | None) -> None:
-    metric_set = getattr(model, "metric_set", None)
-    metrics = getattr(metric_set, "metrics", None) or {}
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    for name, state in (states or {}).items():
-        if name in metrics:
-            for key, value in state.items():
-                if isinstance(value, torch.Tensor):
-                    value = value.to(device)
-                elif isinstance(value, list):
-                    value = [v.to(device) if isinstance(v, torch.Tensor) else v for v in value]
-                setattr(metrics[name], key, value)
+def _load_metric_states(model: TrainableModel, states: Mapping[str, Any] | None) -> None:
+    """Put the epoch's running metric states back, on the model's device."""
+    metric_set = model.metric_set
+    if states and isinstance(metric_set, MetricStates):
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        metric_set.load_state_dict(states, device=device)
