@@ -26,9 +26,10 @@ import torch
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.data.memory import InMemoryLoader
+from deepfuse.data.tensors import X_KEY, Y_KEY, to_tensor_dict
 from deepfuse.distributed.sharding import PreSharded
 from deepfuse.models import layout
-from deepfuse.models.inputs import X_KEY, Y_KEY, ForeignBatches, is_array_like, to_tensor_dict
+from deepfuse.models.inputs import ForeignBatches, is_array_like
 from deepfuse.training.protocols import ResumableData
 
 __all__ = [

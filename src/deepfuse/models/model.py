@@ -28,9 +28,10 @@ from torch import nn
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.seed import seed_everything
+from deepfuse.data.tensors import Y_KEY
 from deepfuse.models import feeding, layout
-from deepfuse.models.inputs import Y_KEY
-from deepfuse.models.results import History, Scores
+from deepfuse.models.results import Scores
+from deepfuse.training.callbacks.base import History
 from deepfuse.training.trainer import Trainer
 
 __all__ = ["Model"]
@@ -345,7 +346,7 @@ class Model(nn.Module):
             logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
         finally:
             strategy.unwrap_model(self)  # save/evaluate/predict use the plain model
-        return History(logs, initial_epoch=initial_epoch)
+        return History.from_logs(logs, initial_epoch=initial_epoch)
 
     def evaluate(
         self,
