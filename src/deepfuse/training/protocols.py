@@ -32,6 +32,7 @@ __all__ = [
     "MetricStates",
     "ResumableData",
     "StatefulCallback",
+    "StepExtension",
     "TrainableModel",
     "TrainerAware",
 ]
@@ -112,3 +113,12 @@ class TrainerAware(Protocol):
     """A callback that wants the trainer (``deepfuse.training.callbacks.Callback`` is one)."""
 
     def set_trainer(self, trainer: Any) -> None: ...
+
+
+@runtime_checkable
+class StepExtension(Protocol):
+    """A feature that replaces a model's training step (``deepfuse.adversarial``'s adversarial
+    training): it gets the model and the split batch, and runs the model's plain step
+    (``model.optimize_step(x, y)``) on the batch it makes."""
+
+    def train_step(self, model: Any, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]: ...
