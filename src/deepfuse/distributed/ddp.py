@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError
+from deepfuse.data.memory import InMemoryLoader
 from deepfuse.distributed import reduce, sharding
 from deepfuse.distributed.strategy import Strategy
 
@@ -134,7 +135,7 @@ class DDPStrategy(Strategy):
     def shard_data(self, data: Any, *, train: bool = True) -> Any:
         if not self._ready:
             self.setup()
-        if train and getattr(data, "shuffle", False) and hasattr(data, "generator"):
+        if train and isinstance(data, InMemoryLoader) and data.shuffle:
             # Every rank must draw the same permutation: start from rank 0's generator state
             # (an unseeded loader seeds its generator from each process's own RNG).
             generator = data.generator if data.generator is not None else torch.Generator()
