@@ -163,3 +163,55 @@ def test_sharding_splits_the_dataset_itself(parquet):
     ids = [v for b in part for v in b["x"][:, 0].tolist()]
     other = [v for b in shard(ds, 0, 2, train=True) for v in b["x"][:, 0].tolist()]
     assert len(ids) == len(other) == ROWS // 2 and not set(ids) & set(other)
+
+
+class StatefulTuples:
+    """A foreign resumable loader yielding ``(x, y)`` tuples (like torchdata's StatefulDataLoader):
+    a permutation per epoch from (seed, epoch), and its position as state."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+        self.epoch, self.position, self._skip = 0, 0, 0
+
+    def __len__(self) -> int:
+        return len(self.x) // BATCH
+
+    def __iter__(self):
+        order = torch.randperm(len(self.x), generator=torch.Generator().manual_seed(self.epoch))
+        skip, self._skip = self._skip, 0
+        for i in range(skip, len(self)):
+            self.position = i + 1
+            idx = order[i * BATCH : (i + 1) * BATCH]
+            yield self.x[idx].double(), self.y[idx]  # float64: the adapter casts to float32
+        self.epoch, self.position = self.epoch + 1, 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self._skip = state["epoch"], state["position"]
+
+
+def test_a_foreign_resumable_loader_keeps_its_state_through_the_adapter(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(640, FEATURES, generator=g)
+    x[:, 0] = torch.arange(640)
+    y = (x[:, 1] > 0).long()
+    whole = Recorder()
+    _fit(whole, StatefulTuples(x, y), epochs=2)
+    kill_at, saved_at = 17, 15  # epoch 2 (10 steps per epoch), checkpoints every 5 steps
+    first = Recorder(kill_at=kill_at)
+    with pytest.raises(Killed):
+        _fit(first, StatefulTuples(x, y), epochs=2, checkpoint_dir=tmp_path, checkpoint_every=5)
+    assert isinstance(first.trainer._train_data, ResumableData)  # the adapter passes it on
+    resumed = Recorder()
+    _fit(
+        resumed,
+        StatefulTuples(x, y),
+        epochs=2,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=5,
+        resume=True,
+    )
+    assert first.seen[:saved_at] + resumed.seen == whole.seen
+    _assert_same(resumed, _weights(whole))

@@ -44,7 +44,7 @@ import torch
 from deepfuse._utils.errors import DataError
 from deepfuse.data.columns import as_array, is_numeric_type
 
-__all__ = ["images_to_tensor", "is_channels_last", "to_tensor", "to_tensor_dict"]
+__all__ = ["cast", "images_to_tensor", "is_channels_last", "to_tensor", "to_tensor_dict"]
 
 X_KEY, Y_KEY = "x", "y"
 _CHANNEL_SIZES = (1, 3, 4)  # grayscale, RGB, RGBA
@@ -106,6 +106,24 @@ def _as_raw_tensor(value: Any, name: str) -> torch.Tensor:
     return torch.from_numpy(arr if arr.flags.writeable else arr.copy())
 
 
+def cast(t: torch.Tensor, *, label: bool = False, name: str = "x") -> torch.Tensor:
+    """The dtype half of the rule, for a tensor (no copy when the dtype is already right).
+
+    Example:
+        >>> cast(torch.tensor([0, 255], dtype=torch.uint8)).tolist()
+        [0.0, 1.0]
+    """
+    if t.is_floating_point():
+        return t.float()  # no copy when already float32
+    if t.dtype == torch.bool:
+        return t.float()
+    if t.dtype == torch.uint8:
+        return t.long() if label else t.float().div_(255.0)  # pixels -> [0, 1]
+    if t.dtype.is_complex:
+        raise DataError(f"Input '{name}' has complex dtype {t.dtype}; expected real numbers.")
+    return t.long()
+
+
 def to_tensor(value: Any, *, label: bool = False, name: str = "x") -> torch.Tensor:
     """Convert one array-like with the rule of this module (``label=True``: the target column).
 
@@ -113,17 +131,7 @@ def to_tensor(value: Any, *, label: bool = False, name: str = "x") -> torch.Tens
         >>> to_tensor(np.array([0, 255], np.uint8)).tolist(), to_tensor([1, 2], label=True).dtype
         ([0.0, 1.0], torch.int64)
     """
-    t = _as_raw_tensor(value, name)
-    if t.is_floating_point():
-        t = t.float()  # no copy when already float32
-    elif t.dtype == torch.bool:
-        t = t.float()
-    elif t.dtype == torch.uint8:
-        t = t.long() if label else t.float().div_(255.0)  # pixels -> [0, 1]
-    elif t.dtype.is_complex:
-        raise DataError(f"Input '{name}' has complex dtype {t.dtype}; expected real numbers.")
-    else:
-        t = t.long()
+    t = cast(_as_raw_tensor(value, name), label=label, name=name)
     if not label and is_channels_last(t.shape):
         t = t.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
     return t

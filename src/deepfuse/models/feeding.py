@@ -2,11 +2,12 @@
 turned into loaders of ``dict[str, Tensor]`` batches.
 
 In-memory inputs (numpy, torch, pandas, dicts, pyarrow tables when the model has a fitted
-preprocessor) become an :class:`~deepfuse.data.memory.InMemoryLoader`. A resumable dataset
-(:class:`~deepfuse.training.protocols.ResumableData`: a ``LazyDataset``, an ``InMemoryLoader``)
-or a Ray Train shard already yields ``dict[str, Tensor]`` batches and is passed on as it is, so
-the trainer saves and restores its position. Only foreign re-iterables (a torch ``DataLoader``, a
-list of tuples) are adapted (:class:`~deepfuse.models.inputs.ForeignBatches`).
+preprocessor) become an :class:`~deepfuse.data.memory.InMemoryLoader`. deepfuse's own datasets
+(a ``LazyDataset``, an ``InMemoryLoader``, a Ray Train shard) already yield ``dict[str, Tensor]``
+batches and are passed on as they are, so the trainer saves and restores their position
+(:class:`~deepfuse.training.protocols.ResumableData`). Only foreign re-iterables (a torch
+``DataLoader``, a list of tuples) are adapted (:mod:`deepfuse.models.inputs`); the adapter of a
+foreign loader that can resume passes its ``state_dict``/``load_state_dict`` through.
 
 Example:
     >>> import numpy as np, deepfuse as df
@@ -26,11 +27,15 @@ import torch
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.data.memory import InMemoryLoader
+from deepfuse.data.streaming.dataset import LazyDataset
 from deepfuse.data.tensors import X_KEY, Y_KEY, to_tensor_dict
-from deepfuse.distributed.sharding import PreSharded
+from deepfuse.distributed.sharding import PreSharded, ShardedLoader
 from deepfuse.models import layout
-from deepfuse.models.inputs import ForeignBatches, is_array_like
+from deepfuse.models.inputs import ForeignBatches, ResumableForeignBatches, is_array_like
 from deepfuse.training.protocols import ResumableData
+
+#: deepfuse's datasets: they yield ``dict[str, Tensor]`` and resume from their own state.
+_OWN_DATASETS = (InMemoryLoader, LazyDataset, ShardedLoader)
 
 __all__ = [
     "first_batch",
@@ -127,8 +132,10 @@ def make_loader(model: Any, x: Any, y: Any, *, batch_size: int, shuffle: bool) -
             "fit/evaluate need a re-iterable dataset (a list, a DataLoader, a "
             "deepfuse dataset), not a one-shot generator or iterator."
         )
-    if isinstance(x, ResumableData) or (isinstance(x, PreSharded) and x.sharded):
-        return x  # dict batches already; an adapter would hide state_dict from the trainer
+    if isinstance(x, _OWN_DATASETS) or (isinstance(x, PreSharded) and x.sharded):
+        return x  # dict batches already, with their own state: handed to the trainer as is
+    if isinstance(x, ResumableData):
+        return ResumableForeignBatches(x)  # adapts the batches, passes the state through
     return ForeignBatches(x)
 
 
