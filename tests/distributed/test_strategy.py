@@ -14,7 +14,7 @@ import torch.multiprocessing as mp
 import deepfuse as df
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.distributed import DDPStrategy, SingleProcess, get_strategy
-from deepfuse.distributed.reduce import load_state, merge_states, metric_state
+from deepfuse.distributed.reduce import merge_all, portable
 
 EPOCHS, BATCH = 3, 16
 
@@ -130,7 +130,7 @@ def test_sharding_refuses_what_cannot_be_split() -> None:
 
 
 def test_metric_states_merge_like_one_process() -> None:
-    from deepfuse.metrics import get
+    from deepfuse.metrics import MetricSet
 
     g = torch.Generator().manual_seed(0)
     out, target = torch.randn(50, 3, generator=g), torch.randint(0, 3, (50,), generator=g)
@@ -142,11 +142,11 @@ def test_metric_states_merge_like_one_process() -> None:
         "mse": (reg_out, reg_t),
         "r2": (reg_out, reg_t),
     }.items():
-        whole, parts = get(name), [get(name), get(name), get(name)]
+        whole, parts = MetricSet([name]), [MetricSet([name]) for _ in range(3)]
         whole.update(o, t)
         for part, idx in zip(parts, torch.tensor_split(torch.arange(50), 3), strict=True):
             part.update(o[idx], t[idx])
-        load_state(parts[0], merge_states([metric_state(p) for p in parts]))
+        merge_all(parts[0], [portable(p) for p in parts], device=torch.device("cpu"))
         assert parts[0].compute() == pytest.approx(whole.compute(), rel=1e-9), name
 
 

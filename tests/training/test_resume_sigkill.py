@@ -212,3 +212,68 @@ def test_test_metrics_match(killed_and_resumed):
     for key, value in want["final_epoch"].items():
         if key != "time":
             assert got["final_epoch"][key] == value, key
+
+
+# ------------------------------------------------------------------------- streamed config
+STREAM_CONFIG = """\
+data:
+  train: {parquet}
+  target: label
+  streaming: true
+  shuffle_buffer: 256
+model:
+  type: tabular
+  hidden: [16]
+  dropout: 0.2
+trainer:
+  epochs: 2
+  batch_size: 32
+  seed: 0
+  verbose: 0
+  checkpoint_every: 5
+  metrics: [accuracy]
+"""
+
+
+def _parquet(folder: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    folder.mkdir()
+    for part in range(2):
+        x = rng.normal(size=(300, 3))
+        y = np.where(x[:, 0] - x[:, 1] > 0, "yes", "no")
+        table = pa.table({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": y})
+        pq.write_table(table, folder / f"part-{part}.parquet", row_group_size=100)
+    return folder / "*.parquet"
+
+
+def test_streamed_config_sigkilled_mid_epoch_resumes_bit_identically(tmp_path):
+    """Regression (issue 10): `deepfuse train --resume` of a streaming config continued from a
+    dataset at epoch 0, because fit hid the LazyDataset's state_dict behind an adapter."""
+    config = tmp_path / "stream.yaml"
+    config.write_text(STREAM_CONFIG.format(parquet=_parquet(tmp_path / "parts")))
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    # 600 rows -> 420 streamed training rows -> 14 steps per epoch. Killed (SIGKILL) before
+    # step 23 of 28, in epoch 2, 3 steps after the mid-epoch checkpoint of step 20.
+    plan = [["step", 23]]
+    proc = subprocess.run(
+        [sys.executable, str(driver), str(config), str(tmp_path / "out"), str(tmp_path / "base"),
+         json.dumps(plan)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert results["base"] == 0
+    assert [a["code"] for a in results["attempts"]] == [-9, 0]  # killed, then resumed
+    (run,) = (tmp_path / "out").iterdir()
+    (base,) = (tmp_path / "base").iterdir()
+    got = load_safetensors(run / "model.safetensors")
+    want = load_safetensors(base / "model.safetensors")
+    assert got.keys() == want.keys()
+    for name in want:
+        assert torch.equal(got[name], want[name]), name
+    assert [int(r["global_step"]) for r in _rows(run)] == list(range(1, 29))
+    assert _rows(run) == _rows(base)

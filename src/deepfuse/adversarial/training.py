@@ -1,9 +1,11 @@
 """Adversarial training: each training batch is a mix of clean and adversarial examples.
 
 ``model.compile(..., adversarial={"attack": "fgsm", "eps": 0.1, "ratio": 0.5})`` (or the config key
-``trainer.adversarial``) makes :meth:`deepfuse.Model.train_step` call :meth:`AdversarialTraining.mix`
-before the forward pass: the first ``round(ratio * B)`` rows of the (already shuffled) batch are
-replaced by their attacked versions, crafted against the current weights. Replacing rows instead
+``trainer.adversarial``) plugs an :class:`AdversarialTraining` into the model as its step
+extension (``deepfuse.training.protocols.StepExtension``): its :meth:`~AdversarialTraining.train_step`
+replaces the model's, :meth:`~AdversarialTraining.mix` crafts the batch and the model's plain
+``optimize_step`` trains on it. The first ``round(ratio * B)`` rows of the (already shuffled)
+batch are replaced by their attacked versions, crafted against the current weights. Replacing rows instead
 of appending them keeps the batch size, the cost per step (one extra forward/backward on the
 attacked rows) and the learning-rate schedule unchanged; it is an unbiased estimate of Goodfellow
 et al.'s mixed objective ``(1 - ratio) * J(x) + ratio * J(x_adv)``.
@@ -157,6 +159,10 @@ class AdversarialTraining:
             return x
         x_adv = self.attack_rows(model, x[:k], y[:k])  # (k, ...) detached
         return torch.cat([x_adv, x[k:]]) if k < len(x) else x_adv
+
+    def train_step(self, model: Any, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The model's training step on the mixed batch (``model.optimize_step``)."""
+        return model.optimize_step(self.mix(model, x, y), y)
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able settings (what ``from_spec`` accepts)."""

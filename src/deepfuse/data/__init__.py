@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-from deepfuse.data.convert import to_tensor, to_tensor_dict
 from deepfuse.data.io import as_table, read_table
 from deepfuse.data.preprocessor import Preprocessor
 from deepfuse.data.schema import FEATURE_TYPES, FeatureSpec, Schema, TargetSpec, infer_schema
@@ -29,6 +28,7 @@ from deepfuse.data.streaming import (
     scan_parquet,
     scan_text,
 )
+from deepfuse.data.tensors import to_tensor, to_tensor_dict
 from deepfuse.data.text import TextEncoder, pad_sequences, tokenize
 
 __all__ = [

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError
+from deepfuse.data.memory import InMemoryLoader
 from deepfuse.distributed import reduce, sharding
 from deepfuse.distributed.strategy import Strategy
 
@@ -134,7 +135,7 @@ class DDPStrategy(Strategy):
     def shard_data(self, data: Any, *, train: bool = True) -> Any:
         if not self._ready:
             self.setup()
-        if train and getattr(data, "shuffle", False) and hasattr(data, "generator"):
+        if train and isinstance(data, InMemoryLoader) and data.shuffle:
             # Every rank must draw the same permutation: start from rank 0's generator state
             # (an unseeded loader seeds its generator from each process's own RNG).
             generator = data.generator if data.generator is not None else torch.Generator()
@@ -153,15 +154,12 @@ class DDPStrategy(Strategy):
         return float(total[0]), int(total[1])
 
     def reduce_metric_states(self, metric_set: Any) -> None:
-        metrics = getattr(metric_set, "metrics", None) or {}
-        if not metrics:
+        if metric_set is None or not len(metric_set):
             return
-        local = {name: reduce.metric_state(m) for name, m in metrics.items()}
         everyone: list[Any] = [None] * self.world_size
-        dist.all_gather_object(everyone, local)  # a few small tensors per metric, once an epoch
-        for name, metric in metrics.items():
-            merged = reduce.merge_states([states[name] for states in everyone])
-            reduce.load_state(metric, merged, device=self.device)
+        # a few small tensors per metric, once an epoch
+        dist.all_gather_object(everyone, reduce.portable(metric_set))
+        reduce.merge_all(metric_set, everyone, device=self.device)
 
     def barrier(self) -> None:
         dist.barrier()

@@ -16,14 +16,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.data.memory import InMemoryLoader
 
-__all__ = ["ShardedLoader", "shard"]
+__all__ = ["PreSharded", "Shardable", "ShardedLoader", "shard"]
 
 
 class ShardedLoader:
@@ -121,25 +121,34 @@ class ShardedLoader:
         self._skip = int(state["position"])
 
 
+@runtime_checkable
+class PreSharded(Protocol):
+    """Data already split per worker by its launcher (``RayDataShard``): not split again."""
+
+    sharded: bool  # True: Ray Train already gave this worker its split
+
+
+@runtime_checkable
+class Shardable(Protocol):
+    """Data that reads only one rank's part itself (``LazyDataset.shard``)."""
+
+    def shard(self, rank: int, world_size: int) -> Any: ...
+
+
 def shard(
     data: Any, rank: int, world_size: int, *, train: bool, device: torch.device | None = None
 ) -> Any:
-    """This rank's part of ``data``: an in-memory loader, a ``LazyDataset`` or a wrapper of one.
+    """This rank's part of ``data``: an in-memory loader or a dataset that can shard itself.
 
     Raises:
         DataError: ``data`` cannot be split between workers (a plain list or DataLoader).
     """
-    if data is None or world_size == 1 or getattr(data, "sharded", False):
+    if data is None or world_size == 1 or (isinstance(data, PreSharded) and data.sharded):
         return data  # RayDataShard: Ray Train already gave this worker its split
     if isinstance(data, InMemoryLoader):
         return ShardedLoader(data, rank=rank, world_size=world_size, train=train, device=device)
-    if callable(getattr(data, "shard", None)):  # LazyDataset: reads only this rank's row groups
+    if isinstance(data, Shardable):  # LazyDataset: reads only this rank's row groups
         return data.shard(rank, world_size)
-    source = getattr(data, "source", None)  # BatchIterable(LazyDataset) from Model.fit
-    if getattr(source, "sharded", False):
-        return data  # BatchIterable(RayDataShard): already this worker's split
-    if source is not None and callable(getattr(source, "shard", None)):
-        return type(data)(source.shard(rank, world_size))
     raise DataError(
         f"Cannot split {type(data).__name__} between {world_size} workers: every worker would "
         "read all of it. Pass in-memory arrays, a deepfuse streaming dataset "

@@ -4,6 +4,11 @@ A metric is exact over a whole set and streamed batch by batch: ``update`` adds 
 running counts/sums (kept on the batch's device, in int64/float64, with no ``.item()`` so a GPU
 is not synced every step) and ``compute`` turns them into the result.
 
+A metric owns its state: ``state_dict()`` returns the running accumulators (tensors, numbers,
+lists of tensors), ``load_state_dict(state)`` puts them back (a checkpoint resumed mid-epoch) and
+``merge(other)`` adds another worker's state (sums add, lists concatenate; R² merges its running
+mean and variance with Chan's formula), so N workers' merged metric equals one process's.
+
 Conventions (see ``docs/internals.md``): classification ``outputs`` are **logits** (``(N,)`` or
 ``(N, 1)`` for binary, ``(N, C)`` for multi-class) unless ``from_logits=False``; targets are class
 indices ``(N,)`` of any int/float dtype or one-hot rows ``(N, C)``. Regression outputs are raw
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -39,11 +45,36 @@ def accumulator_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
+def _merge_values(mine: Any, theirs: Any) -> Any:
+    """One accumulator of two workers: tensors and numbers add, lists concatenate."""
+    if mine is None:
+        return theirs
+    if theirs is None:  # that worker saw no batch
+        return mine
+    if isinstance(mine, list):
+        return [*mine, *theirs]
+    if isinstance(mine, Tensor):
+        return mine + theirs.to(mine.device)
+    return mine + theirs
+
+
+def _on(value: Any, device: torch.device | None) -> Any:
+    if isinstance(value, Tensor):
+        value = value.detach()
+        return value if device is None else value.to(device)
+    if isinstance(value, list):
+        return [_on(v, device) for v in value]
+    return value
+
+
 class Metric:
     """Base class: ``update(outputs, target)``, ``compute()``, ``reset()``, ``name``, ``get_config()``.
 
     Subclasses implement ``_update`` (on detached tensors, grad disabled), ``compute`` and
     ``reset``, set ``registry_name`` and list their constructor arguments in ``_config_keys``.
+    The running state is what ``reset()`` sets (its ``_``-prefixed attributes); a subclass with
+    more state lists it in ``_state_keys``, and one whose state does not simply add overrides
+    :meth:`_merge_state`.
 
     Args:
         name: The key the metric is logged under (defaults to its registry name).
@@ -51,6 +82,8 @@ class Metric:
 
     registry_name: ClassVar[str] = "metric"
     _config_keys: ClassVar[tuple[str, ...]] = ()
+    #: State attributes besides the ``_``-prefixed ones ``reset()`` sets (``None``: none).
+    _state_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name or self.registry_name
@@ -72,6 +105,79 @@ class Metric:
         """Forget every batch seen so far."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ state
+    def state_names(self) -> list[str]:
+        """Names of the state attributes: what ``reset()`` sets, plus ``_state_keys``."""
+        probe = copy.copy(self)  # shallow: reset() rebinds attributes, never mutates them
+        probe.__dict__ = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        type(self).reset(probe)
+        names = [k for k in vars(probe) if k.startswith("_")]
+        return [*names, *(k for k in self._state_keys if k not in names)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The running state (tensors detached, on their device; numbers; lists of tensors).
+
+        Example:
+            >>> from deepfuse.metrics import Accuracy
+            >>> m = Accuracy()
+            >>> m.update(torch.tensor([[2.0, 0.0]]), torch.tensor([0]))
+            >>> m.state_dict()["_total"]
+            1
+        """
+        return {k: _on(getattr(self, k), None) for k in self.state_names()}
+
+    def load_state_dict(
+        self, state: Mapping[str, Any], *, device: torch.device | None = None
+    ) -> None:
+        """Replace the running state with ``state`` (from :meth:`state_dict`), tensors to ``device``.
+
+        Raises:
+            DataError: ``state`` holds other keys than this metric's state.
+        """
+        names = self.state_names()
+        if set(state) != set(names):
+            raise DataError(
+                format_message(
+                    f"Cannot load this state into metric '{self.name}' "
+                    f"({type(self).__name__}): its keys are {sorted(state)}.",
+                    expected=f"the keys {sorted(names)}",
+                    fix="Load a state saved by the same kind of metric.",
+                )
+            )
+        for key in names:
+            setattr(self, key, _on(state[key], device))
+
+    def merge(self, other: Metric | Mapping[str, Any]) -> None:
+        """Add another worker's batches: ``other`` is a metric of the same kind or its state.
+
+        After merging, ``compute()`` equals that of one metric fed both workers' batches.
+
+        Example:
+            >>> from deepfuse.metrics import Accuracy
+            >>> a, b = Accuracy(), Accuracy()
+            >>> a.update(torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
+            >>> b.update(torch.tensor([[1.0, 0.0]]), torch.tensor([1]))
+            >>> a.merge(b); a.compute()
+            0.5
+        """
+        theirs = other.state_dict() if isinstance(other, Metric) else dict(other)
+        mine = self.state_dict()
+        if set(theirs) != set(mine):
+            raise DataError(
+                format_message(
+                    f"Cannot merge into metric '{self.name}' ({type(self).__name__}) a state "
+                    f"with the keys {sorted(theirs)}.",
+                    expected=f"the keys {sorted(mine)}",
+                )
+            )
+        for key, value in self._merge_state(mine, theirs).items():
+            setattr(self, key, value)
+
+    def _merge_state(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+        """The merged state; the default adds every accumulator (see :func:`_merge_values`)."""
+        return {key: _merge_values(mine[key], theirs[key]) for key in mine}
+
+    # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-able dict (``type(self)(**cfg)`` rebuilds the metric)."""
         config = {key: getattr(self, key) for key in self._config_keys}
@@ -116,6 +222,7 @@ class ClassificationMetric(Metric):
     """
 
     _config_keys: ClassVar[tuple[str, ...]] = ("from_logits", "threshold", "num_classes")
+    _state_keys: ClassVar[tuple[str, ...]] = ("binary", "num_classes")  # fixed by the 1st batch
 
     def __init__(
         self,
@@ -205,6 +312,22 @@ class ClassificationMetric(Metric):
     def reset(self) -> None:
         # num_classes/binary stay: the model's output shape does not change between epochs.
         pass
+
+    def _merge_state(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+        """Output shapes are taken from whichever worker saw a batch; the counts add."""
+        shape = {}
+        for key in ("binary", "num_classes"):
+            a, b = mine.pop(key), theirs.pop(key)
+            if a is not None and b is not None and a != b:
+                raise DataError(
+                    format_message(
+                        f"Cannot merge metric '{self.name}': one state has {key}={a!r}, the "
+                        f"other {key}={b!r}.",
+                        expected="states of the same model's outputs",
+                    )
+                )
+            shape[key] = a if a is not None else b
+        return {**super()._merge_state(mine, theirs), **shape}
 
 
 class MeanMetric(Metric):

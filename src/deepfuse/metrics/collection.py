@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deepfuse._utils.errors import ConfigError, format_message
+from deepfuse._utils.errors import ConfigError, DataError, format_message
 from deepfuse.metrics.base import Metric
 
 __all__ = ["MetricSet"]
@@ -99,6 +99,43 @@ class MetricSet:
         """Reset every metric."""
         for metric in self.metrics.values():
             metric.reset()
+
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        """Every metric's running state, keyed by name (see ``Metric.state_dict``)."""
+        return {name: metric.state_dict() for name, metric in self.metrics.items()}
+
+    def load_state_dict(
+        self, state: Mapping[str, Mapping[str, Any]], *, device: torch.device | None = None
+    ) -> None:
+        """Load :meth:`state_dict` into the metrics of the same names; tensors to ``device``.
+
+        Raises:
+            DataError: ``state`` names other metrics than this set's.
+        """
+        if set(state) != set(self.metrics):
+            raise DataError(
+                format_message(
+                    f"Cannot load metric states for {sorted(state)} into a set of "
+                    f"{sorted(self.metrics)}.",
+                    fix="Compile the model with the same metrics as the run that saved them.",
+                )
+            )
+        for name, metric in self.metrics.items():
+            metric.load_state_dict(state[name], device=device)
+
+    def merge(self, other: MetricSet | Mapping[str, Mapping[str, Any]]) -> None:
+        """Add another worker's metric states (a ``MetricSet`` or its :meth:`state_dict`).
+
+        Example:
+            >>> a, b = MetricSet(["accuracy"]), MetricSet(["accuracy"])
+            >>> a.update(torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
+            >>> b.update(torch.tensor([[1.0, 0.0]]), torch.tensor([1]))
+            >>> a.merge(b.state_dict()); a.compute()
+            {'accuracy': 0.5}
+        """
+        theirs = other.state_dict() if isinstance(other, MetricSet) else other
+        for name, metric in self.metrics.items():
+            metric.merge(theirs[name])
 
     def __len__(self) -> int:
         return len(self.metrics)

@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -107,6 +109,23 @@ class R2Score(Metric):
             self._m2 = self._m2 + m2_b + delta * delta * (self._n * n_b / n)
             self._sse = self._sse + sse_b
         self._n += n_b
+
+    def _merge_state(self, mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+        """Chan et al.'s parallel merge of the running (count, mean, M2); the SSE adds."""
+        if not theirs["_n"]:
+            return mine
+        if not mine["_n"]:
+            return theirs
+        n_a, n_b = mine["_n"], theirs["_n"]
+        n = n_a + n_b
+        mean_b = theirs["_mean"].to(mine["_mean"].device)
+        delta = mean_b - mine["_mean"]
+        return {
+            "_n": n,
+            "_mean": mine["_mean"] + delta * (n_b / n),
+            "_m2": mine["_m2"] + theirs["_m2"].to(delta.device) + delta * delta * (n_a * n_b / n),
+            "_sse": mine["_sse"] + theirs["_sse"].to(delta.device),
+        }
 
     def compute(self) -> float:
         if self._n == 0:

@@ -1,9 +1,10 @@
 """Models: :class:`Model` (wraps any ``nn.Module``), :class:`Sequential`, save/load, the zoo."""
 
 from deepfuse.models.model import Model
-from deepfuse.models.results import History, Scores
+from deepfuse.models.results import Scores
 from deepfuse.models.sequential import Sequential
 from deepfuse.models.serialization import load_model
+from deepfuse.training.callbacks.base import History  # the public name; one History
 
 __all__ = ["History", "Model", "Scores", "Sequential", "build", "load_model"]
 

@@ -2,8 +2,12 @@
 turned into loaders of ``dict[str, Tensor]`` batches.
 
 In-memory inputs (numpy, torch, pandas, dicts, pyarrow tables when the model has a fitted
-preprocessor) become an :class:`~deepfuse.data.memory.InMemoryLoader`; anything else that is
-re-iterable (a ``DataLoader``, a list of batches) is wrapped so every batch is a dict.
+preprocessor) become an :class:`~deepfuse.data.memory.InMemoryLoader`. deepfuse's own datasets
+(a ``LazyDataset``, an ``InMemoryLoader``, a Ray Train shard) already yield ``dict[str, Tensor]``
+batches and are passed on as they are, so the trainer saves and restores their position
+(:class:`~deepfuse.training.protocols.ResumableData`). Only foreign re-iterables (a torch
+``DataLoader``, a list of tuples) are adapted (:mod:`deepfuse.models.inputs`); the adapter of a
+foreign loader that can resume passes its ``state_dict``/``load_state_dict`` through.
 
 Example:
     >>> import numpy as np, deepfuse as df
@@ -23,8 +27,15 @@ import torch
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.data.memory import InMemoryLoader
+from deepfuse.data.streaming.dataset import LazyDataset
+from deepfuse.data.tensors import X_KEY, Y_KEY, to_tensor_dict
+from deepfuse.distributed.sharding import PreSharded, ShardedLoader
 from deepfuse.models import layout
-from deepfuse.models.inputs import X_KEY, Y_KEY, BatchIterable, is_array_like, to_tensor_dict
+from deepfuse.models.inputs import ForeignBatches, ResumableForeignBatches, is_array_like
+from deepfuse.training.protocols import ResumableData
+
+#: deepfuse's datasets: they yield ``dict[str, Tensor]`` and resume from their own state.
+_OWN_DATASETS = (InMemoryLoader, LazyDataset, ShardedLoader)
 
 __all__ = [
     "first_batch",
@@ -121,7 +132,11 @@ def make_loader(model: Any, x: Any, y: Any, *, batch_size: int, shuffle: bool) -
             "fit/evaluate need a re-iterable dataset (a list, a DataLoader, a "
             "deepfuse dataset), not a one-shot generator or iterator."
         )
-    return BatchIterable(x)
+    if isinstance(x, _OWN_DATASETS) or (isinstance(x, PreSharded) and x.sharded):
+        return x  # dict batches already, with their own state: handed to the trainer as is
+    if isinstance(x, ResumableData):
+        return ResumableForeignBatches(x)  # adapts the batches, passes the state through
+    return ForeignBatches(x)
 
 
 def to_tensors(model: Any, x: Any, y: Any) -> dict[str, torch.Tensor]:

@@ -15,6 +15,7 @@ from torch import nn
 __all__ = [
     "detach_final_activation",
     "first_leaf",
+    "fuse_output_activation",
     "has_unbuilt_layers",
     "infer_input_layout",
     "last_leaf",
@@ -78,6 +79,18 @@ def detach_final_activation(model: nn.Module) -> str | None:
         setattr(parent, name, nn.Identity())
         return "softmax" if isinstance(layer, nn.Softmax) else "sigmoid"
     return None
+
+
+def fuse_output_activation(model: nn.Module, loss_fn: object) -> tuple[str | None, object]:
+    """Move a final softmax/sigmoid out of ``model`` and into a from-logits version of
+    ``loss_fn``; return ``(activation name or None, loss)``. Regression and custom losses (no
+    ``from_logits``) leave the network as it is."""
+    if not hasattr(loss_fn, "from_logits"):
+        return None, loss_fn
+    name = detach_final_activation(model)
+    if name not in ("softmax", "sigmoid"):
+        return None, loss_fn
+    return name, (loss_fn if loss_fn.from_logits else loss_fn.as_logits())  # type: ignore[attr-defined]
 
 
 def has_unbuilt_layers(model: nn.Module) -> bool:

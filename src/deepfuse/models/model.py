@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,14 +27,16 @@ from torch import nn
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.seed import seed_everything
+from deepfuse.data.tensors import Y_KEY
 from deepfuse.models import feeding, layout
-from deepfuse.models.inputs import Y_KEY
-from deepfuse.models.results import History, Scores
+from deepfuse.models.results import Scores
+from deepfuse.models.serialization import jsonable
+from deepfuse.training.callbacks.base import History
+from deepfuse.training.optim import clip_gradients
+from deepfuse.training.protocols import StepExtension
 from deepfuse.training.trainer import Trainer
 
 __all__ = ["Model"]
-
-_FUSABLE = ("softmax", "sigmoid")
 
 
 class Model(nn.Module):
@@ -69,7 +70,8 @@ class Model(nn.Module):
         self._schedule_spec: Any = None
         self._l1 = self._l2 = 0.0
         self._grad_clip: Any = None
-        self._adversarial: Any = None  # AdversarialTraining settings, see compile()
+        # A feature that replaces the plain training step (adversarial training, see compile)
+        self.step_extension: StepExtension | None = None
         self._penalized: list[nn.Parameter] = []
         self._regularized_layers: list[nn.Module] = []
         self._input_keys: list[str] | None = None
@@ -125,18 +127,16 @@ class Model(nn.Module):
                 raise UserError(
                     f"The '{key}' argument of compile must be a float >= 0; got {value!r}."
                 )
-        from deepfuse.adversarial.training import AdversarialTraining
-
-        adversarial_training = AdversarialTraining.from_spec(adversarial)  # validate first
+        step_extension = _adversarial_step(adversarial)  # validate first
         self._compile_args = {
-            "optimizer": _jsonable(optimizer),
-            "loss": _jsonable(loss),
-            "metrics": [_jsonable(m) for m in (metrics or [])],
+            "optimizer": jsonable(optimizer),
+            "loss": jsonable(loss),
+            "metrics": [jsonable(m) for m in (metrics or [])],
             "l1": l1,
             "l2": l2,
             "grad_clip": grad_clip,
             "schedule": schedule,
-            "adversarial": _jsonable(adversarial),
+            "adversarial": jsonable(adversarial),
         }
         object.__setattr__(self, "loss_fn", losses_mod.get(loss))
         object.__setattr__(
@@ -148,19 +148,12 @@ class Model(nn.Module):
         self._schedule_spec = schedule
         self._l1, self._l2 = float(l1), float(l2)
         self._grad_clip = grad_clip
-        self._adversarial = adversarial_training
-        self._fuse_output_activation()
+        self.step_extension = step_extension
+        activation, loss_fn = layout.fuse_output_activation(self, self.loss_fn)
+        if activation is not None:
+            self.output_activation = activation
+        object.__setattr__(self, "loss_fn", loss_fn)
         self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
-
-    def _fuse_output_activation(self) -> None:
-        """Move a final softmax/sigmoid out of the network and into a from-logits loss."""
-        if not hasattr(self.loss_fn, "from_logits"):
-            return  # regression or custom loss: leave the network as it is
-        name = layout.detach_final_activation(self)
-        if name in _FUSABLE:
-            self.output_activation = name
-            if not self.loss_fn.from_logits:
-                object.__setattr__(self, "loss_fn", self.loss_fn.as_logits())
 
     # --------------------------------------------------------------------- steps
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -170,14 +163,19 @@ class Model(nn.Module):
             A dict with at least ``"loss"`` (a scalar tensor).
         """
         x, y = self.split_batch(batch)
-        if self._adversarial is not None:  # compile(adversarial=...): attack part of the batch
-            x = self._adversarial.mix(self, x, y)
+        if self.step_extension is not None:  # e.g. compile(adversarial=...)
+            return self.step_extension.train_step(self, x, y)
+        return self.optimize_step(x, y)
+
+    def optimize_step(self, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The plain step on inputs ``x`` and target ``y``: forward, loss, backward, (clip),
+        optimizer step, metrics. Step extensions call it on the batch they make."""
         outputs = self(x)
         loss = self.compute_loss(outputs, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self._grad_clip is not None:
-            self._clip_gradients()
+            clip_gradients(self.parameters(), self._grad_clip)
         self.optimizer.step()
         self.update_metrics(outputs, y)
         return {"loss": loss}
@@ -221,14 +219,6 @@ class Model(nn.Module):
         if self.metric_set is None or not len(self.metric_set):
             return {}
         return self.metric_set.compute()
-
-    def _clip_gradients(self) -> None:
-        clip = self._grad_clip
-        if isinstance(clip, Mapping) and "value" in clip:
-            nn.utils.clip_grad_value_(self.parameters(), float(clip["value"]))
-        else:
-            norm = clip["norm"] if isinstance(clip, Mapping) else clip
-            nn.utils.clip_grad_norm_(self.parameters(), float(norm))
 
     # ---------------------------------------------------------------------- fit
     def fit(
@@ -282,7 +272,8 @@ class Model(nn.Module):
             A :class:`History` with ``history.history[name]`` lists (one value per epoch).
         """
         from deepfuse.distributed import get_strategy
-        from deepfuse.training import callbacks as cb_mod
+        from deepfuse.training.callbacks.progress import with_progress_bar
+        from deepfuse.training.checkpoint import checkpoint_manager, resume_latest
         from deepfuse.training.schedules import build_schedule
 
         strategy = get_strategy(strategy)
@@ -313,24 +304,11 @@ class Model(nn.Module):
                 steps_per_epoch=feeding.len_or_none(train),
                 epochs=epochs,
             )
-        callbacks = list(callbacks or [])
         verbose = (1 if verbose == "auto" else int(verbose)) if strategy.is_main else 0
-        if verbose and not any(isinstance(c, cb_mod.ProgressBar) for c in callbacks):
-            callbacks.append(
-                cb_mod.ProgressBar()
-                if verbose == 1
-                else cb_mod.ProgressBar(plain=True, plain_interval=math.inf)
-            )
-        checkpoints = None
-        if checkpoint_dir is not None:
-            from deepfuse.training.checkpoint import CheckpointManager
-
-            checkpoints = CheckpointManager(checkpoint_dir, keep=keep_checkpoints)
-        elif resume:
-            raise UserError("fit(resume=True) needs checkpoint_dir, the folder of the checkpoints.")
+        checkpoints = checkpoint_manager(checkpoint_dir, keep=keep_checkpoints, resume=resume)
         trainer = Trainer(
             self,
-            callbacks=callbacks,
+            callbacks=with_progress_bar(list(callbacks or []), verbose),
             schedule=schedule,
             strategy=strategy,
             checkpoint=checkpoints,
@@ -338,14 +316,12 @@ class Model(nn.Module):
         )
         self.trainer = trainer
         if resume:
-            from deepfuse.training.checkpoint import resume_latest
-
             resume_latest(trainer, checkpoints)
         try:
             logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
         finally:
             strategy.unwrap_model(self)  # save/evaluate/predict use the plain model
-        return History(logs, initial_epoch=initial_epoch)
+        return History.from_logs(logs, initial_epoch=initial_epoch)
 
     def evaluate(
         self,
@@ -393,77 +369,9 @@ class Model(nn.Module):
     # -------------------------------------------------------------------- setup
     def setup(self, example: dict[str, torch.Tensor], *, for_training: bool = True) -> None:
         """Build lazy layers from an example batch, then create the optimizer (once)."""
-        if self._input_keys is None:
-            keys = [k for k in example if k != self.target_key]
-            if not keys:
-                raise DataError("The batch holds only the target; no input features were given.")
-            self._input_keys = keys
-            self._single_input = len(keys) == 1
-        if self.input_spec is None:
-            self.input_spec = {
-                k: {
-                    "shape": list(example[k].shape[1:]),
-                    "dtype": str(example[k].dtype).removeprefix("torch."),
-                }
-                for k in self._input_keys
-            }
-        else:
-            self._check_input_shapes(example)
-        if layout.has_unbuilt_layers(self):
-            inputs, _ = self.split_batch({k: v[:2] for k, v in example.items()})
-            was_training = self.training
-            self.train(False)  # build without touching BatchNorm running statistics
-            with torch.no_grad():
-                self(inputs)
-            self.train(was_training)
-        if not for_training or self.loss_fn is None:
-            return
-        if self._l1 or self._l2:
-            self._penalized = [p for p in self.parameters() if p.requires_grad and p.dim() > 1]
-        self._regularized_layers = [
-            m
-            for m in self.modules()
-            if m is not self
-            and callable(getattr(m, "regularization_loss", None))
-            and m.regularization_loss() is not None
-        ]
-        if self.optimizer is None:
-            from deepfuse.training.optim import build_optimizer
+        from deepfuse.models.setup import setup
 
-            params = [p for p in self.parameters() if p.requires_grad]
-            if not params:
-                raise UserError("The model has no trainable parameters.")
-            self.optimizer = build_optimizer(self._optimizer_spec, params)
-
-    def _check_input_shapes(self, example: dict[str, torch.Tensor]) -> None:
-        """Turn a shape mismatch with what the model was built for into a clear DataError."""
-        for key in self._input_keys:
-            spec = self.input_spec.get(key) if self.input_spec else None
-            if key not in example:
-                raise DataError(
-                    f"The data has no input '{key}'; the model expects inputs "
-                    f"{sorted(self.input_spec)}."
-                )
-            got = list(example[key].shape[1:])
-            if spec is None or got == spec["shape"]:
-                continue
-            # Sequences may vary in length and some nets accept any image size: try a forward
-            # pass on two rows and report torch's complaint, if any, in our words.
-            inputs, _ = self.split_batch({k: v[:2] for k, v in example.items()})
-            was_training = self.training
-            self.train(False)
-            try:
-                with torch.no_grad():
-                    self(inputs)
-            except (RuntimeError, ValueError) as exc:
-                reason = str(exc).strip().splitlines()[0].rstrip(".")
-                raise DataError(
-                    f"Input '{key}' has per-sample shape {tuple(got)}, but the model was built "
-                    f"for {tuple(spec['shape'])} ({reason}). Resize or reshape the data to "
-                    "the shape the model was trained on."
-                ) from None
-            finally:
-                self.train(was_training)
+        setup(self, example, for_training=for_training)
 
     def _require_compiled(self) -> None:
         if self.loss_fn is None:
@@ -492,14 +400,12 @@ class Model(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    get_config = getattr(value, "get_config", None)
-    if callable(get_config):
-        return {"name": getattr(value, "name", type(value).__name__), **get_config()}
-    return getattr(value, "__name__", type(value).__name__)
+def _adversarial_step(spec: Mapping[str, Any] | None) -> StepExtension | None:
+    """``compile(adversarial=...)``: the step extension of :mod:`deepfuse.adversarial`, or None."""
+    if spec is None or spec is False:
+        return None
+    # The one import of a package above models: adversarial training lives there (DESIGN:
+    # features are train_step extensions), compile(adversarial=...) is the public switch.
+    from deepfuse.adversarial.training import AdversarialTraining
+
+    return AdversarialTraining.from_spec(spec)

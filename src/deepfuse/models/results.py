@@ -1,4 +1,5 @@
-"""Return types of ``fit`` and ``evaluate`` that behave like Keras' own.
+"""What ``evaluate`` returns, like Keras (``fit`` returns a
+:class:`deepfuse.training.callbacks.History`).
 
 Example:
     >>> s = Scores({"loss": 0.5, "accuracy": 0.9})
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["History", "Scores"]
+__all__ = ["Scores"]
 
 
 class Scores(list):
@@ -43,17 +44,3 @@ class Scores(list):
 
     def __repr__(self) -> str:
         return "Scores(" + ", ".join(f"{k}={v:.4g}" for k, v in self.as_dict().items()) + ")"
-
-
-class History:
-    """What ``fit`` returns: ``history.history["val_accuracy"]`` is a list with one value per epoch."""
-
-    def __init__(self, epoch_logs: list[dict[str, float]], *, initial_epoch: int = 0) -> None:
-        self.epoch = list(range(initial_epoch, initial_epoch + len(epoch_logs)))
-        self.history: dict[str, list[float]] = {}
-        for logs in epoch_logs:
-            for key, value in logs.items():
-                self.history.setdefault(key, []).append(value)
-
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"

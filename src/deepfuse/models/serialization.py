@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from deepfuse._utils.io import atomic_write_json, read_json
 from deepfuse._utils.safefiles import load_safetensors, save_safetensors
 from deepfuse.run.layout import MODEL_FILE, WEIGHTS_FILE
 
-__all__ = ["FORMAT", "load_model", "load_weights", "save_model"]
+__all__ = ["FORMAT", "jsonable", "load_model", "load_weights", "save_model"]
 
 FORMAT = "deepfuse.model"
 FORMAT_VERSION = 1
@@ -187,3 +188,23 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
         )
         raise DataError(f"The weights in '{path}' do not match the architecture: {details}.")
     model.load_state_dict(state, strict=True)
+
+
+def jsonable(value: Any) -> Any:
+    """A ``compile`` argument as JSON for ``model.json``: objects by their ``get_config()``,
+    functions by name.
+
+    Example:
+        >>> jsonable({"name": "sgd", "betas": (0.9, 0.99)})
+        {'name': 'sgd', 'betas': [0.9, 0.99]}
+    """
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    get_config = getattr(value, "get_config", None)
+    if callable(get_config):
+        return {"name": getattr(value, "name", type(value).__name__), **get_config()}
+    return getattr(value, "__name__", type(value).__name__)

@@ -51,6 +51,7 @@ __all__ = [
     "FORMAT",
     "CheckpointManager",
     "capture_rng",
+    "checkpoint_manager",
     "load_checkpoint",
     "restore_rng",
     "resume_latest",
@@ -136,6 +137,21 @@ class CheckpointManager:
     def _prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def checkpoint_manager(
+    directory: str | os.PathLike | None, *, keep: int, resume: bool
+) -> CheckpointManager | None:
+    """``fit``'s ``checkpoint_dir``/``keep_checkpoints``/``resume``: a manager, or None (no folder).
+
+    Raises:
+        UserError: ``resume`` without a folder to resume from.
+    """
+    if directory is None:
+        if resume:
+            raise UserError("fit(resume=True) needs checkpoint_dir, the folder of the checkpoints.")
+        return None
+    return CheckpointManager(directory, keep=keep)
 
 
 def resume_latest(trainer: Any, manager: CheckpointManager) -> Path | None:

@@ -33,7 +33,7 @@ import torch
 
 from deepfuse._utils.errors import ConfigError, did_you_mean, format_message, invalid_choice
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "param_groups_with_decay"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "clip_gradients", "param_groups_with_decay"]
 
 #: Registered names → torch optimizer classes.
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -216,3 +216,19 @@ def param_groups_with_decay(
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
     return groups
+
+
+def clip_gradients(params: Iterable[torch.nn.Parameter], clip: float | Mapping[str, float]) -> None:
+    """``compile(grad_clip=...)``: clip the gradient norm to ``clip`` (or ``{"norm": n}``), or
+    each gradient value to ``{"value": v}``.
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.ones(2)); w.grad = torch.tensor([3.0, 4.0])
+        >>> clip_gradients([w], {"value": 1.0}); w.grad.tolist()
+        [1.0, 1.0]
+    """
+    if isinstance(clip, Mapping) and "value" in clip:
+        torch.nn.utils.clip_grad_value_(params, float(clip["value"]))
+    else:
+        norm = clip["norm"] if isinstance(clip, Mapping) else clip
+        torch.nn.utils.clip_grad_norm_(params, float(norm))

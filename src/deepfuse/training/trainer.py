@@ -21,13 +21,22 @@ import itertools
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from deepfuse._utils.errors import DataError, NaNLossError
+from deepfuse.training.protocols import (
+    CheckpointedCallback,
+    EpochAware,
+    MetricStates,
+    ResumableData,
+    StatefulCallback,
+    TrainableModel,
+    TrainerAware,
+)
 
-__all__ = ["TrainableModel", "Trainer"]
+__all__ = ["Trainer"]
 
 _HOOKS = (
     "on_train_begin",
@@ -37,18 +46,6 @@ _HOOKS = (
     "on_train_batch_end",
     "on_validation_end",
 )
-
-
-class TrainableModel(Protocol):
-    """What the loop needs from a model (``deepfuse.Model`` implements it)."""
-
-    optimizer: torch.optim.Optimizer
-
-    def train(self, mode: bool = True) -> Any: ...
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
-    def test_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
-    def reset_metrics(self) -> None: ...
-    def compute_metrics(self) -> dict[str, float]: ...
 
 
 def _rows(batch: dict[str, torch.Tensor]) -> int:
@@ -61,7 +58,7 @@ class Trainer:
     """Runs epochs of ``train_step`` with validation, schedules and callbacks.
 
     Args:
-        model: The model (anything implementing :class:`TrainableModel`).
+        model: The model (anything implementing :class:`~deepfuse.training.protocols.TrainableModel`).
         callbacks: Callback objects (``deepfuse.training.callbacks.Callback``).
         schedule: Optional learning-rate schedule with ``interval`` ("step" or "epoch") and ``step()``.
         check_every: How often (in steps) the loss is checked for NaN/inf on accelerators; on CPU
@@ -107,10 +104,11 @@ class Trainer:
         self._resume: dict[str, Any] | None = None  # loaded state, applied when fit starts
         self._epoch_done = False
         self._step_in_epoch = 0
+        self._replay = False  # resumed mid-epoch without a saved data position: skip batches
         # Only callbacks that override a hook get called for it.
         self._hooks: dict[str, list[Any]] = {h: [] for h in _HOOKS}
         for cb in self.callbacks:
-            if hasattr(cb, "set_trainer"):
+            if isinstance(cb, TrainerAware):
                 cb.set_trainer(self)
             for hook in _HOOKS:
                 if _overrides(cb, hook):
@@ -181,7 +179,7 @@ class Trainer:
         loss_sum, seen = self.strategy.reduce_totals(loss_sum, seen)  # every worker's rows
         if seen == 0:
             raise DataError("Evaluation data is empty: no batch was produced.")
-        self.strategy.reduce_metric_states(getattr(model, "metric_set", None))
+        self.strategy.reduce_metric_states(model.metric_set)
         return {"loss": loss_sum / seen, **model.compute_metrics()}
 
     def running_logs(self) -> dict[str, float]:
@@ -207,12 +205,12 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng": capture_rng(),
             "schedule": self.schedule.state_dict() if self.schedule is not None else None,
-            "data": data.state_dict() if callable(getattr(data, "state_dict", None)) else None,
+            "data": data.state_dict() if isinstance(data, ResumableData) else None,
             "metrics": _metric_states(self.model),
             "callbacks": {
                 f"{i}.{type(cb).__name__}": _callback_state(cb)
                 for i, cb in enumerate(self.callbacks)
-                if callable(getattr(cb, "state_dict", None))
+                if isinstance(cb, StatefulCallback | CheckpointedCallback)
             },
             "trainer": {
                 "epoch": self.epoch,
@@ -238,9 +236,12 @@ class Trainer:
         saved = state.get("callbacks") or {}
         for i, cb in enumerate(self.callbacks):
             key = f"{i}.{type(cb).__name__}"
-            if key in saved:
-                loader = getattr(cb, "load_checkpoint_state", None) or cb.load_state_dict
-                loader(saved[key])
+            if key not in saved:
+                continue
+            if isinstance(cb, CheckpointedCallback):
+                cb.load_checkpoint_state(saved[key])
+            else:
+                cb.load_state_dict(saved[key])
         self._resume = dict(state)
 
     def save_checkpoint(self, *, epoch_done: bool) -> Any:
@@ -262,19 +263,27 @@ class Trainer:
         self._last_finite_loss = float(t["last_finite_loss"])
         self.stop_training = bool(t["stop_training"])
         self.history = [dict(h) for h in t["history"]]
-        if state.get("data") is not None and callable(getattr(train_data, "load_state_dict", None)):
-            train_data.load_state_dict(state["data"])
+        # Where training continues: the next epoch's start, or the step after the checkpoint.
+        epoch, step = (
+            (self.epoch + 1, 0) if t["epoch_done"] else (self.epoch, int(t["step_in_epoch"]))
+        )
+        if state.get("data") is not None and isinstance(train_data, ResumableData):
+            train_data.load_state_dict(state["data"])  # the exact position, shuffle state included
+        else:
+            # No saved position (foreign data): replay the epoch's order and skip `step` batches.
+            if isinstance(train_data, EpochAware):
+                train_data.set_epoch(epoch)
+            self._replay = step > 0
         restore_rng(state["rng"])
-        if t["epoch_done"]:
-            return int(t["epoch"]) + 1, 0
-        _load_metric_states(self.model, state.get("metrics"))
-        return int(t["epoch"]), int(t["step_in_epoch"])
+        if not t["epoch_done"]:  # mid-epoch: the epoch's running metrics continue
+            _load_metric_states(self.model, state.get("metrics"))
+        return epoch, step
 
     # ----------------------------------------------------------------- private
     def _global_logs(self, loss_sum: float, seen: int) -> dict[str, float]:
         """Loss and metrics over every worker's rows (this process's alone on one process)."""
         loss_sum, seen = self.strategy.reduce_totals(loss_sum, seen)
-        self.strategy.reduce_metric_states(getattr(self.model, "metric_set", None))
+        self.strategy.reduce_metric_states(self.model.metric_set)
         loss = loss_sum / seen if seen else float("nan")
         return {"loss": loss, **self.model.compute_metrics()}
 
@@ -284,9 +293,10 @@ class Trainer:
         if start_step == 0:  # else: resumed mid-epoch, sums and metric states were restored
             model.reset_metrics()
             self._loss_sum, self._seen = 0.0, 0
-        elif not callable(getattr(data, "load_state_dict", None)):
+        elif self._replay:
             # No saved position: replay the epoch's order and drop the batches already trained.
             data = itertools.islice(data, start_step, None)
+        self._replay = False
         self._epoch_done = False
         last_step = (self.steps_per_epoch or 0) - 1
         batch_end = self._hooks["on_train_batch_end"]
@@ -367,38 +377,22 @@ def _overrides(callback: Any, hook: str) -> bool:
     return False
 
 
-def _callback_state(callback: Any) -> Any:
+def _callback_state(callback: StatefulCallback | CheckpointedCallback) -> Any:
     """A callback's ``checkpoint_state()`` (may hold tensors) or its JSON ``state_dict()``."""
-    full = getattr(callback, "checkpoint_state", None)
-    return full() if callable(full) else callback.state_dict()
+    if isinstance(callback, CheckpointedCallback):
+        return callback.checkpoint_state()
+    return callback.state_dict()
 
 
-_PLAIN = (torch.Tensor, bool, int, float, str, type(None))
+def _metric_states(model: TrainableModel) -> dict[str, dict[str, Any]]:
+    """Running state of each training metric (``MetricSet.state_dict``); empty without metrics."""
+    metric_set = model.metric_set
+    return metric_set.state_dict() if isinstance(metric_set, MetricStates) else {}
 
 
-def _metric_states(model: Any) -> dict[str, dict[str, Any]]:
-    """Running state of each training metric: its tensor/number attributes (and tensor lists)."""
-    metric_set = getattr(model, "metric_set", None)
-    out: dict[str, dict[str, Any]] = {}
-    for name, metric in (getattr(metric_set, "metrics", None) or {}).items():
-        out[name] = {
-            k: v
-            for k, v in vars(metric).items()
-            if isinstance(v, _PLAIN)
-            or (isinstance(v, list) and all(isinstance(x, torch.Tensor) for x in v))
-        }
-    return out
-
-
-def _load_metric_states(model: Any, states: Mapping[str, Any] | None) -> None:
-    metric_set = getattr(model, "metric_set", None)
-    metrics = getattr(metric_set, "metrics", None) or {}
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    for name, state in (states or {}).items():
-        if name in metrics:
-            for key, value in state.items():
-                if isinstance(value, torch.Tensor):
-                    value = value.to(device)
-                elif isinstance(value, list):
-                    value = [v.to(device) if isinstance(v, torch.Tensor) else v for v in value]
-                setattr(metrics[name], key, value)
+def _load_metric_states(model: TrainableModel, states: Mapping[str, Any] | None) -> None:
+    """Put the epoch's running metric states back, on the model's device."""
+    metric_set = model.metric_set
+    if states and isinstance(metric_set, MetricStates):
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        metric_set.load_state_dict(states, device=device)

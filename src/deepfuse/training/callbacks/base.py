@@ -83,6 +83,8 @@ class Callback:
 class History(Callback):
     """Records every epoch's logs, like Keras: ``history.history["val_loss"][-1]``.
 
+    Also what ``Model.fit`` returns (built with :meth:`from_logs` from the trainer's logs).
+
     Attributes:
         history: ``dict[str, list[float]]``: one list per log key, one value per epoch.
         epoch: The 0-based epoch numbers recorded.
@@ -98,6 +100,19 @@ class History(Callback):
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+
+    @classmethod
+    def from_logs(cls, epoch_logs: list[dict[str, float]], *, initial_epoch: int = 0) -> History:
+        """A History of ``epoch_logs`` (one dict per epoch), numbered from ``initial_epoch``.
+
+        Example:
+            >>> History.from_logs([{"loss": 0.5}, {"loss": 0.4}], initial_epoch=3).epoch
+            [3, 4]
+        """
+        history = cls()
+        for offset, logs in enumerate(epoch_logs):
+            history.on_epoch_end(initial_epoch + offset, logs)
+        return history
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         self.epoch.append(epoch)

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from deepfuse.training.callbacks.base import Callback
 
-__all__ = ["ProgressBar", "format_logs"]
+__all__ = ["ProgressBar", "format_logs", "with_progress_bar"]
 
 
 def _fmt(key: str, value: Any) -> str:
@@ -208,3 +208,18 @@ class ProgressBar(Callback):
         if self._bar is not None:  # training stopped inside an epoch
             self._bar.close()
             self._bar = None
+
+
+def with_progress_bar(callbacks: list[Any], verbose: int) -> list[Any]:
+    """``callbacks`` plus the progress display ``fit(verbose=...)`` asks for, unless one is there.
+
+    ``verbose``: 0 nothing, 1 a progress bar, 2 one plain line per epoch.
+
+    Example:
+        >>> [type(c).__name__ for c in with_progress_bar([], 2)]
+        ['ProgressBar']
+    """
+    if not verbose or any(isinstance(c, ProgressBar) for c in callbacks):
+        return callbacks
+    bar = ProgressBar() if verbose == 1 else ProgressBar(plain=True, plain_interval=float("inf"))
+    return [*callbacks, bar]

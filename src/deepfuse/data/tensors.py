@@ -1,0 +1,191 @@
+"""THE array -> tensor rule: one conversion for ``fit``/``evaluate``/``predict``, the CLI and
+``deepfuse.data.to_tensor_dict``, so the same arrays always become the same tensors.
+
+Inputs: numpy arrays, torch tensors, (nested) lists of numbers, pandas DataFrames/Series and
+pyarrow Tables/Arrays of numeric columns, or a dict of those (multi-input; keys are kept).
+
+The rule, decided from the array alone:
+
+======================  ======================================  ==============================
+array                   feature (``x``)                          target (``y``)
+======================  ======================================  ==============================
+float (any width)       float32                                  float32
+bool                    float32 (0/1)                            float32 (binary targets)
+uint8                   float32 scaled to [0, 1] (pixels, as     int64 (class labels)
+                        torchvision's ``ToTensor``)
+other integers          int64 (token ids, category codes)        int64 (class indices)
+strings / objects       DataError (encode them first)            DataError
+======================  ======================================  ==============================
+
+Images: a 4-D feature array ``(N, H, W, C)`` is **channels-last** when ``C`` is 1, 3 or 4 and
+both ``H`` and ``W`` are larger than 4 (so ``H`` cannot be a channel count); it becomes
+``(N, C, H, W)`` here, once, at the data boundary (one copy), which is what ``torch.nn.Conv2d``
+takes. Anything else keeps its shape: ``(N, C, H, W)`` stays, and ``(N, H, W)`` stays too (a
+model whose first layer is a Conv2D adds the channel itself, see ``deepfuse.models.layout``,
+which leaves arrays that are already NCHW alone, so nothing is transposed twice).
+:func:`images_to_tensor` is the same rule for image arrays, with the channel added.
+
+Example:
+    >>> import numpy as np
+    >>> b = to_tensor_dict(np.full((2, 28, 28, 3), 255, np.uint8), np.array([True, False]))
+    >>> tuple(b["x"].shape), b["x"].dtype, float(b["x"].max()), b["y"].dtype
+    ((2, 3, 28, 28), torch.float32, 1.0, torch.float32)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from deepfuse._utils.errors import DataError
+from deepfuse.data.columns import as_array, is_numeric_type
+
+__all__ = ["cast", "images_to_tensor", "is_channels_last", "to_tensor", "to_tensor_dict"]
+
+X_KEY, Y_KEY = "x", "y"
+_CHANNEL_SIZES = (1, 3, 4)  # grayscale, RGB, RGBA
+
+
+def is_channels_last(shape: tuple[int, ...] | torch.Size) -> bool:
+    """True for an ``(N, H, W, C)`` image batch with C in {1, 3, 4} and H, W > 4.
+
+    Example:
+        >>> is_channels_last((8, 28, 28, 1)), is_channels_last((8, 1, 28, 28))
+        (True, False)
+    """
+    return len(shape) == 4 and shape[3] in _CHANNEL_SIZES and shape[1] > 4 and shape[2] > 4
+
+
+def _table_to_numpy(table: pa.Table, what: str) -> np.ndarray:
+    """A numeric table as a float64 ``(N, columns)`` array; refuses text and missing values."""
+    bad = [
+        f.name for f in table.schema if not (is_numeric_type(f.type) or pa.types.is_boolean(f.type))
+    ]
+    if bad:
+        raise DataError(
+            f"{what} has non-numeric columns ({', '.join(bad)}); expected numbers only. Use "
+            "deepfuse.data.Preprocessor to encode categorical/text columns."
+        )
+    cols = [
+        pa.compute.cast(as_array(table.column(i)), pa.float64()).to_numpy(zero_copy_only=False)
+        for i in range(table.num_columns)
+    ]
+    arr = np.stack(cols, axis=1) if cols else np.zeros((table.num_rows, 0))
+    if np.isnan(arr).any():
+        row = int(np.argmax(np.isnan(arr).any(axis=1))) + 1
+        raise DataError(
+            f"{what} has missing values (first in row {row}); fill them or use "
+            "deepfuse.data.Preprocessor."
+        )
+    return arr
+
+
+def _as_raw_tensor(value: Any, name: str) -> torch.Tensor:
+    """``value`` as a tensor of its own dtype (no copy for numpy arrays and tensors)."""
+    if type(value).__module__.startswith("pandas"):
+        value = pa.table(value) if hasattr(value, "columns") else pa.array(value.to_numpy())
+    if isinstance(value, pa.Table):
+        value = _table_to_numpy(value, f"Input '{name}'")
+    elif isinstance(value, pa.Array | pa.ChunkedArray):
+        value = as_array(value).to_numpy(zero_copy_only=False)
+    if isinstance(value, torch.Tensor):
+        return value
+    arr = np.asarray(value)
+    if arr.dtype.kind in "OUSV":
+        raise DataError(
+            f"Input '{name}' holds {arr.dtype} values (strings/objects); expected numbers. Encode "
+            "them with deepfuse.data.Preprocessor (or `deepfuse train` with a CSV), or map labels "
+            "to integers first."
+        )
+    arr = np.ascontiguousarray(arr)
+    # arrow-backed arrays are read-only; torch warns on those (and writes would be undefined)
+    return torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+
+
+def cast(t: torch.Tensor, *, label: bool = False, name: str = "x") -> torch.Tensor:
+    """The dtype half of the rule, for a tensor (no copy when the dtype is already right).
+
+    Example:
+        >>> cast(torch.tensor([0, 255], dtype=torch.uint8)).tolist()
+        [0.0, 1.0]
+    """
+    if t.is_floating_point():
+        return t.float()  # no copy when already float32
+    if t.dtype == torch.bool:
+        return t.float()
+    if t.dtype == torch.uint8:
+        return t.long() if label else t.float().div_(255.0)  # pixels -> [0, 1]
+    if t.dtype.is_complex:
+        raise DataError(f"Input '{name}' has complex dtype {t.dtype}; expected real numbers.")
+    return t.long()
+
+
+def to_tensor(value: Any, *, label: bool = False, name: str = "x") -> torch.Tensor:
+    """Convert one array-like with the rule of this module (``label=True``: the target column).
+
+    Example:
+        >>> to_tensor(np.array([0, 255], np.uint8)).tolist(), to_tensor([1, 2], label=True).dtype
+        ([0.0, 1.0], torch.int64)
+    """
+    t = cast(_as_raw_tensor(value, name), label=label, name=name)
+    if not label and is_channels_last(t.shape):
+        t = t.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
+    return t
+
+
+def images_to_tensor(images: Any) -> torch.Tensor:
+    """Image arrays ``(N, H, W)`` or ``(N, H, W, C)`` → NCHW tensors with :func:`to_tensor`'s rule.
+
+    uint8 pixels become float32 in [0, 1]; a missing channel dimension is added.
+
+    Example:
+        >>> images_to_tensor(np.zeros((2, 28, 28), np.uint8)).shape
+        torch.Size([2, 1, 28, 28])
+    """
+    x = to_tensor(images)
+    return x.unsqueeze(1) if x.dim() == 3 else x  # (N, H, W) -> (N, 1, H, W)
+
+
+def to_tensor_dict(x: Any, y: Any = None) -> dict[str, torch.Tensor]:
+    """Build a batch dict from in-memory features ``x`` and optional targets ``y``.
+
+    Args:
+        x: An array-like (numpy, torch, list, pandas, pyarrow Table of numeric columns) or a
+            dict of them (multi-input; keys are kept).
+        y: Optional targets of the same length (stored under ``"y"``).
+
+    Returns:
+        ``{"x": ..., "y": ...}`` (or the dict's keys plus ``"y"``), converted by the rule of this
+        module.
+
+    Raises:
+        DataError: Non-numeric data, missing values in a table, no rows, or lengths that differ.
+
+    Example:
+        >>> b = to_tensor_dict({"numeric": np.ones((3, 2)), "categorical": np.array([[1], [2], [0]])}, [0.5, 1.0, 2.0])
+        >>> {k: (tuple(v.shape), str(v.dtype)) for k, v in b.items()}
+        {'numeric': ((3, 2), 'torch.float32'), 'categorical': ((3, 1), 'torch.int64'), 'y': ((3,), 'torch.float32')}
+    """
+    if isinstance(x, Mapping):
+        out = {str(k): to_tensor(v, name=str(k)) for k, v in x.items()}
+    else:
+        out = {X_KEY: to_tensor(x)}
+    if y is not None:
+        if Y_KEY in out:
+            raise DataError(
+                "Both x (a dict with key 'y') and y were given; rename the input key 'y'."
+            )
+        out[Y_KEY] = to_tensor(y, label=True, name=Y_KEY)
+    rows = {k: int(v.shape[0]) for k, v in out.items() if v.dim() > 0}
+    if len(set(rows.values())) > 1:
+        raise DataError(
+            f"Inputs have different numbers of rows: {rows}. Every input and the target must "
+            "have the same number of rows."
+        )
+    if rows and next(iter(rows.values())) == 0:
+        raise DataError("The dataset is empty (0 rows). Pass at least one sample.")
+    return out

@@ -1,0 +1,104 @@
+"""One array -> tensor rule: every entry point turns the same arrays into the same tensors.
+
+Regression test of issue 10: uint8 channels-last images with bool labels used to become NCHW
+0-255 int64 labels (``deepfuse.data``), NHWC 0-255 (``fit``) and NCHW 0-1 (the CLI). The rule
+(``deepfuse.data.tensors``): uint8 pixels -> float32 in [0, 1], channels-last -> NCHW, bool
+targets -> float32.
+
+To add an entry point, add a function ``(images, labels) -> {"x": ..., "y": ...}`` to
+``ENTRY_POINTS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+
+import deepfuse as df
+from deepfuse.data import to_tensor_dict
+from deepfuse.data.tensors import images_to_tensor, to_tensor
+from deepfuse.models import feeding
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, size=(6, 12, 10, 3), dtype=np.uint8)  # (N, H, W, C), H != W
+LABELS = np.array([True, False, True, True, False, False])
+
+
+def _fit_plain(images: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+    """What ``Model.fit`` trains on, for any ``nn.Module``."""
+    return feeding.to_tensors(df.Model(torch.nn.Flatten()), images, labels)
+
+
+def _fit_keras_conv(images: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+    """What ``fit`` trains on for a Keras-style model declared channels-last: not transposed twice."""
+    model = df.Sequential([df.layers.Conv2D(2, 3, input_shape=(12, 10, 3)), df.layers.Flatten()])
+    return feeding.to_tensors(model, images, labels)
+
+
+def _fit_lazy_conv(images: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+    """``fit`` with a first Conv2D that infers the layout from the first data it sees."""
+    model = df.Sequential([df.layers.Conv2D(2, 3), df.layers.Flatten()])
+    return feeding.to_tensors(model, images, labels)
+
+
+def _images_to_tensor(images: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+    return {"x": images_to_tensor(images), "y": to_tensor(labels, label=True)}
+
+
+ENTRY_POINTS: dict[str, Callable[[np.ndarray, np.ndarray], dict[str, torch.Tensor]]] = {
+    "deepfuse.data.to_tensor_dict": to_tensor_dict,
+    "fit (any module)": _fit_plain,
+    "fit (Keras input_shape)": _fit_keras_conv,
+    "fit (lazy Conv2D)": _fit_lazy_conv,
+    "deepfuse.data.tensors.images_to_tensor": _images_to_tensor,
+}
+
+
+def _reference() -> dict[str, torch.Tensor]:
+    """Written out by hand: NCHW float32 pixels / 255, float32 0/1 labels."""
+    x = torch.from_numpy(IMAGES.astype(np.float32) / np.float32(255.0)).permute(0, 3, 1, 2)
+    return {"x": x.contiguous(), "y": torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0])}
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_entry_points_give_identical_tensors(entry):
+    got = ENTRY_POINTS[entry](IMAGES, LABELS)
+    want = _reference()
+    assert sorted(got) == ["x", "y"]
+    for key in ("x", "y"):
+        assert got[key].dtype == want[key].dtype, key
+        assert got[key].shape == want[key].shape, key
+        assert torch.equal(got[key], want[key]), key
+
+
+def test_the_rule_table():
+    assert to_tensor(np.array([1.5], np.float64)).dtype == torch.float32
+    assert to_tensor(np.array([3], np.int32)).dtype == torch.int64  # token ids stay integers
+    assert to_tensor(np.array([7], np.uint8), label=True).tolist() == [7]  # uint8 class labels
+    assert to_tensor(np.array([0, 51, 255], np.uint8)).tolist() == pytest.approx([0.0, 0.2, 1.0])
+    assert to_tensor(np.array([True])).dtype == torch.float32
+    # channels-last only when the array alone says so
+    assert to_tensor(np.zeros((2, 8, 8, 1))).shape == (2, 1, 8, 8)
+    assert to_tensor(np.zeros((2, 3, 8, 8))).shape == (2, 3, 8, 8)  # already NCHW
+    assert to_tensor(np.zeros((2, 8, 8))).shape == (2, 8, 8)  # the model adds the channel
+    assert to_tensor(np.zeros((2, 8, 8, 1)), label=True).shape == (2, 8, 8, 1)  # masks as given
+    assert images_to_tensor(np.zeros((2, 8, 8), np.uint8)).shape == (2, 1, 8, 8)
+
+
+def test_keras_style_model_trains_on_uint8_channels_last_images():
+    model = df.Sequential(
+        [
+            df.layers.Conv2D(4, 3, activation="relu", input_shape=(12, 10, 3)),
+            df.layers.Flatten(),
+            df.layers.Dense(2),
+        ]
+    )
+    model.compile(optimizer="adam", loss="cross_entropy")
+    y = LABELS.astype(np.int64)
+    model.fit(IMAGES, y, epochs=1, batch_size=3, verbose=0, seed=0)
+    assert model.predict(IMAGES).shape == (6, 2)
+    # NHWC uint8 and the same images already converted give the same predictions
+    np.testing.assert_array_equal(model.predict(IMAGES), model.predict(_reference()["x"]))
