@@ -404,8 +404,8 @@ def _adversarial_step(spec: Mapping[str, Any] | None) -> StepExtension | None:
     """``compile(adversarial=...)``: the step extension of :mod:`deepfuse.adversarial`, or None."""
     if spec is None or spec is False:
         return None
-    # The one import of a package above models: adversarial training lives there (DESIGN:
-    # features are train_step extensions), compile(adversarial=...) is the public switch.
+    # deepfuse.adversarial sits between models and training in the layer contract: its attacks
+    # and its step extension need only torch, so models may offer compile(adversarial=...).
     from deepfuse.adversarial.training import AdversarialTraining
 
     return AdversarialTraining.from_spec(spec)
