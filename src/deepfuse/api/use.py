@@ -124,7 +124,8 @@ def evaluate_run(
     result = evaluate_model(
         model, tensors, meta.get("task"), _classes(run, model), batch_size=batch
     )
-    name = evaluation_file(None if data is None else str(data))
+    # Path(...).name: a folder given as 'shards/' is named after 'shards'
+    name = evaluation_file(None if data is None else Path(data).name)
     atomic_write_json(run / name, result.to_dict())
     return RunEvaluation({k: float(v) for k, v in scores.items()}, result, run / name)
 
