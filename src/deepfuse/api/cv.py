@@ -45,7 +45,7 @@ from deepfuse.evaluation import EvaluationResult, kfold_indices
 from deepfuse.evaluation.fold_summary import HEADLINE_METRICS, folds_csv, summarize_folds
 from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.models.from_config import build_compiled_model
-from deepfuse.run import RunWriter
+from deepfuse.run import CONFIG_FILE, CV_FILE, CV_TABLE_FILE, RunWriter
 
 __all__ = ["CVResult", "cross_validate"]
 
@@ -124,10 +124,10 @@ def cross_validate(
     name = run_name(resolved)
     writer = RunWriter(out_dir, f"cv-{name}")
     with writer as tmp:
-        dump_config(resolved, tmp / "config.yaml")
-        atomic_write_text(tmp / "cv.csv", folds_csv(per_fold, names))
+        dump_config(resolved, tmp / CONFIG_FILE)
+        atomic_write_text(tmp / CV_TABLE_FILE, folds_csv(per_fold, names))
         atomic_write_json(
-            tmp / "cv.json",
+            tmp / CV_FILE,
             {
                 "name": name,
                 "folds": folds,

@@ -34,7 +34,13 @@ from deepfuse.models.from_config import (
 )
 from deepfuse.report import write_report
 from deepfuse.run import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
     DEFAULT_RUNS_DIR,
+    EVALUATION_FILE,
+    HISTOGRAMS_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
     STEPS_FILE,
     finish_run_dir,
     history_csv,
@@ -163,7 +169,7 @@ def train(
     run_dir = None
     if resume is not None:  # the run's own resolved config; the run continues in its folder
         run_dir = resumable_run(resume)
-        cfg = load_config(run_dir / "config.yaml")
+        cfg = load_config(run_dir / CONFIG_FILE)
     elif cfg is None:
         raise ConfigError("train() needs a config (a dict or a YAML path), or resume=RUN_DIR.")
     resolved = resolve_config(cfg)
@@ -212,18 +218,18 @@ def _train_worker(
     if tmp is not None and planned and not restored:
         # An attempt that starts over (none before it, or a restart before the first epoch
         # checkpoint): nothing of an earlier attempt stays.
-        shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
+        shutil.rmtree(tmp / CHECKPOINTS_DIR, ignore_errors=True)
     if tmp is not None:
         callbacks.append(StepLog(tmp / STEPS_FILE))
         # weight/gradient histograms per epoch for report.html (reads tensors only: same bits)
         if not any(isinstance(cb, HistogramLog) for cb in callbacks):  # the config's own wins
-            callbacks.append(HistogramLog(tmp / "histograms.json"))
-        options_ckpt = {"checkpoint_dir": tmp / "checkpoints", "resume": resume_folder}
+            callbacks.append(HistogramLog(tmp / HISTOGRAMS_FILE))
+        options_ckpt = {"checkpoint_dir": tmp / CHECKPOINTS_DIR, "resume": resume_folder}
     # A failed fresh run leaves nothing behind; a planned folder is train()'s to remove (a
     # restarted worker group continues in it).
     with _removed_on_error(tmp if fresh and not planned else None):
         if tmp is not None and fresh:
-            dump_config(cfg, tmp / "config.yaml")
+            dump_config(cfg, tmp / CONFIG_FILE)
         started_at = utc_now()
         start = time.perf_counter()
         options = fit_options(trainer, model)
@@ -241,18 +247,18 @@ def _train_worker(
         )
         eval_time = time.perf_counter() - eval_start
         model.save(tmp)
-        history_csv(history, tmp / "history.csv", steps=tmp / STEPS_FILE)
+        history_csv(history, tmp / HISTORY_FILE, steps=tmp / STEPS_FILE)
         (tmp / STEPS_FILE).unlink()  # now in history.csv, one row per step
         metrics = _metrics(prep, history, test, train_time)
         eval_start = time.perf_counter()
-        _write_evaluation(model, prep, tmp / "evaluation.json", trainer["batch_size"])
+        _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
         eval_time += time.perf_counter() - eval_start
         metrics.update(run_facts(prep, model, started_at, eval_time))
         # report.html before metrics.json: the run is renamed from .partial only with its report
         report_start = time.perf_counter()
         _write_report(tmp, model, prep, metrics)
         metrics["report_time_s"] = round(time.perf_counter() - report_start, 3)
-        atomic_write_json(tmp / "metrics.json", metrics)
+        atomic_write_json(tmp / METRICS_FILE, metrics)
     # every file is there: <name>-<stamp>.partial becomes <name>-<stamp> in one rename
     return RunResult(finish_run_dir(tmp), metrics, history, cfg)
 

@@ -26,9 +26,10 @@ import pyarrow as pa
 from deepfuse._utils.errors import UserError
 from deepfuse._utils.io import atomic_write, atomic_write_json, read_json
 from deepfuse.config import load_config
+from deepfuse.data.formats import format_or_none
 from deepfuse.data.routes import read_input, route_for, test_feed_of
 from deepfuse.evaluation.model_eval import evaluate_model
-from deepfuse.run import check_run_dir, read_run
+from deepfuse.run import CONFIG_FILE, METRICS_FILE, check_run_dir, evaluation_file, read_run
 
 __all__ = [
     "RunEvaluation",
@@ -46,7 +47,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
     from deepfuse.models.serialization import load_model
 
     run = check_run_dir(run_dir)
-    cfg = load_config(run / "config.yaml")
+    cfg = load_config(run / CONFIG_FILE)
     return run, cfg, load_model(run)
 
 
@@ -119,15 +120,12 @@ def evaluate_run(
     run, cfg, model = load_run(run_dir)
     tensors, batch = _eval_data(cfg, model, data)
     scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
-    meta = read_json(run / "metrics.json")
+    meta = read_json(run / METRICS_FILE)
     result = evaluate_model(
         model, tensors, meta.get("task"), _classes(run, model), batch_size=batch
     )
-    name = (
-        "evaluation.json"
-        if data is None
-        else f"evaluation-{Path(str(data)).name.split('.')[0]}.json"
-    )
+    # Path(...).name: a folder given as 'shards/' is named after 'shards'
+    name = evaluation_file(None if data is None else Path(data).name)
     atomic_write_json(run / name, result.to_dict())
     return RunEvaluation({k: float(v) for k, v in scores.items()}, result, run / name)
 
@@ -176,7 +174,7 @@ def info(run_dir: str | os.PathLike) -> dict[str, Any]:
 def _classes(run: Path, model: Any) -> list[Any] | None:
     if model.preprocessor is not None:
         return model.preprocessor.classes
-    return read_json(run / "metrics.json").get("classes")
+    return read_json(run / METRICS_FILE).get("classes")
 
 
 def _prediction_table(outputs: np.ndarray, classes: list[Any] | None) -> pa.Table:
@@ -207,7 +205,7 @@ def _prediction_table(outputs: np.ndarray, classes: list[Any] | None) -> pa.Tabl
 
 
 def _write_table(table: pa.Table, path: Path) -> None:
-    if path.name.lower().endswith((".parquet", ".pq")):
+    if format_or_none(path) == "parquet":
         import pyarrow.parquet as pq
 
         atomic_write(path, lambda tmp: pq.write_table(table, tmp))

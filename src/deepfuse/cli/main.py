@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from deepfuse.cli import prepare, robustness
+from deepfuse.run.layout import DEFAULT_RUNS_DIR, REPORT_FILE  # torch-free: --help stays fast
 
 __all__ = ["main"]
 
@@ -155,7 +156,11 @@ def _add_ui(verbs: Any) -> None:
         "by side. Read-only; listens on 127.0.0.1 unless --host says otherwise.",
     )
     ui.add_argument(
-        "runs_dir", metavar="RUNS_DIR", nargs="?", default="runs", help="default: runs/"
+        "runs_dir",
+        metavar="RUNS_DIR",
+        nargs="?",
+        default=DEFAULT_RUNS_DIR,
+        help=f"default: {DEFAULT_RUNS_DIR}/",
     )
     ui.add_argument("--port", type=int, default=8765, help="default 8765")
     ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
@@ -235,8 +240,8 @@ def _config_of(args: argparse.Namespace) -> dict[str, Any]:
 
 def _print_folder(label: str, folder: Path) -> None:
     """The report's path, then the folder: the last line, which scripts read."""
-    if (folder / "report.html").is_file():
-        print(f"report: {folder / 'report.html'}")
+    if (folder / REPORT_FILE).is_file():
+        print(f"report: {folder / REPORT_FILE}")
     print(f"{label}: {folder}")
 
 

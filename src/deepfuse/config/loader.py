@@ -10,8 +10,8 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,45 @@ import yaml
 
 from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
 from deepfuse._utils.io import atomic_write_text
+from deepfuse.config.frozen import thaw
 
 __all__ = ["SECTIONS", "apply_overrides", "dump_config", "load_config", "parse_value"]
 
 #: Top-level keys a config may have. ``name`` names the run directory.
 SECTIONS = ("data", "model", "trainer", "name")
+
+_FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# Scientific notation that PyYAML's YAML 1.1 rules read as a string (they want a dot and a signed
+# exponent: 1e-3 and 1.5e3 are strings there): a float in YAML 1.2 and to every user.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+def _config_yaml(cls: type) -> type:
+    """The YAML rules of a config, on a loader or dumper class (both must agree, so that a
+    string such as ``'1e-3'`` is written quoted): PyYAML's safe rules, plus scientific
+    notation as floats, minus YAML 1.1 timestamps (``2024-01-05`` stays a string; an invalid
+    date such as ``2001-13-01`` failed with a ValueError)."""
+    cls.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    cls.add_implicit_resolver(_FLOAT, _EXPONENT_FLOAT, list("-+0123456789."))
+    return cls
+
+
+@_config_yaml
+class _ConfigSafeLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` with the config rules (see :func:`_config_yaml`)."""
+
+
+@_config_yaml
+class _ConfigSafeDumper(yaml.SafeDumper):
+    """``yaml.safe_dump`` with the config rules (see :func:`_config_yaml`)."""
+
+
+# Raised by PyYAML's constructors beside YAMLError: '!!int x' (ValueError), deep nesting.
+_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, AttributeError, RecursionError)
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -58,8 +92,8 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"Cannot read config file '{path}': {reason}.") from None
     try:
-        cfg = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        cfg = yaml.load(text, Loader=_ConfigSafeLoader)
+    except _CONSTRUCT_ERRORS as exc:
         raise ConfigError(_yaml_error_message(path, exc)) from None
     if cfg is None:
         return {}
@@ -74,7 +108,7 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     return cfg
 
 
-def _yaml_error_message(path: Path, exc: yaml.YAMLError) -> str:
+def _yaml_error_message(path: Path, exc: Exception) -> str:
     """One line naming the file, line and column of a YAML syntax error."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -88,24 +122,18 @@ def _yaml_error_message(path: Path, exc: yaml.YAMLError) -> str:
 def parse_value(text: str) -> Any:
     """Parse an override value as a YAML scalar or flow collection.
 
-    ``"3"`` → ``3``, ``"1e-3"`` → ``0.001``, ``"[64,32]"`` → ``[64, 32]``, ``"{name: adam}"`` →
-    a dict, ``"null"`` → ``None``; anything that is not valid YAML stays a string.
+    ``"3"`` → ``3``, ``"1e-3"`` → ``0.001`` (at any depth: ``"{lr: 1e-3}"``), ``"[64,32]"`` →
+    ``[64, 32]``, ``"{name: adam}"`` → a dict, ``"null"`` → ``None``, ``"'1e-3'"`` (quoted) →
+    the string; anything that is not valid YAML stays a string. Never raises.
 
     Example:
-        >>> parse_value("[64,32]"), parse_value("1e-3"), parse_value("adam")
-        ([64, 32], 0.001, 'adam')
+        >>> parse_value("[64,32]"), parse_value("{lr: 1e-3}"), parse_value("adam")
+        ([64, 32], {'lr': 0.001}, 'adam')
     """
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        return yaml.load(text, Loader=_ConfigSafeLoader)
+    except _CONSTRUCT_ERRORS:
         return text
-    # PyYAML (YAML 1.1) reads "1e-3" as a string; users mean a float.
-    if isinstance(value, str):
-        try:
-            return float(value) if any(c in value for c in ".eE") else value
-        except ValueError:
-            return value
-    return value
 
 
 def apply_overrides(cfg: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -130,7 +158,7 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
         >>> apply_overrides({"trainer": {"optimizer": "adam"}}, ["trainer.optimizer.lr=0.01"])
         {'trainer': {'optimizer': {'name': 'adam', 'lr': 0.01}}}
     """
-    out: dict[str, Any] = copy.deepcopy(dict(cfg))
+    out: dict[str, Any] = thaw(cfg)  # new dicts and lists all the way down (frozen or not)
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -185,7 +213,7 @@ def _put_child(node: Any, part: str, value: Any, item: str) -> None:
 
 
 def _index(node: list, part: str, item: str) -> int:
-    if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+    if not re.fullmatch(r"-?[0-9]+", part) or not -len(node) <= int(part) < len(node):
         raise ConfigError(
             format_message(
                 f"Cannot set {item!r}: {part!r} is not a valid index into a list of {len(node)}.",
@@ -203,7 +231,9 @@ def dump_config(cfg: Mapping[str, Any], path: str | os.PathLike | None = None) -
         trainer:
           epochs: 3
     """
-    text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False)
+    text = yaml.dump(
+        _plain(cfg), Dumper=_ConfigSafeDumper, sort_keys=False, default_flow_style=False
+    )
     if path is not None:
         atomic_write_text(path, text)
     return text

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deepfuse._utils.errors import DataError
+from deepfuse._utils.text import rank_by_frequency
 from deepfuse.data.columns import as_array, as_string, is_numeric_type, parse_numeric, row_of_first
-from deepfuse.data.sketches import rank_by_frequency
 
 __all__ = ["BinaryEncoder", "CategoricalEncoder", "NumericEncoder", "TargetEncoder"]
 

@@ -35,21 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["HeavyHitters", "LengthHistogram", "Moments", "rank_by_frequency"]
-
-
-def rank_by_frequency(values: pa.Array, counts: np.ndarray, limit: int | None = None) -> list[str]:
-    """Values by decreasing count, ties in code-point order, at most ``limit`` of them.
-
-    The one ordering of every vocabulary (categories and words), in memory and when streaming.
-
-    Example:
-        >>> rank_by_frequency(pa.array(["b", "a", "c"]), np.array([1, 2, 2]))
-        ['a', 'c', 'b']
-    """
-    names = values.to_numpy(zero_copy_only=False).astype(str)
-    order = np.lexsort((names, -np.asarray(counts)))  # count desc, then value asc
-    return [str(v) for v in names[order][:limit]]
+__all__ = ["HeavyHitters", "LengthHistogram", "Moments"]
 
 
 class Moments:

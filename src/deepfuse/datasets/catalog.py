@@ -4,7 +4,7 @@ A :class:`BuiltinDataset` says how to load the data (its loader's keyword argume
 ``data.dataset: {name: ..., **options}`` accepts), which kind of data it is (``"images"``:
 ``uint8`` arrays, or ``"table"``: pyarrow tables), the target column and the feature types of a
 table, and the class names of an image set. The data routes (:mod:`deepfuse.data.routes`) and
-config validation read this table; nothing else lists the built-in datasets.
+config validation read this registry; nothing else lists the built-in datasets.
 
 Example:
     >>> entry, options = builtin({"name": "imdb", "seed": 1})
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepfuse._utils.errors import ConfigError, did_you_mean
+from deepfuse._utils.registry import Registry
 from deepfuse.datasets.adult import load_adult
 from deepfuse.datasets.imdb import load_imdb
 from deepfuse.datasets.mnist import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
@@ -56,34 +56,37 @@ def _imdb(data_dir: str | os.PathLike | None = None, seed: int | None = 113) -> 
     return train.select(keep), test.select(keep)
 
 
-#: Every built-in dataset by name.
-BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
-    d.name: d
-    for d in (
-        BuiltinDataset("mnist", load_mnist, "images", classes=tuple(range(10))),
-        BuiltinDataset(
-            "fashion_mnist", load_fashion_mnist, "images", classes=FASHION_MNIST_CLASSES
-        ),
-        BuiltinDataset("imdb", _imdb, "table", target="sentiment", features={"review": "text"}),
-        BuiltinDataset("adult", load_adult, "table", target="income"),
-    )
-}
+#: Every built-in dataset by name. A new one is ``BUILTIN_DATASETS.register(name,
+#: BuiltinDataset(name, ...))``; the route of its ``kind`` serves it. Names match as config
+#: validation matches them (case, ``_`` and ``-`` aside): what ``validate`` accepts is served.
+BUILTIN_DATASETS: Registry[BuiltinDataset] = Registry(
+    "built-in dataset", normalize=lambda n: n.replace("_", "").replace("-", "").lower()
+)
+for _entry in (
+    BuiltinDataset("mnist", load_mnist, "images", classes=tuple(range(10))),
+    BuiltinDataset("fashion_mnist", load_fashion_mnist, "images", classes=FASHION_MNIST_CLASSES),
+    BuiltinDataset("imdb", _imdb, "table", target="sentiment", features={"review": "text"}),
+    BuiltinDataset("adult", load_adult, "table", target="income"),
+):
+    BUILTIN_DATASETS.register(_entry.name, _entry)
+del _entry
 
 
 def builtin(spec: Any) -> tuple[BuiltinDataset, dict[str, Any]]:
     """``(dataset, loader options)`` for ``data.dataset`` given as a name or ``{name, ...}``.
 
     Raises:
-        ConfigError: No built-in dataset has that name.
+        ConfigError: No built-in dataset has that name (the message lists the allowed names
+            and a did-you-mean).
+
+    Example:
+        >>> builtin("mnst")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.ConfigError: Unknown built-in dataset 'mnst'. Allowed values: 'adult', 'fashion_mnist', 'imdb', 'mnist'. Did you mean 'mnist'?
     """
     if isinstance(spec, Mapping):
         name, options = str(spec["name"]), {k: v for k, v in spec.items() if k != "name"}
     else:
         name, options = str(spec), {}
-    if name not in BUILTIN_DATASETS:
-        raise ConfigError(
-            f"Invalid value for 'data.dataset': {name!r}. Allowed values: "
-            f"{', '.join(repr(n) for n in sorted(BUILTIN_DATASETS))}."
-            f"{did_you_mean(name, list(BUILTIN_DATASETS))}"
-        )
-    return BUILTIN_DATASETS[name], options
+    return BUILTIN_DATASETS.get(name), options

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from deepfuse.data.text import TextEncoder
+from deepfuse._utils.text import TextEncoder
 from deepfuse.datasets._files import find_file
 
 __all__ = ["load_imdb"]

@@ -9,8 +9,9 @@ import pytest
 
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.config import validate
+from deepfuse.data.formats import format_of
 from deepfuse.data.routes.positional import RangeSource, split_by_position
-from deepfuse.data.routes.streamed import format_of, should_stream, stream_threshold_bytes
+from deepfuse.data.routes.streamed import should_stream, stream_threshold_bytes
 from deepfuse.data.streaming import scan_csv, scan_parquet
 
 

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError, DataError, did_you_mean
+from deepfuse.data.formats import format_of
 from deepfuse.data.routes.base import FoldRows, Prepared, register_route
 from deepfuse.data.routes.positional import split_by_position
 from deepfuse.data.routes.tables import (
@@ -51,7 +52,6 @@ from deepfuse.data.streaming import LazyDataset, Source, resolve_paths
 __all__ = [
     "STREAM_DEFAULTS",
     "TableStreamed",
-    "format_of",
     "should_stream",
     "stream_threshold_bytes",
 ]
@@ -62,44 +62,6 @@ STREAM_DEFAULTS: dict[str, Any] = {
     "shuffle_buffer": 100_000,
     "stream_threshold_mb": None,
 }
-_FORMATS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".csv.gz": "csv",
-    ".jsonl": "json",
-    ".ndjson": "json",
-    ".json": "json",
-    ".jsonl.gz": "json",
-}
-
-
-def format_of(path: str) -> str:
-    """``"parquet"``, ``"csv"`` or ``"json"`` from a file name, glob or directory.
-
-    A directory or a glob ending in ``*`` is taken as Parquet (what ``deepfuse prepare`` writes).
-
-    Example:
-        >>> format_of("data/*.parquet"), format_of("logs/2024-*.jsonl"), format_of("x.csv.gz")
-        ('parquet', 'json', 'csv')
-    """
-    name = os.fspath(path).lower().rstrip("/")
-    for ext in sorted(_FORMATS, key=len, reverse=True):  # .csv.gz before .gz-less suffixes
-        if name.endswith(ext):
-            return _FORMATS[ext]
-    if os.path.isdir(path):  # a folder: the format of the first data file in it
-        for entry in sorted(os.listdir(path)):
-            if not entry.startswith((".", "_")):
-                for ext in sorted(_FORMATS, key=len, reverse=True):
-                    if entry.lower().endswith(ext):
-                        return _FORMATS[ext]
-    if name.endswith("*"):
-        return "parquet"
-    raise DataError(
-        f"Cannot tell the format of '{path}' for streaming: expected a name ending in "
-        f"{', '.join(sorted(_FORMATS))}, or a folder of Parquet files."
-    )
 
 
 def available_memory_bytes() -> int | None:
