@@ -9,6 +9,8 @@ if [ -z "${DEEPFUSE_DATA_DIR:-}" ] && [ -d ../shared/datasets ]; then
 fi
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
+# The architecture contracts in pyproject.toml (layers, no cycles, torch-free run/config/_utils).
+.venv/bin/lint-imports
 # The docstring examples first (they are documentation that must stay true), then the suite.
 .venv/bin/python -m pytest -q -p no:cacheprovider --doctest-modules src/deepfuse
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
