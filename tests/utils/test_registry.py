@@ -95,12 +95,14 @@ def test_canonical_is_the_registered_spelling():
 def _registries() -> dict[str, tuple[Registry, list[str]]]:
     """Every converted name table, with the public ``names()`` that lists it."""
     from deepfuse import distributed, layers, losses, metrics
+    from deepfuse.layers import initializers
     from deepfuse.layers.base import LAYER_CLASSES
     from deepfuse.models import zoo
     from deepfuse.training import callbacks, optim, schedules
 
     return {
         "layer": (LAYER_CLASSES, layers.names()),
+        "initializer": (initializers.INITIALIZERS, initializers.names()),
         "loss": (losses.LOSSES, losses.names()),
         "metric": (metrics.METRICS, metrics.names()),
         "optimizer": (optim.OPTIMIZERS, optim.OPTIMIZERS.names()),
@@ -177,6 +179,7 @@ def test_public_lookups_go_through_the_registries():
     import torch
 
     from deepfuse import distributed, metrics
+    from deepfuse.layers import initializers
     from deepfuse.models import zoo
     from deepfuse.training import callbacks, optim, schedules
 
@@ -190,6 +193,9 @@ def test_public_lookups_go_through_the_registries():
     )
     assert type(callbacks.get("TerminateOnNaN")).__name__ == "TerminateOnNaN"
     assert type(distributed.get_strategy("Single")).__name__ == "SingleProcess"
+    inits = initializers.INITIALIZERS  # Keras class names too
+    assert inits.get("HeNormal") is inits.get("he_normal") is inits.get("kaiming_normal")
+    assert initializers.apply("Ones", torch.zeros(2)).tolist() == [1.0, 1.0]
     with pytest.raises(
         ConfigError, match=r"Unknown zoo model 'MLP'\. Allowed values: 'cnn', 'mlp'"
     ):
