@@ -154,7 +154,12 @@ def test_get_strategy_names_and_errors() -> None:
     assert isinstance(get_strategy(None), SingleProcess)
     assert isinstance(get_strategy("single"), SingleProcess)
     assert get_strategy({"name": "ddp", "backend": "gloo"}).backend == "gloo"
-    with pytest.raises(ConfigError, match="Did you mean 'ray'"):
+    assert isinstance(get_strategy("DDP"), DDPStrategy)  # names ignore case
+    with pytest.raises(
+        ConfigError,
+        match=r"'trainer.strategy'.*'rya'\. Allowed values: 'ddp', 'ray', 'single'\. "
+        r"Did you mean 'ray'",
+    ):
         get_strategy("rya")
     with pytest.raises(ConfigError, match="Invalid arguments for strategy 'ddp'"):
         get_strategy({"name": "ddp", "workers": 2})

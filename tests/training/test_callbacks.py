@@ -446,6 +446,16 @@ def test_get_registry_forms(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "name", ["TerminateOnNaN", "terminate-on-nan", "TERMINATE_ON_NAN", "terminate_on_nan"]
+)
+def test_class_names_and_spellings_find_the_callback(name):
+    # Regression: "TerminateOnNaN" and "TensorBoard" (class names) were unknown names.
+    assert type(cbs.get(name)) is TerminateOnNaN
+    assert cbs.CALLBACKS.get("TensorBoard") is cbs.TensorBoard
+    assert cbs.CALLBACKS.get("HistogramLog") is cbs.HistogramLog
+
+
+@pytest.mark.parametrize(
     ("spec", "pattern"),
     [
         ("early_stoping", r"Unknown callback 'early_stoping'.*Did you mean 'early_stopping'\?"),

@@ -115,6 +115,29 @@ def test_unknown_name_suggests():
         build_optimizer("adma", _net())
 
 
+def test_keras_optimizer_objects_name_registered_optimizers():
+    from deepfuse import optimizers
+    from deepfuse.training.optim import OPTIMIZERS
+
+    specs = [optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop]
+    for spec in specs:
+        opt = build_optimizer(spec(learning_rate=0.5).get_config(), _net())
+        assert type(opt) is OPTIMIZERS.get(spec.name) and opt.param_groups[0]["lr"] == 0.5
+
+
+def test_a_registered_optimizer_gets_built_by_name_and_listed(monkeypatch):
+    from deepfuse._utils.registry import Registry
+    from deepfuse.training import optim
+
+    reg: Registry[type[torch.optim.Optimizer]] = Registry("optimizer")
+    reg.register("asgd", torch.optim.ASGD, aliases=["averaged_sgd"])
+    monkeypatch.setattr(optim, "OPTIMIZERS", reg)  # the shipped table stays as it is
+    opt = build_optimizer({"name": "Averaged_SGD", "learning_rate": 0.2}, _net())
+    assert type(opt) is torch.optim.ASGD and opt.param_groups[0]["lr"] == 0.2
+    with pytest.raises(ConfigError, match=r"Allowed values: 'asgd', 'averaged_sgd'"):
+        build_optimizer("adam", _net())
+
+
 def test_bad_value_and_bad_specs():
     with pytest.raises(ConfigError, match="Invalid learning rate"):
         build_optimizer({"name": "adam", "lr": -1.0}, _net())
@@ -311,6 +334,23 @@ def test_mode_auto():
 def test_schedule_config_errors(spec, pattern):
     with pytest.raises(ConfigError, match=pattern):
         build_schedule(spec, _opt(), steps_per_epoch=10, epochs=3)
+
+
+@pytest.mark.parametrize(
+    ("name", "built"),
+    [
+        ("onecycle", "one_cycle"),
+        ("One-Cycle", "one_cycle"),
+        ("plateau", "reduce_on_plateau"),
+        ("Cosine_Decay", "cosine"),
+        ("EXPONENTIAL", "exponential"),
+    ],
+)
+def test_schedule_names_ignore_case_and_aliases_reach_the_same_builder(name, built):
+    from deepfuse.training.schedules import SCHEDULES
+
+    assert SCHEDULES.get(name) is SCHEDULES.get(built)
+    assert build_schedule(name, _opt(), steps_per_epoch=10, epochs=3).name == built
 
 
 def test_per_step_schedule_needs_steps_per_epoch():

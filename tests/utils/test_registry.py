@@ -84,6 +84,70 @@ def test_importing_the_registry_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_canonical_is_the_registered_spelling():
+    reg: Registry[int] = Registry("number")
+    reg.register("One", 1, aliases=["un"])
+    assert reg.canonical(" one ") == "One" and reg.canonical("UN") == "un"
+    with pytest.raises(ConfigError, match=r"Unknown number 'two'. Allowed values: 'One', 'un'"):
+        reg.canonical("two")
+
+
+def _registries() -> dict[str, tuple[Registry, list[str]]]:
+    """Every converted name table, with the public ``names()`` that lists it."""
+    from deepfuse import distributed, layers, losses, metrics
+    from deepfuse.layers import initializers
+    from deepfuse.layers.base import LAYER_CLASSES
+    from deepfuse.models import zoo
+    from deepfuse.training import callbacks, optim, schedules
+
+    return {
+        "layer": (LAYER_CLASSES, layers.names()),
+        "initializer": (initializers.INITIALIZERS, initializers.names()),
+        "loss": (losses.LOSSES, losses.names()),
+        "metric": (metrics.METRICS, metrics.names()),
+        "optimizer": (optim.OPTIMIZERS, optim.OPTIMIZERS.names()),
+        "schedule": (schedules.SCHEDULES, schedules.SCHEDULES.names()),
+        "callback": (callbacks.CALLBACKS, callbacks.CALLBACKS.names()),
+        "zoo model": (zoo.MODELS, zoo.names()),
+        "strategy": (distributed.STRATEGIES, distributed.names()),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_registries()))
+def test_every_name_table_is_a_registry(kind):
+    registry, public_names = _registries()[kind]
+    assert isinstance(registry, Registry) and registry.kind == kind
+    assert public_names == registry.names() and len(public_names) > 1
+    name = registry.names()[0]
+    assert registry.get(name) is registry[name]
+    with pytest.raises(ConfigError, match=rf"Unknown {kind} 'zz_nope'\. Allowed values: '"):
+        registry.get("zz_nope")
+
+
+def test_config_signatures_read_every_registry():
+    from deepfuse.models.from_config import config_signatures
+
+    sig = config_signatures()
+    regs = _registries()
+    for key, kind in [
+        ("layers", "layer"),
+        ("losses", "loss"),
+        ("metrics", "metric"),
+        ("optimizers", "optimizer"),
+        ("schedules", "schedule"),
+        ("callbacks", "callback"),
+        ("models", "zoo model"),
+    ]:
+        assert sorted(sig[key]) == regs[kind][0].names(), key
+    # aliases are listed (the config accepts them) and the zoo hands over its real builders
+    assert {"onecycle", "plateau", "checkpoint", "acc"} <= {
+        *sig["schedules"],
+        *sig["callbacks"],
+        *sig["metrics"],
+    }
+    assert all(sig["models"][n] is regs["zoo model"][0].get(n) for n in sig["models"])
+
+
 def test_converted_registries_are_registries():
     from deepfuse import layers, losses
     from deepfuse.layers.base import LAYER_CLASSES
@@ -109,3 +173,42 @@ def test_no_utils_module_imports_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_lookups_go_through_the_registries():
+    import torch
+
+    from deepfuse import distributed, metrics
+    from deepfuse.layers import initializers
+    from deepfuse.models import zoo
+    from deepfuse.training import callbacks, optim, schedules
+
+    net = torch.nn.Linear(2, 1)
+    # names ignore case (zoo model names are exact: they are recorded as zoo_name)
+    assert type(metrics.get(" ACC ")).__name__ == "Accuracy"
+    assert type(optim.build_optimizer("AdamW", net)).__name__ == "AdamW"
+    sgd = torch.optim.SGD(net.parameters(), lr=0.1)
+    assert (
+        schedules.build_schedule("One-Cycle", sgd, steps_per_epoch=2, epochs=1).interval == "step"
+    )
+    assert type(callbacks.get("TerminateOnNaN")).__name__ == "TerminateOnNaN"
+    assert type(distributed.get_strategy("Single")).__name__ == "SingleProcess"
+    inits = initializers.INITIALIZERS  # Keras class names too
+    assert inits.get("HeNormal") is inits.get("he_normal") is inits.get("kaiming_normal")
+    assert initializers.apply("Ones", torch.zeros(2)).tolist() == [1.0, 1.0]
+    with pytest.raises(
+        ConfigError, match=r"Unknown zoo model 'MLP'\. Allowed values: 'cnn', 'mlp'"
+    ):
+        zoo.get("MLP")
+    # one error template: the value, every allowed name, a did-you-mean
+    for lookup, pattern in [
+        (
+            lambda: metrics.get("acuracy"),
+            r"Unknown metric 'acuracy'\. Allowed values: .*'accuracy'",
+        ),
+        (lambda: optim.build_optimizer("adma", net), r"Unknown optimizer 'adma'\. Allowed.*'sgd'"),
+        (lambda: callbacks.get("histogram"), r"Unknown callback 'histogram'\..*'histogram_log'\?"),
+        (lambda: distributed.get_strategy("rya"), r"'trainer.strategy'.*'single'\. Did you mean"),
+    ]:
+        with pytest.raises(ConfigError, match=pattern):
+            lookup()

@@ -110,10 +110,27 @@ class Registry(Generic[T]):
             >>> r.get("one")
             1
         """
+        return self._entries[self.canonical(name)]
+
+    def canonical(self, name: str) -> str:
+        """The spelling ``name`` was registered under (an alias stays the alias).
+
+        Messages and per-entry tables use it, so ``"Adam"`` and ``" adam "`` both read ``'adam'``.
+
+        Raises:
+            ConfigError: No such name, as :meth:`get`.
+
+        Example:
+            >>> r: Registry[int] = Registry("number")
+            >>> r.register("one", 1, aliases=["un"])
+            1
+            >>> r.canonical(" ONE "), r.canonical("Un")
+            ('one', 'un')
+        """
         found = self._find(name)
         if found is None:
             raise invalid_choice(self.kind, name, self.names())
-        return self._entries[found]
+        return found
 
     def names(self) -> list[str]:
         """Every accepted name (aliases included) as registered, sorted.

@@ -21,31 +21,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from deepfuse._utils.errors import ConfigError, did_you_mean
+from deepfuse._utils.errors import ConfigError
+from deepfuse._utils.registry import Registry
 from deepfuse.distributed.ddp import DDPStrategy
+from deepfuse.distributed.ray import RayStrategy  # imports no ray: only RayStrategy.launch does
 from deepfuse.distributed.single import SingleProcess
 from deepfuse.distributed.strategy import Strategy
 
-__all__ = ["DDPStrategy", "RayStrategy", "SingleProcess", "Strategy", "get_strategy", "names"]
+__all__ = [
+    "STRATEGIES",
+    "DDPStrategy",
+    "RayStrategy",
+    "SingleProcess",
+    "Strategy",
+    "get_strategy",
+    "names",
+]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "RayStrategy":  # importing the module does not import ray; this keeps it lazy too
-        from deepfuse.distributed.ray import RayStrategy
-
-        return RayStrategy
-    raise AttributeError(f"module 'deepfuse.distributed' has no attribute {name!r}")
-
-
-def _classes() -> dict[str, Any]:
-    from deepfuse.distributed.ray import RayStrategy
-
-    return {"single": SingleProcess, "ddp": DDPStrategy, "ray": RayStrategy}
+#: Strategy names (case-insensitive) -> classes; a new backend is a new file plus one line here.
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+STRATEGIES.register("single", SingleProcess)
+STRATEGIES.register("ddp", DDPStrategy)
+STRATEGIES.register("ray", RayStrategy)
 
 
 def names() -> list[str]:
-    """Strategy names a config may use."""
-    return list(_classes())
+    """Strategy names a config may use.
+
+    Example:
+        >>> names()
+        ['ddp', 'ray', 'single']
+    """
+    return STRATEGIES.names()
 
 
 def get_strategy(spec: Any) -> Strategy:
@@ -53,6 +60,14 @@ def get_strategy(spec: Any) -> Strategy:
 
     Raises:
         ConfigError: An unknown name or argument.
+
+    Example:
+        >>> type(get_strategy("DDP")).__name__  # names ignore case
+        'DDPStrategy'
+        >>> get_strategy("rya")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.ConfigError: Invalid value for 'trainer.strategy': Unknown strategy 'rya'. Allowed values: 'ddp', 'ray', 'single'. Did you mean 'ray'?
     """
     if spec is None:
         return SingleProcess()
@@ -67,17 +82,14 @@ def get_strategy(spec: Any) -> Strategy:
             f"Invalid value for 'trainer.strategy': {spec!r}. Expected 'single', 'ddp' or "
             "{name: ray, workers: 2, ...}."
         )
-    classes = _classes()
-    if name not in classes:
-        allowed = ", ".join(repr(n) for n in classes)
-        raise ConfigError(
-            f"Invalid value for 'trainer.strategy': {name!r}. Allowed values: {allowed}."
-            f"{did_you_mean(name, list(classes))}"
-        )
     try:
-        return classes[name](**kwargs)
+        cls = STRATEGIES.get(name)
+    except ConfigError as exc:  # name the config key too: the value comes from there or fit()
+        raise ConfigError(f"Invalid value for 'trainer.strategy': {exc}") from None
+    try:
+        return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(
             f"Invalid arguments for strategy {name!r}: {exc}. See help(deepfuse.distributed."
-            f"{classes[name].__name__})."
+            f"{cls.__name__})."
         ) from None

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError, invalid_choice
+from deepfuse._utils.registry import Registry
 
-__all__ = ["apply", "names"]
+__all__ = ["INITIALIZERS", "apply", "names"]
 
 
 def _fans(t: torch.Tensor) -> tuple[int, int]:
@@ -51,47 +52,50 @@ def _variance_scaling(scale: float, mode: str, distribution: str) -> Callable[[t
     return init
 
 
-_INITIALIZERS: dict[str, Callable[..., Any]] = {
-    "glorot_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),
-    "glorot_normal": _variance_scaling(1.0, "fan_avg", "normal"),
-    "he_uniform": _variance_scaling(2.0, "fan_in", "uniform"),
-    "he_normal": _variance_scaling(2.0, "fan_in", "normal"),
-    "lecun_uniform": _variance_scaling(1.0, "fan_in", "uniform"),
-    "lecun_normal": _variance_scaling(1.0, "fan_in", "normal"),
-    "orthogonal": nn.init.orthogonal_,
-    "zeros": nn.init.zeros_,
-    "ones": nn.init.ones_,
-    "random_normal": lambda t, mean=0.0, stddev=0.05: nn.init.normal_(t, mean, stddev),
-    "random_uniform": lambda t, minval=-0.05, maxval=0.05: nn.init.uniform_(t, minval, maxval),
-    "truncated_normal": lambda t, mean=0.0, stddev=0.05: nn.init.trunc_normal_(
+# Keras class names ("HeNormal") and snake names ("he_normal") both work: case, "_" and spaces
+# do not matter.
+INITIALIZERS: Registry[Callable[..., Any]] = Registry(
+    "initializer", normalize=lambda name: re.sub(r"[_\s]", "", name).lower()
+)
+INITIALIZERS.register(
+    "glorot_uniform", _variance_scaling(1.0, "fan_avg", "uniform"), aliases=["xavier_uniform"]
+)
+INITIALIZERS.register(
+    "glorot_normal", _variance_scaling(1.0, "fan_avg", "normal"), aliases=["xavier_normal"]
+)
+INITIALIZERS.register(
+    "he_uniform", _variance_scaling(2.0, "fan_in", "uniform"), aliases=["kaiming_uniform"]
+)
+INITIALIZERS.register(
+    "he_normal", _variance_scaling(2.0, "fan_in", "normal"), aliases=["kaiming_normal"]
+)
+INITIALIZERS.register("lecun_uniform", _variance_scaling(1.0, "fan_in", "uniform"))
+INITIALIZERS.register("lecun_normal", _variance_scaling(1.0, "fan_in", "normal"))
+INITIALIZERS.register("orthogonal", nn.init.orthogonal_)
+INITIALIZERS.register("zeros", nn.init.zeros_, aliases=["zero"])
+INITIALIZERS.register("ones", nn.init.ones_, aliases=["one"])
+INITIALIZERS.register(
+    "random_normal",
+    lambda t, mean=0.0, stddev=0.05: nn.init.normal_(t, mean, stddev),
+    aliases=["normal"],
+)
+INITIALIZERS.register(
+    "random_uniform",
+    lambda t, minval=-0.05, maxval=0.05: nn.init.uniform_(t, minval, maxval),
+    aliases=["uniform"],
+)
+INITIALIZERS.register(
+    "truncated_normal",
+    lambda t, mean=0.0, stddev=0.05: nn.init.trunc_normal_(
         t, mean, stddev, mean - 2 * stddev, mean + 2 * stddev
     ),
-    "constant": lambda t, value=0.0: nn.init.constant_(t, value),
-}
-_ALIASES = {
-    "xavier_uniform": "glorot_uniform",
-    "xavier_normal": "glorot_normal",
-    "kaiming_uniform": "he_uniform",
-    "kaiming_normal": "he_normal",
-    "uniform": "random_uniform",
-    "normal": "random_normal",
-    "zero": "zeros",
-    "one": "ones",
-}
+)
+INITIALIZERS.register("constant", lambda t, value=0.0: nn.init.constant_(t, value))
 
 
 def names() -> list[str]:
-    """All accepted initialiser names."""
-    return sorted([*_INITIALIZERS, *_ALIASES])
-
-
-def _key(name: Any) -> str | None:
-    if not isinstance(name, str):
-        return None
-    # Keras class names ("HeNormal") and snake names ("he_normal") both work.
-    key = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-    key = _ALIASES.get(key, key)
-    return key if key in _INITIALIZERS else None
+    """All accepted initialiser names (aliases included), sorted."""
+    return INITIALIZERS.names()
 
 
 def _split(spec: Any) -> tuple[Any, dict[str, Any]]:
@@ -109,7 +113,7 @@ def check(spec: Any) -> Any:
     if callable(spec):
         return spec
     name, _ = _split(spec)
-    if _key(name) is None:
+    if name not in INITIALIZERS:
         raise invalid_choice("initializer", name if isinstance(name, str) else spec, names())
     return spec
 
@@ -122,7 +126,7 @@ def apply(spec: Any, tensor: torch.Tensor) -> torch.Tensor:
         return tensor
     check(spec)
     spec, options = _split(spec)
-    fn = _INITIALIZERS[_key(spec)]
+    fn = INITIALIZERS.get(spec)
     try:
         fn(tensor, **options)
     except TypeError as exc:

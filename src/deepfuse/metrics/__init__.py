@@ -21,6 +21,7 @@ import inspect
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError, format_message, invalid_choice
+from deepfuse._utils.registry import Registry
 from deepfuse._utils.specs import split_spec
 from deepfuse.metrics.base import ClassificationMetric, MeanMetric, Metric
 from deepfuse.metrics.classification import (
@@ -37,6 +38,7 @@ from deepfuse.metrics.regression import MeanAbsoluteError, MeanSquaredError, R2S
 from deepfuse.metrics.report import classification_report
 
 __all__ = [
+    "METRICS",
     "Accuracy",
     "ClassificationMetric",
     "ConfusionMatrix",
@@ -57,35 +59,36 @@ __all__ = [
     "serialize",
 ]
 
-#: Registry: every accepted name (lower case) → class. Aliases point at the same class.
-_REGISTRY: dict[str, type[Metric]] = {
-    "accuracy": Accuracy,
-    "acc": Accuracy,
-    "sparse_categorical_accuracy": Accuracy,
-    "categorical_accuracy": Accuracy,
-    "binary_accuracy": Accuracy,
-    "top_k_accuracy": TopKAccuracy,
-    "sparse_top_k_categorical_accuracy": TopKAccuracy,
-    "top_k_categorical_accuracy": TopKAccuracy,
-    "precision": Precision,
-    "recall": Recall,
-    "f1": F1Score,
-    "f1_score": F1Score,
-    "roc_auc": RocAuc,
-    "auc": RocAuc,
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "r2": R2Score,
-    "r2_score": R2Score,
-    "confusion_matrix": ConfusionMatrix,
-}
+#: Every accepted metric name (case-insensitive) -> class; aliases point at the same class.
+METRICS: Registry[type[Metric]] = Registry("metric")
+METRICS.register(
+    "accuracy",
+    Accuracy,
+    aliases=["acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"],
+)
+METRICS.register(
+    "top_k_accuracy",
+    TopKAccuracy,
+    aliases=["sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy"],
+)
+METRICS.register("precision", Precision)
+METRICS.register("recall", Recall)
+METRICS.register("f1", F1Score, aliases=["f1_score"])
+METRICS.register("roc_auc", RocAuc, aliases=["auc"])
+METRICS.register("mse", MeanSquaredError, aliases=["mean_squared_error"])
+METRICS.register("mae", MeanAbsoluteError, aliases=["mean_absolute_error"])
+METRICS.register("r2", R2Score, aliases=["r2_score"])
+METRICS.register("confusion_matrix", ConfusionMatrix)
 
 
 def names() -> list[str]:
-    """Every metric name ``get`` accepts (aliases included), sorted."""
-    return sorted(_REGISTRY)
+    """Every metric name ``get`` accepts (aliases included), sorted.
+
+    Example:
+        >>> "acc" in names() and names() == METRICS.names()
+        True
+    """
+    return METRICS.names()
 
 
 def _allowed(cls: type) -> list[str]:
@@ -134,18 +137,14 @@ def get(identifier: Any, **options: Any) -> Metric:
         'weighted'
     """
     if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        if key not in _REGISTRY:
-            raise invalid_choice("metric", identifier, _REGISTRY)
-        return _construct(_REGISTRY[key], key, identifier.strip(), options)
+        key = METRICS.canonical(identifier)
+        return _construct(METRICS.get(key), key, identifier.strip(), options)
     if isinstance(identifier, dict):
-        key, inner = split_spec(
+        name, inner = split_spec(
             identifier, kind="metric", example="{'name': 'f1', 'average': 'macro'}"
         )
-        if not isinstance(key, str) or key.strip().lower() not in _REGISTRY:
-            raise invalid_choice("metric", key, _REGISTRY)
-        key = key.strip().lower()
-        return _construct(_REGISTRY[key], key, inner.pop("name", key), {**inner, **options})
+        key = METRICS.canonical(name)
+        return _construct(METRICS.get(key), key, inner.pop("name", key), {**inner, **options})
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier(**options)
     if isinstance(identifier, Metric):
@@ -170,7 +169,7 @@ def get(identifier: Any, **options: Any) -> Metric:
 
 def serialize(metric: Metric) -> dict[str, Any]:
     """``{"class_name": name, "config": {...}}`` for a registered metric (``get`` reads it back)."""
-    if type(metric) not in _REGISTRY.values():
+    if not any(type(metric) is cls for _, cls in METRICS.items()):
         raise ConfigError(
             format_message(
                 f"Cannot serialize metric {type(metric).__name__}: only deepfuse's named metrics are.",

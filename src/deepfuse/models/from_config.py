@@ -72,12 +72,6 @@ def output_units(data: Any) -> int:
     return data.num_classes if data.task == "multiclass" else 1
 
 
-def _zoo_builders() -> dict[str, Any]:
-    from deepfuse.models import zoo
-
-    return dict(zoo._BUILDERS)  # name -> builder; its parameters are the 'model' keys
-
-
 def _data_context(data: Any) -> dict[str, Any]:
     """Builder arguments that follow from the data (JSON-able: recorded in config.yaml)."""
     units = output_units(data)
@@ -103,7 +97,10 @@ def model_section(spec: Mapping[str, Any] | None, data: Any) -> dict[str, Any]:
     spec = dict(spec) if spec else {"type": default_model_type(data.kind, data.features)}
     if spec["type"] == "sequential":
         return spec
-    builder = _zoo_builders().get(spec["type"])
+    from deepfuse.models.zoo import MODELS
+
+    # An unknown type is left for the zoo to report when the model is built.
+    builder = MODELS.get(spec["type"]) if spec["type"] in MODELS else None
     try:
         params = inspect.signature(builder).parameters if builder is not None else {}
     except (TypeError, ValueError):
@@ -235,7 +232,8 @@ def config_signatures() -> dict[str, Any]:
         {name: signature}, "datasets": {name: loader}, "optimizers", "losses", "metrics",
         "schedules", "callbacks": {name: None}, "early_stopping": EarlyStopping,
         "preprocessor": Preprocessor, "feature_types", "target_types": (names,)}``.
-        Names-only registries: their builders check options.
+        Every name list is a registry's ``names()`` (aliases included). Names-only registries:
+        their builders check options (optimizers take Keras spellings a signature would reject).
     """
     from deepfuse import losses, metrics
     from deepfuse.data.preprocessor import Preprocessor
@@ -243,26 +241,23 @@ def config_signatures() -> dict[str, Any]:
     from deepfuse.data.schema import FEATURE_TYPES, TARGET_TYPES
     from deepfuse.datasets.catalog import BUILTIN_DATASETS
     from deepfuse.layers.base import LAYER_CLASSES, Layer
-    from deepfuse.layers.registry import names as layer_names
     from deepfuse.models.model import Model
+    from deepfuse.models.zoo import MODELS
     from deepfuse.training import callbacks, optim, schedules
 
     return {
         "compile": Model.compile,
         "fit": Model.fit,
-        "models": _zoo_builders(),
-        "layers": {  # aliases: names only (their builders still check the options)
-            n: _layer_signature(LAYER_CLASSES[n], Layer) if n in LAYER_CLASSES else None
-            for n in layer_names()
-        },
+        "models": {n: MODELS.get(n) for n in MODELS.names()},
+        "layers": {n: _layer_signature(LAYER_CLASSES.get(n), Layer) for n in LAYER_CLASSES.names()},
         "datasets": {name: entry.load for name, entry in BUILTIN_DATASETS.items()},
         "feature_types": (*FEATURE_TYPES, *FEATURE_ALIASES),
         "target_types": TARGET_TYPES,
-        "optimizers": dict.fromkeys(optim.OPTIMIZERS),
-        "losses": dict.fromkeys(losses.names()),
-        "metrics": dict.fromkeys(metrics.names()),
-        "schedules": dict.fromkeys([*schedules.SCHEDULES, *schedules._ALIASES]),
-        "callbacks": dict.fromkeys(callbacks.CALLBACKS),
+        "optimizers": dict.fromkeys(optim.OPTIMIZERS.names()),
+        "losses": dict.fromkeys(losses.LOSSES.names()),
+        "metrics": dict.fromkeys(metrics.METRICS.names()),
+        "schedules": dict.fromkeys(schedules.SCHEDULES.names()),
+        "callbacks": dict.fromkeys(callbacks.CALLBACKS.names()),
         "early_stopping": callbacks.EarlyStopping,
         "preprocessor": Preprocessor,
     }

@@ -31,34 +31,37 @@ from typing import Any
 
 import torch
 
-from deepfuse._utils.errors import ConfigError, did_you_mean, format_message, invalid_choice
+from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
+from deepfuse._utils.registry import Registry
 
 __all__ = ["OPTIMIZERS", "build_optimizer", "clip_gradients", "param_groups_with_decay"]
 
-#: Registered names → torch optimizer classes.
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-    "adagrad": torch.optim.Adagrad,
-    "nadam": torch.optim.NAdam,
-}
+#: Optimizer names (case-insensitive) -> torch optimizer classes; ``OPTIMIZERS.register("lion",
+#: Lion)`` adds one that configs can then name.
+OPTIMIZERS: Registry[type[torch.optim.Optimizer]] = Registry("optimizer")
+OPTIMIZERS.register("sgd", torch.optim.SGD)
+OPTIMIZERS.register("adam", torch.optim.Adam)
+OPTIMIZERS.register("adamw", torch.optim.AdamW)
+OPTIMIZERS.register("rmsprop", torch.optim.RMSprop)
+OPTIMIZERS.register("adagrad", torch.optim.Adagrad)
+OPTIMIZERS.register("nadam", torch.optim.NAdam)
 
-# Keras-like defaults that differ from torch's.
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sgd": {"lr": 0.01},
-    "adam": {"lr": 1e-3},
-    "adamw": {"lr": 1e-3},
-    "rmsprop": {"lr": 1e-3, "alpha": 0.9},
-    "adagrad": {"lr": 1e-3},
-    "nadam": {"lr": 1e-3},
+# Keras-like defaults that differ from torch's, by class (a name given by its alias or in any
+# case gets them too).
+_DEFAULTS: dict[type[torch.optim.Optimizer], dict[str, Any]] = {
+    torch.optim.SGD: {"lr": 0.01},
+    torch.optim.Adam: {"lr": 1e-3},
+    torch.optim.AdamW: {"lr": 1e-3},
+    torch.optim.RMSprop: {"lr": 1e-3, "alpha": 0.9},
+    torch.optim.Adagrad: {"lr": 1e-3},
+    torch.optim.NAdam: {"lr": 1e-3},
 }
 
 # Optimizers whose fused CPU/GPU kernel was measured faster than foreach (see module docstring).
 _FUSED_BY_DEFAULT = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW)
 
-_ALIASES = {"learning_rate": "lr", "epsilon": "eps"}
+# Keras option spellings -> torch's.
+_KERAS_OPTIONS = {"learning_rate": "lr", "epsilon": "eps"}
 
 
 def build_optimizer(spec: Any, params: Any) -> torch.optim.Optimizer:
@@ -116,11 +119,9 @@ def build_optimizer(spec: Any, params: Any) -> torch.optim.Optimizer:
                 got=spec,
             )
         )
-    key = str(name).lower()
-    if key not in OPTIMIZERS:
-        raise invalid_choice("optimizer", name, OPTIMIZERS)
-    cls = OPTIMIZERS[key]
-    options = {**_DEFAULTS.get(key, {}), **_normalise(cls, options)}
+    key = OPTIMIZERS.canonical(name)  # unknown: ConfigError with the names and a did-you-mean
+    cls = OPTIMIZERS.get(key)
+    options = {**_DEFAULTS.get(cls, {}), **_normalise(cls, options)}
     return _construct(cls, key, params, options)
 
 
@@ -134,7 +135,7 @@ def _normalise(cls: type, options: dict[str, Any]) -> dict[str, Any]:
             continue
         if k == "rho" and cls is torch.optim.RMSprop:
             k = "alpha"
-        out[_ALIASES.get(k, k)] = v
+        out[_KERAS_OPTIONS.get(k, k)] = v
     if betas:
         default = inspect.signature(cls.__init__).parameters["betas"].default
         out["betas"] = (betas.get("beta_1", default[0]), betas.get("beta_2", default[1]))

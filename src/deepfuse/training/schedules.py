@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch.optim import lr_scheduler as tls
 
 from deepfuse._utils.errors import ConfigError, did_you_mean, format_message, invalid_choice
+from deepfuse._utils.registry import Registry
 
 __all__ = ["SCHEDULES", "Schedule", "WarmupSchedule", "build_schedule", "resolve_mode"]
 
@@ -269,17 +270,18 @@ def _warmup(opt, ctx, *, then: Any = "constant"):
     return _build(then, opt, ctx)
 
 
-#: Registered names → builder functions; the builders' keyword-only arguments are the options.
-SCHEDULES = {
-    "constant": _constant,
-    "step": _step,
-    "exponential": _exponential,
-    "cosine": _cosine,
-    "one_cycle": _one_cycle,
-    "reduce_on_plateau": _reduce_on_plateau,
-    "warmup": _warmup,
-}
-_ALIASES = {"onecycle": "one_cycle", "plateau": "reduce_on_plateau", "cosine_decay": "cosine"}
+#: Schedule names -> builder functions; the builders' keyword-only arguments are the options.
+#: Lookups ignore case, and ``-`` reads as ``_`` (``"One-Cycle"`` finds ``one_cycle``).
+SCHEDULES: Registry[Callable[..., Schedule]] = Registry(
+    "schedule", normalize=lambda name: name.strip().lower().replace("-", "_")
+)
+SCHEDULES.register("constant", _constant)
+SCHEDULES.register("step", _step)
+SCHEDULES.register("exponential", _exponential)
+SCHEDULES.register("cosine", _cosine, aliases=["cosine_decay"])
+SCHEDULES.register("one_cycle", _one_cycle, aliases=["onecycle"])
+SCHEDULES.register("reduce_on_plateau", _reduce_on_plateau, aliases=["plateau"])
+SCHEDULES.register("warmup", _warmup)
 
 
 def _total_steps(ctx: dict[str, Any], name: str) -> int:
@@ -339,13 +341,10 @@ def _build(spec: Any, opt: torch.optim.Optimizer, ctx: dict[str, Any]) -> Schedu
     else:
         raise ConfigError(
             f"Cannot build a learning-rate schedule from {spec!r}. Expected a name like "
-            f"'cosine' or a dict with 'name'. Allowed names: {', '.join(SCHEDULES)}."
+            f"'cosine' or a dict with 'name'. Allowed names: {', '.join(SCHEDULES.names())}."
         )
-    key = str(name).lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in SCHEDULES:
-        raise invalid_choice("schedule", name, SCHEDULES)
-    builder = SCHEDULES[key]
+    key = SCHEDULES.canonical(name)  # unknown: ConfigError with the names and a did-you-mean
+    builder = SCHEDULES.get(key)
     warmup = _warmup_steps(options, ctx, key)
     allowed = [
         p.name
@@ -359,7 +358,7 @@ def _build(spec: Any, opt: torch.optim.Optimizer, ctx: dict[str, Any]) -> Schedu
                 f"Unknown option {opt_name!r} for schedule {key!r}. Allowed options: "
                 f"{', '.join(allowed_all)}.{did_you_mean(opt_name, allowed_all)}"
             )
-    if key == "warmup" and not warmup:
+    if builder is _warmup and not warmup:
         raise ConfigError("The 'warmup' schedule needs warmup_steps or warmup_epochs (> 0).")
     inner_ctx = dict(ctx)
     if warmup:  # the wrapped schedule runs over what is left after the warmup

@@ -23,30 +23,43 @@ from typing import Any
 
 from torch import nn
 
-from deepfuse._utils.errors import ConfigError, did_you_mean, invalid_choice
+from deepfuse._utils.errors import ConfigError, did_you_mean
+from deepfuse._utils.registry import Registry
 from deepfuse.models.zoo.tabular import tabular
 from deepfuse.models.zoo.text import text
 from deepfuse.models.zoo.vision import cnn, mlp
 
-__all__ = ["cnn", "get", "mlp", "names", "register", "tabular", "text"]
+__all__ = ["MODELS", "cnn", "get", "mlp", "names", "register", "tabular", "text"]
 
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "mlp": mlp,
-    "cnn": cnn,
-    "text": text,
-    "tabular": tabular,
-}
+#: Zoo model names (exact: they are recorded as ``zoo_name``) -> builders (JSON-able keyword
+#: arguments -> ``nn.Module``); a builder's parameters are the ``model:`` keys of a config.
+MODELS: Registry[Callable[..., nn.Module]] = Registry("zoo model", normalize=None)
+MODELS.register("mlp", mlp)
+MODELS.register("cnn", cnn)
+MODELS.register("text", text)
+MODELS.register("tabular", tabular)
 
 
 def names() -> list[str]:
-    """Names accepted by :func:`get`."""
-    return sorted(_BUILDERS)
+    """Names accepted by :func:`get`.
+
+    Example:
+        >>> names() == MODELS.names()
+        True
+    """
+    return MODELS.names()
 
 
 def register(name: str, builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Add a builder (JSON-able kwargs -> ``nn.Module``) under ``name``; returns ``builder``."""
-    _BUILDERS[name] = builder
-    return builder
+    """Add a builder (JSON-able kwargs -> ``nn.Module``) under ``name``; returns ``builder``.
+
+    Registering a name again replaces its builder (here with itself: the zoo stays as shipped).
+
+    Example:
+        >>> register("mlp", mlp) is mlp is MODELS.get("mlp")
+        True
+    """
+    return MODELS.register(name, builder)
 
 
 def get(name: str, **kwargs: Any) -> nn.Module:
@@ -59,9 +72,7 @@ def get(name: str, **kwargs: Any) -> nn.Module:
         >>> get("cnn", filters=[32, 64], dense=[], dropout=0.5).zoo_name
         'cnn'
     """
-    if name not in _BUILDERS:
-        raise invalid_choice("zoo model", name, names())
-    builder = _BUILDERS[name]
+    builder = MODELS.get(name)  # unknown: ConfigError with the names and a did-you-mean
     params = inspect.signature(builder).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         for key in kwargs:

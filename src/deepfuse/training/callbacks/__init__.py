@@ -19,7 +19,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from deepfuse._utils.errors import ConfigError, did_you_mean, invalid_choice
+from deepfuse._utils.errors import ConfigError, did_you_mean
+from deepfuse._utils.registry import Registry
 from deepfuse.training.callbacks.base import (
     HOOKS,
     Callback,
@@ -51,25 +52,24 @@ __all__ = [
     "get_list",
 ]
 
-#: Config names → callback classes (the class names in snake_case also work, any case).
-CALLBACKS: dict[str, type[Callback]] = {
-    "history": History,
-    "progress_bar": ProgressBar,
-    "early_stopping": EarlyStopping,
-    "model_checkpoint": ModelCheckpoint,
-    "checkpoint": ModelCheckpoint,
-    "lr_scheduler": LRScheduler,
-    "csv_logger": CSVLogger,
-    "tensorboard": TensorBoard,
-    "terminate_on_nan": TerminateOnNaN,
-    "histogram_log": HistogramLog,
-}
+
+def _loose(name: str) -> str:
+    # Case, "_", "-" and spaces do not matter (as in config validation), so the class names work
+    # too: "EarlyStopping", "early-stopping", "TerminateOnNaN" -> "earlystopping", ...
+    return re.sub(r"[_\-\s]", "", name).lower()
 
 
-def _snake(name: str) -> str:
-    # "EarlyStopping" → "early_stopping", "CSVLogger" → "csv_logger", "early-stopping" → ...
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name.strip())
-    return name.replace("-", "_").lower()
+#: Config names (snake_case; the class names work too, any case) -> callback classes.
+CALLBACKS: Registry[type[Callback]] = Registry("callback", normalize=_loose)
+CALLBACKS.register("history", History)
+CALLBACKS.register("progress_bar", ProgressBar)
+CALLBACKS.register("early_stopping", EarlyStopping)
+CALLBACKS.register("model_checkpoint", ModelCheckpoint, aliases=["checkpoint"])
+CALLBACKS.register("lr_scheduler", LRScheduler)
+CALLBACKS.register("csv_logger", CSVLogger)
+CALLBACKS.register("tensorboard", TensorBoard)
+CALLBACKS.register("terminate_on_nan", TerminateOnNaN)
+CALLBACKS.register("histogram_log", HistogramLog)
 
 
 def get(spec: Any, **options: Any) -> Callback:
@@ -108,10 +108,8 @@ def get(spec: Any, **options: Any) -> Callback:
             f"Cannot build a callback from {spec!r}. Expected a name like 'early_stopping', "
             "{'name': 'early_stopping', 'patience': 3} or {'early_stopping': {'patience': 3}}."
         )
-    key = _snake(str(name))
-    if key not in CALLBACKS:
-        raise invalid_choice("callback", name, CALLBACKS)
-    cls = CALLBACKS[key]
+    key = CALLBACKS.canonical(name)  # unknown: ConfigError with the names and a did-you-mean
+    cls = CALLBACKS.get(key)
     config.update(options)
     params = inspect.signature(cls.__init__).parameters
     allowed = [p for p in params if p != "self"]
