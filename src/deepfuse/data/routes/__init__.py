@@ -31,7 +31,7 @@ from deepfuse.data.routes.base import (
     route_for,
     test_feed_of,
 )
-from deepfuse.data.routes.builtin_images import BuiltinImages, images_to_tensor
+from deepfuse.data.routes.builtin_images import BuiltinImages, image_batch
 from deepfuse.data.routes.streamed import STREAM_DEFAULTS, TableStreamed, should_stream
 from deepfuse.data.routes.tables import BuiltinTable, TableInMemory, read_input
 
@@ -45,7 +45,7 @@ __all__ = [
     "Prepared",
     "TableInMemory",
     "TableStreamed",
-    "images_to_tensor",
+    "image_batch",
     "read_input",
     "register_route",
     "route_for",

@@ -19,32 +19,22 @@ import torch
 from deepfuse._utils.errors import DataError
 from deepfuse.data.routes.base import DataRoute, FoldRows, Prepared, register_route
 from deepfuse.data.routes.holdout import split_tensors
+from deepfuse.data.tensors import images_to_tensor, to_tensor
 from deepfuse.datasets.catalog import BuiltinDataset, builtin
 
-__all__ = ["BuiltinImages", "images_to_tensor"]
+__all__ = ["BuiltinImages", "image_batch"]
 
 
-def images_to_tensor(images: Any) -> torch.Tensor:
-    """uint8 images ``(N, H, W)`` or ``(N, H, W, C)`` → float32 NCHW in [0, 1] (one copy).
+def image_batch(x: np.ndarray, y: np.ndarray) -> dict[str, torch.Tensor]:
+    """The route's tensors of image arrays and labels, by the one rule of
+    :mod:`deepfuse.data.tensors` (uint8 pixels -> float32 NCHW in [0, 1], labels by dtype).
 
     Example:
-        >>> x = images_to_tensor(np.full((2, 28, 28, 3), 255, np.uint8))
-        >>> x.shape, float(x.max())
-        (torch.Size([2, 3, 28, 28]), 1.0)
+        >>> b = image_batch(np.full((2, 28, 28, 1), 255, np.uint8), np.array([3, 5], np.uint8))
+        >>> tuple(b["x"].shape), float(b["x"].max()), b["y"].tolist()
+        ((2, 1, 28, 28), 1.0, [3, 5])
     """
-    x = torch.as_tensor(np.asarray(images))
-    if x.dim() == 3:
-        x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
-    elif x.dim() == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
-        x = x.permute(0, 3, 1, 2)  # channels-last -> NCHW, converted once at the boundary
-    x = x.float()
-    if images is not None and np.asarray(images).dtype == np.uint8:
-        x = x / 255.0
-    return x.contiguous()
-
-
-def _tensors(x: np.ndarray, y: np.ndarray) -> dict[str, torch.Tensor]:
-    return {"x": images_to_tensor(x), "y": torch.from_numpy(np.asarray(y, np.int64))}
+    return {"x": images_to_tensor(x), "y": to_tensor(y, label=True, name="y")}
 
 
 def _prepared(entry: BuiltinDataset, train: dict, val: dict | None, test: dict) -> Prepared:
@@ -69,19 +59,19 @@ class BuiltinImages(DataRoute):
         (x, y), test = entry.load(**options)
         if data.get("limit"):
             x, y = x[: data["limit"]], y[: data["limit"]]
-        return entry, (np.asarray(x), np.asarray(y, np.int64)), test
+        return entry, (np.asarray(x), np.asarray(y)), test
 
     def prepare(self, data: Mapping[str, Any], *, seed: int, batch_size: int) -> Prepared:
         entry, (x, y), (x_test, y_test) = self._load(data)
-        train, val = split_tensors(_tensors(x, y), y, data.get("validation_split") or 0.0, seed)
-        return _prepared(entry, train, val, _tensors(x_test, y_test))
+        train, val = split_tensors(image_batch(x, y), y, data.get("validation_split") or 0.0, seed)
+        return _prepared(entry, train, val, image_batch(x_test, y_test))
 
     def test_feed(
         self, data: Mapping[str, Any], *, seed: int, preprocessor: Any, batch_size: int = 1024
     ) -> Any:
         entry, options = builtin(data["dataset"])
         _, (x_test, y_test) = entry.load(**options)
-        return _tensors(x_test, y_test)
+        return image_batch(x_test, y_test)
 
     def load_input(self, table: pa.Table, model: Any, *, need_target: bool, source: str) -> Any:
         """One row per image: the pixels as numeric columns (+ ``label`` to evaluate)."""
@@ -126,6 +116,6 @@ class _ImageFolds(FoldRows):
 
     def prepared(self, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> Prepared:
         y = self.labels
-        train = _tensors(self.x[train_idx], y[train_idx])
+        train = image_batch(self.x[train_idx], y[train_idx])
         train, val = split_tensors(train, y[train_idx], self.fraction, seed)
-        return _prepared(self.entry, train, val, _tensors(self.x[test_idx], y[test_idx]))
+        return _prepared(self.entry, train, val, image_batch(self.x[test_idx], y[test_idx]))
