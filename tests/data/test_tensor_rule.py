@@ -126,7 +126,26 @@ def _streamed(tmp_path) -> dict[str, torch.Tensor]:
     return batch
 
 
+class _FakeRayShard:
+    """What ``ray.train.get_dataset_shard`` yields: the columns as CPU tensors of their dtype."""
+
+    def iter_torch_batches(self, batch_size: int, drop_last: bool) -> Any:
+        table = _pixel_table()
+        yield {
+            name: torch.from_numpy(table.column(name).to_numpy().copy())
+            for name in table.column_names
+        }
+
+
+def _ray(_) -> dict[str, torch.Tensor]:
+    from deepfuse.distributed.raydata import RayDataShard
+
+    (batch,) = list(RayDataShard(_FakeRayShard(), batch_size=len(PIXELS), target="label"))
+    return batch
+
+
 TABLE_ENTRY_POINTS: dict[str, Callable[[Any], dict[str, torch.Tensor]]] = {
+    "RayDataShard(target=...)": _ray,
     "fit (arrays)": lambda _: _fit_plain(PIXELS, FLAT_LABELS),
     "deepfuse.data.to_tensor_dict (arrays)": lambda _: to_tensor_dict(PIXELS, FLAT_LABELS),
     "deepfuse.data.to_tensor_dict (pyarrow table)": lambda _: to_tensor_dict(

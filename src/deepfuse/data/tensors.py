@@ -53,6 +53,7 @@ __all__ = [
     "feature_matrix",
     "images_to_tensor",
     "is_channels_last",
+    "to_batch_tensor",
     "to_tensor",
     "to_tensor_dict",
 ]
@@ -165,6 +166,24 @@ def to_tensor(value: Any, *, label: bool = False, name: str = "x") -> torch.Tens
     if not label and is_channels_last(t.shape):
         t = t.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
     return t
+
+
+def to_batch_tensor(value: Any, *, label: bool = False, name: str = X_KEY) -> torch.Tensor:
+    """One value of a batch built elsewhere (a torch ``DataLoader``, ``(x, y)`` tuples).
+
+    Tensors such a loader built keep their layout (a per-batch transpose would copy every
+    batch) and only take the dtype half of the rule (:func:`cast`); arrays take the whole rule
+    (:func:`to_tensor`).
+
+    Example:
+        >>> to_batch_tensor(torch.zeros(2, 8, 8, 3, dtype=torch.uint8)).shape
+        torch.Size([2, 8, 8, 3])
+        >>> to_batch_tensor(np.zeros((2, 8, 8, 3), np.uint8)).shape
+        torch.Size([2, 3, 8, 8])
+    """
+    if isinstance(value, torch.Tensor):
+        return cast(value, label=label, name=name)
+    return to_tensor(value, label=label, name=name)
 
 
 def feature_matrix(
