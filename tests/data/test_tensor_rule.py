@@ -6,7 +6,9 @@ Regression test of issue 10: uint8 channels-last images with bool labels used to
 targets -> float32.
 
 To add an entry point, add a function ``(images, labels) -> {"x": ..., "y": ...}`` to
-``ENTRY_POINTS``.
+``ENTRY_POINTS``. Flattened pixels as columns (a table in memory, a streamed Parquet file, a Ray
+Data shard) are checked the same way in ``TABLE_ENTRY_POINTS``; image files (the Preprocessor's
+image column, ``scan_images``) decode to the same tensors as the arrays.
 """
 
 from __future__ import annotations
@@ -90,6 +92,24 @@ def test_the_rule_table():
     assert to_tensor(np.zeros((2, 8, 8))).shape == (2, 8, 8)  # the model adds the channel
     assert to_tensor(np.zeros((2, 8, 8, 1)), label=True).shape == (2, 8, 8, 1)  # masks as given
     assert images_to_tensor(np.zeros((2, 8, 8), np.uint8)).shape == (2, 1, 8, 8)
+
+
+def test_image_files_decode_to_the_rule_s_tensors(tmp_path):
+    """The same pixels saved as PNG files: the Preprocessor's image column (the CLI's table
+    route) and ``scan_images`` (streamed) give what the rule gives for the arrays."""
+    from PIL import Image
+
+    from deepfuse.data import Preprocessor, scan_images
+
+    paths = []
+    for i, image in enumerate(IMAGES):  # PNG is lossless: the files hold exactly these pixels
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    want = _reference()["x"]
+    table = pa.table({"img": paths, "label": LABELS})
+    assert torch.equal(Preprocessor().fit(table, "label").transform(table)["img"], want)
+    (batch,) = list(scan_images(tmp_path, labels=None).batch(len(IMAGES)))
+    assert torch.equal(batch["x"], want)
 
 
 def test_keras_style_model_trains_on_uint8_channels_last_images():
