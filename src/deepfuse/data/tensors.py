@@ -60,6 +60,7 @@ __all__ = [
 
 X_KEY, Y_KEY = "x", "y"
 _CHANNEL_SIZES = (1, 3, 4)  # grayscale, RGB, RGBA
+_UINT8 = np.dtype(np.uint8)  # one object: `is` is a cheap per-column test
 
 
 def is_channels_last(shape: tuple[int, ...] | torch.Size) -> bool:
@@ -127,7 +128,7 @@ def _as_raw_tensor(value: Any, name: str, *, label: bool = False) -> torch.Tenso
 
 def _numeric_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a numpy array; strings and objects are refused with what to do instead."""
-    arr = np.asarray(value)
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind in "OUSV":
         raise DataError(
             f"Input '{name}' holds {arr.dtype} values (strings/objects); expected numbers. Encode "
@@ -135,6 +136,11 @@ def _numeric_array(value: Any, name: str) -> np.ndarray:
             "to integers first."
         )
     return arr
+
+
+def _unit_pixels(t: torch.Tensor) -> torch.Tensor:
+    """float32 pixel values 0..255 -> [0, 1], in place (as torchvision's ``ToTensor``)."""
+    return t.div_(255.0)
 
 
 def cast(t: torch.Tensor, *, label: bool = False, name: str = "x") -> torch.Tensor:
@@ -149,7 +155,7 @@ def cast(t: torch.Tensor, *, label: bool = False, name: str = "x") -> torch.Tens
     if t.dtype == torch.bool:
         return t.float()
     if t.dtype == torch.uint8:
-        return t.long() if label else t.float().div_(255.0)  # pixels -> [0, 1]
+        return t.long() if label else _unit_pixels(t.float())
     if t.dtype.is_complex:
         raise DataError(f"Input '{name}' has complex dtype {t.dtype}; expected real numbers.")
     return t.long()
@@ -214,23 +220,32 @@ def feature_matrix(
     """
     names = list(names) if names is not None else [f"column {i}" for i in range(len(columns))]
     n = rows if not columns else len(columns[0])
-    device = next((c.device for c in columns if isinstance(c, torch.Tensor)), None)
-    out = torch.empty((n or 0, len(columns)), dtype=torch.float32, device=device)
-    for i, (name, col) in enumerate(zip(names, columns)):
-        if not isinstance(col, torch.Tensor):
-            col = _numeric_array(col, name)
-        if col.ndim != 1 or len(col) != len(out):
-            raise DataError(
-                f"Feature column {name!r} has shape {tuple(col.shape)}; expected one number per "
-                f"row ({len(out)} rows). Stack only scalar columns, or convert multi-value "
-                "columns yourself (LazyDataset.batch(collate=...))."
-            )
-        if isinstance(col, np.ndarray) and col.dtype != np.uint8 and out.device.type == "cpu":
-            out.numpy()[:, i] = col  # one strided copy: bool -> 0/1, numbers -> float32
-        else:  # tensors, and uint8 pixels (a 1-byte copy): the rule itself scales them
-            t = torch.from_numpy(col.copy()) if isinstance(col, np.ndarray) else col
-            out[:, i] = cast(t.to(out.device), name=name)
-    return out
+    n = n or 0
+    cols = [_feature_column(col, name, n) for name, col in zip(names, columns)]
+    if any(isinstance(c, torch.Tensor) for c in cols):  # a loader's tensors (any device)
+        device = next(c.device for c in cols if isinstance(c, torch.Tensor))
+        ts = [c if isinstance(c, torch.Tensor) else torch.from_numpy(c.copy()) for c in cols]
+        parts = [cast(t.to(device), name=name).float() for t, name in zip(ts, names)]
+        return torch.stack(parts, dim=1) if parts else torch.empty((n, 0), device=device)
+    block = np.empty((len(cols), n), dtype=np.float32)  # (F, N): one contiguous row per column
+    for i, col in enumerate(cols):
+        block[i] = col  # bool -> 0/1, numbers -> float32 (uint8: 0..255, exact)
+        if col.dtype is _UINT8:
+            _unit_pixels(torch.from_numpy(block[i]))  # the rule: pixels -> [0, 1], in place
+    return torch.from_numpy(block).T.contiguous()  # (N, F), a cache-friendly transpose
+
+
+def _feature_column(col: Any, name: str, n: int) -> np.ndarray | torch.Tensor:
+    """``col`` as a numpy array (or a tensor kept), checked to hold one number per row."""
+    if not isinstance(col, torch.Tensor):
+        col = _numeric_array(col, name)
+    if tuple(col.shape) != (n,):
+        raise DataError(
+            f"Feature column {name!r} has shape {tuple(col.shape)}; expected one number per row "
+            f"({n} rows). Stack only scalar columns, or convert multi-value columns yourself "
+            "(LazyDataset.batch(collate=...))."
+        )
+    return col
 
 
 def images_to_tensor(images: Any) -> torch.Tensor:
