@@ -88,6 +88,17 @@ def test_multiclass_inverse_and_regression():
     assert pre.transform(r)["y"].dtype == torch.float32
 
 
+def test_bool_target_is_encoded_also_after_a_config_round_trip():
+    """Regression: a true/false label column failed in transform ("label True ... not seen")."""
+    t = pa.table({"x": [0.0, 1.0, 2.0, 3.0], "y": [True, False, True, True]})
+    pre = Preprocessor().fit(t, "y")
+    assert pre.classes == [False, True]
+    assert pre.transform(t)["y"].tolist() == [1, 0, 1, 1]
+    again = Preprocessor.from_config(json.loads(json.dumps(pre.get_config())))
+    assert again.transform(t)["y"].tolist() == [1, 0, 1, 1]
+    assert pre.inverse_transform_target([1, 0]).tolist() == [True, False]
+
+
 def test_image_column(tmp_path):
     for i in range(4):
         Image.new("RGB", (10, 8), color=(i * 60, 0, 0)).save(tmp_path / f"img{i}.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -72,6 +73,18 @@ def test_robust_accuracy_eps0_is_clean_accuracy_and_bad_eps_raises() -> None:
         robust_accuracy(net, (x, y), [-0.1])
     with pytest.raises(UserError, match="Unknown attack 'fsgm'"):
         robust_accuracy(net, (x, y), [0.1], attack="fsgm")
+
+
+def test_robust_accuracy_of_uint8_channels_last_arrays_follows_the_tensor_rule() -> None:
+    """Regression (issue 10): (x, y) arrays went in as they were (uint8 NHWC), unlike fit."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    gen = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (12, 8, 8, 3), dtype=torch.uint8, generator=gen).numpy()
+    labels = (np.arange(12) % 3).astype(np.int32)
+    x = torch.from_numpy(pixels.astype(np.float32) / np.float32(255.0)).permute(0, 3, 1, 2)
+    want = robust_accuracy(net, (x.contiguous(), torch.from_numpy(labels).long()), [0, 0.1])
+    assert robust_accuracy(net, (pixels, labels), [0, 0.1]) == want
 
 
 class _Recorder(nn.Module):

@@ -129,6 +129,15 @@ def test_token_attributions_complete_and_named() -> None:
         token_attributions(nn.Linear(3, 2), ids)
 
 
+def test_token_attributions_of_one_row_of_small_integer_ids() -> None:
+    """Regression: a 1-D row of ids kept its dtype (uint8 ids failed in nn.Embedding)."""
+    net = _BagOfWords()
+    ids = np.array([0, 2, 3, 5], dtype=np.uint8)
+    got = token_attributions(net, ids, target=1, steps=20)
+    want = token_attributions(net, torch.from_numpy(ids.astype(np.int64))[None], target=1, steps=20)
+    assert got == want and len(got) == 1
+
+
 def _tabular_model(table: pa.Table) -> df.Model:
     pre = Preprocessor().fit(table, "y")
 

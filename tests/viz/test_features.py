@@ -63,6 +63,20 @@ def test_feature_maps_of_a_deepfuse_sequential_with_channels_last_input():
     torch.testing.assert_close(channels_last["module.1"], maps["module.1"])
 
 
+def test_uint8_images_follow_the_tensor_rule_as_predict_does():
+    """Regression (issue 10): uint8 pixels were made float without the / 255 fit applies."""
+    net = _torch_cnn()
+    pixels = np.random.default_rng(0).integers(0, 256, size=(2, 8, 8, 1), dtype=np.uint8)
+    want = torch.from_numpy(pixels.astype(np.float32) / np.float32(255.0)).permute(0, 3, 1, 2)
+    got = feature_maps(net, pixels)  # (N, H, W, C) uint8, as fit/predict take them
+    torch.testing.assert_close(got["0"], F.conv2d(want, net[0].weight, net[0].bias))
+    model = df.Sequential([df.layers.Conv2D(2, 3, input_shape=(8, 8, 1)), df.layers.Flatten()])
+    model.predict(pixels)  # remembers the channels-last layout, as a fitted model does
+    maps = feature_maps(model, pixels)
+    conv = model.layers[0]
+    torch.testing.assert_close(maps["module.0"], F.conv2d(want, conv.weight, conv.bias))
+
+
 def test_hooks_are_removed_and_each_module_keeps_its_mode():
     net = _torch_cnn()
     net.train()

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepfuse._utils.errors import UserError, format_message
+from deepfuse.data.tensors import to_batch_tensor
 
 __all__ = ["ATTACKS", "fgsm", "pgd", "robust_accuracy"]
 
@@ -188,7 +189,7 @@ def _batches(
         and len(data) == 2
         and not isinstance(data[0], Mapping | tuple | list)
     ):  # (x, y) arrays, not a list of two batches
-        x, y = (torch.as_tensor(v) for v in data)
+        x, y = to_batch_tensor(data[0]), to_batch_tensor(data[1], label=True)
         for i in range(0, len(x), batch_size):
             yield x[i : i + batch_size], y[i : i + batch_size]
         return
@@ -210,7 +211,7 @@ def _batches(
                 yield x[i : i + batch_size], y[i : i + batch_size]
         else:
             x, y = batch
-            yield torch.as_tensor(x), torch.as_tensor(y)
+            yield to_batch_tensor(x), to_batch_tensor(y, label=True)
 
 
 def _correct(outputs: torch.Tensor, y: torch.Tensor) -> int:

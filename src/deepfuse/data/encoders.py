@@ -200,6 +200,8 @@ class TargetEncoder:
         numeric = all(isinstance(c, int | float) and not isinstance(c, bool) for c in self.classes)
         if numeric and (is_numeric_type(col.type) or pa.types.is_boolean(col.type)):
             keys, value_set = pc.cast(col, pa.float64()), pa.array([float(c) for c in self.classes])
+        elif pa.types.is_boolean(col.type) and all(isinstance(c, bool) for c in self.classes):
+            keys, value_set = col, pa.array(self.classes, pa.bool_())  # str(True) != "true"
         else:
             keys, value_set = as_string(col), pa.array([str(c) for c in self.classes], pa.string())
         idx = pc.index_in(keys, value_set=value_set)

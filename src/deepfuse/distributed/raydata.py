@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from deepfuse._utils.errors import DataError
+from deepfuse.data.tensors import cast, feature_matrix
 
 __all__ = ["RayDataShard"]
 
@@ -78,5 +79,5 @@ class RayDataShard:
             raise DataError(
                 f"Feature columns {missing} are not in the Ray Dataset; columns: {sorted(batch)}."
             )
-        x = torch.stack([batch[c].to(torch.float32) for c in names], dim=1)  # (N, F)
-        return {"x": x, "y": batch[self.target]}
+        x = feature_matrix([batch[c] for c in names], names=names)  # (N, F), the tensor rule
+        return {"x": x, "y": cast(batch[self.target], label=True, name=self.target)}

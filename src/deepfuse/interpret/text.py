@@ -85,7 +85,8 @@ def _as_ids(model: nn.Module, tokens: Any) -> torch.Tensor:
     ids = torch.as_tensor(tokens)
     if ids.is_floating_point():
         raise UserError("Token ids must be integers (B, T); got a floating-point tensor.")
-    return ids[None] if ids.dim() == 1 else ids.long()
+    # integer ids -> int64, as the tensor rule keeps token ids (uint8 too: nn.Embedding refuses it)
+    return (ids[None] if ids.dim() == 1 else ids).long()
 
 
 def _embedding_grads(

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from deepfuse._utils.errors import DataError
-from deepfuse.data.tensors import X_KEY, Y_KEY, cast, to_tensor
+from deepfuse.data.tensors import X_KEY, Y_KEY, to_batch_tensor, to_tensor
 
 __all__ = ["ForeignBatches", "ResumableForeignBatches", "is_array_like"]
 
@@ -35,14 +35,6 @@ def is_array_like(obj: Any) -> bool:
     if type(obj).__module__.startswith("pandas"):
         return True
     return isinstance(obj, list | tuple) and len(obj) > 0 and not isinstance(obj[0], Mapping)
-
-
-def _convert(value: Any, *, label: bool = False, name: str = X_KEY) -> torch.Tensor:
-    # Tensors a loader built keep their layout (a per-batch transpose would copy every batch);
-    # their dtype follows the rule. Arrays go through the whole rule.
-    if isinstance(value, torch.Tensor):
-        return cast(value, label=label, name=name)
-    return to_tensor(value, label=label, name=name)
 
 
 class ForeignBatches:
@@ -76,18 +68,18 @@ class ForeignBatches:
                 }
             elif isinstance(batch, list | tuple):
                 if len(batch) == 1:
-                    yield {X_KEY: _convert(batch[0])}
+                    yield {X_KEY: to_batch_tensor(batch[0])}
                 elif len(batch) == 2:
                     x, y = batch
-                    out = dict(x) if isinstance(x, Mapping) else {X_KEY: _convert(x)}
-                    out[Y_KEY] = _convert(y, label=True, name=Y_KEY)
+                    out = dict(x) if isinstance(x, Mapping) else {X_KEY: to_batch_tensor(x)}
+                    out[Y_KEY] = to_batch_tensor(y, label=True, name=Y_KEY)
                     yield out
                 else:
                     raise DataError(
                         f"A batch tuple must be (x,) or (x, y); got a tuple of {len(batch)} items."
                     )
             else:
-                yield {X_KEY: _convert(batch)}
+                yield {X_KEY: to_batch_tensor(batch)}
 
 
 class ResumableForeignBatches(ForeignBatches):

@@ -30,8 +30,11 @@ MAX_ROWS = 1000
 
 
 def sample_rows(data: Any, *, cap: int = MAX_ROWS, seed: int = 0) -> dict[str, torch.Tensor]:
-    """At most ``cap`` rows of ``data`` (a dict of tensors: a seeded sample in row order; an
-    iterable of batch dicts, e.g. a streamed test split: its first ``cap`` rows)."""
+    """At most ``cap`` rows of ``data`` (a dict of arrays: a seeded sample in row order; an
+    iterable of batch dicts, e.g. a streamed test split: its first ``cap`` rows).
+
+    Values are only sampled here, not converted (dtypes kept): :func:`probe` converts them.
+    """
     if isinstance(data, Mapping):
         n = int(next(iter(data.values())).shape[0])
         if n <= cap:
@@ -63,7 +66,9 @@ class Probe:
     """What one forward pass over the sampled rows gave.
 
     Attributes:
-        rows: The sampled test rows (inputs and target), on the CPU.
+        rows: The sampled test rows (inputs and target) as the model was fed them: converted by
+            :mod:`deepfuse.data.tensors` (uint8 images -> float32 NCHW in [0, 1], bool targets
+            -> float32) and put in the model's layout; on the CPU.
         outputs: ``(N, C)`` probabilities, ``(N,)`` P(positive) for one sigmoid unit, or the
             predicted values for regression (numpy).
         y_true: ``(N,)`` targets (numpy), or None when the rows hold no target.
@@ -89,10 +94,13 @@ def _last_linear(model: nn.Module) -> nn.Module | None:
 
 def probe(model: Any, data: Any, *, cap: int = MAX_ROWS, batch_size: int = 256) -> Probe:
     """Sample ``data`` and run ``model`` over it once (eval mode, no grad; modes restored)."""
+    from deepfuse.data.memory import InMemoryLoader
     from deepfuse.models import feeding
 
-    rows = sample_rows(data, cap=cap)
-    loader = feeding.make_loader(model, rows, None, batch_size=batch_size, shuffle=False)
+    # once, as fit feeds them: THE array -> tensor rule (deepfuse.data.tensors) and the model's
+    # layout, so the rows shown (images, feature maps) are what the model saw
+    rows = feeding.to_tensors(model, sample_rows(data, cap=cap), None)
+    loader = InMemoryLoader(rows, batch_size=batch_size, shuffle=False)
     model.setup(feeding.first_batch(loader), for_training=False)
     caught: list[torch.Tensor] = []
     head = _last_linear(model)

@@ -1,8 +1,9 @@
 """Shared helpers of the model-inspecting plots: find layers, run a model quietly, shape inputs.
 
 Layers are recognised by type, not imported: ``torch.nn.Conv1d/Conv2d/Linear`` and deepfuse's
-own ``Conv1D/Conv2D/Dense`` (which are not subclasses of torch's), so ``viz`` keeps depending on
-nothing but torch and ``_utils``.
+own ``Conv1D/Conv2D/Dense`` (which are not subclasses of torch's), so ``import deepfuse.viz``
+loads nothing but torch and ``_utils``. Inputs are converted by THE array -> tensor rule
+(:mod:`deepfuse.data.tensors`, imported when a plot converts one).
 """
 
 from __future__ import annotations
@@ -100,31 +101,39 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 def as_input(model: nn.Module, x: Any) -> torch.Tensor:
-    """``x`` as a float tensor on the model's device, in the layout its forward takes.
+    """``x`` as the model's ``forward`` takes it, on its device: what ``predict`` would feed it.
 
-    A deepfuse model that was fitted on channels-last images remembers it (``input_layout``);
-    the same conversion ``predict`` applies is applied here, so ``(N, H, W, C)`` arrays work too.
+    Values follow THE array -> tensor rule (:mod:`deepfuse.data.tensors`): uint8 images become
+    float32 in [0, 1], bools 0/1, ``(N, H, W, C)`` image batches NCHW. A deepfuse model that was
+    fitted on channels-last or channel-less images remembers it (``input_layout``) and the same
+    layout is applied here.
+
+    Example:
+        >>> import numpy as np
+        >>> t = as_input(torch.nn.Flatten(), np.full((2, 8, 8, 3), 255, np.uint8))
+        >>> tuple(t.shape), t.dtype, float(t.max())
+        ((2, 3, 8, 8), torch.float32, 1.0)
     """
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(x))
-        except (TypeError, ValueError) as exc:
-            raise DataError(
-                format_message(
-                    "Cannot turn the input into a tensor.",
-                    expected="a torch tensor or a numeric array",
-                    got=type(x).__name__,
-                )
-            ) from exc
-    if not t.is_floating_point():
-        t = t.float()  # uint8 images, int arrays: the model's weights are float
+    # imported here: the rule needs pyarrow, which `import deepfuse.viz` does not load
+    from deepfuse.data.tensors import to_tensor
+
+    try:
+        t = to_tensor(x.detach() if isinstance(x, torch.Tensor) else x)
+    except UserError:
+        raise  # the rule's own message (strings, complex numbers, ...)
+    except (TypeError, ValueError) as exc:  # ragged lists, objects numpy cannot hold as numbers
+        raise DataError(
+            format_message(
+                "Cannot turn the input into a tensor.",
+                expected="a torch tensor or a numeric array",
+                got=type(x).__name__,
+            )
+        ) from exc
     layout = getattr(model, "input_layout", None)
-    if layout == "channels_last" and t.dim() == 4 and t.shape[1] not in (1, 3, 4):
-        t = t.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
-    elif layout == "add_channel" and t.dim() == 3:
-        t = t.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+    if layout is not None:  # a deepfuse Model: deepfuse.models is loaded already
+        from deepfuse.models.layout import to_model_layout
+
+        t = to_model_layout(t, layout)
     return t.to(model_device(model))
 
 

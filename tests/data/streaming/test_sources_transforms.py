@@ -109,7 +109,10 @@ def test_tensor_types_and_to_tensor_hook(parquet_dir):
     )
     b = next(iter(hooked))
     assert b["x"].dtype == torch.float32 and b["id"].dtype == torch.int64
-    assert b["flag"].dtype == torch.bool and b["name"].tolist()[:2] == [2, 2]
+    # bools follow the one rule (deepfuse.data.tensors): float32 0/1, as features and targets
+    assert b["flag"].dtype == torch.float32
+    assert torch.equal(b["flag"], (b["id"] % 2 == 0).to(torch.float32))
+    assert b["name"].tolist()[:2] == [2, 2]
 
 
 def test_unbatched_iteration_and_collect(parquet_dir):

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import torch
 
 from deepfuse._utils.errors import ConfigError, DataError
+from deepfuse.data import tensors
 from deepfuse.data.streaming.plan import ShardSpec, make_plan
 from deepfuse.data.streaming.prefetch import prefetch as _prefetch
 from deepfuse.data.streaming.sources import Source
@@ -37,30 +38,25 @@ ToTensor = Callable[[str, np.ndarray], torch.Tensor]
 _STATE_VERSION = 1
 
 
-def _writable(arr: np.ndarray, dtype: Any) -> np.ndarray:
-    # arrow-backed arrays are read-only; torch warns on those (and writes would be undefined)
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    return out if out.flags.writeable else out.copy()
-
-
 def columns_to_tensors(cols: Columns, to_tensor: ToTensor | None = None) -> dict[str, torch.Tensor]:
-    """Numpy columns as tensors: floats -> float32, integers -> int64, bools -> bool.
+    """A batch's numpy columns as tensors, by :mod:`deepfuse.data.tensors`' rule.
+
+    Without ``target=`` the role of a column (feature or target) is unknown, so each keeps its
+    values: floats -> float32, integers (uint8 too: class labels or pixels) -> int64, bools ->
+    float32 0/1 (the rule for bool features and targets alike). ``batch(target=...)`` says which
+    column is the target; :func:`stack_features` then applies the whole rule.
 
     Other columns (strings, lists) go through ``to_tensor(name, array)``; without it they raise.
 
     Example:
-        >>> columns_to_tensors({"x": np.array([1.5, 2.0]), "y": np.array([0, 1])})["y"].dtype
-        torch.int64
+        >>> b = columns_to_tensors({"x": np.array([1.5, 2.0]), "y": np.array([True, False])})
+        >>> b["x"].dtype, b["y"].tolist()
+        (torch.float32, [1.0, 0.0])
     """
     out: dict[str, torch.Tensor] = {}
     for name, arr in cols.items():
-        kind = arr.dtype.kind
-        if kind == "f":
-            out[name] = torch.from_numpy(_writable(arr, np.float32))
-        elif kind in "iu":
-            out[name] = torch.from_numpy(_writable(arr, np.int64))
-        elif kind == "b":
-            out[name] = torch.from_numpy(_writable(arr, np.bool_))
+        if arr.dtype.kind in "fiub":
+            out[name] = tensors.to_tensor(arr, label=True, name=name)  # values kept, no layout
         elif to_tensor is not None:
             out[name] = to_tensor(name, arr)
         else:
@@ -72,13 +68,21 @@ def columns_to_tensors(cols: Columns, to_tensor: ToTensor | None = None) -> dict
     return out
 
 
-def stack_features(cols: Columns, target: str, features: Sequence[str] | None) -> Columns:
-    """``{"x": (N, F) float32 of the feature columns, "y": the target column}``.
+def stack_features(
+    cols: Columns, target: str, features: Sequence[str] | None
+) -> dict[str, torch.Tensor]:
+    """``{"x": (N, F) float32 of the feature columns, "y": the target column}``, by the rule.
+
+    The same as ``fit`` gives for the same arrays (:mod:`deepfuse.data.tensors`): each feature
+    column as a feature (uint8 pixels -> [0, 1], bools -> 0/1), stacked as
+    :func:`~deepfuse.data.tensors.feature_matrix` stacks a table; the target as a target (bools
+    -> float32 for binary losses, integers -> int64 class indices, floats -> float32).
 
     Example:
-        >>> out = stack_features({"a": np.ones(2), "b": np.zeros(2), "t": np.array([0, 1])}, "t", None)
-        >>> out["x"].shape, out["y"].tolist()
-        ((2, 2), [0, 1])
+        >>> cols = {"a": np.array([0, 255], np.uint8), "b": np.zeros(2), "t": np.array([True, False])}
+        >>> out = stack_features(cols, "t", None)
+        >>> out["x"].tolist(), out["y"].tolist()
+        ([[0.0, 0.0], [1.0, 0.0]], [1.0, 0.0])
     """
     if target not in cols:
         raise DataError(f"Target column {target!r} is not in the data; columns: {sorted(cols)}.")
@@ -86,10 +90,8 @@ def stack_features(cols: Columns, target: str, features: Sequence[str] | None) -
     missing = [c for c in names if c not in cols]
     if missing:
         raise DataError(f"Feature columns {missing} are not in the data; columns: {sorted(cols)}.")
-    x = np.empty((len(cols[target]), len(names)), dtype=np.float32)
-    for i, name in enumerate(names):
-        x[:, i] = cols[name]  # one strided copy per column into the (N, F) block
-    return {"x": x, "y": cols[target]}
+    x = tensors.feature_matrix([cols[n] for n in names], names=names, rows=len(cols[target]))
+    return {"x": x, "y": tensors.to_tensor(cols[target], label=True, name=target)}
 
 
 class LazyDataset:
@@ -393,7 +395,8 @@ class LazyDataset:
                 yield collate(cols), stream.state()
                 continue
             if target is not None:
-                cols = stack_features(cols, target, features)
+                yield stack_features(cols, target, features), stream.state()
+                continue
             yield columns_to_tensors(cols, to_tensor), stream.state()
 
     def __iter__(self) -> Iterator[Any]:
