@@ -54,7 +54,30 @@ def _images_to_tensor(images: np.ndarray, labels: np.ndarray) -> dict[str, torch
     return {"x": images_to_tensor(images), "y": to_tensor(labels, label=True)}
 
 
+def _cli_builtin_route(images: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+    """What ``deepfuse train`` feeds for ``data.dataset: <name>``: a built-in image dataset (as
+    MNIST is) served by the CLI's data route, both its training and its test tensors."""
+    from deepfuse.data.routes import route_for
+    from deepfuse.datasets.catalog import BUILTIN_DATASETS, BuiltinDataset
+
+    name = "tensor_rule_probe"
+    entry = BuiltinDataset(name, lambda: ((images, labels), (images, labels)), "images")
+    BUILTIN_DATASETS.register(name, entry)
+    try:
+        route = route_for({"dataset": name})
+        prepared = route.prepare({"dataset": name}, seed=0, batch_size=32)
+        test = route.test_feed({"dataset": name}, seed=0, preprocessor=None)
+    finally:
+        BUILTIN_DATASETS.unregister(name)
+    for key in ("x", "y"):  # no validation split: the training tensors are the arrays, in order
+        assert torch.equal(prepared.train[key], test[key]) and torch.equal(
+            prepared.test[key], test[key]
+        )
+    return test
+
+
 ENTRY_POINTS: dict[str, Callable[[np.ndarray, np.ndarray], dict[str, torch.Tensor]]] = {
+    "CLI (data.dataset route)": _cli_builtin_route,
     "deepfuse.data.to_tensor_dict": to_tensor_dict,
     "fit (any module)": _fit_plain,
     "fit (Keras input_shape)": _fit_keras_conv,

@@ -97,6 +97,26 @@ class Registry(Generic[T]):
             self._keys.setdefault(self._normalize(each), each)
         return obj
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` (one spelling: its aliases stay) and return what it named.
+
+        Raises:
+            ConfigError: No such name, as :meth:`get`.
+
+        Example:
+            >>> r: Registry[int] = Registry("number")
+            >>> r.register("one", 1)
+            1
+            >>> r.unregister("ONE"), "one" in r
+            (1, False)
+        """
+        found = self.canonical(name)
+        obj = self._entries.pop(found)
+        self._keys = {}
+        for each in self._entries:  # rebuild: another spelling may share the normalized key
+            self._keys.setdefault(self._normalize(each), each)
+        return obj
+
     def get(self, name: str) -> T:
         """The object registered under ``name`` (as written, else by its normalized key).
 
