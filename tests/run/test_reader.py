@@ -177,3 +177,12 @@ def test_a_run_in_progress(tmp_path):
     assert run.epochs() == [{"loss": 0.8, "val_loss": 0.9}]  # the newest valid checkpoint
     assert run.idle_seconds() is not None and run.idle_seconds() < 60
     assert RunReader(_write_run(tmp_path)).idle_seconds() is None
+
+
+def test_evaluation_file_names_a_folder_by_its_name():
+    """Regression: a folder given with a trailing slash used to give 'evaluation-.json'."""
+    from deepfuse.run import evaluation_file
+
+    assert evaluation_file("data/holdout/") == "evaluation-holdout.json"
+    assert evaluation_file("data\\holdout.parquet") == "evaluation-holdout.json"
+    assert evaluation_file("/") == "evaluation-data.json"

@@ -86,10 +86,10 @@ def evaluation_file(data: str | None = None) -> str:
     """The evaluation file of the run's own test split (``data=None``) or of another file.
 
     Example:
-        >>> evaluation_file(), evaluation_file("/data/holdout.csv.gz")
-        ('evaluation.json', 'evaluation-holdout.json')
+        >>> evaluation_file(), evaluation_file("/data/holdout.csv.gz"), evaluation_file("parts/")
+        ('evaluation.json', 'evaluation-holdout.json', 'evaluation-parts.json')
     """
     if data is None:
         return EVALUATION_FILE
-    stem = str(data).replace("\\", "/").rsplit("/", 1)[-1].split(".")[0]
-    return f"evaluation-{stem}.json"
+    name = str(data).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]  # a folder: its name
+    return f"evaluation-{name.split('.')[0] or 'data'}.json"
