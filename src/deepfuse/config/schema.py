@@ -222,8 +222,7 @@ def _validate_kind(data: Mapping[str, Any], kinds: dict[str, Any] | None) -> Non
     for key, reason in getattr(route, "refused_keys", {}).items():
         if data.get(key) is not None:
             raise ConfigError(
-                f"'data.{key}' does not apply to data.kind={kind}: {reason}. "
-                f"Remove 'data.{key}'."
+                f"'data.{key}' does not apply to data.kind={kind}: {reason}. Remove 'data.{key}'."
             )
     for key in DATA_KEYS:
         owners = [name for name, r in kinds.items() if key in getattr(r, "own_keys", ())]

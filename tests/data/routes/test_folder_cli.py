@@ -51,7 +51,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_image_folder_train_evaluate_predict_cv(cli, tmp_path, image_folders):
-    train, test = image_folders
+    test = image_folders[1]
     run, metrics = _train(cli, _config(tmp_path, "image_folder", image_folders, IMAGE_MODEL, 8),
                           tmp_path / "runs")  # fmt: skip
     assert metrics["test"]["accuracy"] >= 0.95, metrics["test"]
@@ -83,7 +83,7 @@ def test_image_folder_train_evaluate_predict_cv(cli, tmp_path, image_folders):
 
 
 def test_text_folder_train_evaluate_predict_cv(cli, tmp_path, text_folders):
-    train, test = text_folders
+    test = text_folders[1]
     run, metrics = _train(cli, _config(tmp_path, "text_folder", text_folders, TEXT_MODEL, 10),
                           tmp_path / "runs")  # fmt: skip
     assert metrics["test"]["accuracy"] >= 0.95, metrics["test"]

@@ -43,9 +43,7 @@ def folder_table(folder: str) -> pa.Table | None:
     """The image or text files under ``folder`` as a path table, or ``None`` when the folder
     holds table files (or neither kind of file): then it is not a folder of files."""
     files = sorted(
-        p
-        for p in Path(folder).rglob("*")
-        if p.is_file() and not p.name.startswith((".", "_"))
+        p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
     )
     kinds = {format_or_none(p.name) for p in files}
     if kinds & set(TABLE_FORMATS) or not kinds & {"image", "text"}:

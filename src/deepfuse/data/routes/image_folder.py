@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -107,7 +107,7 @@ class ImageFolder(DataRoute):
     name = "image_folder"
     by_kind = True
     own_keys = ("image_size", "mode", "quarantine")
-    refused_keys = {
+    refused_keys: ClassVar[Mapping[str, str]] = {
         "target": "the classes are the subfolders of data.train",
         "features": "images have no columns to type",
         "preprocessing": "images are only decoded and scaled to [0, 1]",

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -77,7 +77,9 @@ class TextFolder(TableInMemory):
     name = "text_folder"
     by_kind = True
     own_keys = ("quarantine",)
-    refused_keys = {"target": "the classes are the subfolders of data.train (target 'label')"}
+    refused_keys: ClassVar[Mapping[str, str]] = {
+        "target": "the classes are the subfolders of data.train (target 'label')"
+    }
 
     @classmethod
     def matches(cls, data: Mapping[str, Any]) -> bool:
