@@ -4,7 +4,9 @@ config keys they take."""
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +86,26 @@ def test_text_folder_is_a_text_column_through_the_preprocessor(text_folders):
     # the same words give the same ids as the Preprocessor fitted on the same table
     vocab = prep.preprocessor.inputs()["text"]["vocab_size"]
     assert prep.train["text"].dtype == torch.int64 and int(prep.train["text"].max()) < vocab
+
+
+def test_text_folder_gives_the_tensors_of_the_same_rows_as_a_csv(text_folders, tmp_path):
+    """Reference: the table route on a CSV of the same files (in listing order, the class as
+    the label column) gives the same tensors, so a folder trains like the IMDB CSV example."""
+    files = sorted(str(p) for p in text_folders[0].rglob("*.txt"))
+    with open(tmp_path / "docs.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        for f in files:
+            writer.writerow([Path(f).read_text(), Path(f).parent.name])
+    folder = _texts(text_folders[0])
+    table = {**folder, "train": str(tmp_path / "docs.csv"), "target": "label",
+             "features": {"text": "text"}}  # fmt: skip
+    del table["kind"]
+    a = TextFolder().prepare(folder, seed=5, batch_size=16)
+    b = TableInMemory().prepare(table, seed=5, batch_size=16)
+    assert a.classes == b.classes and a.features == b.features
+    for split in ("train", "val", "test"):
+        assert _equal(getattr(a, split), getattr(b, split)), split
 
 
 def test_bad_files_are_left_out_with_their_reason(image_folders, text_folders, tmp_path):
