@@ -103,6 +103,13 @@ def test_text_folder_train_evaluate_predict_cv(cli, tmp_path, text_folders):
     code, _, err = cli("predict", run, test / "sports", "--out", tmp_path / "sports.csv")
     assert code == 0, err
     assert [r["prediction"] for r in _rows(tmp_path / "sports.csv")].count("sports") >= 7
+    listing = tmp_path / "docs.csv"  # a table of text-file paths, relative to its folder
+    listing.write_text("path\ndocs/test/space/000.txt\ndocs/test/cooking/001.txt\n")
+    code, _, err = cli("predict", run, listing, "--out", tmp_path / "listed.csv")
+    assert code == 0, err
+    assert [r["prediction"] for r in _rows(tmp_path / "listed.csv")] == ["space", "cooking"]
+    code, out, err = cli("explain", run, "--data", test)  # permutation importance of 'text'
+    assert code == 0 and "1. text" in out, err
 
     cfg = _config(tmp_path, "text_folder", text_folders, TEXT_MODEL, 6)
     code, out, err = cli("cv", cfg, "--folds", "3", "--out", tmp_path / "cv")

@@ -148,6 +148,12 @@ def test_a_folder_of_files_is_read_as_a_path_table(image_folders, tmp_path):
     assert table["label"].to_pylist() == ["blue"] * 8 + ["green"] * 8 + ["red"] * 8
     flat = read_input(str(image_folders[1] / "red"))  # no class subfolders: no label
     assert flat.column_names == ["path"] and flat.num_rows == 8
+    docs = sorted((image_folders[1] / "red").glob("*"))[:2]
+    for i, f in enumerate(docs):  # text files: their content, as a table with a text column
+        (tmp_path / "docs" / "pos").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "docs" / "pos" / f"{i}.txt").write_text(f"doc {f.name}")
+    texts = read_input(str(tmp_path / "docs"))
+    assert texts.to_pydict() == {"text": [f"doc {f.name}" for f in docs], "label": ["pos"] * 2}
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "a.csv").write_text("x,y\n1,2\n")  # a folder of tables is not listed
     with pytest.raises(DataError, match="it is a folder"):  # as before

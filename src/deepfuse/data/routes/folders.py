@@ -1,22 +1,22 @@
-"""What the folder routes (``image_folder``, ``text_folder``) share: a folder of files as a path
-table for ``predict`` / ``evaluate --data``, the paths of such a table, and the one warning that
-names the files left out of a folder.
+"""What the folder routes (``image_folder``, ``text_folder``) share: a folder of files as a
+table for ``predict`` / ``evaluate --data`` / ``explain --data``, the paths of a path table, and
+the one warning that names the files left out of a folder.
 
 A folder passed to ``deepfuse predict RUN FOLDER`` (or ``evaluate --data``) is read as a table
-of its image or text files: a ``path`` column (absolute, in name order, as ``ls -R`` lists them)
+of its files, in name order (as ``ls -R`` lists them; predictions come out in that order): a
+``path`` column (absolute) for images, a ``text`` column (each file's content) for text files,
 and, when every file sits in a class subfolder (``root/<class>/<file>``), a ``label`` column of
-the subfolder names. Predictions come out in that order.
+the subfolder names.
 
 Example:
     >>> import pathlib, tempfile
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> for c in ("neg", "pos"):
-    ...     (root / c).mkdir(); _ = (root / c / "1.txt").write_text(c)
-    >>> table = folder_table(str(root))
-    >>> table.column_names, table["label"].to_pylist()
-    (['path', 'label'], ['neg', 'pos'])
-    >>> [pathlib.Path(p).parent.name for p in paths_of(table, "x.csv")]
-    ['neg', 'pos']
+    ...     (root / c).mkdir(); _ = (root / c / "1.txt").write_text(f"a {c} review")
+    >>> folder_table(str(root)).to_pydict()
+    {'text': ['a neg review', 'a pos review'], 'label': ['neg', 'pos']}
+    >>> paths_of(pa.table({"path": ["/data/a.png", "b.png"]}), "x.csv")[0]
+    '/data/a.png'
 """
 
 from __future__ import annotations
@@ -33,10 +33,20 @@ from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.data.formats import TABLE_FORMATS, format_or_none
 from deepfuse.data.schema import base_dir_of
 
-__all__ = ["PATH_COLUMN", "folder_table", "in_memory_only", "paths_of", "warn_left_out"]
+__all__ = [
+    "PATH_COLUMN",
+    "TEXT_COLUMN",
+    "folder_table",
+    "in_memory_only",
+    "paths_of",
+    "read_text_file",
+    "warn_left_out",
+]
 
 #: The column of file paths in a path table (a folder listed, or a CSV of image paths).
 PATH_COLUMN = "path"
+#: The column of documents in a folder of text files read as a table.
+TEXT_COLUMN = "text"
 
 
 def folder_table(folder: str) -> pa.Table | None:
@@ -52,9 +62,24 @@ def folder_table(folder: str) -> pa.Table | None:
     files = [p for p in files if format_or_none(p.name) == fmt]
     parts = [p.relative_to(folder).parts for p in files]
     columns: dict[str, Any] = {PATH_COLUMN: [str(p.resolve()) for p in files]}
+    if fmt == "text":  # the documents themselves: a table any text model's Preprocessor reads
+        columns = {TEXT_COLUMN: [read_text_file(p) for p in columns.pop(PATH_COLUMN)]}
     if all(len(rel) >= 2 for rel in parts):  # root/<class>/.../<file>: the class is known
         columns["label"] = [rel[0] for rel in parts]
     return pa.table(columns)
+
+
+def read_text_file(path: str) -> str:
+    """A whole UTF-8 text file (a leading byte-order mark dropped).
+
+    Raises:
+        DataError: The file cannot be read or is not UTF-8.
+    """
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"Cannot read the text file '{path}': {err}. Fix or remove it.") from None
 
 
 def paths_of(table: pa.Table, source: str) -> list[str]:

@@ -44,14 +44,21 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import DataError
 from deepfuse.data.routes.base import register_route
-from deepfuse.data.routes.folders import PATH_COLUMN, in_memory_only, paths_of, warn_left_out
+from deepfuse.data.routes.folders import (
+    PATH_COLUMN,
+    TEXT_COLUMN,
+    in_memory_only,
+    paths_of,
+    read_text_file,
+    warn_left_out,
+)
 from deepfuse.data.routes.streamed import TableStreamed
 from deepfuse.data.routes.tables import TableInMemory
 from deepfuse.data.streaming import scan_text
 
 __all__ = ["TextFolder"]
 
-TEXT, LABEL = "text", "label"  # the columns the files become
+TEXT, LABEL = TEXT_COLUMN, "label"  # the columns the files become
 
 
 def read_text_folder(folder: str, data: Mapping[str, Any]) -> pa.Table:
@@ -93,10 +100,10 @@ class TextFolder(TableInMemory):
         return train, test, {**data, "target": LABEL, "features": features}
 
     def load_input(self, table: pa.Table, model: Any, *, need_target: bool, source: str) -> Any:
-        """Rows with a ``text`` column, or a path table (a folder listed, or a ``path``
-        column) whose files are read as the text, through the run's saved Preprocessor."""
+        """Rows with a ``text`` column (a folder of text files is read so), or a ``path``
+        column of text files, through the run's saved Preprocessor."""
         if TEXT not in table.column_names and PATH_COLUMN in table.column_names:
-            texts = [_read_file(path) for path in paths_of(table, source)]
+            texts = [read_text_file(path) for path in paths_of(table, source)]
             table = table.drop_columns([PATH_COLUMN]).append_column(TEXT, pa.array(texts))
         elif TEXT not in table.column_names:
             raise DataError(
@@ -105,11 +112,3 @@ class TextFolder(TableInMemory):
                 f"{', '.join(table.column_names)}."
             )
         return super().load_input(table, model, need_target=need_target, source=source)
-
-
-def _read_file(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"Cannot read the text file '{path}': {err}. Fix or remove it.") from None
