@@ -43,6 +43,10 @@ DATA_KEYS = (
     "streaming",
     "shuffle_buffer",
     "stream_threshold_mb",
+    "kind",
+    "image_size",
+    "mode",
+    "quarantine",
 )
 DATA_DEFAULTS = {"validation_split": 0.1}
 TEST_SPLIT_DEFAULT = 0.2
@@ -169,17 +173,19 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
         )
     if has_dataset:
         _check_named("data.dataset", data["dataset"], choices_of(sig.get("datasets")))
-        for key in ("target", "features", "test", "test_split"):
+        for key in ("target", "features", "test", "test_split", "kind"):
             if data.get(key) is not None:
                 raise ConfigError(
                     f"'data.{key}' applies to your own files (data.train), not to the built-in "
                     f"dataset {_name_of(data['dataset'])!r}. Remove 'data.{key}'."
                 )
-    elif data.get("target") is None:
+    elif data.get("target") is None and data.get("kind") is None:
         raise ConfigError(
             "'data.train' is set but 'data.target' is missing. Name the column to predict, "
-            "for example data.target=label."
+            "for example data.target=label; or, for a folder with one subfolder per class, set "
+            "data.kind (image_folder, text_folder)."
         )
+    _validate_kind(data, choices_of(sig.get("data_kinds")))
     if data.get("test") is not None and data.get("test_split") is not None:
         raise ConfigError(
             "Both 'data.test' and 'data.test_split' are set. Use 'data.test' (a file) or "
@@ -201,6 +207,30 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
         if sig.get("preprocessor") is not None:
             # Column types belong in data.features, not in the Preprocessor's own 'overrides'.
             _check_kwargs("data.preprocessing", pre, sig["preprocessor"], skip=("overrides",))
+
+
+def _validate_kind(data: Mapping[str, Any], kinds: dict[str, Any] | None) -> None:
+    """``data.kind`` names a route chosen by kind (``kinds``: name -> route class); the keys
+    that only some kinds take (the class's ``own_keys``) and those a kind refuses (its
+    ``refused_keys``: key -> reason) are checked against it. Not checked without ``kinds``."""
+    if kinds is None:
+        return
+    kind = data.get("kind")
+    if kind is not None and (not isinstance(kind, str) or kind not in kinds):
+        _bad_choice("data.kind", kind, kinds)
+    route = kinds.get(kind) if kind is not None else None
+    for key, reason in getattr(route, "refused_keys", {}).items():
+        if data.get(key) is not None:
+            raise ConfigError(
+                f"'data.{key}' does not apply to data.kind={kind}: {reason}. Remove 'data.{key}'."
+            )
+    for key in DATA_KEYS:
+        owners = [name for name, r in kinds.items() if key in getattr(r, "own_keys", ())]
+        if owners and data.get(key) is not None and kind not in owners:
+            raise ConfigError(
+                f"'data.{key}' applies to data.kind={' or '.join(owners)}. Remove "
+                f"'data.{key}' or set data.kind."
+            )
 
 
 def _validate_model(model: Any, sig: Mapping[str, Any]) -> None:

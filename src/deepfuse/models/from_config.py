@@ -231,12 +231,14 @@ def config_signatures() -> dict[str, Any]:
         ``{"compile": Model.compile, "fit": Model.fit, "models": {name: builder}, "layers":
         {name: signature}, "datasets": {name: loader}, "optimizers", "losses", "metrics",
         "schedules", "callbacks": {name: None}, "early_stopping": EarlyStopping,
-        "preprocessor": Preprocessor, "feature_types", "target_types": (names,)}``.
+        "preprocessor": Preprocessor, "feature_types", "target_types": (names,), "data_kinds":
+        {name: route class}}``.
         Every name list is a registry's ``names()`` (aliases included). Names-only registries:
         their builders check options (optimizers take Keras spellings a signature would reject).
     """
     from deepfuse import losses, metrics
     from deepfuse.data.preprocessor import Preprocessor
+    from deepfuse.data.routes import data_kinds
     from deepfuse.data.routes.tables import FEATURE_ALIASES
     from deepfuse.data.schema import FEATURE_TYPES, TARGET_TYPES
     from deepfuse.datasets.catalog import BUILTIN_DATASETS
@@ -251,6 +253,7 @@ def config_signatures() -> dict[str, Any]:
         "models": {n: MODELS.get(n) for n in MODELS.names()},
         "layers": {n: _layer_signature(LAYER_CLASSES.get(n), Layer) for n in LAYER_CLASSES.names()},
         "datasets": {name: entry.load for name, entry in BUILTIN_DATASETS.items()},
+        "data_kinds": data_kinds(),
         "feature_types": (*FEATURE_TYPES, *FEATURE_ALIASES),
         "target_types": TARGET_TYPES,
         "optimizers": dict.fromkeys(optim.OPTIMIZERS.names()),

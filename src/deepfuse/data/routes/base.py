@@ -27,13 +27,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from deepfuse._utils.errors import ConfigError
+from deepfuse._utils.errors import ConfigError, invalid_choice
 
 __all__ = [
     "ROUTES",
     "DataRoute",
     "FoldRows",
     "Prepared",
+    "data_kinds",
     "register_route",
     "route_for",
     "test_feed_of",
@@ -101,9 +102,23 @@ class FoldRows(ABC):
 
 
 class DataRoute(ABC):
-    """One kind of data, from the ``data`` section to feeds. Subclasses set :attr:`name`."""
+    """One kind of data, from the ``data`` section to feeds. Subclasses set :attr:`name`.
+
+    Attributes:
+        name: The route's name (``deepfuse info`` and the docs name routes by it).
+        by_kind: Whether ``data.kind: <name>`` selects the route (a kind that cannot be told
+            from the section alone, such as a folder of images); config validation accepts
+            the names of these routes (:func:`data_kinds`).
+        own_keys: ``data`` keys that only this route takes (``image_size``): config validation
+            refuses them under another ``data.kind`` (they must be in ``config.DATA_KEYS``).
+        refused_keys: ``data`` keys this route does not take, with the reason config
+            validation gives (``{"target": "the classes are the subfolders"}``).
+    """
 
     name: ClassVar[str]
+    by_kind: ClassVar[bool] = False
+    own_keys: ClassVar[tuple[str, ...]] = ()
+    refused_keys: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
     @abstractmethod
@@ -161,12 +176,26 @@ def register_route(
     return add if cls is None else add(cls)
 
 
+def data_kinds() -> dict[str, type[DataRoute]]:
+    """The values ``data.kind`` takes: the routes selected by it (:attr:`DataRoute.by_kind`),
+    by name.
+
+    Example:
+        >>> list(data_kinds())
+        ['image_folder', 'text_folder']
+    """
+    return {cls.name: cls for cls in ROUTES if cls.by_kind}
+
+
 def route_for(data: Mapping[str, Any]) -> DataRoute:
     """The route serving the resolved ``data`` section.
 
     Raises:
-        ConfigError: No registered route serves it.
+        ConfigError: No registered route serves it, or ``data.kind`` names no route.
     """
+    kind = data.get("kind")
+    if kind is not None and (not isinstance(kind, str) or kind not in data_kinds()):
+        raise invalid_choice("data.kind", kind, data_kinds())
     for cls in ROUTES:
         if cls.matches(data):
             return cls()

@@ -22,7 +22,7 @@ from deepfuse.data.routes.holdout import split_tensors
 from deepfuse.data.tensors import images_to_tensor, to_tensor
 from deepfuse.datasets.catalog import BuiltinDataset, builtin
 
-__all__ = ["BuiltinImages", "image_batch"]
+__all__ = ["BuiltinImages", "ImageFolds", "image_batch", "image_prepared"]
 
 
 def image_batch(x: np.ndarray, y: np.ndarray) -> dict[str, torch.Tensor]:
@@ -37,9 +37,10 @@ def image_batch(x: np.ndarray, y: np.ndarray) -> dict[str, torch.Tensor]:
     return {"x": images_to_tensor(x), "y": to_tensor(y, label=True, name="y")}
 
 
-def _prepared(entry: BuiltinDataset, train: dict, val: dict | None, test: dict) -> Prepared:
+def image_prepared(classes: list[Any], train: dict, val: dict | None, test: dict) -> Prepared:
+    """The :class:`Prepared` of image tensor dicts (keys ``x``/``y``): a multiclass task."""
     return Prepared(
-        "image", train, val, test, "y", "multiclass", list(entry.classes or ()),
+        "image", train, val, test, "y", "multiclass", list(classes),
         features={"x": "image"},
     )  # fmt: skip
 
@@ -64,7 +65,7 @@ class BuiltinImages(DataRoute):
     def prepare(self, data: Mapping[str, Any], *, seed: int, batch_size: int) -> Prepared:
         entry, (x, y), (x_test, y_test) = self._load(data)
         train, val = split_tensors(image_batch(x, y), y, data.get("validation_split") or 0.0, seed)
-        return _prepared(entry, train, val, image_batch(x_test, y_test))
+        return image_prepared(entry.classes or [], train, val, image_batch(x_test, y_test))
 
     def test_feed(
         self, data: Mapping[str, Any], *, seed: int, preprocessor: Any, batch_size: int = 1024
@@ -107,15 +108,18 @@ class BuiltinImages(DataRoute):
 
     def fold_rows(self, data: Mapping[str, Any]) -> FoldRows:
         entry, (x, y), _ = self._load(data)
-        return _ImageFolds(entry, x, y, data.get("validation_split") or 0.0)
+        return ImageFolds(entry.classes or [], x, y, data.get("validation_split") or 0.0)
 
 
-class _ImageFolds(FoldRows):
-    def __init__(self, entry: BuiltinDataset, x: np.ndarray, y: np.ndarray, fraction: float):
-        self.entry, self.x, self.labels, self.fraction = entry, x, y, fraction
+class ImageFolds(FoldRows):
+    """Images ``x`` and labels ``y`` in memory, cut into folds (validation from each fold's
+    training rows, as :meth:`BuiltinImages.prepare` holds it out)."""
+
+    def __init__(self, classes: list[Any], x: np.ndarray, y: np.ndarray, fraction: float):
+        self.classes, self.x, self.labels, self.fraction = classes, x, y, fraction
 
     def prepared(self, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> Prepared:
         y = self.labels
         train = image_batch(self.x[train_idx], y[train_idx])
         train, val = split_tensors(train, y[train_idx], self.fraction, seed)
-        return _prepared(self.entry, train, val, image_batch(self.x[test_idx], y[test_idx]))
+        return image_prepared(self.classes, train, val, image_batch(self.x[test_idx], y[test_idx]))

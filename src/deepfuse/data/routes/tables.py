@@ -28,6 +28,7 @@ from deepfuse._utils.errors import DataError, did_you_mean
 from deepfuse.data.io import read_table
 from deepfuse.data.preprocessor import Preprocessor
 from deepfuse.data.routes.base import DataRoute, FoldRows, Prepared, register_route
+from deepfuse.data.routes.folders import folder_table
 from deepfuse.data.routes.holdout import split_indices
 from deepfuse.datasets.catalog import builtin
 
@@ -38,11 +39,14 @@ FEATURE_ALIASES = {"ignore": "ignored"}
 
 
 def read_input(path_or_glob: str) -> pa.Table:
-    """Read one file, or every file matching a glob (concatenated in name order).
+    """Read one file, or every file matching a glob (concatenated in name order); a folder of
+    image or text files is the table of their paths (:func:`.folders.folder_table`).
 
     Raises:
         DataError: No file matches, or a file cannot be read.
     """
+    if os.path.isdir(path_or_glob) and (listed := folder_table(path_or_glob)) is not None:
+        return listed
     if any(c in path_or_glob for c in "*?["):
         paths = sorted(glob.glob(path_or_glob, recursive=True))
         if not paths:
