@@ -162,3 +162,28 @@ def test_wrong_image_shape(run_cli, tmp_path):
         "trainer:\n  epochs: 1\n",
     )
     _assert_user_error(run_cli("train", config, "--out", tmp_path / "runs"), "shape")
+
+
+def test_a_closed_pipe_is_not_an_internal_error():
+    """Regression: `deepfuse evaluate RUN | head` ended with a traceback and "internal error"."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from deepfuse.cli import main as cli\n"
+        "def chatty(args):\n"
+        "    for i in range(200_000):\n"
+        "        print('line', i)\n"
+        "    return 0\n"
+        "cli._VERBS['info'] = chatty\n"
+        "sys.exit(cli.main(['info', 'RUN']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()  # what `head -1` does after its line
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, stderr
+    assert "internal error" not in stderr and "Traceback" not in stderr, stderr

@@ -52,6 +52,7 @@ internal error (printed with its traceback; please report it).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -180,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`deepfuse info RUN | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again; 141 = 128 + SIGPIPE,
+        # what a shell reports for a program stopped by a closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except BaseException as exc:
         message = _user_message(exc)
         if message is None:
