@@ -1,7 +1,8 @@
 """Atomic file writes (temporary file in the same folder, fsync, rename) and bounded JSON reads.
 
 A crash can never leave a half-written file under the final name, and :func:`read_json` is the
-one JSON reader of deepfuse: size-limited, with an error that names the file.
+one JSON file reader of deepfuse: bounded (size, depth: :mod:`deepfuse._utils.bounded`), with an
+error that names the file.
 
 Example:
     >>> import tempfile, os
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deepfuse._utils.errors import DataError
+from deepfuse._utils.bounded import MAX_JSON_BYTES, loads_json, read_bounded
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -32,9 +33,6 @@ __all__ = [
     "atomic_write_text",
     "read_json",
 ]
-
-#: Largest JSON file read (model.json, metrics.json, state.json, manifest.json, ...).
-MAX_JSON_BYTES = 256_000_000
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -96,14 +94,18 @@ def _json_default(obj: Any) -> Any:
 
 
 def read_json(path: str | os.PathLike, *, what: str = "JSON file") -> Any:
-    """Read a JSON file with a size limit and a clear DataError when it is missing or corrupt.
+    """Read a JSON file within the limits of :mod:`deepfuse._utils.bounded`, or a clear DataError.
+
+    The size is checked before reading (:data:`MAX_JSON_BYTES`), the nesting depth before
+    parsing (:data:`~deepfuse._utils.bounded.MAX_DEPTH`).
 
     Args:
         path: The file.
         what: What the file is, for the error message ("checkpoint state", "run file").
 
     Raises:
-        DataError: The file is missing, larger than :data:`MAX_JSON_BYTES`, not UTF-8 or not JSON.
+        DataError: The file is missing, larger than :data:`MAX_JSON_BYTES`, nested too deep,
+            not UTF-8 or not JSON.
 
     Example:
         >>> import tempfile, os
@@ -118,16 +120,4 @@ def read_json(path: str | os.PathLike, *, what: str = "JSON file") -> Any:
         deepfuse._utils.errors.DataError: The metrics file '...a.json' is not valid JSON (...). It is truncated or corrupt.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"The {what} '{path}' is missing.")
-    size = path.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise DataError(
-            f"The {what} '{path}' has {size} bytes (limit {MAX_JSON_BYTES}); it is not a deepfuse file."
-        )
-    try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(
-            f"The {what} '{path}' is not valid JSON ({exc}). It is truncated or corrupt."
-        ) from None
+    return loads_json(read_bounded(path, MAX_JSON_BYTES, what=what), what=what, source=path)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from deepfuse._utils.bounded import MAX_YAML_BYTES, BoundedSafeLoader, YAMLLimitError, read_bounded
 from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
 from deepfuse._utils.io import atomic_write_text
 from deepfuse.config.frozen import thaw
@@ -48,8 +49,9 @@ def _config_yaml(cls: type) -> type:
 
 
 @_config_yaml
-class _ConfigSafeLoader(yaml.SafeLoader):
-    """``yaml.safe_load`` with the config rules (see :func:`_config_yaml`)."""
+class _ConfigSafeLoader(BoundedSafeLoader):
+    """``yaml.safe_load`` with the config rules (see :func:`_config_yaml`) and the limits on
+    size, depth and alias expansion of :mod:`deepfuse._utils.bounded`."""
 
 
 @_config_yaml
@@ -82,12 +84,13 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         {'trainer': {'epochs': 2}}
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         raise ConfigError(
             format_message(f"Config file '{path}' does not exist.", fix="Check the path.")
-        ) from None
+        )
+    try:
+        data = read_bounded(path, MAX_YAML_BYTES, what="config file", error=ConfigError)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"Cannot read config file '{path}': {reason}.") from None
@@ -109,9 +112,15 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _yaml_error_message(path: Path, exc: Exception) -> str:
-    """One line naming the file, line and column of a YAML syntax error."""
+    """One line naming the file, line and column of a YAML syntax error or refused document."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    if isinstance(exc, YAMLLimitError):
+        key = f" (key '{exc.key}')" if exc.key and repr(exc.key) not in str(exc.problem) else ""
+        return format_message(
+            f"Config file '{path}' is refused{where}{key}: {exc.problem}.",
+            fix="Write the values out plainly (limits: deepfuse._utils.bounded).",
+        )
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return format_message(
         f"Invalid YAML in '{path}'{where}: {problem}.",
