@@ -81,3 +81,39 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "name": (lambda v: _non_empty_str(v) and "/" not in v, "a short name without '/'"),
 }
+
+
+# ----------------------------------------------------------------------------- model sizes
+#: Largest integer accepted anywhere in the ``model`` section (a width, a vocabulary, a count):
+#: one 2**24 x 2**24 float32 weight matrix is already 1 PB, so anything larger is a typo.
+MAX_MODEL_INT = 2**24
+#: Longest list accepted in the ``model`` section (hidden sizes, layers, cardinalities).
+MAX_MODEL_LIST = 4096
+
+
+def model_size_problem(model: Any, path: str = "model") -> tuple[str, str, Any] | None:
+    """The first size in ``model`` over the limits, as ``(key path, expected, value)``, or None.
+
+    Checked before anything is built, so ``hidden: [100000000000]`` is refused in
+    microseconds instead of asking the allocator for 800 GB.
+
+    Example:
+        >>> model_size_problem({"type": "mlp", "hidden": [64, 32]}) is None
+        True
+        >>> model_size_problem({"type": "mlp", "hidden": [10**11]})
+        ('model.hidden.0', 'an integer <= 16777216 (2**24)', 100000000000)
+        >>> model_size_problem({"hidden": [4] * 20000})[:2]
+        ('model.hidden', 'a list of at most 4096 items')
+    """
+    stack: list[tuple[str, Any]] = [(path, model)]
+    while stack:  # iterative: the loader bounds the depth, the walk needs no recursion
+        where, value = stack.pop()
+        if _is_int(value) and abs(value) > MAX_MODEL_INT:
+            return where, f"an integer <= {MAX_MODEL_INT} (2**24)", value
+        if isinstance(value, list | tuple):
+            if len(value) > MAX_MODEL_LIST:
+                return where, f"a list of at most {MAX_MODEL_LIST} items", value
+            stack.extend((f"{where}.{i}", v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, Mapping):
+            stack.extend((f"{where}.{k}", v) for k, v in reversed(list(value.items())))
+    return None

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from deepfuse._utils.bounded import MAX_YAML_BYTES, BoundedSafeLoader, YAMLLimitError, read_bounded
-from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
+from deepfuse._utils.errors import ConfigError, did_you_mean, format_message, short_repr
 from deepfuse._utils.io import atomic_write_text
 from deepfuse.config.frozen import thaw
 
@@ -175,7 +175,7 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
         if not sep or not key or any(not p for p in parts):
             raise ConfigError(
                 format_message(
-                    f"Invalid override {item!r}.",
+                    f"Invalid override {short_repr(item)}.",
                     expected="key=value with a dotted key",
                     fix="For example: trainer.epochs=3 or model.filters=[32,64].",
                 )
@@ -183,7 +183,7 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
         if parts[0] not in SECTIONS:
             allowed = ", ".join(repr(s) for s in SECTIONS)
             raise ConfigError(
-                f"Unknown config section {parts[0]!r} in override {item!r}. "
+                f"Unknown config section {short_repr(parts[0])} in override {short_repr(item)}. "
                 f"Allowed sections: {allowed}.{did_you_mean(parts[0], SECTIONS)}"
             )
         _set_path(out, parts, parse_value(raw.strip()), item)
@@ -200,7 +200,7 @@ def _set_path(node: Any, parts: list[str], value: Any, item: str) -> None:
         elif not isinstance(child, dict | list):
             where = ".".join(parts[: i + 1])
             raise ConfigError(
-                f"Cannot set {item!r}: '{where}' holds {child!r}, not a mapping. "
+                f"Cannot set {short_repr(item)}: '{where}' holds {short_repr(child)}, not a mapping. "
                 f"Set '{where}' itself, for example {where}={{...}}."
             )
         _put_child(node, part, child, item)
@@ -225,7 +225,8 @@ def _index(node: list, part: str, item: str) -> int:
     if not re.fullmatch(r"-?[0-9]+", part) or not -len(node) <= int(part) < len(node):
         raise ConfigError(
             format_message(
-                f"Cannot set {item!r}: {part!r} is not a valid index into a list of {len(node)}.",
+                f"Cannot set {short_repr(item)}: {short_repr(part)} is not a valid index into a "
+                f"list of {len(node)}.",
                 expected=f"an integer from 0 to {len(node) - 1}",
             )
         )

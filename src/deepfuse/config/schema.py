@@ -17,8 +17,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
-from deepfuse.config.constraints import CHECKS
+from deepfuse._utils.errors import ConfigError, did_you_mean, format_message, short_repr
+from deepfuse.config.constraints import CHECKS, model_size_problem
 from deepfuse.config.loader import SECTIONS
 from deepfuse.config.signatures import (
     accepts_any,
@@ -133,8 +133,8 @@ def resolve(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None)
         split = trainer.pop("validation_split")
         if "validation_split" in data and data["validation_split"] != split:
             raise ConfigError(
-                f"Both 'data.validation_split' ({data['validation_split']!r}) and "
-                f"'trainer.validation_split' ({split!r}) are set. Set only 'data.validation_split'."
+                f"Both 'data.validation_split' ({short_repr(data['validation_split'])}) and "
+                f"'trainer.validation_split' ({short_repr(split)}) are set. Set only 'data.validation_split'."
             )
         data["validation_split"] = split
     for key, default in DATA_DEFAULTS.items():
@@ -177,7 +177,7 @@ def _validate_data(data: Any, sig: Mapping[str, Any]) -> None:
             if data.get(key) is not None:
                 raise ConfigError(
                     f"'data.{key}' applies to your own files (data.train), not to the built-in "
-                    f"dataset {_name_of(data['dataset'])!r}. Remove 'data.{key}'."
+                    f"dataset {short_repr(_name_of(data['dataset']))}. Remove 'data.{key}'."
                 )
     elif data.get("target") is None and data.get("kind") is None:
         raise ConfigError(
@@ -237,6 +237,17 @@ def _validate_model(model: Any, sig: Mapping[str, Any]) -> None:
     if model is None:
         return  # the API picks a model from the data
     _check_mapping("model", model)
+    problem = model_size_problem(model)
+    if problem is not None:
+        where, expected, value = problem
+        raise ConfigError(
+            format_message(
+                f"Invalid value for '{where}'.",
+                expected=expected,
+                got=value,
+                fix="Use a smaller model (limits: deepfuse.config.constraints).",
+            )
+        )
     kind = model.get("type")
     if not isinstance(kind, str) or not kind:
         raise ConfigError(
@@ -381,6 +392,7 @@ def _check_keys(path: str, mapping: Mapping[str, Any], allowed: Any) -> None:
     allowed = list(allowed)
     for key in mapping:
         if key not in allowed:
+            key = key if isinstance(key, str) and len(key) <= 80 else short_repr(key, 80)
             full = f"{path}.{key}" if path else str(key)
             prefix = f"{path}." if path else ""
             where = f" in '{path}'" if path else ""
@@ -408,6 +420,6 @@ def _bad_choice(path: str, value: Any, choices: Any, kind: str = "value") -> Non
     choices = sorted(str(c) for c in choices)
     allowed = ", ".join(repr(c) for c in choices)
     raise ConfigError(
-        f"Invalid {kind} for '{path}': {value!r}. Allowed values: {allowed}."
-        f"{did_you_mean(str(value), choices)}"
+        f"Invalid {kind} for '{path}': {short_repr(value)}. Allowed values: {allowed}."
+        f"{did_you_mean(value if isinstance(value, str) else short_repr(value), choices)}"
     )
