@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "MAX_REPR",
     "ConfigError",
     "DataError",
     "DeepfuseError",
-    "MAX_REPR",
     "MissingDependencyError",
     "NaNLossError",
     "UserError",
