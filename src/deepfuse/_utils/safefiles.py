@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -32,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deepfuse._utils.bounded import loads_json
 from deepfuse._utils.errors import DataError
 from deepfuse._utils.io import atomic_write
 
@@ -105,9 +105,9 @@ def _check_header(path: Path) -> dict[str, Any]:
             raise _bad(path, f"its header length field says {length} bytes but the file has {size}")
         raw = fh.read(length)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad(path, f"its header is not valid JSON ({exc})") from None
+        header = loads_json(raw, what="safetensors header", source=path)
+    except DataError as exc:
+        raise _bad(path, f"its header is refused ({exc})") from None
     if not isinstance(header, dict):
         raise _bad(path, "its header is not a JSON object")
     data_size = size - 8 - length

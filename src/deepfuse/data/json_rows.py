@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pjson
 
+from deepfuse._utils.bounded import loads_json
 from deepfuse._utils.errors import DataError
 from deepfuse.data.tabular_rows import (
     Context,
@@ -79,8 +79,8 @@ def _vote_schema(sample: list[bytes], label: str) -> pa.Schema:
 
 def _json_object(line: bytes) -> bool:
     try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
+        return isinstance(loads_json(line, what="JSON line"), dict)
+    except ValueError:  # DataError is a ValueError
         return False
 
 

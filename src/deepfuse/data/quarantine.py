@@ -50,6 +50,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from deepfuse._utils.bounded import loads_json
+from deepfuse._utils.errors import DataError
+
 try:  # advisory locks between processes; absent on Windows, where threads still serialise
     import fcntl
 except ImportError:  # pragma: no cover - POSIX test machines
@@ -237,8 +240,8 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     if not raw.strip():
         return None
     try:
-        record = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):  # a line cut by a crash mid-write
+        record = loads_json(raw, what="quarantine record")
+    except DataError:  # a line cut by a crash mid-write
         return None
     return record if isinstance(record, dict) and "file" in record else None
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from deepfuse._utils.bounded import loads_json
 from deepfuse._utils.errors import DataError
 from deepfuse._utils.io import read_json
 from deepfuse.run.layout import CHECKPOINT_MANIFEST, CHECKPOINT_STATE
@@ -169,8 +169,8 @@ def state_history(folder: Path) -> list[dict[str, Any]] | None:
     ):
         return None
     try:
-        history = json.loads(data)["state"]["trainer"]["history"]
-    except (ValueError, KeyError, TypeError):
+        history = loads_json(data, what="checkpoint state")["state"]["trainer"]["history"]
+    except (ValueError, KeyError, TypeError):  # DataError is a ValueError
         return None
     if not isinstance(history, list):
         return None

@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -46,7 +45,7 @@ from typing import Any
 import torch
 
 from deepfuse._utils.errors import ConfigError
-from deepfuse._utils.io import atomic_write_json
+from deepfuse._utils.io import atomic_write_json, read_json
 from deepfuse.training.callbacks.base import Callback
 
 __all__ = ["HistogramLog", "tensor_histogram"]
@@ -232,7 +231,7 @@ class HistogramLog(Callback):
 
     def _read_existing(self) -> dict[str, Any]:
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            doc = read_json(self.path, what="histogram file")  # DataError is a ValueError
             if doc.get("version") != VERSION:
                 raise ValueError(f"version {doc.get('version')!r}")
             return {**self._empty(), **doc}
