@@ -45,6 +45,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -116,27 +117,18 @@ def read_bounded(
 
 # ----------------------------------------------------------------------------- JSON
 
-# A JSON string (escapes included), then everything that is not a bracket, then an empty pair.
+# A JSON string (escapes included); the bytes that are not brackets; brackets as 2 (open), 0 (close).
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-_EMPTY_PAIR = re.compile(rb"\[\]|\{\}")
+_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
 def _json_too_deep(data: bytes, limit: int) -> bool:
-    """True when ``data`` nests lists/objects deeper than ``limit`` (a C-speed pre-scan).
-
-    Strings are removed, then only brackets kept; each pass removes the innermost (empty)
-    pairs, so a document of depth d is empty after d passes. Unbalanced brackets stop the
-    passes early: that is a syntax error, left to the JSON parser to report.
-    """
-    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKET)
-    for _ in range(limit):
-        if not brackets:
-            return False
-        brackets, removed = _EMPTY_PAIR.subn(b"", brackets)
-        if not removed:
-            return False  # unbalanced: not JSON
-    return _EMPTY_PAIR.search(brackets) is not None
+    """True when ``data`` nests lists/objects deeper than ``limit``: a pre-scan at C speed
+    (strings removed, brackets kept) then a running level that stops at the first excess.
+    Unbalanced brackets are a syntax error, left to the JSON parser to report."""
+    steps = _JSON_STRING.sub(b"", data).translate(_STEP, _NOT_BRACKET)
+    return any(level > limit for level in accumulate(step - 1 for step in steps))
 
 
 def loads_json(
