@@ -92,7 +92,7 @@ def short_repr(value: object, limit: int = MAX_REPR) -> str:
         >>> short_repr(10**5000)
         '<int of about 5001 digits>'
         >>> a = []; a.append(a); short_repr(a)
-        '[[[...]]]'
+        '[[[[...]]]]'
     """
     try:
         text = _SHORT.repr(value)
