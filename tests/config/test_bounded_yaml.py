@@ -202,3 +202,15 @@ def test_cli_refuses_a_huge_width_with_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'model.hidden.0'" in err and "100000000000" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "t.csv"]
+
+
+def test_value_count_is_bounded(tmp_path):
+    from deepfuse._utils.bounded import MAX_YAML_NODES
+
+    path = tmp_path / "c.yaml"
+    path.write_text("name: [" + ", ".join(["1"] * MAX_YAML_NODES) + "]\n")
+    assert path.stat().st_size < MAX_YAML_BYTES
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=f"more than {MAX_YAML_NODES} values"):
+        load_config(path)
+    assert time.perf_counter() - start < 10.0  # pure-Python PyYAML: ~2 s here

@@ -10,8 +10,10 @@ built, so that a small hostile file can never take gigabytes or minutes:
 limit                             value              why
 ================================  =================  ============================================
 :data:`MAX_JSON_BYTES`            256 MB             checked (``fstat``) before a file is read
-:data:`MAX_YAML_BYTES`            8 MB               a config is a few KB; a run's with every
-                                                     column listed is well under 1 MB
+:data:`MAX_YAML_BYTES`            2 MB               a config is a few KB; a run's with 10,000
+                                                     columns listed is about 200 KB
+:data:`MAX_YAML_NODES`            100,000 values     PyYAML is pure Python (~50,000 values a
+                                                     second): this bounds the time to ~2 s
 :data:`MAX_DEPTH`                 100 levels         deepfuse writes at most ~10; deeper input
                                                      only serves to exhaust the stack
 :data:`MAX_ALIAS_NODES`           10,000 values      what ``*alias`` references add once
@@ -58,6 +60,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_JSON_BYTES",
     "MAX_YAML_BYTES",
+    "MAX_YAML_NODES",
     "BoundedSafeLoader",
     "YAMLLimitError",
     "loads_json",
@@ -67,7 +70,9 @@ __all__ = [
 #: Largest JSON file read (model.json, metrics.json, state.json, manifest.json, ...).
 MAX_JSON_BYTES = 256_000_000
 #: Largest YAML file read (a config or a run's config.yaml).
-MAX_YAML_BYTES = 8_000_000
+MAX_YAML_BYTES = 2_000_000
+#: Most values (scalars, lists, mappings) in one YAML document, aliases counted once.
+MAX_YAML_NODES = 100_000
 #: Deepest nesting of lists and mappings accepted in JSON and YAML.
 MAX_DEPTH = 100
 #: Most values that YAML ``*alias`` references may add once expanded.
@@ -190,22 +195,30 @@ class BoundedSafeLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a document over the limits before constructing it.
 
     The node graph is composed first (aliases are shared nodes there, so it stays as small as
-    the text); nesting deeper than :data:`MAX_DEPTH` stops the composer, then the graph is
+    the text); nesting deeper than :data:`MAX_DEPTH` or more than :data:`MAX_YAML_NODES`
+    values stop the composer, then the graph is
     measured as if every alias were expanded: more than :data:`MAX_ALIAS_NODES` added values,
     an expanded depth over :data:`MAX_DEPTH` or an alias inside itself raise
     :class:`YAMLLimitError` naming the key. Python objects are only built after that.
     """
 
     max_depth = MAX_DEPTH
+    max_nodes = MAX_YAML_NODES
     max_alias_nodes = MAX_ALIAS_NODES
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._depth = 0
+        self._depth = self._nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # PyYAML's recursive composer
         self._depth += 1
+        self._nodes += 1
         try:
+            if self._nodes > self.max_nodes:
+                raise YAMLLimitError(
+                    f"it holds more than {self.max_nodes} values (the limit)",
+                    self.peek_event().start_mark,
+                )
             if self._depth > self.max_depth:
                 raise YAMLLimitError(
                     f"it is nested deeper than {self.max_depth} levels (the limit)",
