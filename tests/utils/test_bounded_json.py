@@ -246,3 +246,30 @@ def test_the_limits_live_in_one_module():
     assert io.MAX_JSON_BYTES is bounded.MAX_JSON_BYTES
     for name in ("MAX_JSON_BYTES", "MAX_YAML_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES"):
         assert name in bounded.__doc__.replace(":data:`", "").replace("`", "")
+
+
+def test_no_unbounded_json_or_yaml_load_in_src():
+    """Every JSON/YAML document goes through deepfuse._utils.bounded (or read_json / the config
+    loader built on it). The stream workers' messages are deepfuse's own IPC between its own
+    processes, not a file or user input."""
+    import re
+    from pathlib import Path
+
+    import deepfuse
+
+    allowed = {"_utils/bounded.py", "data/streaming/workers.py"}
+    pattern = re.compile(r"\bjson\.loads?\(|\byaml\.(safe_)?load(_all)?\(|\bsafe_load\(")
+    bounded_loader = re.compile(r"yaml\.load\(.*Loader=(_ConfigSafeLoader|BoundedSafeLoader)\)")
+    root = Path(deepfuse.__file__).parent
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        if path.relative_to(root).as_posix() not in allowed
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line) and ">>>" not in line and not bounded_loader.search(line)
+    ]
+    assert offenders == []
+    from deepfuse._utils.bounded import BoundedSafeLoader
+    from deepfuse.config.loader import _ConfigSafeLoader
+
+    assert issubclass(_ConfigSafeLoader, BoundedSafeLoader)
