@@ -163,8 +163,21 @@ def _add_ui(verbs: Any) -> None:
         default=DEFAULT_RUNS_DIR,
         help=f"default: {DEFAULT_RUNS_DIR}/",
     )
-    ui.add_argument("--port", type=int, default=8765, help="default 8765")
+    ui.add_argument("--port", type=_port, default=8765, help="default 8765 (0: any free port)")
     ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 to 65535 (argparse reports anything else on one line, exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {text[:20]!r}: expected an integer from 0 to 65535, e.g. --port 8765"
+        )
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,7 +41,9 @@ def json_schema(lines: list[bytes], hint: dict[str, pa.DataType], label: str) ->
     if not sample:
         return None
     try:
-        inferred = pjson.read_json(io.BytesIO(b"\n".join(sample))).schema
+        data = b"\n".join(sample)
+        block = pjson.ReadOptions(block_size=max(1 << 20, len(data) + 1))
+        inferred = pjson.read_json(io.BytesIO(data), read_options=block).schema
     except pa.ArrowInvalid:  # conflicting types: vote per field over the first lines
         inferred = _vote_schema(sample[:_VOTE_LINES], label)
     fields = [
@@ -110,7 +112,10 @@ def _parse_json_chunk(ctx: Context, label: str, kept: list[bytes], numbers: np.n
     )
 
     def parse(lo: int, hi: int) -> pa.Table:
-        table = pjson.read_json(io.BytesIO(b"\n".join(kept[lo:hi])), parse_options=options)
+        data = b"\n".join(kept[lo:hi])
+        # one block for the whole chunk: a long line (up to MAX_LINE_BYTES) is not "straddling"
+        block = pjson.ReadOptions(block_size=max(1 << 20, len(data) + 1))
+        table = pjson.read_json(io.BytesIO(data), read_options=block, parse_options=options)
         return table.select(ctx.schema.names)
 
     def ok(lo: int, hi: int) -> bool:
