@@ -52,6 +52,7 @@ internal error (printed with its traceback; please report it).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
@@ -220,7 +221,15 @@ def _user_message(exc: BaseException) -> str | None:
         return " ".join(str(exc).split())
     if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
         what = exc.strerror or type(exc).__name__
-        return f"{what}: '{exc.filename}'. Check the path." if exc.filename else str(exc)
+        # a rename's second name is the user's path; the first, a temp file of ours
+        name = exc.filename2 or exc.filename
+        return f"{what}: '{name}'. Check the path." if name else str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        name = str(exc.filename2 or exc.filename or "")
+        shown = name if len(name) <= 120 else f"{name[:60]}...{name[-40:]}"
+        return (
+            f"File name too long ({len(name)} characters): '{shown}'. Use a shorter name or path."
+        )
     if type(exc).__module__.startswith("yaml"):
         return "Invalid YAML: " + " ".join(str(exc).split())
     return None
@@ -254,7 +263,7 @@ def _config_of(args: argparse.Namespace) -> dict[str, Any]:
     from deepfuse.config import apply_overrides, load_config
 
     cfg = apply_overrides(load_config(args.config), args.overrides)
-    cfg.setdefault("name", Path(args.config).stem)
+    cfg.setdefault("name", Path(args.config).stem[:100])  # the longest run name
     return cfg
 
 
