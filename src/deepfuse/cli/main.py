@@ -56,6 +56,7 @@ import errno
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -191,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return _VERBS[args.verb](args)
+        with warnings.catch_warnings():  # restored on return: main() may run in-process
+            warnings.showwarning = _show_warning
+            return _VERBS[args.verb](args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -211,6 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning as one line, ``deepfuse: warning: ...`` (not Python's file:line + source)."""
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _user_message(exc: BaseException) -> str | None:

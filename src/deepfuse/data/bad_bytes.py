@@ -8,19 +8,16 @@ One rule for every CSV / JSON-lines file read whole (:func:`deepfuse.data.read_t
 - a header cell that is not valid UTF-8 is a :class:`DataError` naming the file, the column and
   the row (1, the header);
 - a data cell that is not valid UTF-8 is decoded with U+FFFD replacement characters, never
-  dropped: the column stays a text column, a :class:`UserWarning` gives the count of rows and
-  the first one, and the table's schema metadata keeps the report (:func:`invalid_utf8_of`) so
-  the target check can refuse a damaged target column (:func:`check_target_bytes`).
+  dropped: the column stays a text column and the table's schema metadata keeps the report
+  (:func:`invalid_utf8_of`: count of rows, first row). Typing the columns warns about a damaged
+  feature (:func:`warn_invalid_utf8`) and refuses a damaged target (:func:`check_target_bytes`).
 
 ``deepfuse prepare`` (streamed) quarantines such rows instead (:mod:`.tabular_rows`).
 
 Example:
     >>> import pyarrow as pa
     >>> t = pa.table({"city": pa.array([b"paris", b"ly\xffon"], pa.binary())})
-    >>> import warnings
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")
-    ...     fixed = decode_invalid_utf8(t, "t.csv")
+    >>> fixed = decode_invalid_utf8(t, "t.csv")
     >>> fixed.column("city").to_pylist()
     ['paris', 'ly\ufffdon']
     >>> invalid_utf8_of(fixed)
@@ -48,6 +45,7 @@ __all__ = [
     "check_unique_names",
     "decode_invalid_utf8",
     "invalid_utf8_of",
+    "warn_invalid_utf8",
 ]
 
 # The longest line (header or row) a CSV / JSON-lines file may hold: 16 MiB. pyarrow parses in
@@ -121,8 +119,9 @@ def decode_invalid_utf8(table: pa.Table, path: str | os.PathLike) -> pa.Table:
 
     pyarrow types a CSV column holding one invalid byte as ``binary``, which no feature type
     accepts; JSON lines are decoded with U+FFFD already. Either way, each damaged column is
-    reported once (``UserWarning``: count of rows, first row) and recorded in the schema
-    metadata under :data:`INVALID_UTF8_KEY`. Rows are numbered from 1 (the first data row).
+    recorded in the schema metadata under :data:`INVALID_UTF8_KEY` (count of rows, first row;
+    rows are numbered from 1, the first data row). Typing the columns
+    (:func:`~deepfuse.data.schema.infer_schema`) warns about features and refuses a target.
     """
     report: dict[str, dict[str, Any]] = {}
     columns = []
@@ -153,17 +152,22 @@ def decode_invalid_utf8(table: pa.Table, path: str | os.PathLike) -> pa.Table:
         columns.append(column)
     if not report:
         return table
-    for name, r in report.items():
-        warnings.warn(
-            f"Column {name!r} of '{path}' holds invalid UTF-8 in {r['rows']} row(s) "
-            f"(first: row {r['first_row']}); the bad bytes were replaced by U+FFFD. Save the "
-            "file as UTF-8 to keep them.",
-            UserWarning,
-            stacklevel=3,
-        )
     meta = dict(table.schema.metadata or {})
     meta[INVALID_UTF8_KEY] = json.dumps(report).encode()
     return pa.Table.from_arrays(columns, names=table.column_names).replace_schema_metadata(meta)
+
+
+def warn_invalid_utf8(table: pa.Table, skip: str | None = None) -> None:
+    """One :class:`UserWarning` per damaged column (but ``skip``, the target, refused instead)."""
+    for name, r in invalid_utf8_of(table).items():
+        if name != skip:
+            warnings.warn(
+                f"Column {name!r} of '{r['file']}' holds invalid UTF-8 in {r['rows']} row(s) "
+                f"(first: row {r['first_row']}); the bad bytes were replaced by U+FFFD. Save the "
+                "file as UTF-8 to keep them.",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def invalid_utf8_of(table: pa.Table) -> dict[str, dict[str, Any]]:
@@ -176,10 +180,8 @@ def check_target_bytes(table: pa.Table, target: str) -> None:
     """Refuse a target column whose labels had invalid UTF-8 (a replaced label is a new class).
 
     Example:
-        >>> import pyarrow as pa, warnings
-        >>> with warnings.catch_warnings():
-        ...     warnings.simplefilter("ignore")
-        ...     t = decode_invalid_utf8(pa.table({"y": pa.array([b"a", b"\\xff"])}), "t.csv")
+        >>> import pyarrow as pa
+        >>> t = decode_invalid_utf8(pa.table({"y": pa.array([b"a", b"\\xff"])}), "t.csv")
         >>> check_target_bytes(t, "y")
         Traceback (most recent call last):
         ...
