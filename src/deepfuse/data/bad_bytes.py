@@ -78,10 +78,15 @@ def check_header_line(path: str | os.PathLike, delimiter: str = ",") -> None:
         ...
         deepfuse._utils.errors.DataError: The header (row 1) of '...h.csv' is not valid UTF-8 in column 2 ('b\\xff'). ...
     """
+    number, line = 0, b""
     with open_decompressed(path) as fh:
-        line = fh.readline(MAX_LINE_BYTES + 1)
-    if len(line) > MAX_LINE_BYTES:
-        raise too_long(path, 1)
+        while not line.strip():  # pyarrow skips blank lines: the header is the first other one
+            number += 1
+            line = fh.readline(MAX_LINE_BYTES + 1)
+            if len(line) > MAX_LINE_BYTES:
+                raise too_long(path, number)
+            if not line:
+                return  # no header at all: read_table says the file holds no data
     line = line.rstrip(b"\r\n")
     try:
         line.decode("utf-8")
@@ -90,7 +95,7 @@ def check_header_line(path: str | os.PathLike, delimiter: str = ",") -> None:
         cell = line.split(delimiter.encode())[column - 1][:80]
         shown = cell.decode("utf-8", errors="backslashreplace")
         raise DataError(
-            f"The header (row 1) of '{path}' is not valid UTF-8 in column {column} "
+            f"The header (row {number}) of '{path}' is not valid UTF-8 in column {column} "
             f"('{shown}'). Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
         ) from None
 

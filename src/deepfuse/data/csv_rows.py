@@ -186,6 +186,11 @@ def csv_header(path: Path, label: str, delimiter: str = ",") -> list[str]:
                 f"The header (row 1) of '{label}' is not valid UTF-8 in column {column}. "
                 "Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
             ) from None
+        if not header.strip():
+            raise DataError(
+                f"The header (row 1) of '{label}' is empty. Expected the column names on the "
+                "first line."
+            )
         try:
             names = next(csv.reader([header], delimiter=delimiter))
         except csv.Error as exc:  # e.g. a cell over csv's field limit (128 KiB)

@@ -143,7 +143,14 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
         raise DataError(
             f"File '{p}' holds no data rows ({table.num_columns} columns, 0 rows). Expected at least one row."
         )
-    check_unique_names(p, table.column_names)
+    try:
+        names = table.column_names
+    except UnicodeDecodeError:  # a JSON key (or header cell) with invalid UTF-8
+        raise DataError(
+            f"A column name in '{p}' is not valid UTF-8. Save the file as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)."
+        ) from None
+    check_unique_names(p, names)
     if fmt != "parquet":  # Parquet binary columns are real bytes (images), not damaged text
         table = decode_invalid_utf8(table, p)
     meta = dict(table.schema.metadata or {})

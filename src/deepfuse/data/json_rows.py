@@ -50,6 +50,8 @@ def json_schema(lines: list[bytes], hint: dict[str, pa.DataType], label: str) ->
         pa.field(f.name, hint.get(f.name) or (pa.string() if pa.types.is_null(f.type) else f.type))
         for f in inferred
     ]
+    if not fields and not hint:  # only `{}` so far: no column to type; those rows are bad
+        return None
     return pa.schema(fields + [pa.field(n, t) for n, t in hint.items() if n not in inferred.names])
 
 
@@ -97,7 +99,11 @@ def read_jsonl(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
         table = None
         if ctx.schema is None:  # no JSON object yet: every kept line is malformed
             for line, number in zip(kept, numbers, strict=True):
-                detail = "not a JSON object on one line"
+                detail = (
+                    "an object with no fields"
+                    if _json_object(line)
+                    else "not a JSON object on one line"
+                )
                 ctx.quarantine.add(label, int(number), "invalid_json", detail, raw_text(line))
         elif kept:
             table = _parse_json_chunk(ctx, label, kept, numbers)
