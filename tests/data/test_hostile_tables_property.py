@@ -7,8 +7,8 @@ For each file:
 - ``deepfuse prepare`` exits 0 or 2 (never a traceback); on 2, one line on stderr; on 0,
   rows_written + rows_quarantined == rows_read; nothing is written outside the output folder
   (or its ``.rejected`` twin); each call takes bounded time;
-- ``deepfuse.data.read_table`` returns a table with no binary (dropped-as-unsupported) column,
-  or raises :class:`DataError`; nothing else.
+- ``deepfuse.data.read_table`` returns a table with no binary (dropped-as-unsupported) column
+  and only valid UTF-8 strings, or raises :class:`DataError`; nothing else.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def _check_read_table(src: Path) -> None:
         return
     binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
     assert not binary, f"columns {binary} would be ignored as 'unsupported type binary'"
+    table.to_pylist()  # every string cell is valid UTF-8 (pyarrow's JSON reader does not check)
 
 
 @pytest.mark.parametrize("suffix,files", [(".csv", csv_files()), (".jsonl", jsonl_files())])

@@ -123,7 +123,7 @@ def decode_invalid_utf8(table: pa.Table, path: str | os.PathLike) -> pa.Table:
     """Turn binary (invalid UTF-8) columns of a text table into strings with replacements.
 
     pyarrow types a CSV column holding one invalid byte as ``binary``, which no feature type
-    accepts; JSON lines are decoded with U+FFFD already. Either way, each damaged column is
+    accepts, and leaves such bytes unchecked in JSON strings (``to_pylist`` then fails). Either way, each damaged column is
     recorded in the schema metadata under :data:`INVALID_UTF8_KEY` (count of rows, first row;
     rows are numbered from 1, the first data row). Typing the columns
     (:func:`~deepfuse.data.schema.infer_schema`) warns about features and refuses a target.
@@ -131,29 +131,10 @@ def decode_invalid_utf8(table: pa.Table, path: str | os.PathLike) -> pa.Table:
     report: dict[str, dict[str, Any]] = {}
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-            values = column.to_pylist()  # rare: a damaged column, decoded row by row
-            bad = []
-            for i, value in enumerate(values):
-                if value is None:
-                    continue
-                try:
-                    values[i] = value.decode("utf-8")
-                except UnicodeDecodeError:
-                    values[i] = value.decode("utf-8", errors="replace")
-                    bad.append(i)
-            column = pa.chunked_array([pa.array(values, pa.string())])
-        elif pa.types.is_string(column.type):  # JSON lines: already replaced by pyarrow
-            hits = pc.match_substring(column, "\ufffd")
-            bad = (
-                []
-                if not pc.any(hits).as_py()
-                else pc.indices_nonzero(pc.fill_null(hits, False)).to_pylist()
-            )
-        else:
-            bad = []
-        if bad:
-            report[name] = {"rows": len(bad), "first_row": bad[0] + 1, "file": str(path)}
+        if _is_text(column.type):
+            column, bad = _valid_utf8(column)
+            if bad:
+                report[name] = {"rows": len(bad), "first_row": bad[0] + 1, "file": str(path)}
         columns.append(column)
     if not report:
         return table
@@ -173,6 +154,35 @@ def warn_invalid_utf8(table: pa.Table, skip: str | None = None) -> None:
                 UserWarning,
                 stacklevel=3,
             )
+
+
+def _is_text(dtype: pa.DataType) -> bool:
+    return any(
+        check(dtype) for check in (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_string)
+    )
+
+
+def _valid_utf8(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[int]]:
+    """``(string column, 0-based rows that held invalid UTF-8)``.
+
+    One validating cast in C for the common case (valid text); only a damaged column is
+    decoded row by row. pyarrow's JSON reader types such cells as strings without checking
+    them, and its CSV reader as binary: both end here.
+    """
+    raw = column.cast(pa.binary()) if pa.types.is_string(column.type) else column
+    try:
+        return pc.cast(raw, pa.string()), []
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass
+    values, bad = raw.to_pylist(), []
+    for i, value in enumerate(values):
+        if value is not None:
+            try:
+                values[i] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                values[i] = value.decode("utf-8", errors="replace")
+                bad.append(i)
+    return pa.chunked_array([pa.array(values, pa.string())]), bad
 
 
 def invalid_utf8_of(table: pa.Table) -> dict[str, dict[str, Any]]:

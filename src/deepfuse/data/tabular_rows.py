@@ -118,6 +118,8 @@ def iter_line_chunks(path: Path, block_size: int) -> Iterator[tuple[int, list[by
         while True:
             block = fh.read(block_size)
             if not block:
+                if len(carry) > MAX_LINE_BYTES:
+                    raise too_long(path, lineno)
                 if carry:
                     yield lineno, [carry], 0
                 return
@@ -130,6 +132,9 @@ def iter_line_chunks(path: Path, block_size: int) -> Iterator[tuple[int, list[by
                 continue
             carry = data[cut + 1 :]
             lines = data[:cut].split(b"\n")
+            if len(data) > MAX_LINE_BYTES and max(map(len, lines)) > MAX_LINE_BYTES:
+                longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+                raise too_long(path, lineno + longest)
             yield lineno, lines, len(block)
             lineno += len(lines)
 
