@@ -52,9 +52,11 @@ internal error (printed with its traceback; please report it).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -163,8 +165,21 @@ def _add_ui(verbs: Any) -> None:
         default=DEFAULT_RUNS_DIR,
         help=f"default: {DEFAULT_RUNS_DIR}/",
     )
-    ui.add_argument("--port", type=int, default=8765, help="default 8765")
+    ui.add_argument("--port", type=_port, default=8765, help="default 8765 (0: any free port)")
     ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 to 65535 (argparse reports anything else on one line, exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {text[:20]!r}: expected an integer from 0 to 65535, e.g. --port 8765"
+        )
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return _VERBS[args.verb](args)
+        with warnings.catch_warnings():  # restored on return: main() may run in-process
+            warnings.showwarning = _show_warning
+            return _VERBS[args.verb](args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -199,6 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning as one line, ``deepfuse: warning: ...`` (not Python's file:line + source)."""
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def _user_message(exc: BaseException) -> str | None:
     """One line for a mistake the user can fix, or ``None`` for an internal error."""
     from deepfuse._utils.errors import UserError
@@ -207,7 +229,15 @@ def _user_message(exc: BaseException) -> str | None:
         return " ".join(str(exc).split())
     if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
         what = exc.strerror or type(exc).__name__
-        return f"{what}: '{exc.filename}'. Check the path." if exc.filename else str(exc)
+        # a rename's second name is the user's path; the first, a temp file of ours
+        name = exc.filename2 or exc.filename
+        return f"{what}: '{name}'. Check the path." if name else str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        name = str(exc.filename2 or exc.filename or "")
+        shown = name if len(name) <= 120 else f"{name[:60]}...{name[-40:]}"
+        return (
+            f"File name too long ({len(name)} characters): '{shown}'. Use a shorter name or path."
+        )
     if type(exc).__module__.startswith("yaml"):
         return "Invalid YAML: " + " ".join(str(exc).split())
     return None
@@ -241,7 +271,7 @@ def _config_of(args: argparse.Namespace) -> dict[str, Any]:
     from deepfuse.config import apply_overrides, load_config
 
     cfg = apply_overrides(load_config(args.config), args.overrides)
-    cfg.setdefault("name", Path(args.config).stem)
+    cfg.setdefault("name", Path(args.config).stem[:100])  # the longest run name
     return cfg
 
 

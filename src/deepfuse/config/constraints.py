@@ -79,7 +79,10 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or (_is_num(v) and v > 0),
         "null or a number > 0",
     ),
-    "name": (lambda v: _non_empty_str(v) and "/" not in v, "a short name without '/'"),
+    "name": (
+        lambda v: _non_empty_str(v) and "/" not in v and len(v) <= 100,
+        "a name of at most 100 characters without '/'",
+    ),
 }
 
 

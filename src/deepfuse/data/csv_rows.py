@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from deepfuse._utils.errors import DataError, format_message
+from deepfuse.data.bad_bytes import check_unique_names
 from deepfuse.data.tabular_rows import (
     NULL_TOKENS,
     Chunk,
@@ -179,9 +180,26 @@ def csv_header(path: Path, label: str, delimiter: str = ",") -> list[str]:
     for _, lines, _ in iter_line_chunks(path, 1 << 16):
         try:
             header = lines[0].rstrip(b"\r").decode("utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"The header line of '{label}' is not valid UTF-8.") from None
-        return next(csv.reader([header], delimiter=delimiter))
+        except UnicodeDecodeError as exc:
+            column = lines[0][: exc.start].count(delimiter.encode()) + 1
+            raise DataError(
+                f"The header (row 1) of '{label}' is not valid UTF-8 in column {column}. "
+                "Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
+            ) from None
+        if not header.strip():
+            raise DataError(
+                f"The header (row 1) of '{label}' is empty. Expected the column names on the "
+                "first line."
+            )
+        try:
+            names = next(csv.reader([header], delimiter=delimiter))
+        except csv.Error as exc:  # e.g. a cell over csv's field limit (128 KiB)
+            raise DataError(
+                f"The header (row 1) of '{label}' cannot be read: {exc}. Expected a line of "
+                "column names."
+            ) from None
+        check_unique_names(label, names)
+        return names
     raise DataError(f"'{label}' is empty: expected a header line with the column names.")
 
 
@@ -243,7 +261,10 @@ def _parse_csv_chunk(
 
     table = pcsv.read_csv(
         io.BytesIO(data),
-        read_options=pcsv.ReadOptions(column_names=names, use_threads=False),
+        # one block for the whole chunk: a long line (up to MAX_LINE_BYTES) is not "straddling"
+        read_options=pcsv.ReadOptions(
+            column_names=names, use_threads=False, block_size=max(1 << 20, len(data) + 1)
+        ),
         parse_options=pcsv.ParseOptions(
             delimiter=ctx.delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
         ),

@@ -20,9 +20,42 @@ import numpy as np
 from deepfuse._utils.errors import DataError
 from deepfuse.data.columns import as_string
 
-__all__ = ["ImageEncoder"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "ImageEncoder", "check_image_size"]
 
 MAX_SIDE = 256  # automatic size: the first training image's, each side capped at this
+# The largest image file read (encoded bytes), checked before a byte of it is read: 64 MiB.
+MAX_IMAGE_BYTES = 64 << 20
+# The most pixels decoded from one image: Pillow's decompression-bomb limit (about 89.5 M,
+# e.g. 9459 x 9459), checked from the header before decoding, whatever PIL.Image says.
+MAX_IMAGE_PIXELS = 89_478_485
+
+
+def check_image_size(label: object, nbytes: int | None = None, img: Any = None) -> None:
+    """Refuse an image file over :data:`MAX_IMAGE_BYTES` or an image over :data:`MAX_IMAGE_PIXELS`.
+
+    Call it with the file size before reading, and with the opened (not yet decoded) Pillow
+    image before ``load()``.
+
+    Raises:
+        DataError: The file or the image is too large (the message names it and the limit).
+
+    Example:
+        >>> check_image_size("big.png", nbytes=1 << 30)
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.DataError: Image 'big.png' is 1,073,741,824 bytes, over the limit of 67,108,864 bytes per image file. ...
+    """
+    if nbytes is not None and nbytes > MAX_IMAGE_BYTES:
+        raise DataError(
+            f"Image '{label}' is {nbytes:,} bytes, over the limit of {MAX_IMAGE_BYTES:,} bytes "
+            "per image file. Resize it, or remove it from the folder."
+        )
+    if img is not None and img.size[0] * img.size[1] > MAX_IMAGE_PIXELS:
+        w, h = img.size
+        raise DataError(
+            f"Image '{label}' is {w} x {h} pixels, over the limit of {MAX_IMAGE_PIXELS:,} pixels "
+            "(a decompression bomb, or a scan to resize first)."
+        )
 
 
 def _paths(col: Any) -> list[str | None]:
@@ -55,7 +88,10 @@ class ImageEncoder:
         p = Path(path).expanduser()
         p = p if p.is_absolute() else base / p
         try:
-            return Image.open(p)
+            check_image_size(p, nbytes=p.stat().st_size)
+            img = Image.open(p)
+            check_image_size(p, img=img)
+            return img
         except FileNotFoundError:
             raise DataError(
                 f"Image column '{self.name}', row {row}: file '{p}' does not exist."

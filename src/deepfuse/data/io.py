@@ -21,6 +21,12 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from deepfuse._utils.errors import DataError, did_you_mean
+from deepfuse.data.bad_bytes import (
+    MAX_LINE_BYTES,
+    check_header_line,
+    check_unique_names,
+    decode_invalid_utf8,
+)
 from deepfuse.data.formats import TABLE_FORMATS, detect
 
 __all__ = ["SOURCE_DIR_KEY", "as_table", "read_table"]
@@ -33,7 +39,8 @@ SOURCE_DIR_KEY = b"deepfuse.source_dir"
 def _csv(path: Path, delimiter: str, columns: list[str] | None, serial: bool = False) -> pa.Table:
     return pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(use_threads=not serial),
+        # one block may hold the longest allowed line (pyarrow's default is 1 MiB)
+        read_options=pacsv.ReadOptions(use_threads=not serial, block_size=MAX_LINE_BYTES),
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
         convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True),
     )
@@ -46,7 +53,11 @@ def _header(path: Path, fmt: str) -> list[str]:
         opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
         with pacsv.open_csv(path, parse_options=opts) as reader:
             return list(reader.schema.names)
-    return list(pajson.read_json(path).column_names)
+    return list(_json(path).column_names)
+
+
+def _json(path: Path) -> pa.Table:
+    return pajson.read_json(path, read_options=pajson.ReadOptions(block_size=MAX_LINE_BYTES))
 
 
 def _wrap(path: Path, fmt: str, err: Exception) -> DataError:
@@ -57,6 +68,8 @@ def _wrap(path: Path, fmt: str, err: Exception) -> DataError:
             _csv(path, "\t" if fmt == "tsv" else ",", None, serial=True)
         except (pa.ArrowInvalid, OSError) as again:
             msg = str(again).strip().splitlines()[0] or msg
+    if "straddling" in msg:  # pyarrow's words for a row longer than its block
+        msg = f"a line is longer than {MAX_LINE_BYTES:,} bytes, the limit for one line"
     row = re.search(r"Row #(\d+)", msg) or re.search(r"in row (\d+)", msg)
     where = f" at line {row.group(1)}" if row and fmt in ("csv", "tsv") else ""
     where = f" at row {int(row.group(1)) + 1}" if row and fmt == "jsonl" else where
@@ -104,8 +117,11 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
         )
     fmt = detect(p, TABLE_FORMATS)
     try:
+        if fmt in ("csv", "tsv"):
+            check_header_line(p, "\t" if fmt == "tsv" else ",")
         if columns is not None:
             names = _header(p, fmt)
+            check_unique_names(p, names)
             for c in columns:
                 if c not in names:
                     raise DataError(
@@ -117,7 +133,7 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
         elif fmt == "parquet":
             table = pq.read_table(p, columns=columns)
         else:
-            table = pajson.read_json(p)
+            table = _json(p)
             table = table.select(columns) if columns is not None else table
     except DataError:
         raise
@@ -127,6 +143,16 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
         raise DataError(
             f"File '{p}' holds no data rows ({table.num_columns} columns, 0 rows). Expected at least one row."
         )
+    try:
+        names = table.column_names
+    except UnicodeDecodeError:  # a JSON key (or header cell) with invalid UTF-8
+        raise DataError(
+            f"A column name in '{p}' is not valid UTF-8. Save the file as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)."
+        ) from None
+    check_unique_names(p, names)
+    if fmt != "parquet":  # Parquet binary columns are real bytes (images), not damaged text
+        table = decode_invalid_utf8(table, p)
     meta = dict(table.schema.metadata or {})
     meta[SOURCE_DIR_KEY] = str(p.resolve().parent).encode()
     return table.replace_schema_metadata(meta)

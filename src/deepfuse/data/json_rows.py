@@ -41,13 +41,17 @@ def json_schema(lines: list[bytes], hint: dict[str, pa.DataType], label: str) ->
     if not sample:
         return None
     try:
-        inferred = pjson.read_json(io.BytesIO(b"\n".join(sample))).schema
+        data = b"\n".join(sample)
+        block = pjson.ReadOptions(block_size=max(1 << 20, len(data) + 1))
+        inferred = pjson.read_json(io.BytesIO(data), read_options=block).schema
     except pa.ArrowInvalid:  # conflicting types: vote per field over the first lines
         inferred = _vote_schema(sample[:_VOTE_LINES], label)
     fields = [
         pa.field(f.name, hint.get(f.name) or (pa.string() if pa.types.is_null(f.type) else f.type))
         for f in inferred
     ]
+    if not fields and not hint:  # only `{}` so far: no column to type; those rows are bad
+        return None
     return pa.schema(fields + [pa.field(n, t) for n, t in hint.items() if n not in inferred.names])
 
 
@@ -95,7 +99,11 @@ def read_jsonl(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
         table = None
         if ctx.schema is None:  # no JSON object yet: every kept line is malformed
             for line, number in zip(kept, numbers, strict=True):
-                detail = "not a JSON object on one line"
+                detail = (
+                    "an object with no fields"
+                    if _json_object(line)
+                    else "not a JSON object on one line"
+                )
                 ctx.quarantine.add(label, int(number), "invalid_json", detail, raw_text(line))
         elif kept:
             table = _parse_json_chunk(ctx, label, kept, numbers)
@@ -110,7 +118,10 @@ def _parse_json_chunk(ctx: Context, label: str, kept: list[bytes], numbers: np.n
     )
 
     def parse(lo: int, hi: int) -> pa.Table:
-        table = pjson.read_json(io.BytesIO(b"\n".join(kept[lo:hi])), parse_options=options)
+        data = b"\n".join(kept[lo:hi])
+        # one block for the whole chunk: a long line (up to MAX_LINE_BYTES) is not "straddling"
+        block = pjson.ReadOptions(block_size=max(1 << 20, len(data) + 1))
+        table = pjson.read_json(io.BytesIO(data), read_options=block, parse_options=options)
         return table.select(ctx.schema.names)
 
     def ok(lo: int, hi: int) -> bool:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deepfuse._utils.errors import ConfigError, DataError, did_you_mean, invalid_choice
+from deepfuse.data.bad_bytes import check_target_bytes, warn_invalid_utf8
 from deepfuse.data.columns import (
     as_array,
     as_string,
@@ -281,6 +282,9 @@ def infer_schema(
         )
     if table.num_rows == 0:
         raise DataError("The table has no rows; expected at least one row of training data.")
+    if target is not None:
+        check_target_bytes(table, target)  # a replaced label would be a new class
+    warn_invalid_utf8(table, skip=target)  # features keep their (replaced) text, and say so
     opts = _normalise_overrides(overrides, names)
     base = base_dir_of(table)
     target_spec = None

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from deepfuse._utils.errors import ConfigError, DataError
+from deepfuse._utils.seed import check_seed
 
 __all__ = ["stratified_split"]
 
@@ -70,7 +71,7 @@ def stratified_split(
         raise DataError(
             f"Splitting {n} rows with fraction {fraction} leaves an empty train or validation set; use more data or another fraction."
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(None if seed is None else check_seed(seed))
     if _is_regression(y):
         perm = rng.permutation(n)
         return np.sort(perm[n_val:]).astype(np.int64), np.sort(perm[:n_val]).astype(np.int64)

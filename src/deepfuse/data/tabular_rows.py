@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from deepfuse.data.bad_bytes import MAX_LINE_BYTES, too_long
 from deepfuse.data.formats import open_decompressed
 
 __all__ = [
@@ -107,22 +108,33 @@ class Context:
 
 
 def iter_line_chunks(path: Path, block_size: int) -> Iterator[tuple[int, list[bytes], int]]:
-    """Yield ``(first_line_number, lines, bytes_read)``; lines hold no ``\\n``. Bounded memory."""
+    """Yield ``(first_line_number, lines, bytes_read)``; lines hold no ``\\n``. Bounded memory.
+
+    Raises:
+        DataError: A line is longer than :data:`~deepfuse.data.bad_bytes.MAX_LINE_BYTES`.
+    """
     with open_decompressed(path) as fh:
         carry, lineno = b"", 1
         while True:
             block = fh.read(block_size)
             if not block:
+                if len(carry) > MAX_LINE_BYTES:
+                    raise too_long(path, lineno)
                 if carry:
                     yield lineno, [carry], 0
                 return
             data = carry + block
             cut = data.rfind(b"\n")
-            if cut < 0:  # a line longer than the block: keep reading
+            if cut < 0:  # a line longer than the block: keep reading, up to the limit
+                if len(data) > MAX_LINE_BYTES:
+                    raise too_long(path, lineno)
                 carry = data
                 continue
             carry = data[cut + 1 :]
             lines = data[:cut].split(b"\n")
+            if len(data) > MAX_LINE_BYTES and max(map(len, lines)) > MAX_LINE_BYTES:
+                longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+                raise too_long(path, lineno + longest)
             yield lineno, lines, len(block)
             lineno += len(lines)
 

@@ -150,8 +150,40 @@ class _Classification(Loss):
         return type(self)(**{**self.get_config(), "from_logits": True})
 
 
+def _weights(name: str, key: str, value: Any) -> Tensor:
+    """``value`` (a number or a flat/nested list of numbers, each finite and >= 0) as a tensor.
+
+    Anything else (``pos_weight: abc``, ``[1, "x"]``, ``-1``) is a one-line ConfigError.
+    """
+    items = value.tolist() if hasattr(value, "tolist") else value  # tensor, numpy
+    items = items if isinstance(items, list | tuple) else [items]
+    flat: list[Any] = []
+    while items:
+        head, *items = items
+        if isinstance(head, list | tuple):
+            items = [*head, *items]
+        else:
+            flat.append(head)
+    good = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < float("inf")
+        for v in flat
+    )
+    if not good or not flat:
+        shown = value if len(repr(value)) <= 60 else f"{repr(value)[:60]}..."
+        raise ConfigError(
+            format_message(
+                f"Bad {key!r} for loss '{name}'.",
+                expected="a finite number >= 0 (or a list of them)",
+                got=shown,
+                fix=f"e.g. {key}: 2.0",
+            )
+        )
+    return torch.as_tensor(value, dtype=torch.float32).detach().clone()
+
+
 def _check_smoothing(name: str, value: float) -> float:
-    if not 0.0 <= value <= 1.0:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 0.0 <= value <= 1.0:
         raise ConfigError(
             format_message(
                 f"Bad 'label_smoothing' for loss '{name}'.", expected="a float in [0, 1]", got=value
@@ -190,7 +222,7 @@ class CrossEntropy(_Classification):
         self.ignore_index = int(ignore_index)
         weights = None
         if class_weights is not None:
-            weights = torch.as_tensor(class_weights, dtype=torch.float32).detach().clone()
+            weights = _weights(self.name, "class_weights", class_weights)
             if weights.dim() != 1:
                 raise ConfigError(
                     format_message(
@@ -277,7 +309,7 @@ class BinaryCrossEntropy(_Classification):
         self.label_smoothing = _check_smoothing(self.name, label_smoothing)
         weight = None
         if pos_weight is not None:
-            weight = torch.as_tensor(pos_weight, dtype=torch.float32).detach().clone()
+            weight = _weights(self.name, "pos_weight", pos_weight)
         self.register_buffer("pos_weight", weight, persistent=False)
 
     def get_config(self) -> dict[str, Any]:

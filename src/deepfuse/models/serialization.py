@@ -24,16 +24,134 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.errors import DataError, UserError, format_message
 from deepfuse._utils.io import atomic_write_json, read_json
 from deepfuse._utils.safefiles import load_safetensors, save_safetensors
 from deepfuse.run.layout import MODEL_FILE, WEIGHTS_FILE
 
-__all__ = ["FORMAT", "jsonable", "load_model", "load_weights", "save_model"]
+__all__ = [
+    "FORMAT",
+    "INPUT_DTYPES",
+    "MAX_INPUT_ELEMENTS",
+    "input_dtype",
+    "jsonable",
+    "load_model",
+    "load_weights",
+    "save_model",
+]
 
 FORMAT = "deepfuse.model"
 FORMAT_VERSION = 1
 META_FILE = MODEL_FILE
+# The dtypes an ``input_spec`` may name: an explicit allow-list (``getattr(torch, name)`` would
+# accept any torch attribute, a function or a class).
+INPUT_DTYPES: dict[str, torch.dtype] = {
+    str(d).removeprefix("torch."): d
+    for d in (
+        torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
+        torch.int16, torch.int32, torch.int64, torch.bool,
+    )
+}  # fmt: skip
+# At most this many values per sample in an ``input_spec`` shape (the loader builds a dummy batch
+# of two from it): 2**25 float32 values = 128 MiB per sample, e.g. a 3 x 3344 x 3344 image.
+MAX_INPUT_ELEMENTS = 2**25
+_KINDS = ("sequential", "zoo", "module")
+
+
+def input_dtype(name: object, where: object = "input_spec") -> torch.dtype:
+    """The torch dtype an ``input_spec`` names, from :data:`INPUT_DTYPES` only.
+
+    Example:
+        >>> input_dtype("float32")
+        torch.float32
+        >>> input_dtype("Tensor")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.DataError: Bad dtype in input_spec. Expected one of 'bfloat16', ...; got 'Tensor'. ...
+    """
+    if isinstance(name, str) and name in INPUT_DTYPES:
+        return INPUT_DTYPES[name]
+    raise DataError(
+        format_message(
+            f"Bad dtype in {where}.",
+            expected="one of " + ", ".join(repr(k) for k in sorted(INPUT_DTYPES)),
+            got=_short(name),
+            fix="The model file is corrupt or was edited; save the model again.",
+        )
+    )
+
+
+def _short(value: object) -> object:
+    """``value`` for an error message: long values cut to 60 characters of their repr."""
+    text = repr(value)
+    return value if len(text) <= 60 else f"{text[:60]}..."
+
+
+def _check_format_version(meta: dict[str, Any], path: Path) -> None:
+    version = meta.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DataError(
+            format_message(
+                f"Bad 'format_version' in '{path}'.",
+                expected=f"an integer from 1 to {FORMAT_VERSION}",
+                got=_short(version),
+                fix="The file is corrupt or was edited; save the model again.",
+            )
+        )
+    if version > FORMAT_VERSION:
+        raise DataError(
+            f"'{path}' was written by a newer deepfuse (format version "
+            f"{version}); upgrade deepfuse to load it."
+        )
+
+
+def _check_architecture(arch: Any, path: Path) -> None:
+    """Each architecture kind has what :func:`load_model` reads from it, with the right types."""
+    if not isinstance(arch, dict):
+        raise DataError(f"'{path}' has no valid 'architecture' object; the file is corrupt.")
+    kind = arch.get("kind")
+    problem = None
+    if kind not in _KINDS:
+        problem = f"'kind' must be one of {', '.join(map(repr, _KINDS))}; got {_short(kind)!r}"
+    elif kind == "sequential" and not (
+        isinstance(arch.get("layers"), list)
+        and all(isinstance(spec, dict) for spec in arch["layers"])
+    ):
+        problem = "a sequential architecture needs 'layers', a list of layer objects"
+    elif kind == "zoo" and not isinstance(arch.get("name"), str):
+        problem = "a zoo architecture needs 'name', the zoo model's name"
+    elif kind == "zoo" and not isinstance(arch.get("kwargs", {}), dict):
+        problem = "a zoo architecture's 'kwargs' must be an object"
+    if problem:
+        raise DataError(f"Bad 'architecture' in '{path}': {problem}. The file is corrupt.")
+
+
+def _check_input_spec(spec: Any, path: Path) -> None:
+    """``{input name: {"shape": [non-negative ints], "dtype": allowed name}}`` or null."""
+    if spec is None:
+        return
+    where = f"'{path}' input_spec"
+    if not isinstance(spec, dict):
+        raise DataError(f"Bad input_spec in '{path}': expected an object; the file is corrupt.")
+    for key, entry in spec.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        ok = isinstance(shape, list) and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+        )
+        size = 1
+        for n in shape if ok else []:
+            size = min(size * n, MAX_INPUT_ELEMENTS + 1)
+        if not ok or size > MAX_INPUT_ELEMENTS:
+            raise DataError(
+                format_message(
+                    f"Bad shape of input {str(key)[:40]!r} in {where}.",
+                    expected=f"a list of non-negative ints, at most {MAX_INPUT_ELEMENTS:,} "
+                    "values per sample",
+                    got=_short(shape if isinstance(entry, dict) else entry),
+                    fix="The file is corrupt or was edited; save the model again.",
+                )
+            )
+        input_dtype(entry.get("dtype"), where)
 
 
 def architecture_of(model: Any) -> dict[str, Any]:
@@ -81,13 +199,9 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
     meta = read_json(path, what="model file")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"'{path}' is not a deepfuse model file (format must be {FORMAT!r}).")
-    if not isinstance(meta.get("architecture"), dict):
-        raise DataError(f"'{path}' has no valid 'architecture' object; the file is corrupt.")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise DataError(
-            f"'{path}' was written by a newer deepfuse (format version "
-            f"{meta['format_version']}); upgrade deepfuse to load it."
-        )
+    _check_format_version(meta, path)
+    _check_architecture(meta.get("architecture"), path)
+    _check_input_spec(meta.get("input_spec"), path)
     return meta
 
 
@@ -140,7 +254,7 @@ def load_model(
         model.preprocessor = Preprocessor.from_config(meta["preprocessing"])
     if model.input_spec:
         example = {
-            k: torch.zeros((2, *spec["shape"]), dtype=getattr(torch, spec["dtype"]))
+            k: torch.zeros((2, *spec["shape"]), dtype=input_dtype(spec["dtype"]))
             for k, spec in model.input_spec.items()
         }
         model._input_keys = None

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from deepfuse.models import layout
+from deepfuse.models.serialization import input_dtype
 
 __all__ = ["layer_rows", "summarize"]
 
@@ -43,7 +44,7 @@ def layer_rows(model: Any) -> list[tuple[str, str, str, int]]:
         handles = [mod.register_forward_hook(record) for _, mod in leaves]
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         example = {
-            k: torch.zeros((1, *s["shape"]), dtype=getattr(torch, s["dtype"]), device=device)
+            k: torch.zeros((1, *s["shape"]), dtype=input_dtype(s["dtype"]), device=device)
             for k, s in model.input_spec.items()
         }
         modes = [(m, m.training) for m in model.modules()]  # restored one by one afterwards

@@ -3,7 +3,9 @@
 Images are stored as their original encoded bytes (``image``: binary), not decoded arrays: the
 shards stay as small as the source files and any size or channel count fits one schema; decoding
 happens in the loader. Every image is fully decoded once here (Pillow ``load()``), so a corrupt
-or truncated file is quarantined now instead of failing a training run later.
+or truncated file is quarantined now instead of failing a training run later; so is a file over
+:data:`~deepfuse.data.images.MAX_IMAGE_BYTES` (never read) or an image over
+:data:`~deepfuse.data.images.MAX_IMAGE_PIXELS` (never decoded).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import DataError
 from deepfuse.data.formats import suffixes
+from deepfuse.data.images import check_image_size
 from deepfuse.data.tabular_rows import Context
 
 IMAGE_SUFFIXES = suffixes("image")  # the one format table
@@ -59,10 +62,16 @@ def read_images(root: Path, ctx: Context) -> Iterator[pa.Table]:
         rel = file.relative_to(root).as_posix()
         ctx.rows_read += 1
         try:
+            check_image_size(rel, nbytes=file.stat().st_size)  # before reading it whole
             data = file.read_bytes()
             with Image.open(io.BytesIO(data)) as img:
+                check_image_size(rel, img=img)  # header only: before decoding
                 img.load()  # full decode: verify() alone misses truncated files
                 width, height = img.size
+        except DataError as exc:
+            ctx.quarantine.add(rel, None, "image_too_large", str(exc), None)
+            ctx.progress.update(0, 1)
+            continue
         except Exception as exc:  # Pillow raises many types for bad files
             detail = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             ctx.quarantine.add(rel, None, "corrupt_image", detail, None)

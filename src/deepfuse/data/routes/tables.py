@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from deepfuse._utils.errors import DataError, did_you_mean
+from deepfuse.data.bad_bytes import check_target_bytes
 from deepfuse.data.io import read_table
 from deepfuse.data.preprocessor import Preprocessor
 from deepfuse.data.routes.base import DataRoute, FoldRows, Prepared, register_route
@@ -101,6 +102,16 @@ def check_target(table: pa.Table, target: str, where: str) -> None:
         )
     if table.num_rows == 0:
         raise DataError(f"{where} has no rows. Provide a file with a header and data rows.")
+    dtype = table.schema.field(target).type
+    if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
+            or pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+            or pa.types.is_boolean(dtype) or pa.types.is_dictionary(dtype)):  # fmt: skip
+        raise DataError(
+            f"The target column {target!r} of {where} has type {dtype}. Expected one label per "
+            "row: numbers (regression) or strings / integers / booleans (classes). Convert the "
+            "column, or pick another data.target."
+        )
+    check_target_bytes(table, target)
 
 
 def _labels_of(table: pa.Table, target: str) -> np.ndarray:

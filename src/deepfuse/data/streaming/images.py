@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.data.formats import SCAN_KINDS, format_or_none
+from deepfuse.data.images import check_image_size
 from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.streaming.listing import (
     PATH,
@@ -89,8 +90,14 @@ class ImageDecoder:
 
         try:
             with open_binary(self.fs, path) as fh:
+                size = fh.seek(0, 2)  # the file's size, before reading it
+                fh.seek(0)
+                check_image_size(path, nbytes=size)
                 img = Image.open(fh)
+                check_image_size(path, img=img)  # from the header, before decoding
                 img.load()  # full decode now: a truncated file fails here, not later
+        except DataError as err:
+            raise _BadFile("image_too_large", str(err)) from err
         except FileNotFoundError as err:
             raise _BadFile("missing_file", f"file not found: {path}") from err
         except UnidentifiedImageError as err:

@@ -66,10 +66,25 @@ def dense_stack(
 
 
 class ZooSequential(nn.Sequential):
-    """``nn.Sequential`` that remembers the zoo name and kwargs it was built from."""
+    """``nn.Sequential`` that remembers the zoo name and kwargs it was built from.
+
+    It takes one tensor; a dict of inputs (a table with numeric and categorical columns) is a
+    config mistake (``model.type: mlp`` on a table), reported on one line instead of a
+    traceback from deep inside a layer.
+    """
 
     zoo_name: str
     zoo_config: dict[str, Any]
+
+    def forward(self, x: Any) -> Any:
+        if isinstance(x, dict):
+            raise ConfigError(
+                f"Zoo model {getattr(self, 'zoo_name', 'sequential')!r} takes one tensor, but "
+                f"the data gives several inputs ({', '.join(map(str, list(x)[:6]))}). Use "
+                "model.type: tabular for a table (or remove the model section to let deepfuse "
+                "choose)."
+            )
+        return super().forward(x)
 
 
 def tag(module: nn.Module, name: str, config: dict[str, Any]) -> nn.Module:
