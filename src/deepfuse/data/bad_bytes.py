@@ -34,6 +34,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deepfuse._utils.bounded import loads_json
 from deepfuse._utils.errors import DataError
 from deepfuse.data.formats import open_decompressed
 
@@ -188,7 +189,7 @@ def _valid_utf8(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[int]]:
 def invalid_utf8_of(table: pa.Table) -> dict[str, dict[str, Any]]:
     """The invalid-UTF-8 report :func:`decode_invalid_utf8` left in ``table``'s metadata."""
     raw = (table.schema.metadata or {}).get(INVALID_UTF8_KEY)
-    return json.loads(raw) if raw else {}
+    return loads_json(raw, what="the invalid-UTF-8 report") if raw else {}
 
 
 def check_target_bytes(table: pa.Table, target: str) -> None:
