@@ -48,12 +48,12 @@ __all__ = [
     "MAX_TAIL_ROWS",
     "STEP_COLUMNS",
     "csv_rows",
+    "finite_number",
     "iter_csv",
     "limit_of",
-    "read_tail",
-    "finite_number",
     "read_histograms",
     "read_history",
+    "read_tail",
     "state_history",
 ]
 
@@ -96,6 +96,8 @@ def limit_of(name: str) -> int:
     if name.startswith("evaluation-") and name.endswith(".json"):
         name = EVALUATION_FILE
     return MAX_BYTES.get(name, DEFAULT_MAX_BYTES)
+
+
 _STATE_CACHE: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
 
 
