@@ -152,3 +152,31 @@ def test_read_tail_reads_only_the_new_bytes(tmp_path):
     path.write_text("epoch,step,global_step,loss,lr\n")  # cut back by a resume
     with pytest.raises(ValueError, match="past the end"):
         read_tail(path, new_end, complete_only=True)
+
+
+def test_plot_refuses_non_integer_confusion_counts_in_one_line(tmp_path, capsys):
+    """Regression (finding 5's counts, plot side): the counts went to matplotlib as they were."""
+    from deepfuse.cli.main import main
+    from deepfuse.run.files import confusion_counts
+
+    run = _write_run(tmp_path)
+    cm = {"labels": [0, 1], "counts": [["a", 1], [0, 1.5]]}
+    (run / "evaluation.json").write_text(json.dumps({"confusion_matrix": cm}))
+    assert main(["plot", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a square table of counts" in err
+    assert confusion_counts([[1, 2.0], [0, 3]]) == [[1, 2], [0, 3]]
+    assert confusion_counts([[1, -1], [0, 3]]) is None and confusion_counts("x") is None
+
+
+def test_info_of_a_run_with_an_alias_bomb_is_one_line(tmp_path, capsys):
+    """Regression (finding 4): 'deepfuse info' hung with growing memory on such a run."""
+    from deepfuse.cli.main import main
+
+    run = _write_run(tmp_path)
+    (run / "config.yaml").write_text(BOMB)
+    started = time.monotonic()
+    assert main(["info", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expands to more than" in err
+    assert time.monotonic() - started < 10

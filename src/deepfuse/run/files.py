@@ -47,6 +47,7 @@ __all__ = [
     "MAX_TAIL_BYTES",
     "MAX_TAIL_ROWS",
     "STEP_COLUMNS",
+    "confusion_counts",
     "csv_rows",
     "finite_number",
     "iter_csv",
@@ -152,6 +153,28 @@ def read_histograms(path: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(doc.get(kind), Mapping):
             raise DataError(f"The histogram file '{path}' has no {kind!r} object.")
     return dict(doc)
+
+
+def confusion_counts(counts: Any, limit: int = 1_000) -> list[list[int]] | None:
+    """The ``confusion_matrix.counts`` of an evaluation file as ints if it is a square table
+    (at most ``limit`` classes) of finite non-negative whole numbers, else None (a damaged or
+    foreign file: the dashboard and ``deepfuse plot`` never draw it).
+
+    Example:
+        >>> confusion_counts([[3, 1.0], [0, 4]]), confusion_counts([["a", 1], [0, 4]]), confusion_counts([[1, 2]])
+        ([[3, 1], [0, 4]], None, None)
+    """
+    if not isinstance(counts, list) or not 0 < len(counts) <= limit:
+        return None
+    out = []
+    for row in counts:
+        if not isinstance(row, list) or len(row) != len(counts):
+            return None
+        numbers = [finite_number(c) for c in row]
+        if any(n is None or n < 0 or n != int(n) for n in numbers):
+            return None
+        out.append([int(n) for n in numbers])  # type: ignore[arg-type]
+    return out
 
 
 def finite_number(value: Any) -> float | int | None:

@@ -46,6 +46,7 @@ from deepfuse.run import (
     RunReader,
     finite_number,
 )
+from deepfuse.run.files import confusion_counts
 
 __all__ = [
     "bounded",
@@ -352,7 +353,7 @@ def _evaluation(run: RunReader, errors: list[str]) -> dict[str, Any] | None:
         return None
     notes = ev.get("notes") if isinstance(ev.get("notes"), list) else []
     cm = ev.get("confusion_matrix")
-    counts = _counts(cm.get("counts")) if isinstance(cm, Mapping) else None
+    counts = confusion_counts(cm.get("counts")) if isinstance(cm, Mapping) else None
     if isinstance(cm, Mapping) and counts is None:
         notes = [*notes, "The confusion matrix in evaluation.json is not a table of counts."]
     labels = cm.get("labels") if isinstance(cm, Mapping) else None
@@ -371,27 +372,6 @@ def _evaluation(run: RunReader, errors: list[str]) -> dict[str, Any] | None:
             "notes": notes,
         }
     )
-
-
-def _counts(counts: Any, limit: int = 1_000) -> list[list[int]] | None:
-    """A confusion matrix's counts as ints if it is a square table (at most ``limit`` classes)
-    of finite non-negative whole numbers, else None.
-
-    Example:
-        >>> _counts([[3, 1.0], [0, 4]]), _counts([["a", 1], [0, 4]]), _counts([[1, 2]])
-        ([[3, 1], [0, 4]], None, None)
-    """
-    if not isinstance(counts, list) or not 0 < len(counts) <= limit:
-        return None
-    out = []
-    for row in counts:
-        if not isinstance(row, list) or len(row) != len(counts):
-            return None
-        numbers = [finite_number(c) for c in row]
-        if any(n is None or n < 0 or n != int(n) for n in numbers):
-            return None
-        out.append([int(n) for n in numbers])  # type: ignore[arg-type]
-    return out
 
 
 def run_detail(run: RunReader) -> dict[str, Any]:
