@@ -180,3 +180,18 @@ def test_info_of_a_run_with_an_alias_bomb_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "expands to more than" in err
     assert time.monotonic() - started < 10
+
+
+def test_resume_reads_the_config_through_the_read_rule(tmp_path):
+    """--resume read config.yaml by name: a link out of the run was followed."""
+    from deepfuse.api import train
+    from deepfuse.config import dump_config
+
+    outside = tmp_path / "elsewhere.yaml"
+    dump_config({"name": "stolen", "data": {"dataset": "mnist"}}, outside)
+    run = tmp_path / "runs" / "demo-20260101-000000.partial"
+    run.mkdir(parents=True)
+    (run / "config.yaml").symlink_to(outside)
+    with pytest.raises(DataError, match=r"has no config\.yaml"):
+        train(resume=run)
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]  # nothing written
