@@ -195,3 +195,16 @@ def test_resume_reads_the_config_through_the_read_rule(tmp_path):
     with pytest.raises(DataError, match=r"has no config\.yaml"):
         train(resume=run)
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]  # nothing written
+
+
+def test_report_shows_non_integer_confusion_counts_as_one_failed_part(tmp_path):
+    """The report drew evaluation.json's counts as they were; now that part says why it failed."""
+    from deepfuse.report.context import ReportWarning, RunFacts
+    from deepfuse.report.sections import _evaluation
+
+    run = _write_run(tmp_path)
+    cm = {"labels": [0, 1], "counts": [["a", 1], [0, 1.5]]}
+    (run / "evaluation.json").write_text(json.dumps({"n": 3, "confusion_matrix": cm}))
+    with pytest.warns(ReportWarning, match="not a square table of counts"):
+        html = _evaluation(RunFacts(run, {}))
+    assert "not a square table of counts" in html
