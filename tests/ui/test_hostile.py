@@ -15,7 +15,7 @@ import pytest
 import deepfuse.run.files as files
 from deepfuse.ui import BackgroundServer, create_app
 
-from .conftest import TestClient, write_run
+from .conftest import TestClient, write_partial, write_run
 from .hostile import write_hostile_runs, write_steps
 
 ALPHA, BETA, GAMMA = "alpha-20260101-100000", "beta-20260102-100000", "gamma-20260103-100000"
@@ -208,3 +208,54 @@ def test_polling_time_does_not_grow_with_the_log(tmp_path):
         assert reader.steps_page(cursor)["steps"] == []
     tail_s = (time.perf_counter() - started) / 10
     assert len(full) == 200_000 and tail_s < full_s / 20, (tail_s, full_s)
+
+
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "fifo",
+        "deep",
+        *(pytest.param(k, marks=SLOW) for k in ("folder", "outside", "garbage", "empty")),
+    ],
+)
+def test_any_run_file_replaced_by_something_hostile(tmp_path, kind):
+    """Each file of a finished and of a live run, replaced by a FIFO, a folder, a link out of
+    the run, garbage bytes, deep JSON or nothing (one run per file): every route answers below
+    500, quickly, and the normal run is still listed with its metrics."""
+    import os
+
+    root = tmp_path / "runs"
+    write_run(root, ALPHA)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    names = ["config.yaml", "metrics.json", "history.csv", "evaluation.json", "report.html"]
+    runs = []
+    for i, name in enumerate([*names, "steps.csv"]):
+        finished = write_run(root, f"f{i}-20260102-10000{i}", report="<p>r</p>")
+        live = write_partial(root, f"p{i}-20260103-10000{i}")
+        for run in (finished, live):
+            path = run / name
+            if path.exists():
+                path.unlink()
+            if kind == "fifo":
+                os.mkfifo(path)
+            elif kind == "folder":
+                path.mkdir()
+            elif kind == "outside":
+                path.symlink_to(outside)
+            else:
+                text = {"garbage": "\xff\x00{[\n,,,\n", "deep": "[" * 50_000, "empty": ""}[kind]
+                path.write_bytes(text.encode("latin-1"))
+            runs.append(run.name.removesuffix(".partial"))
+    client = TestClient(create_app(root, allowed_hosts=None), raise_server_exceptions=False)
+    paths = ["/", "/api/runs", "/compare?runs=" + ",".join(runs)]
+    for name in runs:
+        paths += [f"/runs/{name}", f"/runs/{name}/report", f"/api/runs/{name}/live"]
+    for path in paths:
+        response = _within(20, lambda path=path: client.get(path))
+        assert response.status_code < 500, (path, response.status_code, response.text[:300])
+    listed = {r["name"]: r for r in client.get("/api/runs").json()}
+    assert listed[ALPHA]["metrics"]["test.accuracy"] == 0.9 and listed[ALPHA]["error"] is None

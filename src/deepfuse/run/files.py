@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import io
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from deepfuse._utils.errors import DataError
+from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse._utils.io import read_json
 from deepfuse._utils.safefiles import open_regular, read_regular, regular_file
 from deepfuse.run.layout import (
@@ -44,6 +45,7 @@ from deepfuse.run.layout import (
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_CONFIG_VALUES",
     "MAX_TAIL_BYTES",
     "MAX_TAIL_ROWS",
     "STEP_COLUMNS",
@@ -52,6 +54,7 @@ __all__ = [
     "finite_number",
     "iter_csv",
     "limit_of",
+    "read_config",
     "read_histograms",
     "read_history",
     "read_tail",
@@ -127,6 +130,79 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
         raise DataError(
             f"The history file '{path}' holds a value that is not a number: {exc}."
         ) from None
+
+
+#: The most values (mappings, lists and scalars, counted as if every YAML alias were copied)
+#: a run's config.yaml may expand to.
+MAX_CONFIG_VALUES = 100_000
+_CONFIG_CACHE: dict[tuple[str, int, int, int], dict[str, Any] | str] = {}
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A run's ``config.yaml``, parsed once per version of the file (the dashboard asks for
+    every run's config on each page); each call gets its own copy.
+
+    Raises:
+        ConfigError: not valid YAML, nested too deeply, or expands to more than
+            :data:`MAX_CONFIG_VALUES` values (YAML aliases inside aliases).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "config.yaml"
+        >>> _ = p.write_text("a: &x [1, 2]\\nb: [*x, *x]\\n")
+        >>> read_config(p)
+        {'a': [1, 2], 'b': [[1, 2], [1, 2]]}
+    """
+    info = path.stat()
+    key = (str(path.resolve()), info.st_ino, info.st_size, info.st_mtime_ns)
+    if key not in _CONFIG_CACHE:
+        if len(_CONFIG_CACHE) >= 256:
+            _CONFIG_CACHE.clear()
+        _CONFIG_CACHE[key] = _parse_config(path)
+    cfg = _CONFIG_CACHE[key]
+    if isinstance(cfg, str):
+        raise ConfigError(cfg)  # a new error each time: a cached one would grow its traceback
+    return copy.deepcopy(cfg)  # callers may change their copy, never the cached one
+
+
+def _parse_config(path: Path) -> dict[str, Any] | str:
+    """``config.yaml`` parsed and checked, or the message saying why it cannot be used."""
+    from deepfuse.config import load_config
+
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        return str(exc)
+    except RecursionError:
+        return f"The run file '{path}' is nested too deeply to read."
+    if _expanded_size(cfg, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        return (
+            f"The run file '{path}' expands to more than {MAX_CONFIG_VALUES} values (YAML "
+            "aliases repeated inside each other); deepfuse never writes such a config, so "
+            "it was not read. Replace it with the config the run was trained with."
+        )
+    return cfg
+
+
+def _expanded_size(tree: Any, budget: int) -> int:
+    """How many values ``tree`` holds when every shared (aliased) part is counted each time it
+    appears, counting no further than ``budget + 1`` (so a YAML alias bomb costs ``budget``
+    steps, never its expansion).
+
+    Example:
+        >>> a = [1, 2]
+        >>> _expanded_size({"x": a, "y": [a, a]}, 100), _expanded_size([a] * 1000, 100)
+        (11, 101)
+    """
+    count, stack = 0, [tree]
+    while stack and count <= budget:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
 
 
 def read_histograms(path: str | os.PathLike) -> dict[str, Any]:

@@ -25,7 +25,7 @@ history.csv/steps.csv 512 MB      one row per step (the dashboard reads only the
 ====================  ==========  =====================================================
 
 (:data:`deepfuse.run.files.MAX_BYTES`; any other file: 64 MB.) A loaded ``config.yaml`` also
-expands to at most :data:`MAX_CONFIG_VALUES` values, so a file of YAML aliases cannot make a
+expands to at most :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values, so a file of YAML aliases cannot make a
 reader (``info``, the dashboard) build or print gigabytes.
 
 A required file that is missing, and any file that is corrupt, refused or nested too deeply,
@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 from typing import Any, TypedDict
 
-from deepfuse._utils.errors import ConfigError, DataError, UserError
+from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.io import read_json
 from deepfuse._utils.safefiles import OutsideRootError, regular_file
 from deepfuse.run.files import (
@@ -65,6 +65,7 @@ from deepfuse.run.files import (
     finite_number,
     iter_csv,
     limit_of,
+    read_config,
     read_histograms,
     read_history,
     read_tail,
@@ -89,11 +90,7 @@ from deepfuse.run.layout import (
 )
 from deepfuse.run.writer import partial_of
 
-__all__ = ["MAX_CONFIG_VALUES", "RunReader", "StepRow", "StepsPage", "check_run_dir", "read_run"]
-
-#: The most values (mappings, lists and scalars, counted as if every YAML alias were copied)
-#: a run's config.yaml may expand to.
-MAX_CONFIG_VALUES = 100_000
+__all__ = ["RunReader", "StepRow", "StepsPage", "check_run_dir", "read_run"]
 
 #: What each file of the layout holds, for error messages.
 _WHAT = {
@@ -231,21 +228,8 @@ class RunReader:
 
     def config(self) -> dict[str, Any]:
         """The resolved config (``config.yaml``); ConfigError if it is not valid YAML or expands
-        to more than :data:`MAX_CONFIG_VALUES` values."""
-        from deepfuse.config import load_config
-
-        path = self._require(CONFIG_FILE)
-        try:
-            cfg = load_config(path)
-        except RecursionError:
-            raise ConfigError(f"The run file '{path}' is nested too deeply to read.") from None
-        if _expanded_size(cfg, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
-            raise ConfigError(
-                f"The run file '{path}' expands to more than {MAX_CONFIG_VALUES} values (YAML "
-                "aliases repeated inside each other); deepfuse never writes such a config, so "
-                "it was not read. Replace it with the config the run was trained with."
-            )
-        return cfg
+        to more than :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values. Parsed once per version of the file."""
+        return read_config(self._require(CONFIG_FILE))
 
     def metrics(self) -> dict[str, Any]:
         """``metrics.json``: ``test``, ``final_epoch``, ``epochs``, ``task``, ``classes``,
@@ -460,24 +444,3 @@ def read_run(path: str | os.PathLike) -> RunReader:
 def _step_row(row: dict[str, str]) -> StepRow | None:
     item = {k: finite_number(row.get(k)) for k in _STEP_KEYS}
     return None if item["global_step"] is None else StepRow(**item)  # type: ignore[typeddict-item]
-
-
-def _expanded_size(tree: Any, budget: int) -> int:
-    """How many values ``tree`` holds when every shared (aliased) part is counted each time it
-    appears, counting no further than ``budget + 1`` (so a YAML alias bomb costs ``budget``
-    steps, never its expansion).
-
-    Example:
-        >>> a = [1, 2]
-        >>> _expanded_size({"x": a, "y": [a, a]}, 100), _expanded_size([a] * 1000, 100)
-        (11, 101)
-    """
-    count, stack = 0, [tree]
-    while stack and count <= budget:
-        node = stack.pop()
-        count += 1
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return count

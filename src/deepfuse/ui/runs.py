@@ -319,18 +319,11 @@ def live_data(run: RunReader, offset: int = 0, cursor: str | None = None) -> dic
     metrics (history.csv, or the newest checkpoint while the run trains).
     """
     offset = max(0, int(offset))
-    if cursor is None and offset:
-        page, seen = run.steps_page(), 0
-        while seen + len(page["steps"]) <= offset and page["more"]:  # skip whole pages
-            seen += len(page["steps"])
-            page = run.steps_page(page["cursor"])
-        total = seen + len(page["steps"])
-        page["steps"] = page["steps"][offset - seen :]
-    else:
-        page = run.steps_page(cursor)
-        total = (0 if page["restart"] else offset) + len(page["steps"])
+    errors: list[str] = []
+    found = _quiet(lambda: _steps_after(run, offset, cursor), errors)
+    page, total = found or ({"steps": [], "cursor": cursor, "more": False, "restart": False}, 0)
     # the epochs once caught up (one read of history.csv, not one per page of a long log)
-    epochs = None if page["more"] else bounded(_quiet(run.epochs) or [])
+    epochs = None if page["more"] else bounded(_quiet(run.epochs, errors) or [])
     return {
         "name": run.name,
         "status": run.status,
@@ -341,7 +334,23 @@ def live_data(run: RunReader, offset: int = 0, cursor: str | None = None) -> dic
         "steps": page["steps"],
         "epochs": epochs,
         "planned_epochs": _planned(_config(run)),
+        "error": "; ".join(dict.fromkeys(errors)) or None,
     }
+
+
+def _steps_after(run: RunReader, offset: int, cursor: str | None) -> tuple[Any, int]:
+    """The page of step rows after ``cursor`` (or after the first ``offset`` rows when there is
+    no cursor) and the number of step rows up to its end."""
+    if cursor is None and offset:
+        page, seen = run.steps_page(), 0
+        while seen + len(page["steps"]) <= offset and page["more"]:  # skip whole pages
+            seen += len(page["steps"])
+            page = run.steps_page(page["cursor"])
+        total = seen + len(page["steps"])
+        page["steps"] = page["steps"][offset - seen :]
+        return page, total
+    page = run.steps_page(cursor)
+    return page, (0 if page["restart"] else offset) + len(page["steps"])
 
 
 # ----------------------------------------------------------------------------- one run
@@ -379,8 +388,8 @@ def run_detail(run: RunReader) -> dict[str, Any]:
     first page of per-step rows, the evaluation summary (with the confusion matrix) and whether
     a report exists. Every part is bounded; a part that cannot be read is None, with the reason
     in ``error``."""
-    errors: list[str] = []
     live = live_data(run)
+    errors: list[str] = [live["error"]] if live["error"] else []
     evaluation = None if run.in_progress else _evaluation(run, errors)
     return {
         **_summary(run, errors),
