@@ -210,17 +210,7 @@ def test_polling_time_does_not_grow_with_the_log(tmp_path):
     assert len(full) == 200_000 and tail_s < full_s / 20, (tail_s, full_s)
 
 
-SLOW = pytest.mark.slow
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "fifo",
-        "deep",
-        *(pytest.param(k, marks=SLOW) for k in ("folder", "outside", "garbage", "empty")),
-    ],
-)
+@pytest.mark.parametrize("kind", ["fifo", "deep", "folder", "outside", "garbage", "empty"])
 def test_any_run_file_replaced_by_something_hostile(tmp_path, kind):
     """Each file of a finished and of a live run, replaced by a FIFO, a folder, a link out of
     the run, garbage bytes, deep JSON or nothing (one run per file): every route answers below
