@@ -213,8 +213,8 @@ def report(args, results, rss, sent, alive, build_s, steps_mb) -> str:
         "Status 0 would mean a request timed out or was refused; 4xx on a hostile run's route "
         "is a refusal of that run's file, never of the others.",
         "",
-        "Before this change (issue 11, findings 4 and 5, measured then on the same kind of "
-        "machine; not re-run here because it exhausts the machine): the FIFO hung `/` and, after "
+        "Before this change (as reported in issue 11, findings 4 and 5; not re-run here "
+        "because it exhausts the machine): the FIFO hung `/` and, after "
         "about 40 requests, every route; the deep metrics.json made `/` and `/api/runs` answer "
         "500; the counts made the run page 500; each live poll of the 3-million-row steps.csv "
         "re-read it whole (57 s); the alias-bomb run's pages grew the server by about 100 MB/s "
