@@ -94,7 +94,7 @@ def limit_of(name: str) -> int:
     """The byte limit of the run file ``name`` (see :data:`MAX_BYTES`).
 
     Example:
-        >>> limit_of("metrics.json"), limit_of("evaluation-holdout.json") == limit_of("evaluation.json")
+        >>> limit_of("metrics.json"), limit_of("evaluation-b.json") == limit_of("evaluation.json")
         (16000000, True)
     """
     if name.startswith("evaluation-") and name.endswith(".json"):
@@ -237,8 +237,10 @@ def confusion_counts(counts: Any, limit: int = 1_000) -> list[list[int]] | None:
     foreign file: the dashboard and ``deepfuse plot`` never draw it).
 
     Example:
-        >>> confusion_counts([[3, 1.0], [0, 4]]), confusion_counts([["a", 1], [0, 4]]), confusion_counts([[1, 2]])
-        ([[3, 1], [0, 4]], None, None)
+        >>> confusion_counts([[3, 1.0], [0, 4]]), confusion_counts([["a", 1], [0, 4]])
+        ([[3, 1], [0, 4]], None)
+        >>> confusion_counts([[1, 2]]) is None  # not square
+        True
     """
     if not isinstance(counts, list) or not 0 < len(counts) <= limit:
         return None

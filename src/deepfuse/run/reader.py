@@ -25,8 +25,8 @@ history.csv/steps.csv 512 MB      one row per step (the dashboard reads only the
 ====================  ==========  =====================================================
 
 (:data:`deepfuse.run.files.MAX_BYTES`; any other file: 64 MB.) A loaded ``config.yaml`` also
-expands to at most :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values, so a file of YAML aliases cannot make a
-reader (``info``, the dashboard) build or print gigabytes.
+expands to at most :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values, so a file of YAML
+aliases cannot make a reader (``info``, the dashboard) build or print gigabytes.
 
 A required file that is missing, and any file that is corrupt, refused or nested too deeply,
 raises a :class:`~deepfuse._utils.errors.DataError` naming the file and what was expected;
@@ -228,7 +228,8 @@ class RunReader:
 
     def config(self) -> dict[str, Any]:
         """The resolved config (``config.yaml``); ConfigError if it is not valid YAML or expands
-        to more than :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values. Parsed once per version of the file."""
+        to more than :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values. Parsed once per
+        version of the file."""
         return read_config(self._require(CONFIG_FILE))
 
     def metrics(self) -> dict[str, Any]:
@@ -305,7 +306,8 @@ class RunReader:
             >>> import tempfile, pathlib
             >>> run = pathlib.Path(tempfile.mkdtemp()) / "demo.partial"
             >>> run.mkdir()
-            >>> _ = (run / "steps.csv").write_text("epoch,step,global_step,loss,lr\\n1,1,1,0.5,0.1\\n")
+            >>> rows = "epoch,step,global_step,loss,lr\\n1,1,1,0.5,0.1\\n"
+            >>> _ = (run / "steps.csv").write_text(rows)
             >>> page = RunReader(run).steps_page()
             >>> [s["global_step"] for s in page["steps"]], page["cursor"], page["more"]
             ([1], 'steps:45', False)
