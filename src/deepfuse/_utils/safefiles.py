@@ -1,5 +1,14 @@
-"""Safe reading and writing of safetensors files (JSON, the other kind deepfuse loads, is read by
-:func:`deepfuse._utils.io.read_json`).
+"""Safe file access: regular files only (:func:`regular_file`, :func:`open_regular`,
+:func:`read_regular`), and safetensors files checked before they are loaded (JSON, the other kind
+deepfuse loads, is parsed by :func:`deepfuse._utils.io.read_json`).
+
+**Regular files only.** A file deepfuse reads from a folder it did not create (a run folder, a
+saved model) is first checked with ``os.lstat``/``os.stat``: it must be a regular file (a FIFO,
+a device or a socket would block the reader or never end), at most ``limit`` bytes (checked
+*before* reading: a 60 MB ``model.json`` is refused without parsing it) and, when a ``root`` is
+given, inside ``root`` once every symlink is resolved. The file is then opened with
+``O_NONBLOCK`` (a FIFO swapped in after the check cannot block the open) and checked again on the
+open descriptor (``fstat``: the same inode, still regular).
 
 Nothing here can execute code. A safetensors file is checked *before* it is handed to the
 safetensors library: the 8-byte header length must fit the file and stay under
@@ -26,10 +35,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from deepfuse._utils.bounded import loads_json
 from deepfuse._utils.errors import DataError
@@ -40,8 +50,12 @@ if TYPE_CHECKING:  # annotations only: importing _utils must not import torch
 
 __all__ = [
     "MAX_HEADER_BYTES",
+    "OutsideRootError",
     "check_name",
     "load_safetensors",
+    "open_regular",
+    "read_regular",
+    "regular_file",
     "save_safetensors",
 ]
 
@@ -56,6 +70,139 @@ _DTYPE_BYTES = {
     "I64": 8, "U64": 8, "F64": 8,
 }  # fmt: skip
 _NAME = re.compile(r"^[^/\\\x00]+$")
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+class OutsideRootError(DataError):
+    """A path leads out of the folder it must stay in (:func:`regular_file` with ``root``)."""
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def regular_file(
+    path: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    root: str | os.PathLike | None = None,
+    what: str = "file",
+) -> os.stat_result:
+    """The ``os.stat`` of ``path`` if it may be read: a regular file, at most ``limit`` bytes,
+    inside ``root`` (symlinks resolved) when given. Nothing is opened.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (callers decide whether that is an error).
+        OutsideRootError: it leads out of ``root`` (a DataError).
+        DataError: it exists but is a FIFO, device, socket or folder, or is larger than
+            ``limit``; the message names the file and the rule.
+
+    Example:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(d, "a.json"), "w").write("{}")
+        >>> regular_file(os.path.join(d, "a.json"), limit=10, root=d).st_size
+        2
+        >>> os.mkfifo(os.path.join(d, "pipe"))
+        >>> regular_file(os.path.join(d, "pipe"), what="run file")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.DataError: The run file '...pipe' is a FIFO (named pipe), not a ...
+    """
+    path = os.fspath(path)
+    if root is not None:
+        real, real_root = os.path.realpath(path), os.path.realpath(root)
+        if not _inside(real, real_root):
+            os.lstat(path)  # a dangling or missing path is FileNotFoundError, not "outside"
+            raise OutsideRootError(
+                f"The {what} '{path}' is a symlink leading out of '{root}'; only files inside "
+                "it are read. Replace the link with the file itself."
+            )
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(
+            f"The {what} '{path}' is {_kind(info.st_mode)}, not a regular file; deepfuse reads "
+            "only regular files. Remove it, or replace it with the file deepfuse wrote."
+        )
+    if limit is not None and info.st_size > limit:
+        raise DataError(
+            f"The {what} '{path}' has {info.st_size} bytes (limit {limit}); deepfuse never "
+            "writes one this large, so it was not read."
+        )
+    return info
+
+
+def open_regular(
+    path: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    root: str | os.PathLike | None = None,
+    what: str = "file",
+) -> IO[bytes]:
+    """Open ``path`` for binary reading after :func:`regular_file`'s checks (same arguments and
+    errors); the open cannot block and the descriptor is checked to be that same regular file.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
+        >>> _ = open(p, "w").write("hello")
+        >>> with open_regular(p, limit=5) as fh:
+        ...     fh.read()
+        b'hello'
+    """
+    info = regular_file(path, limit=limit, root=root, what=what)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(os.path.realpath(path), flags | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino) or not stat.S_ISREG(
+            opened.st_mode
+        ):
+            raise DataError(
+                f"The {what} '{os.fspath(path)}' was replaced while it was opened; it was not "
+                "read. Try again once nothing writes it."
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(
+    path: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    root: str | os.PathLike | None = None,
+    what: str = "file",
+) -> bytes:
+    """The bytes of ``path`` after :func:`open_regular`'s checks; never more than ``limit``
+    (a file that grows past it while read is refused).
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
+        >>> _ = open(p, "w").write("hello")
+        >>> read_regular(p, limit=5)
+        b'hello'
+    """
+    with open_regular(path, limit=limit, root=root, what=what) as fh:
+        data = fh.read() if limit is None else fh.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise DataError(
+            f"The {what} '{os.fspath(path)}' grew past {limit} bytes while it was read; "
+            "it was not read."
+        )
+    return data
 
 
 def check_name(name: object, *, path: str | os.PathLike, what: str = "tensor name") -> str:
@@ -91,8 +238,8 @@ def _bad(path: Path, why: str) -> DataError:
 
 def _check_header(path: Path) -> dict[str, Any]:
     """Validate the header of ``path`` without trusting any of it; return the parsed header."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
+    with open_regular(path, what="weights file") as fh:
+        size = os.fstat(fh.fileno()).st_size
         head = fh.read(8)
         if len(head) < 8:
             raise _bad(path, f"the file has {size} bytes, fewer than the 8-byte header length")
@@ -148,9 +295,9 @@ def load_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"Weights file '{path}' is missing.")
-    _check_header(path)
+    _check_header(path)  # a regular file (never a FIFO or device) with a sound header
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:

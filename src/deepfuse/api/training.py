@@ -42,6 +42,7 @@ from deepfuse.run import (
     HISTORY_FILE,
     METRICS_FILE,
     STEPS_FILE,
+    RunReader,
     finish_run_dir,
     history_csv,
     new_run_dir,
@@ -169,7 +170,7 @@ def train(
     run_dir = None
     if resume is not None:  # the run's own resolved config; the run continues in its folder
         run_dir = resumable_run(resume)
-        cfg = load_config(run_dir / CONFIG_FILE)
+        cfg = RunReader(run_dir).config()  # the run contract's read rule (regular file, size)
     elif cfg is None:
         raise ConfigError("train() needs a config (a dict or a YAML path), or resume=RUN_DIR.")
     resolved = resolve_config(cfg)

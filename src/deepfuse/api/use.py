@@ -24,12 +24,11 @@ import numpy as np
 import pyarrow as pa
 
 from deepfuse._utils.errors import UserError
-from deepfuse._utils.io import atomic_write, atomic_write_json, read_json
-from deepfuse.config import load_config
+from deepfuse._utils.io import atomic_write, atomic_write_json
 from deepfuse.data.formats import format_or_none
 from deepfuse.data.routes import read_input, route_for, test_feed_of
 from deepfuse.evaluation.model_eval import evaluate_model
-from deepfuse.run import CONFIG_FILE, METRICS_FILE, check_run_dir, evaluation_file, read_run
+from deepfuse.run import RunReader, check_run_dir, evaluation_file, read_run
 
 __all__ = [
     "RunEvaluation",
@@ -47,7 +46,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
     from deepfuse.models.serialization import load_model
 
     run = check_run_dir(run_dir)
-    cfg = load_config(run / CONFIG_FILE)
+    cfg = RunReader(run).config()  # the run contract's read rule (regular file, size, aliases)
     return run, cfg, load_model(run)
 
 
@@ -120,7 +119,7 @@ def evaluate_run(
     run, cfg, model = load_run(run_dir)
     tensors, batch = _eval_data(cfg, model, data)
     scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
-    meta = read_json(run / METRICS_FILE)
+    meta = RunReader(run).metrics()
     result = evaluate_model(
         model, tensors, meta.get("task"), _classes(run, model), batch_size=batch
     )
@@ -174,7 +173,7 @@ def info(run_dir: str | os.PathLike) -> dict[str, Any]:
 def _classes(run: Path, model: Any) -> list[Any] | None:
     if model.preprocessor is not None:
         return model.preprocessor.classes
-    return read_json(run / METRICS_FILE).get("classes")
+    return RunReader(run).metrics().get("classes")
 
 
 def _prediction_table(outputs: np.ndarray, classes: list[Any] | None) -> pa.Table:

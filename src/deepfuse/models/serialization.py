@@ -26,7 +26,8 @@ from torch import nn
 
 from deepfuse._utils.errors import DataError, UserError, format_message
 from deepfuse._utils.io import atomic_write_json, read_json
-from deepfuse._utils.safefiles import load_safetensors, save_safetensors
+from deepfuse._utils.safefiles import load_safetensors, regular_file, save_safetensors
+from deepfuse.run.files import limit_of
 from deepfuse.run.layout import MODEL_FILE, WEIGHTS_FILE
 
 __all__ = [
@@ -191,11 +192,13 @@ def save_model(model: Any, directory: str | os.PathLike) -> None:
 def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and check ``model.json``."""
     path = Path(directory) / META_FILE
-    if not path.is_file():
+    try:  # a regular file within model.json's size limit, checked before a byte is read
+        regular_file(path, limit=limit_of(META_FILE), what="model file")
+    except FileNotFoundError:
         raise DataError(
             f"No saved model in '{directory}': {META_FILE} is missing. "
             "Pass a directory written by model.save() or `deepfuse train`."
-        )
+        ) from None
     meta = read_json(path, what="model file")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"'{path}' is not a deepfuse model file (format must be {FORMAT!r}).")

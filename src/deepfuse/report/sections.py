@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from deepfuse._utils.errors import DataError
 from deepfuse.report.context import RunFacts, guarded, make_sections, viz_function
 from deepfuse.report.data_sections import data_section, model_section
 from deepfuse.report.figures import plot_reliability, plot_residuals, plot_steps, png_bytes
@@ -40,6 +41,7 @@ from deepfuse.report.html import (
 from deepfuse.report.inside import inside
 from deepfuse.report.mistakes import mistakes
 from deepfuse.run import HISTORY_FILE, environment
+from deepfuse.run.files import confusion_counts
 
 __all__ = ["config_section", "environment_section", "run_sections"]
 
@@ -136,6 +138,14 @@ def _per_class_table(ev: Mapping[str, Any]) -> str:
     return scroll(table(["class", *cols], rows, foot=foot))
 
 
+def _checked(counts: list[list[int]] | None) -> list[list[int]]:
+    """The confusion counts, or a DataError (shown in the report) when evaluation.json's are
+    not a square table of counts."""
+    if counts is None:
+        raise DataError("evaluation.json's confusion matrix is not a square table of counts")
+    return counts
+
+
 def _evaluation(f: RunFacts) -> str:
     ev = f.evaluation
     if not ev:
@@ -145,13 +155,14 @@ def _evaluation(f: RunFacts) -> str:
     tables = table(["metric", "value"], list(metrics.items())) + _per_class_table(ev)
     parts = [head, f'<div class="row">{tables}</div>']
     matrix, curves = ev.get("confusion_matrix"), ev.get("curves") or {}
+    counts = confusion_counts(matrix.get("counts")) if isinstance(matrix, dict) else None
     cal, res = ev.get("calibration"), ev.get("residuals")
     # (part, drawn when, PNG maker, caption, wide): each part drawn (or failed) independently
     plots: list[tuple[str, Any, Callable[[], bytes], str, bool]] = [
         ("Confusion matrix", matrix,
          lambda: png_bytes(
-             viz_function("plot_confusion_matrix")(matrix["counts"], matrix.get("labels")),
-             tight=len(matrix["counts"]) <= 4,  # small figure, long title: crop
+             viz_function("plot_confusion_matrix")(_checked(counts), matrix.get("labels")),
+             tight=len(_checked(counts)) <= 4,  # small figure, long title: crop
          ),
          "confusion matrix: colour = share of the true class, numbers = rows", False),
         ("ROC curves", curves.get("roc"),

@@ -1,11 +1,37 @@
 """Reading a run folder: :class:`RunReader`, one typed accessor per file of the run layout.
 
 Everything that reads a run (``deepfuse info``/``evaluate``/``predict``/``report``/``plot``, the
-dashboard) reads it here. Files are found by their fixed names (:mod:`deepfuse.run.layout`,
-never user input); a symlink that leads out of the run folder counts as missing. A required
-file that is missing, and any file that is corrupt, raises a :class:`~deepfuse._utils.errors.DataError`
-naming the file and what was expected; optional files (``evaluation.json``,
-``histograms.json``, ``cv.json``, ``report.html``) give ``None`` when absent.
+dashboard, ``train --resume``) reads it here. Files are found by their fixed names
+(:mod:`deepfuse.run.layout`, never user input).
+
+**The read rule** (one place: :meth:`RunReader.check`, built on
+:func:`deepfuse._utils.safefiles.regular_file`): a run file is read only if it is a *regular
+file inside the run folder* (a symlink that leads out of the run counts as missing; a FIFO,
+device, socket or folder under a file's name is never opened) and *no larger than its kind's
+limit*, checked before a byte is read:
+
+====================  ==========  =====================================================
+file                  limit       why
+====================  ==========  =====================================================
+config.yaml           4 MB        YAML parsing is slow; a resolved config is a few KB
+metrics.json, cv.json 16 MB       numbers and facts
+model.json            32 MB       architecture and preprocessing (vocabularies)
+evaluation*.json      64 MB       curves and per-class tables
+histograms.json       64 MB       per-epoch histograms
+report.html           64 MB       self-contained page with inline images
+manifest.json         1 MB        a checkpoint's file list
+state.json            64 MB       trainer state, data position, metric states
+history.csv/steps.csv 512 MB      one row per step (the dashboard reads only the tail)
+====================  ==========  =====================================================
+
+(:data:`deepfuse.run.files.MAX_BYTES`; any other file: 64 MB.) A loaded ``config.yaml`` also
+expands to at most :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values, so a file of YAML
+aliases cannot make a reader (``info``, the dashboard) build or print gigabytes.
+
+A required file that is missing, and any file that is corrupt, refused or nested too deeply,
+raises a :class:`~deepfuse._utils.errors.DataError` naming the file and what was expected;
+optional files (``evaluation.json``, ``histograms.json``, ``cv.json``, ``report.html``) give
+``None`` when absent.
 
 Example:
     >>> import tempfile, pathlib
@@ -31,12 +57,18 @@ from typing import Any, TypedDict
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.io import read_json
+from deepfuse._utils.safefiles import OutsideRootError, regular_file
 from deepfuse.run.files import (
+    MAX_TAIL_ROWS,
     STEP_COLUMNS,
     csv_rows,
     finite_number,
+    iter_csv,
+    limit_of,
+    read_config,
     read_histograms,
     read_history,
+    read_tail,
     state_history,
 )
 from deepfuse.run.layout import (
@@ -58,7 +90,7 @@ from deepfuse.run.layout import (
 )
 from deepfuse.run.writer import partial_of
 
-__all__ = ["RunReader", "StepRow", "check_run_dir", "read_run"]
+__all__ = ["RunReader", "StepRow", "StepsPage", "check_run_dir", "read_run"]
 
 #: What each file of the layout holds, for error messages.
 _WHAT = {
@@ -81,6 +113,17 @@ class StepRow(TypedDict):
 
 
 _STEP_KEYS = tuple(StepRow.__annotations__)
+
+
+class StepsPage(TypedDict):
+    """Step rows from a cursor on (:meth:`RunReader.steps_page`): ``cursor`` (pass it back to
+    get the rows after these), ``more`` (whether more rows are ready now) and ``restart``
+    (the cursor given was stale: the log was cut back or the run finished, rows start at 0)."""
+
+    steps: list[StepRow]
+    cursor: str
+    more: bool
+    restart: bool
 
 
 class RunReader:
@@ -106,21 +149,33 @@ class RunReader:
         return "in progress" if self.in_progress else "finished"
 
     # ------------------------------------------------------------------------- files
-    def file(self, name: str) -> Path | None:
-        """The run's own file ``name`` (a fixed name, never user input) if it is a regular file
-        inside the run folder; a symlink leading out of the run is refused (``None``)."""
+    def check(self, name: str) -> Path | None:
+        """The run's own file ``name`` (a fixed name of the layout, or ``checkpoints/...``) if
+        the read rule allows it (see the module docstring), ``None`` when it does not exist
+        (a symlink leading out of the run counts as missing: it is not the run's file).
+
+        Raises:
+            DataError: it exists but is not a regular file, or is over its limit.
+        """
         path = self.path / name
         try:
-            if not path.is_file():
-                return None
-            if path.is_symlink() and not _inside(path.resolve(), self.path.resolve()):
-                return None
-        except OSError:
+            regular_file(path, limit=limit_of(path.name), root=self.path, what="run file")
+        except (FileNotFoundError, OutsideRootError):
             return None
+        except OSError as exc:  # NotADirectoryError, permissions, too many links ...
+            raise DataError(f"The run file '{path}' cannot be read: {exc.strerror}.") from None
         return path
 
+    def file(self, name: str) -> Path | None:
+        """The run's own file ``name`` if it may be read (:meth:`check`), else ``None`` (missing,
+        a symlink leading out of the run, a FIFO or device, over its size limit)."""
+        try:
+            return self.check(name)
+        except DataError:
+            return None
+
     def _require(self, name: str) -> Path:
-        path = self.file(name)
+        path = self.check(name)
         if path is None:
             raise DataError(
                 f"The run '{self.path}' has no {name} ({_WHAT.get(name, 'a run file')}). "
@@ -129,10 +184,16 @@ class RunReader:
         return path
 
     def _json(self, name: str, *, required: bool) -> Any:
-        path = self._require(name) if required else self.file(name)
+        path = self._require(name) if required else self.check(name)
         if path is None:
             return None
-        doc = read_json(path, what="run file")
+        try:
+            doc = read_json(path, what="run file")
+        except RecursionError:
+            raise DataError(
+                f"The run file '{path}' is nested too deeply to read. The run directory may be "
+                "damaged."
+            ) from None
         if not isinstance(doc, dict):
             raise DataError(
                 f"The run file '{path}' holds a JSON {type(doc).__name__}; expected an object. "
@@ -157,14 +218,19 @@ class RunReader:
     # ------------------------------------------------------------------------- documents
     def config_text(self) -> str:
         """``config.yaml`` as written (``""`` when absent)."""
-        path = self.file(CONFIG_FILE)
-        return path.read_text(encoding="utf-8") if path is not None else ""
+        from deepfuse._utils.safefiles import read_regular
+
+        path = self.check(CONFIG_FILE)
+        if path is None:
+            return ""
+        data = read_regular(path, limit=limit_of(CONFIG_FILE), root=self.path, what="run file")
+        return data.decode("utf-8", errors="replace")
 
     def config(self) -> dict[str, Any]:
-        """The resolved config (``config.yaml``); ConfigError if it is not valid YAML."""
-        from deepfuse.config import load_config
-
-        return load_config(self._require(CONFIG_FILE))
+        """The resolved config (``config.yaml``); ConfigError if it is not valid YAML or expands
+        to more than :data:`~deepfuse.run.files.MAX_CONFIG_VALUES` values. Parsed once per
+        version of the file."""
+        return read_config(self._require(CONFIG_FILE))
 
     def metrics(self) -> dict[str, Any]:
         """``metrics.json``: ``test``, ``final_epoch``, ``epochs``, ``task``, ``classes``,
@@ -195,36 +261,74 @@ class RunReader:
 
     def epochs(self) -> list[dict[str, Any]]:
         """One dict of numbers (or None) per finished epoch: from history.csv, or while the run
-        trains from its newest valid checkpoint (the only place its epochs are until then)."""
-        path = self.file(HISTORY_FILE)
+        trains from its newest valid checkpoint (the only place its epochs are until then).
+        history.csv is streamed: only one row per epoch is kept."""
+        path = self.check(HISTORY_FILE)
         if path is None:
             return self.checkpoint_history() if self.in_progress else []
-        header, rows = csv_rows(path, complete_only=False)
+        header, rows = iter_csv(path, complete_only=False)
         keys = [k for k in header if k not in STEP_COLUMNS]
         if "global_step" not in header:
             return [{k: finite_number(row.get(k)) for k in keys} for row in rows]
         out: list[dict[str, Any]] = []
-        for i, row in enumerate(rows):  # per-step form: an epoch's values are on its last row
-            last = i + 1 == len(rows) or rows[i + 1].get("epoch") != row.get("epoch")
-            values = {k: finite_number(row.get(k)) for k in keys}
-            if last and any(values.get(k) is not None for k in keys if k not in ("loss", "lr")):
-                out.append(values)
+        previous: dict[str, str] | None = None
+        for row in [*rows, None]:  # per-step form: an epoch's values are on its last row
+            if previous is not None and (row is None or row.get("epoch") != previous.get("epoch")):
+                values = {k: finite_number(previous.get(k)) for k in keys}
+                if any(values.get(k) is not None for k in keys if k not in ("loss", "lr")):
+                    out.append(values)
+            previous = row
         return out
+
+    def _step_log(self) -> tuple[str, Path | None]:
+        """Which file holds the step rows: steps.csv while the run trains, else history.csv."""
+        live = self.check(STEPS_FILE) if self.in_progress else None
+        return ("steps", live) if live is not None else ("history", self.check(HISTORY_FILE))
 
     def steps(self) -> list[StepRow]:
         """Per-step rows ``{epoch, step, global_step, loss, lr}`` (numbers or None): from
         steps.csv while the run trains (a line being written is left out), else history.csv."""
-        path = self.file(STEPS_FILE) if self.in_progress else None
-        live = path is not None
-        header, rows = csv_rows(path or self.file(HISTORY_FILE), complete_only=live)
+        kind, path = self._step_log()
+        header, rows = csv_rows(path, complete_only=kind == "steps")
         if "global_step" not in header:
             return []  # one row per epoch: no step rows
-        out: list[StepRow] = []
-        for row in rows:
-            item = {k: finite_number(row.get(k)) for k in _STEP_KEYS}
-            if item["global_step"] is not None:
-                out.append(StepRow(**item))  # type: ignore[typeddict-item]
-        return out
+        return [row for row in map(_step_row, rows) if row is not None]
+
+    def steps_page(self, cursor: str | None = None, *, max_rows: int = MAX_TAIL_ROWS) -> StepsPage:
+        """At most ``max_rows`` step rows after ``cursor`` (``None``: from the first row).
+
+        Only the bytes after the cursor are read (at most about 1 MB a call), so a client
+        polling a run with millions of steps reads only what is new. The cursor is
+        ``"<steps|history>:<byte>"``; one that no longer fits the file (cut back by a resume,
+        or the run finished and its rows moved to history.csv) starts over with ``restart``.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> run = pathlib.Path(tempfile.mkdtemp()) / "demo.partial"
+            >>> run.mkdir()
+            >>> rows = "epoch,step,global_step,loss,lr\\n1,1,1,0.5,0.1\\n"
+            >>> _ = (run / "steps.csv").write_text(rows)
+            >>> page = RunReader(run).steps_page()
+            >>> [s["global_step"] for s in page["steps"]], page["cursor"], page["more"]
+            ([1], 'steps:45', False)
+            >>> RunReader(run).steps_page(page["cursor"])["steps"]
+            []
+        """
+        kind, path = self._step_log()
+        given, _, pos = (cursor or "").partition(":")
+        start = int(pos) if given == kind and pos.isdigit() else 0
+        restart = cursor is not None and start == 0 and cursor != f"{kind}:0"
+        try:
+            header, rows, end, more = read_tail(
+                path, start, complete_only=kind == "steps", max_rows=max_rows
+            )
+        except ValueError:  # the file was cut back or replaced: start over
+            restart = True
+            header, rows, end, more = read_tail(
+                path, 0, complete_only=kind == "steps", max_rows=max_rows
+            )
+        steps = [] if "global_step" not in header else [r for r in map(_step_row, rows) if r]
+        return StepsPage(steps=steps, cursor=f"{kind}:{end}", more=more, restart=restart)
 
     def idle_seconds(self) -> float | None:
         """Seconds since a run in progress last wrote anything (its folder, ``steps.csv`` or a
@@ -233,9 +337,10 @@ class RunReader:
         if not self.in_progress:
             return None
         newest = 0.0
-        for path in (self.path, self.path / STEPS_FILE, self.path / CHECKPOINTS_DIR):
+        for path in (self.path, self.path / STEPS_FILE, self.path / CHECKPOINTS_DIR):  # lstat:
+            # a link out of the run or a FIFO tells nothing about this run's progress
             try:
-                newest = max(newest, path.stat().st_mtime)
+                newest = max(newest, path.lstat().st_mtime)
             except OSError:
                 continue
         return max(0.0, time.time() - newest) if newest else None
@@ -292,7 +397,7 @@ class RunReader:
             "train_time_s": metrics.get("train_time_s"),
             "rows": metrics.get("rows"),
             "config": self.config(),
-            "files": [f for f in RUN_FILES if (self.path / f).exists()],
+            "files": [f for f in RUN_FILES if self.file(f) is not None],
         }
 
 
@@ -316,7 +421,8 @@ def check_run_dir(path: str | os.PathLike) -> Path:
             f"Run directory '{path}' does not exist. Pass a folder written by "
             "'deepfuse train' (runs/<name>-<timestamp>)."
         )
-    missing = [f for f in REQUIRED_RUN_FILES if not (run / f).is_file()]
+    reader = RunReader(run)
+    missing = [f for f in REQUIRED_RUN_FILES if reader.check(f) is None]  # refused: DataError
     if missing:
         raise UserError(
             f"'{path}' is not a complete deepfuse run: missing {', '.join(missing)}. "
@@ -337,5 +443,6 @@ def read_run(path: str | os.PathLike) -> RunReader:
     return RunReader(check_run_dir(path))
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _step_row(row: dict[str, str]) -> StepRow | None:
+    item = {k: finite_number(row.get(k)) for k in _STEP_KEYS}
+    return None if item["global_step"] is None else StepRow(**item)  # type: ignore[typeddict-item]

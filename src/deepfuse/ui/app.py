@@ -4,7 +4,11 @@ Routes (all ``GET``; any other method gets 405):
 
 - ``/``: the runs table; ``/runs/{name}``: one run; ``/runs/{name}/report``: its report.html;
   ``/compare?runs=a,b``: several runs side by side; ``/static/{file}``: the CSS and JS.
-- ``/api/runs``, ``/api/runs/{name}``, ``/api/runs/{name}/live?offset=N``.
+- ``/api/runs``, ``/api/runs/{name}``, ``/api/runs/{name}/live?offset=N&cursor=C`` (the step
+  rows after the cursor of the previous answer: only new bytes of the log are read).
+
+A run whose files cannot be read is listed with the reason (``error``); a request that fails
+answers 4xx/5xx on its own and the server keeps serving.
 
 Run names are looked up among the runs folder's direct children (:func:`deepfuse.ui.runs.find_run`);
 a name that is not one of them is 404, a malformed one (``..``, ``/``, hidden) 400. Every answer
@@ -26,8 +30,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from deepfuse._utils.errors import UserError
 from deepfuse._utils.optional import require
+from deepfuse._utils.safefiles import read_regular
 from deepfuse.run import REPORT_FILE, RunReader
+from deepfuse.run.files import limit_of
 from deepfuse.ui import pages
 from deepfuse.ui.runs import config_diff, find_run, list_runs, live_data, run_detail, safe_name
 
@@ -129,8 +136,12 @@ def create_app(
         return run_detail(lookup(name))
 
     @get("/api/runs/{name}/live")
-    def api_live(name: str, offset: int = fastapi.Query(0, ge=0)) -> Any:
-        return live_data(lookup(name), offset)
+    def api_live(
+        name: str,
+        offset: int = fastapi.Query(0, ge=0, le=2**53),
+        cursor: str | None = fastapi.Query(None, max_length=40, pattern=r"^[a-z]+:\d{1,15}$"),
+    ) -> Any:
+        return live_data(lookup(name), offset, cursor)
 
     # ------------------------------------------------------------------------- pages
     @get("/", response_class=HTMLResponse)
@@ -144,10 +155,14 @@ def create_app(
     @get("/runs/{name}/report", response_class=HTMLResponse)
     def report(name: str) -> Any:
         run = lookup(name)
-        path = run.file(REPORT_FILE)
+        path = run.file(REPORT_FILE)  # the read rule: a regular file inside the run, <= 64 MB
         if path is None:
             return HTMLResponse(pages.no_report_page(run.name))
-        return HTMLResponse(path.read_bytes())
+        try:
+            body = read_regular(path, limit=limit_of(REPORT_FILE), root=run.path, what="run file")
+        except (OSError, UserError) as exc:
+            raise fastapi.HTTPException(404, f"The report of '{run.name}' cannot be read.") from exc
+        return HTMLResponse(body)
 
     @get("/compare", response_class=HTMLResponse)
     def compare(runs: list[str] = fastapi.Query(default=[])) -> Any:  # noqa: B008 - FastAPI idiom

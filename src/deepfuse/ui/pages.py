@@ -46,7 +46,8 @@ def _fmt(value: Any) -> str:
             return f"{value:.3g}"
         return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) >= 100 else f"{value:.4f}"
     if isinstance(value, list | dict):
-        return json.dumps(value)
+        text = json.dumps(value, default=str)  # bounded by the caller (ui.runs.bounded)
+        return text if len(text) <= 200 else text[:199] + "…"
     return str(value)
 
 
@@ -113,7 +114,8 @@ def runs_page(runs: Sequence[Mapping[str, Any]], *, runs_dir: str = "") -> str:
         cells = [
             f'<td class="pick"><input type="checkbox" name="runs" value="{_e(name)}" '
             f'aria-label="select {_e(name)}"></td>',
-            f'<td data-value="{_e(name)}"><a href="{_url(name)}">{_e(name)}</a></td>',
+            f'<td data-value="{_e(name)}"><a href="{_url(name)}">{_e(name)}</a>'
+            f"{_unreadable_note(run.get('error'))}</td>",
             f'<td data-value="{_e(run["status"])}">{_badge(run["status"], run.get("idle_s"))}</td>',
             f'<td data-value="{_e(run.get("started") or "")}">'
             f"{_e((run.get('started') or '—')[:16])}</td>",
@@ -146,6 +148,13 @@ def runs_page(runs: Sequence[Mapping[str, Any]], *, runs_dir: str = "") -> str:
         f"{table}</form>"
     )
     return _layout("Runs", body, active="runs")
+
+
+def _unreadable_note(error: Any) -> str:
+    """The reason a run's files could not all be read, under its name (``runs.summary``)."""
+    if not error:
+        return ""
+    return f'<div class="unreadable muted" title="{_e(error)}">unreadable: {_e(error)}</div>'
 
 
 def _head(key: str) -> str:
@@ -189,6 +198,7 @@ def run_page(detail: Mapping[str, Any], *, poll_ms: int = 1500) -> str:
     sections = [
         f'<div class="titlebar"><h1>{_e(name)}</h1>{_badge(detail["status"])}'
         f'<span id="live-note" class="muted"></span></div>',
+        _unreadable_note(detail.get("error")),
         f'<div class="facts">{facts_html}</div>',
         f'<div class="cards">{cards}</div>' if cards else "",
         "<section><h2>Training curves</h2>"
@@ -238,7 +248,10 @@ def _evaluation_section(ev: Mapping[str, Any]) -> str:
     cm = ev.get("confusion_matrix")
     if cm and cm.get("counts"):
         parts.append(f"<div><h3>Confusion matrix</h3>{confusion_table(cm)}</div>")
-    parts.append("</div></section>")
+    notes = "".join(f"<li>{_e(note)}</li>" for note in ev.get("notes") or [])
+    parts.append(
+        f'</div><ul class="notes muted">{notes}</ul></section>' if notes else "</div></section>"
+    )
     return "".join(parts)
 
 
@@ -254,12 +267,13 @@ def confusion_table(cm: Mapping[str, Any]) -> str:
         (4, True)
     """
     labels = list(cm.get("labels") or [])
-    counts = cm.get("counts") or []
+    counts = [[_count(c) for c in row] for row in cm.get("counts") or [] if isinstance(row, list)]
     if len(labels) != len(counts):
         labels = list(range(len(counts)))
     head = "".join(f'<th scope="col">{_e(label)}</th>' for label in labels)
     rows = []
     for label, row in zip(labels, counts):
+        row = row[: len(labels)]
         total = sum(row) or 1
         cells = []
         for j, count in enumerate(row):
@@ -279,6 +293,15 @@ def confusion_table(cm: Mapping[str, Any]) -> str:
         f'<thead><tr><th class="corner">true \\ pred</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _count(value: Any) -> int:
+    """A cell of the confusion matrix as a count (anything else, from a damaged file: 0)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return int(number) if number == number and abs(number) != float("inf") and number > 0 else 0
 
 
 # ----------------------------------------------------------------------------- compare

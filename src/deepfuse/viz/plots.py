@@ -11,7 +11,8 @@ from typing import Any
 from deepfuse._utils.errors import DataError
 from deepfuse._utils.io import atomic_write_bytes
 from deepfuse._utils.optional import require
-from deepfuse.run import PLOTS_DIR, read_history, read_run
+from deepfuse.run import EVALUATION_FILE, PLOTS_DIR, read_history, read_run
+from deepfuse.run.files import confusion_counts
 
 __all__ = [
     "plot_confusion_matrix",
@@ -169,7 +170,13 @@ def plot_run(run_dir: str | os.PathLike, fmt: str = "png") -> list[Path]:
     if evaluation:
         matrix = evaluation.get("confusion_matrix")
         if matrix:
-            keep(plot_confusion_matrix(matrix["counts"], matrix.get("labels")), "confusion_matrix")
+            counts = confusion_counts(matrix.get("counts") if isinstance(matrix, dict) else None)
+            if counts is None:
+                raise DataError(
+                    f"The confusion matrix in '{run.path / EVALUATION_FILE}' is not a square "
+                    "table of counts; the file is damaged. Re-create it with 'deepfuse evaluate'."
+                )
+            keep(plot_confusion_matrix(counts, matrix.get("labels")), "confusion_matrix")
         curves = evaluation.get("curves") or {}
         if curves.get("roc"):
             keep(plot_roc(curves["roc"]), "roc")

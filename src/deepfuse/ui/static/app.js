@@ -170,9 +170,25 @@
     return out;
   }
 
-  function fetchLive(name, offset) {
-    return fetch("/api/runs/" + encodeURIComponent(name) + "/live?offset=" + offset, { cache: "no-store" })
+  // the step rows after `cursor` (the previous answer's): the server reads only the new bytes
+  function fetchLive(name, offset, cursor) {
+    const after = cursor ? "&cursor=" + encodeURIComponent(cursor) : "";
+    return fetch("/api/runs/" + encodeURIComponent(name) + "/live?offset=" + offset + after, { cache: "no-store" })
       .then(function (r) { if (!r.ok) throw new Error(r.status + " " + r.statusText); return r.json(); });
+  }
+
+  // every step row of a run, a page at a time (the compare page draws finished curves)
+  function fetchAll(name) {
+    const acc = { steps: [] };
+    function next(offset, cursor) {
+      return fetchLive(name, offset, cursor).then(function (data) {
+        acc.steps = acc.steps.concat(data.steps);
+        if (data.more) return next(data.offset, data.cursor);
+        data.steps = acc.steps;
+        return data;
+      });
+    }
+    return next(0, null);
   }
 
   // ------------------------------------------------------------------ run page
@@ -212,18 +228,17 @@
     const poll = parseInt(box.dataset.poll, 10) || 1500;
     const wasLive = box.dataset.live === "true";
     const note = document.getElementById("live-note");
-    const state = { offset: 0, steps: [], epochs: [] };
+    const state = { offset: 0, cursor: null, steps: [], epochs: [] };
     function tick() {
-      fetchLive(name, state.offset).then(function (data) {
-        if (data.offset < state.offset) { // the log was cut back (a resumed run): start over
-          state.offset = 0; state.steps = [];
-          return tick();
-        }
+      fetchLive(name, state.offset, state.cursor).then(function (data) {
+        if (data.restart) state.steps = []; // the log was cut back (a resumed run) or moved
         state.steps = state.steps.concat(data.steps);
         state.offset = data.offset;
-        state.epochs = data.epochs;
+        state.cursor = data.cursor;
+        if (data.epochs !== null) state.epochs = data.epochs;
         state.planned = data.planned_epochs;
         box.dataset.steps = String(state.steps.length);
+        if (data.more) return tick(); // rows are waiting: fetch the next page now, draw after
         runCharts(box, state);
         if (data.status === "in progress") {
           note.className = "muted on";
@@ -246,7 +261,7 @@
   // ------------------------------------------------------------------ compare page
   function comparePage(box) {
     const names = JSON.parse(box.dataset.runs);
-    Promise.all(names.map(function (n) { return fetchLive(n, 0); })).then(function (runs) {
+    Promise.all(names.map(fetchAll)).then(function (runs) {
       const colour = function (i) { return PALETTE[i % PALETTE.length]; };
       const w = chartWidth(box);
       const charts = [wide(lineChart("train loss per step", runs.map(function (r, i) {
