@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from deepfuse._utils.errors import DataError
 from deepfuse._utils.io import disk_full_names
@@ -94,8 +94,8 @@ class StepLog(Callback):
         """Cut the file back to the checkpoint's length; the next run appends after it."""
         size = int(state["bytes"])
         self._close()
-        if size == 0 and not os.path.lexists(self.path):
-            self._resumed = True  # nothing logged yet: on_train_begin creates the file
+        if size == 0:  # not even the header was logged: on_train_begin starts the file over
+            self._resumed = False
             return
         if not os.path.lexists(self.path):
             self._too_short(0, size)
@@ -107,7 +107,7 @@ class StepLog(Callback):
             os.fsync(fh.fileno())
         self._resumed = True
 
-    def _too_short(self, have: int, size: int) -> None:
+    def _too_short(self, have: int, size: int) -> NoReturn:
         raise DataError(
             f"The step log '{self.path}' has {have} bytes, fewer than the {size} its "
             "checkpoint recorded: it was truncated or replaced. Delete the run's "
