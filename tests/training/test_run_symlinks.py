@@ -200,3 +200,17 @@ def test_a_full_disk_before_config_yaml_leaves_no_folder_and_says_run_again(
     with pytest.raises(DiskFullError, match=r"config.yaml': .*run `deepfuse train` again"):
         training.train(config, out_dir=interrupted_run.parent)
     assert set(interrupted_run.parent.iterdir()) == before  # nothing to resume: no folder left
+
+
+def test_a_full_disk_while_saving_the_weights_is_a_disk_full_error(tmp_path, monkeypatch):
+    """model.safetensors is written by Python (safetensors' save_file ignored ENOSPC and left
+    a short file under the final name)."""
+    from deepfuse._utils.safefiles import save_safetensors
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(DiskFullError, match=r"model\.safetensors': no space left on device"):
+        save_safetensors({"w": torch.ones(3)}, tmp_path / "model.safetensors")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temp file
