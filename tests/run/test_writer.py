@@ -147,11 +147,11 @@ def test_open_run_file_refuses_links_fifos_and_hard_links_for_writing(tmp_path):
     os.link(target, tmp_path / "hard.csv")
     os.mkfifo(tmp_path / "fifo.csv")
     for name, mode in [("link.csv", "a"), ("link.csv", "w"), ("link.csv", "r+"),
-                       ("link.csv", "r"), ("hard.csv", "a"), ("fifo.csv", "w"),
-                       ("fifo.csv", "r")]:  # fmt: skip
+                       ("link.csv", "r"), ("hard.csv", "a"), ("hard.csv", "w"),
+                       ("fifo.csv", "w"), ("fifo.csv", "r")]:  # fmt: skip
         with pytest.raises(UserError, match="not a regular file"):
             open_run_file(tmp_path / name, mode)
-    assert target.read_text() == "precious\n"
+    assert target.read_text() == "precious\n"  # not even truncated by a refused "w"
     with open_run_file(tmp_path / "new.csv", "w") as fh:
         fh.write("a\n")
     with open_run_file(tmp_path / "new.csv", "a") as fh:

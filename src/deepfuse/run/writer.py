@@ -271,7 +271,7 @@ def run_folder(path: str | os.PathLike) -> Path:
 #: open() modes of :func:`open_run_file` and their os.open flags.
 _MODES = {
     "r": os.O_RDONLY,
-    "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+    "w": os.O_WRONLY | os.O_CREAT,  # truncated only once it is known to be a file of its own
     "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
     "r+": os.O_RDWR,
 }
@@ -311,6 +311,8 @@ def open_run_file(path: str | os.PathLike, mode: str, *, binary: bool = False) -
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or (mode != "r" and info.st_nlink > 1):
             raise _not_regular(path, "file")
+        if mode == "w":
+            os.ftruncate(fd, 0)
         os.set_blocking(fd, True)
         if binary:
             return os.fdopen(fd, mode.replace("+", "") + "b" + ("+" if "+" in mode else ""))
