@@ -17,6 +17,7 @@ from deepfuse.run import (
     read_run,
     resumable_run,
 )
+from deepfuse.run.writer import all_written, open_run_file, remove_run_entry, run_folder
 
 
 def test_runs_never_overwrite_each_other(tmp_path):
@@ -103,3 +104,80 @@ def test_the_runs_folder_must_be_creatable(tmp_path):
 def test_history_csv_one_row_per_epoch(tmp_path):
     history_csv({"loss": [0.5, 0.25], "val_loss": [0.6]}, tmp_path / "h.csv")
     assert (tmp_path / "h.csv").read_text() == "epoch,loss,val_loss\n1,0.5,0.6\n2,0.25,\n"
+
+
+# ------------------------------------------------------------ finishing protocol (issue 11)
+def test_finishing_deletes_steps_csv_only_with_the_rename(tmp_path):
+    partial = new_run_dir(tmp_path, "demo")
+    (partial / "steps.csv").write_text("epoch,step,global_step,loss,lr\n")
+    assert not all_written(partial)
+    (partial / "metrics.json").write_text("{}")
+    assert all_written(partial)  # --resume now only renames
+    final = finish_run_dir(partial)
+    assert not (final / "steps.csv").exists() and (final / "metrics.json").is_file()
+    again = new_run_dir(tmp_path, "demo")  # killed after steps.csv went, before the rename
+    (again / "metrics.json").write_text("{}")
+    assert finish_run_dir(again).is_dir()
+
+
+def test_a_metrics_json_symlink_does_not_mark_a_run_written(tmp_path):
+    partial = new_run_dir(tmp_path, "demo")
+    (tmp_path / "m.json").write_text("{}")
+    os.symlink(tmp_path / "m.json", partial / "metrics.json")
+    assert not all_written(partial)
+
+
+# ------------------------------------------------------------ no symlink followed (issue 11)
+def test_run_folder_refuses_links_and_files(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, tmp_path / "checkpoints")
+    (tmp_path / "file").write_text("x")
+    for name in ("checkpoints", "file"):
+        with pytest.raises(UserError, match="not a regular folder"):
+            run_folder(tmp_path / name)
+    assert run_folder(tmp_path / "a" / "b").is_dir()
+    assert run_folder(tmp_path / "a" / "b").is_dir()  # an existing real folder is fine
+
+
+def test_open_run_file_refuses_links_fifos_and_hard_links_for_writing(tmp_path):
+    target = tmp_path / "target.csv"
+    target.write_text("precious\n")
+    os.symlink(target, tmp_path / "link.csv")
+    os.link(target, tmp_path / "hard.csv")
+    os.mkfifo(tmp_path / "fifo.csv")
+    for name, mode in [("link.csv", "a"), ("link.csv", "w"), ("link.csv", "r+"),
+                       ("link.csv", "r"), ("hard.csv", "a"), ("hard.csv", "w"),
+                       ("fifo.csv", "w"), ("fifo.csv", "r")]:  # fmt: skip
+        with pytest.raises(UserError, match="not a regular file"):
+            open_run_file(tmp_path / name, mode)
+    assert target.read_text() == "precious\n"  # not even truncated by a refused "w"
+    with open_run_file(tmp_path / "new.csv", "w") as fh:
+        fh.write("a\n")
+    with open_run_file(tmp_path / "new.csv", "a") as fh:
+        fh.write("b\n")
+    with open_run_file(tmp_path / "new.csv", "r+", binary=True) as fh:
+        fh.truncate(2)
+    assert (tmp_path / "new.csv").read_text() == "a\n"
+
+
+def test_remove_run_entry_removes_links_never_their_targets(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "step-00000001").mkdir(parents=True)
+    (outside / "keep.txt").write_text("keep")
+    run = tmp_path / "run"
+    (run / "checkpoints" / "step-00000002").mkdir(parents=True)
+    os.symlink(outside, run / "checkpoints" / "step-00000002" / "inner")  # a link inside
+    os.symlink(outside, run / "linked")
+    os.symlink(outside / "keep.txt", run / "steps.csv")
+    for name in ("linked", "steps.csv", "checkpoints", "missing"):
+        remove_run_entry(run / name)
+    assert sorted(p.name for p in run.iterdir()) == []
+    assert (outside / "keep.txt").read_text() == "keep" and (outside / "step-00000001").is_dir()
+
+
+def test_history_csv_refuses_a_symlinked_steps_csv(tmp_path):
+    (tmp_path / "elsewhere.csv").write_text("epoch,step,global_step,loss,lr\n1,1,1,0.5,0.1\n")
+    os.symlink(tmp_path / "elsewhere.csv", tmp_path / "steps.csv")
+    with pytest.raises(UserError, match="symbolic link"):
+        history_csv({"loss": [0.5]}, tmp_path / "h.csv", steps=tmp_path / "steps.csv")

@@ -1,9 +1,16 @@
 """Kill ``deepfuse train`` with SIGKILL at many points, resume each time with ``--resume``, and
 check the finished run is bit-identical to an uninterrupted one (weights, history, metrics).
+The points cover the whole run: mid-epoch, checkpoint writes, validation, and every step of the
+finishing protocol (run/writer.py): the final checkpoint, the test evaluation, the model files,
+history.csv, evaluation.json, report.html, metrics.json and the rename. The same harness fills
+the disk (an injected ENOSPC) at several points: exit 2, one line, checkpoints kept, and the
+next ``--resume`` completes the run.
 
 One driver process imports deepfuse once, then forks a child per attempt (a fresh process per
 attempt, as after a real kill, without paying torch's import each time). A child installs one
-kill hook, then runs the real CLI: ``train CONFIG`` first, ``train --resume RUN`` afterwards.
+hook (a kill or a full disk), then runs the real CLI: ``train CONFIG`` first,
+``train --resume RUN`` afterwards. Each attempt's stderr and the checkpoints left after it are
+recorded.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from deepfuse._utils.safefiles import load_safetensors
 
 DRIVER = textwrap.dedent(
     r'''
-    import json, os, signal, sys
+    import builtins, errno, io, json, os, signal, sys
     from pathlib import Path
 
     import torch
@@ -34,7 +41,10 @@ DRIVER = textwrap.dedent(
     from deepfuse.cli.main import main
     from deepfuse.models import model as model_mod
     from deepfuse.models import serialization
+    from deepfuse.run import writer
     from deepfuse.training import checkpoint as ck
+
+    api = sys.modules["deepfuse.api.training"]
 
     config, out, base, plan = sys.argv[1], Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 
@@ -43,8 +53,44 @@ DRIVER = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+    def killed_after(original, name=None):
+        def call(*args, **kwargs):
+            result = original(*args, **kwargs)
+            if name is None or Path(args[0]).name == name:
+                die()
+            return result
+        return call
+
+
+    def killed_before(original, name):
+        def call(*args, **kwargs):
+            if Path(args[0]).name == name:
+                die()
+            return original(*args, **kwargs)
+        return call
+
+
+    class FullDisk:
+        """A file object whose writes fail as on a full disk."""
+
+        def __init__(self, fh):
+            self._fh = fh
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name):
+            return getattr(self._fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._fh.close()
+
+
     def install(kind, arg):
-        """Patch one place of the real code to SIGKILL this process there."""
+        """Patch one place of the real code to SIGKILL this process there (or fill the disk)."""
         if kind == "step":  # before optimizer step arg + 1 (arg steps done): mid-epoch
             original = model_mod.Model.train_step
 
@@ -76,13 +122,42 @@ DRIVER = textwrap.dedent(
             model_mod.Model.test_step = lambda self, batch: die()
         elif kind == "final_save":  # training done, while writing the run's model files
             serialization.save_model = lambda *a, **k: die()
+        elif kind == "test_eval":  # training done, inside the test-set evaluation
+            model_mod.Model.evaluate = lambda *a, **k: die()
+        elif kind == "history":  # while merging steps.csv into history.csv
+            api.history_csv = lambda *a, **k: die()
+        elif kind == "evaluation":  # while computing evaluation.json
+            api.evaluate_model = lambda *a, **k: die()
+        elif kind == "report":  # while writing report.html
+            api.write_report = lambda *a, **k: die()
+        elif kind == "report_written":  # report.html written, metrics.json not yet
+            api.write_report = killed_after(api.write_report)
+        elif kind == "writing":  # before the run file `arg` (evaluation.json, metrics.json)
+            api.atomic_write_json = killed_before(api.atomic_write_json, arg)
+        elif kind == "written":  # just after the run file `arg`
+            api.atomic_write_json = killed_after(api.atomic_write_json, arg)
+        elif kind == "rename":  # finishing: steps.csv deleted, the .partial not yet renamed
+            writer._relax_permissions = lambda *a, **k: die()
+        elif kind == "enospc":  # the disk is full from the first write of a path holding `arg`
+            real_open = io.open
+
+            def full_open(file, mode="r", *args, **kwargs):
+                fh = real_open(file, mode, *args, **kwargs)
+                if isinstance(file, (str, os.PathLike)) and arg in os.fspath(file) and (
+                    set(mode) & set("wax+")
+                ):
+                    return FullDisk(fh)
+                return fh
+
+            io.open = builtins.open = full_open
 
 
-    def attempt(args, kill):
+    def attempt(args, kill, err):
         pid = os.fork()
         if pid == 0:  # the child: one process of the run
             code = 3
             try:
+                os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
                 if kill:
                     install(*kill)
                 code = main(args)
@@ -94,11 +169,23 @@ DRIVER = textwrap.dedent(
         return os.WEXITSTATUS(status)
 
 
-    results = {"base": attempt(["train", config, "--out", base], None), "attempts": []}
+    def checkpoints():
+        runs = sorted(out.iterdir()) if out.exists() else []
+        folder = runs[0] / "checkpoints" if runs else None
+        return sorted(p.name for p in folder.iterdir()) if folder and folder.is_dir() else []
+
+
+    errs = out.parent / "stderr"
+    errs.mkdir(exist_ok=True)
+    results = {"base": attempt(["train", config, "--out", base], None, errs / "base"), "attempts": []}
     for i, kill in enumerate(plan + [None]):
         runs = sorted(out.iterdir()) if out.exists() else []
         args = ["train", "--resume", str(runs[0])] if runs else ["train", config, "--out", str(out)]
-        results["attempts"].append({"kill": kill, "resumed": bool(runs), "code": attempt(args, kill)})
+        code = attempt(args, kill, errs / str(i))
+        results["attempts"].append({
+            "kill": kill, "resumed": bool(runs), "code": code,
+            "stderr": (errs / str(i)).read_text(), "checkpoints": checkpoints(),
+        })
     print(json.dumps(results))
     '''
 )
@@ -122,21 +209,46 @@ trainer:
   metrics: [accuracy, auc]
 """
 
-# 240 rows -> 173 training rows (test 20%, validation 10%) -> 11 steps per epoch, 33 in all.
+# 240 rows -> 173 training rows (test 20%, validation 10%) -> 11 steps per epoch, 33 in all;
+# checkpoints at steps 4, 8, 11 (end of epoch 1), 12, 16, 20, 22 (epoch 2), 24, 28, 32, 33.
 # Each entry kills one attempt; the next attempt resumes with `deepfuse train --resume`.
 QUICK = [
     ["step", 6],  # mid-epoch, 2 steps after the step-4 checkpoint
     ["write", 8],  # during a mid-epoch checkpoint write (files written, not yet renamed)
-    ["write", "epoch_end"],  # during the epoch-end checkpoint write of epoch 2
     ["after_write", "epoch_end"],  # exactly at the end of epoch 2, checkpoint published
     ["final_save", None],  # training finished, while writing model.safetensors
+    # Regression (issue 11, finding 1): steps.csv was deleted before these; --resume refused.
+    ["evaluation", None],  # while computing evaluation.json
+    ["report", None],  # while writing report.html
+    ["written", "metrics.json"],  # every file written, steps.csv not yet deleted
+    ["rename", None],  # steps.csv deleted, the .partial folder not yet renamed
 ]
-FULL = [
+FULL = [  # 25 points over the whole run, in the order an uninterrupted run reaches them
     ["step", 2],  # mid-epoch, before the first checkpoint: resume starts over (with a warning)
-    *QUICK[:4],
-    ["step", 30],  # mid-epoch 3, 2 steps after the step-28 checkpoint
+    ["step", 6],
+    ["write", 8],
+    ["step", 10],
+    ["after_write", 11],  # the end of epoch 1, its checkpoint published
+    ["step", 14],
+    ["validation", None],  # inside the validation pass of epoch 2
+    ["write", "epoch_end"],  # during the epoch-end checkpoint write of epoch 2
+    ["after_write", "epoch_end"],
+    ["step", 25],
+    ["write", 28],
+    ["step", 30],
     ["validation", None],  # inside the validation pass of epoch 3
-    QUICK[4],
+    ["write", 33],  # during the last checkpoint (the one that marks training as done)
+    ["after_write", 33],  # training done, nothing of the finishing written
+    ["test_eval", None],  # the test-set evaluation of metrics.json
+    ["final_save", None],
+    ["history", None],
+    ["evaluation", None],
+    ["written", "evaluation.json"],
+    ["report", None],
+    ["report_written", None],
+    ["writing", "metrics.json"],
+    ["written", "metrics.json"],
+    ["rename", None],
 ]
 PLANS = {"quick": QUICK, "full": FULL}
 
@@ -159,7 +271,7 @@ def _rows(run: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(
     scope="module", params=["quick", pytest.param("full", marks=pytest.mark.slow)]
-)  # the full plan (8 kills) takes about twice as long: -m slow
+)  # the full plan (25 kills) takes about three times as long: -m slow, run by .ci/run
 def killed_and_resumed(request, tmp_path_factory):
     plan = PLANS[request.param]
     tmp = tmp_path_factory.mktemp("sigkill")
@@ -277,3 +389,73 @@ def test_streamed_config_sigkilled_mid_epoch_resumes_bit_identically(tmp_path):
         assert torch.equal(got[name], want[name]), name
     assert [int(r["global_step"]) for r in _rows(run)] == list(range(1, 29))
     assert _rows(run) == _rows(base)
+
+
+# ------------------------------------------------------------------------------- full disk
+# Regression (issue 11, finding 2): a full disk exited 1 with a traceback and deleted the run.
+# Each entry fills the disk (ENOSPC on write) for the files whose path holds the name.
+DISK_FULL = [
+    ["enospc", "step-00000008"],  # a mid-epoch checkpoint of the fresh run
+    ["enospc", "evaluation.json"],  # training done: the finishing files
+    ["enospc", "report.html"],
+    ["enospc", "metrics.json"],
+]
+
+
+@pytest.fixture(scope="module")
+def disk_filled_and_resumed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("diskfull")
+    config = tmp / "table.yaml"
+    config.write_text(CONFIG.format(csv=_table(tmp / "table.csv")))
+    driver = tmp / "driver.py"
+    driver.write_text(DRIVER)
+    proc = subprocess.run(
+        [sys.executable, str(driver), str(config), str(tmp / "out"), str(tmp / "base"),
+         json.dumps(DISK_FULL)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    (run,) = (tmp / "out").iterdir()
+    (base,) = (tmp / "base").iterdir()
+    return results, run, base
+
+
+def test_a_full_disk_stops_with_one_line_and_exit_2(disk_filled_and_resumed):
+    results, _, _ = disk_filled_and_resumed
+    failed = results["attempts"][:-1]
+    assert [a["code"] for a in results["attempts"]] == [2] * len(DISK_FULL) + [0]
+    for attempt in failed:
+        lines = attempt["stderr"].strip().splitlines()
+        assert len(lines) == 1, attempt["stderr"]
+        (line,) = lines
+        assert line.startswith("deepfuse: error: Cannot write '"), line
+        assert attempt["kill"][1] in line and ".tmp" not in line  # the file, never a temp name
+        assert "no space left on device: free space and run `deepfuse train --resume " in line
+
+
+def test_a_full_disk_keeps_every_checkpoint_already_written(disk_filled_and_resumed):
+    results, _, _ = disk_filled_and_resumed
+    first, *rest = results["attempts"][:-1]
+    assert first["checkpoints"] == ["step-00000004"]  # the failed step-8 one left nothing
+    newest = "step-00000004"
+    for attempt in rest:
+        names = attempt["checkpoints"]
+        assert names and not any(n.startswith(".tmp") for n in names), names
+        assert max(names) >= newest  # the run folder and its newest checkpoint stayed
+        newest = max(names)
+    assert newest == "step-00000033"  # training done before the finishing files failed
+
+
+def test_resume_after_a_full_disk_completes_bit_identically(disk_filled_and_resumed):
+    results, run, base = disk_filled_and_resumed
+    assert results["attempts"][-1]["resumed"] and (run / "metrics.json").is_file()
+    assert not run.name.endswith(".partial") and not (run / "steps.csv").exists()
+    got = load_safetensors(run / "model.safetensors")
+    want = load_safetensors(base / "model.safetensors")
+    assert got.keys() == want.keys()
+    for name in want:
+        assert torch.equal(got[name], want[name]), name
+    assert _rows(run) == _rows(base)
+    got_m = json.loads((run / "metrics.json").read_text())
+    assert got_m["test"] == json.loads((base / "metrics.json").read_text())["test"]

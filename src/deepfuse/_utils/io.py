@@ -16,43 +16,112 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from deepfuse._utils.bounded import MAX_JSON_BYTES, loads_json, read_bounded
+from deepfuse._utils.errors import UserError
 
 __all__ = [
+    "DISK_FULL_ERRNOS",
     "MAX_JSON_BYTES",
+    "DiskFullError",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "disk_full_names",
+    "is_disk_full",
     "read_json",
 ]
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then fsync and rename ``tmp_path`` over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    # mkstemp creates 0600 files; give the result the usual permissions (0666 minus the umask).
-    os.chmod(tmp, 0o666 & ~_umask())
+#: errno values of a full disk or an exhausted quota.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class DiskFullError(UserError):
+    """Writing ``path`` failed because the disk (or the user's quota) is full.
+
+    Args:
+        path: The file (or folder) being written.
+        fix: How to go on once space is freed (default: free space and try again).
+
+    Example:
+        >>> str(DiskFullError("runs/a/metrics.json"))
+        "Cannot write 'runs/a/metrics.json': no space left on device: free space and try again."
+    """
+
+    def __init__(self, path: str | os.PathLike, fix: str = "free space and try again") -> None:
+        self.path = Path(path)
+        self.fix = fix
+        super().__init__(f"Cannot write '{path}': no space left on device: {fix}.")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is an OSError of a full disk or quota (ENOSPC, EDQUOT).
+
+    Example:
+        >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device")), is_disk_full(OSError())
+        (True, False)
+    """
+    return isinstance(exc, DiskFullError) or (
+        isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+    )
+
+
+@contextlib.contextmanager
+def disk_full_names(path: str | os.PathLike) -> Iterator[None]:
+    """Turn an ENOSPC/EDQUOT OSError raised inside the block into a :class:`DiskFullError`
+    naming ``path`` (the file the user knows, never a temp name); other errors pass unchanged.
+
+    Example:
+        >>> with disk_full_names("out.json"):  # doctest: +ELLIPSIS
+        ...     raise OSError(errno.ENOSPC, "No space left on device")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.io.DiskFullError: Cannot write 'out.json': no space left on device: ...
+    """
     try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        yield
+    except DiskFullError:
         raise
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise DiskFullError(path) from None
+        raise
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then fsync and rename ``tmp_path`` over ``path``.
+
+    The temp file is created exclusively beside ``path`` and renamed over it, so a symlink at
+    ``path`` is replaced by the file, never written through. A full disk raises
+    :class:`DiskFullError` naming ``path`` (the temp file is removed).
+    """
+    path = Path(path)
+    with disk_full_names(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        # mkstemp creates 0600 files; give the result the usual permissions (0666 minus the umask).
+        os.chmod(tmp, 0o666 & ~_umask())
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as fh:
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
 
 def _umask() -> int:

@@ -310,11 +310,12 @@ def save_safetensors(
     metadata: Mapping[str, str] | None = None,
 ) -> None:
     """Write ``tensors`` atomically (temp file, fsync, rename) as independent contiguous copies."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     for name in tensors:
         check_name(name, path=path)
     # safetensors refuses shared or non-contiguous storage: save independent contiguous copies.
     state = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     meta = {"format": "pt", **(metadata or {})}
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
+    # serialized here, written by Python: save_file drops write errors (a full disk, silently)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(save(state, metadata=meta)))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError
-from deepfuse._utils.io import atomic_write_json
+from deepfuse._utils.io import DiskFullError, atomic_write_json, is_disk_full
 from deepfuse.config import dump_config, freeze, load_config, resolve, thaw
 from deepfuse.data.routes import Prepared, route_for
 from deepfuse.evaluation.model_eval import evaluate_model
@@ -46,9 +46,11 @@ from deepfuse.run import (
     finish_run_dir,
     history_csv,
     new_run_dir,
+    read_run,
     resumable_run,
 )
 from deepfuse.run.facts import run_facts, utc_now
+from deepfuse.run.writer import all_written, remove_run_entry
 from deepfuse.training.callbacks.epoch_checkpoint import attach
 from deepfuse.training.callbacks.histograms import HistogramLog
 from deepfuse.training.callbacks.steplog import StepLog
@@ -151,6 +153,9 @@ def train(
 
     Each file of the run is written atomically, ``metrics.json`` last. Checkpoints go to
     ``<run>/checkpoints/`` at every epoch end and every ``trainer.checkpoint_every`` steps.
+    Finishing follows the protocol of :mod:`deepfuse.run.writer`: a run killed at any point,
+    training done or not, is completed by ``resume``; a full disk raises a
+    :class:`~deepfuse._utils.io.DiskFullError` and keeps the run and its checkpoints.
 
     Args:
         cfg: A config dict or the path of a YAML file (sections ``data``, ``model``, ``trainer``).
@@ -163,13 +168,16 @@ def train(
         A :class:`RunResult` with the run directory and the metrics (``metrics["test"]``).
 
     Raises:
-        UserError: A bad config or bad data (nothing is written in that case).
+        UserError: A bad config or bad data (nothing is written in that case); a full disk
+            (:class:`~deepfuse._utils.io.DiskFullError`, the run folder stays for ``resume``).
     """
     from deepfuse.distributed import get_strategy
 
     run_dir = None
     if resume is not None:  # the run's own resolved config; the run continues in its folder
         run_dir = resumable_run(resume)
+        if all_written(run_dir):  # killed after metrics.json: only the rename is left
+            return _finish_written(run_dir)
         cfg = RunReader(run_dir).config()  # the run contract's read rule (regular file, size)
     elif cfg is None:
         raise ConfigError("train() needs a config (a dict or a YAML path), or resume=RUN_DIR.")
@@ -180,8 +188,14 @@ def train(
     planned = run_dir is None and strategy.restarts_workers
     if planned:
         run_dir = plan_run_dir(resolved, root)
-    with _removed_on_error(run_dir if planned else None):
+    with _run_guard(run_dir if planned else None, remove=True):
         return strategy.launch(_train_worker, resolved, root, run_dir, planned)
+
+
+def _finish_written(partial: Path) -> RunResult:
+    """Step 4 of the finishing protocol alone: every file is written, rename the run."""
+    run = read_run(finish_run_dir(partial))
+    return RunResult(run.path, run.metrics(), run.history(), freeze(run.config()))
 
 
 def plan_run_dir(resolved: Mapping[str, Any], root: Path) -> Path:
@@ -219,7 +233,7 @@ def _train_worker(
     if tmp is not None and planned and not restored:
         # An attempt that starts over (none before it, or a restart before the first epoch
         # checkpoint): nothing of an earlier attempt stays.
-        shutil.rmtree(tmp / CHECKPOINTS_DIR, ignore_errors=True)
+        remove_run_entry(tmp / CHECKPOINTS_DIR)
     if tmp is not None:
         callbacks.append(StepLog(tmp / STEPS_FILE))
         # weight/gradient histograms per epoch for report.html (reads tensors only: same bits)
@@ -227,8 +241,8 @@ def _train_worker(
             callbacks.append(HistogramLog(tmp / HISTOGRAMS_FILE))
         options_ckpt = {"checkpoint_dir": tmp / CHECKPOINTS_DIR, "resume": resume_folder}
     # A failed fresh run leaves nothing behind; a planned folder is train()'s to remove (a
-    # restarted worker group continues in it).
-    with _removed_on_error(tmp if fresh and not planned else None):
+    # restarted worker group continues in it). A full disk keeps a resumable run.
+    with _run_guard(tmp, remove=fresh and not planned):
         if tmp is not None and fresh:
             dump_config(cfg, tmp / CONFIG_FILE)
         started_at = utc_now()
@@ -247,9 +261,10 @@ def _train_worker(
             prep.test, batch_size=max(256, trainer["batch_size"]), return_dict=True
         )
         eval_time = time.perf_counter() - eval_start
+        # The finishing protocol (run/writer.py): the last checkpoint marks training as done;
+        # every file below is redone by --resume from it; steps.csv goes only at the rename.
         model.save(tmp)
         history_csv(history, tmp / HISTORY_FILE, steps=tmp / STEPS_FILE)
-        (tmp / STEPS_FILE).unlink()  # now in history.csv, one row per step
         metrics = _metrics(prep, history, test, train_time)
         eval_start = time.perf_counter()
         _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
@@ -273,13 +288,28 @@ def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -
 
 
 @contextlib.contextmanager
-def _removed_on_error(run_dir: Path | None) -> Iterator[None]:
-    """Delete a fresh run folder when training fails with an error (a bad config, a NaN loss);
-    keep it on Ctrl-C or a kill, so that ``deepfuse train --resume`` can continue it."""
+def _run_guard(run_dir: Path | None, *, remove: bool) -> Iterator[None]:
+    """What a failure does to the run folder ``run_dir``.
+
+    A full disk (ENOSPC, EDQUOT) keeps a resumable run (its ``config.yaml`` is written), with
+    every checkpoint, and becomes one :class:`DiskFullError` line naming the file and the
+    ``--resume`` to run once space is freed. Another error (a bad config, a NaN loss) deletes
+    the folder when ``remove`` (a fresh run); Ctrl-C or a kill keeps it for ``--resume``.
+    """
     try:
         yield
-    except Exception:
-        if run_dir is not None:
+    except Exception as exc:
+        if run_dir is None:
+            raise
+        if is_disk_full(exc):
+            where = getattr(exc, "path", None) or getattr(exc, "filename", None) or run_dir
+            if (run_dir / CONFIG_FILE).is_file():
+                fix = f"free space and run `deepfuse train --resume {run_dir}`"
+                raise DiskFullError(where, fix=fix) from None
+            if remove:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise DiskFullError(where, fix="free space and run `deepfuse train` again") from None
+        if remove:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
 
@@ -314,6 +344,8 @@ def _write_report(run: Path, model: Any, prep: Prepared, metrics: dict[str, Any]
     try:
         write_report(run, model=model, test_data=prep.test, metrics=metrics)
     except Exception as exc:
+        if is_disk_full(exc):  # not a failure of the report: the run stops, resumable
+            raise
         warnings.warn(
             f"report.html could not be written ({type(exc).__name__}: {exc}); the run is "
             "complete without it. Write it later with 'deepfuse report RUN'.",

@@ -7,6 +7,32 @@ visible temp folder, so that a killed run can be resumed from its ``checkpoints/
 :class:`RunWriter` does the same with a hidden temp folder for runs that are not resumable
 (``deepfuse cv``).
 
+**Finishing protocol** (``deepfuse train`` after its last optimizer step). Every step can be
+redone by ``deepfuse train --resume RUN`` from what is on disk, and nothing a step needs is
+deleted before the run is complete:
+
+1. The trainer's last checkpoint (the end of the final epoch, or of the epoch early stopping
+   stopped at) marks training as done: resuming from it trains no step and goes on with 2.
+2. ``model.safetensors`` + ``model.json``, ``history.csv`` (from ``steps.csv``),
+   ``evaluation.json``, ``report.html``, then ``metrics.json``: each written atomically and
+   recomputed from the checkpoint's weights and the data, so a redone file equals the first
+   one (timings aside). ``steps.csv`` and ``checkpoints/`` stay.
+3. ``metrics.json`` in a ``.partial`` folder means every file is written
+   (:func:`all_written`): ``--resume`` then only redoes 4.
+4. :func:`finish_run_dir`: delete ``steps.csv`` (it is in ``history.csv`` now), then rename
+   ``<run>.partial`` to ``<run>`` (atomic). ``checkpoints/`` stays in the finished run.
+
+A full disk during any of this raises :class:`~deepfuse._utils.io.DiskFullError`: the run stops
+with one line, the ``.partial`` folder and every checkpoint already written stay, and
+``--resume`` (with space) continues from the newest checkpoint.
+
+**No symlink is followed** when writing or deleting inside a run: folders are made with
+:func:`run_folder`, files appended or truncated with :func:`open_run_file`, entries deleted with
+:func:`remove_run_entry` (a link is removed, never its target); atomic writes rename a new file
+over the name, so they replace a link instead of writing through it. ``checkpoints/``,
+``step-*/``, ``.tmp-*`` and ``steps.csv`` are handled only through these
+(:mod:`deepfuse.training.checkpoint`, :class:`~deepfuse.training.callbacks.steplog.StepLog`).
+
 Example:
     >>> import tempfile, os
     >>> root = tempfile.mkdtemp()
@@ -18,27 +44,40 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from deepfuse._utils.errors import UserError
 from deepfuse._utils.io import atomic_write_text
-from deepfuse.run.layout import CONFIG_FILE, DEFAULT_RUNS_DIR, METRICS_FILE, PARTIAL_SUFFIX
+from deepfuse.run.layout import (
+    CONFIG_FILE,
+    DEFAULT_RUNS_DIR,
+    METRICS_FILE,
+    PARTIAL_SUFFIX,
+    STEPS_FILE,
+)
 
 __all__ = [
     "RunWriter",
+    "all_written",
     "finish_run_dir",
     "history_csv",
     "new_run_dir",
+    "open_run_file",
     "partial_of",
+    "remove_run_entry",
     "resumable_run",
+    "run_folder",
 ]
 
 
@@ -117,9 +156,12 @@ def finish_run_dir(partial: Path) -> Path:
     if not partial.name.endswith(PARTIAL_SUFFIX):
         return partial
     final = partial.with_name(partial.name[: -len(PARTIAL_SUFFIX)])
-    _relax_permissions(partial)
     if final.exists():  # os.rename onto an empty folder would succeed: never overwrite a run
         raise UserError(f"Cannot finish the run '{partial}': '{final}' already exists.")
+    # Step 4 of the finishing protocol: history.csv holds the steps now. A kill from here to
+    # the rename leaves a .partial with metrics.json: --resume redoes only this function.
+    remove_run_entry(partial / STEPS_FILE)
+    _relax_permissions(partial)
     os.rename(partial, final)
     try:  # make the rename durable
         fd = os.open(final.parent, os.O_RDONLY)
@@ -130,6 +172,22 @@ def finish_run_dir(partial: Path) -> Path:
     except OSError:
         pass
     return final.resolve()
+
+
+def all_written(partial: str | os.PathLike) -> bool:
+    """Whether every file of a ``.partial`` run is written (its ``metrics.json``, written last,
+    is there): only :func:`finish_run_dir` is left to do (step 3 of the finishing protocol).
+
+    Example:
+        >>> import tempfile
+        >>> partial = new_run_dir(tempfile.mkdtemp(), "demo")
+        >>> before = all_written(partial)
+        >>> _ = (partial / "metrics.json").write_text("{}")
+        >>> before, all_written(partial)
+        (False, True)
+    """
+    path = Path(partial) / METRICS_FILE
+    return path.is_file() and not path.is_symlink()
 
 
 def partial_of(path: Path) -> Path | None:
@@ -172,6 +230,122 @@ def resumable_run(path: str | os.PathLike) -> Path:
             f"Cannot resume '{path}': it has no {CONFIG_FILE}, so it is not a deepfuse run."
         )
     return partial.resolve()
+
+
+# ------------------------------------------------------------------ no symlink followed
+def _not_regular(path: Path, what: str) -> UserError:
+    return UserError(
+        f"'{path}' is a symbolic link or not a regular {what}: deepfuse writes a run folder only "
+        f"as regular files and folders inside it and never writes or deletes through a link. "
+        f"Remove '{path}' and run again."
+    )
+
+
+def run_folder(path: str | os.PathLike) -> Path:
+    """Create the folder ``path`` inside a run (parents included), or check the one there is a
+    real folder: a symlink or a file in its place is refused, never followed.
+
+    Raises:
+        UserError: ``path`` is a symlink, a file or anything but a folder.
+
+    Example:
+        >>> import tempfile, os, pathlib
+        >>> run = pathlib.Path(tempfile.mkdtemp())
+        >>> run_folder(run / "checkpoints").is_dir()
+        True
+        >>> os.symlink(tempfile.mkdtemp(), run / "elsewhere")
+        >>> run_folder(run / "elsewhere")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.UserError: '...elsewhere' is a symbolic link or not a regular folder: ...
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir()
+    if not stat.S_ISDIR(os.lstat(path).st_mode):  # lstat: a link to a folder is a link
+        raise _not_regular(path, "folder")
+    return path
+
+
+#: open() modes of :func:`open_run_file` and their os.open flags.
+_MODES = {
+    "r": os.O_RDONLY,
+    "w": os.O_WRONLY | os.O_CREAT,  # truncated only once it is known to be a file of its own
+    "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+    "r+": os.O_RDWR,
+}
+
+
+def open_run_file(path: str | os.PathLike, mode: str, *, binary: bool = False) -> IO[Any]:
+    """Open a file inside a run without following a symlink; only a regular file is opened.
+
+    ``mode`` is ``"r"``, ``"w"`` (create or truncate), ``"a"`` (create or append) or ``"r+"``.
+    A symlink, a FIFO, a device or (for writing) a file with another hard link is refused before
+    a byte is read or written, and a FIFO never blocks the open.
+
+    Raises:
+        UserError: ``path`` is not a regular file of its own.
+
+    Example:
+        >>> import tempfile, os, pathlib
+        >>> run = pathlib.Path(tempfile.mkdtemp())
+        >>> with open_run_file(run / "steps.csv", "a") as fh:
+        ...     _ = fh.write("epoch\\n")
+        >>> os.symlink(run / "steps.csv", run / "link.csv")
+        >>> open_run_file(run / "link.csv", "a")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.UserError: '...link.csv' is a symbolic link or not a regular file: ...
+    """
+    path = Path(path)
+    flags = _MODES[mode] | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        # ELOOP: the last part is a symlink (O_NOFOLLOW); ENXIO: a FIFO nobody reads
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
+            raise _not_regular(path, "file") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (mode != "r" and info.st_nlink > 1):
+            raise _not_regular(path, "file")
+        if mode == "w":
+            os.ftruncate(fd, 0)
+        os.set_blocking(fd, True)
+        if binary:
+            return os.fdopen(fd, mode.replace("+", "") + "b" + ("+" if "+" in mode else ""))
+        return os.fdopen(fd, mode, encoding="utf-8", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def remove_run_entry(path: str | os.PathLike) -> None:
+    """Delete a file or folder inside a run without following a symlink: a link (or a link
+    inside the folder) is removed itself, never what it points to. A missing entry is fine.
+
+    Example:
+        >>> import tempfile, os, pathlib
+        >>> run, outside = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (outside / "keep.txt").write_text("x")
+        >>> os.symlink(outside, run / "checkpoints")
+        >>> remove_run_entry(run / "checkpoints")
+        >>> os.path.lexists(run / "checkpoints"), (outside / "keep.txt").exists()
+        (False, True)
+    """
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        # rmtree refuses a top-level link (a swap after lstat fails) and never follows the
+        # links inside (it walks with file descriptors and O_NOFOLLOW).
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
 def _make_root(root: Path) -> None:
@@ -244,7 +418,7 @@ def _cell(values: list[Any], i: int) -> Any:
 
 
 def _history_with_steps(history: Mapping[str, list[Any]], path: Path, steps: Path) -> None:
-    with open(steps, encoding="utf-8", newline="") as fh:
+    with open_run_file(steps, "r") as fh:  # a symlinked steps.csv is refused, not read
         rows = list(csv.DictReader(fh))
     epoch_keys = [k for k in history if k not in ("loss", "lr")]
     buf = io.StringIO()

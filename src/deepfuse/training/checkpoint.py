@@ -11,7 +11,12 @@ A checkpoint is a folder ``<directory>/step-<global step, 8 digits>/``:
 
 The folder is written under a hidden temporary name, every file fsynced, then renamed into
 place and the parent folder fsynced: a crash leaves either the complete checkpoint or a hidden
-``.tmp-*`` folder that is ignored (and removed by the next :class:`CheckpointManager`). A
+``.tmp-*`` folder that is ignored (and removed by the next :class:`CheckpointManager`). A full
+disk raises :class:`~deepfuse._utils.io.DiskFullError` naming the checkpoint; its temp folder is
+removed and every checkpoint published before stays. The checkpoint folder, ``step-*`` and
+``.tmp-*`` are created and deleted by the run contract's rules (:func:`deepfuse.run.writer.run_folder`,
+:func:`~deepfuse.run.writer.remove_run_entry`): a symlinked ``checkpoints/`` is refused and a
+symlink is never followed, so nothing outside the folder is ever written or deleted. A
 checkpoint whose files do not match its manifest (truncated, altered) is skipped with a warning
 by :meth:`CheckpointManager.latest_valid`, which falls back to the previous good one.
 
@@ -29,11 +34,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
-import shutil
+import stat
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,9 +49,10 @@ import numpy as np
 import torch
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse._utils.io import read_json
+from deepfuse._utils.io import disk_full_names, read_json
 from deepfuse._utils.safefiles import check_name, load_safetensors
 from deepfuse.run.layout import CHECKPOINT_MANIFEST, CHECKPOINT_PREFIX, CHECKPOINT_STATE
+from deepfuse.run.writer import remove_run_entry, run_folder
 
 __all__ = [
     "FORMAT",
@@ -79,17 +86,19 @@ class CheckpointManager:
             raise UserError(f"keep_checkpoints must be an int >= 1; got {keep!r}.")
         self.directory = Path(directory)
         self.keep = keep
-        self.directory.mkdir(parents=True, exist_ok=True)
+        run_folder(self.directory)  # a real folder: a symlinked one is refused, never followed
         # A run killed during a save leaves a hidden temp folder: it was never published.
         for stale in self.directory.glob(".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            _remove(stale)
 
     def checkpoints(self) -> list[Path]:
         """Published checkpoint folders, oldest first (valid or not)."""
         found = [
             p
             for p in self.directory.iterdir()
-            if p.is_dir() and p.name.startswith(_PREFIX) and p.name[len(_PREFIX) :].isdigit()
+            if p.name.startswith(_PREFIX)
+            and p.name[len(_PREFIX) :].isdigit()
+            and stat.S_ISDIR(p.lstat().st_mode)  # a symlink is not a checkpoint
         ]
         return sorted(found, key=lambda p: int(p.name[len(_PREFIX) :]))
 
@@ -103,10 +112,15 @@ class CheckpointManager:
             step = int(state["trainer"]["global_step"])
         final = self.directory / f"{_PREFIX}{step:08d}"
         tmp = self.directory / f".tmp-{final.name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        _write_files(tmp, state, step)
-        self._publish(tmp, final)
+        remove_run_entry(tmp)
+        try:
+            with disk_full_names(final):
+                tmp.mkdir()
+                _write_files(tmp, state, step)
+                self._publish(tmp, final)
+        except BaseException:
+            _remove(tmp)  # never published; frees its space (a full disk) at once
+            raise
         self._prune()
         return final
 
@@ -127,16 +141,16 @@ class CheckpointManager:
 
     def _publish(self, tmp: Path, final: Path) -> None:
         """Rename the complete temp folder into place (replacing a same-step one) and fsync."""
-        if final.exists():  # e.g. a damaged checkpoint of this step, written before a crash
+        if os.path.lexists(final):  # e.g. a damaged checkpoint of this step, written before a crash
             old = final.with_name(f".tmp-old-{final.name}-{os.getpid()}")
-            os.replace(final, old)
-            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)  # renames a symlink itself, never its target
+            _remove(old)
         os.replace(tmp, final)
         _fsync_dir(self.directory)
 
     def _prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:
-            shutil.rmtree(path, ignore_errors=True)
+            _remove(path)
 
 
 def checkpoint_manager(
@@ -174,26 +188,37 @@ def resume_latest(trainer: Any, manager: CheckpointManager) -> Path | None:
 
 # ------------------------------------------------------------------------------ writing
 def _write_files(folder: Path, state: Mapping[str, Any], step: int) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     parts: dict[str, dict[str, torch.Tensor]] = {}
     tree = {str(k): _encode(v, str(k), [], parts) for k, v in state.items()}
-    written = []
-    for part, tensors in parts.items():
-        name = f"{part}.safetensors"
-        save_file(tensors, str(folder / name), metadata={"format": "pt"})
-        written.append(name)
-    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, "state": tree}
-    (folder / STATE).write_text(json.dumps(doc, allow_nan=True), encoding="utf-8")
-    written.append(STATE)
     files = {}
-    for name in written:
-        _fsync_file(folder / name)
-        files[name] = {"sha256": _sha256(folder / name), "size": (folder / name).stat().st_size}
+    for part, tensors in parts.items():
+        # Serialized here and written by Python: safetensors' save_file drops a write error
+        # (a full disk left a short file behind, silently).
+        data = save(tensors, metadata={"format": "pt"})
+        files[f"{part}.safetensors"] = _write_new(folder / f"{part}.safetensors", data)
+    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, "state": tree}
+    files[STATE] = _write_new(folder / STATE, json.dumps(doc, allow_nan=True).encode("utf-8"))
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, "files": files}
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    _fsync_file(folder / MANIFEST)
+    _write_new(folder / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
     _fsync_dir(folder)
+
+
+def _write_new(path: Path, data: bytes) -> dict[str, Any]:
+    """Create ``path`` (exclusively: nothing there is followed or reused), write, fsync; return
+    its manifest entry."""
+    with open(path, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def _remove(path: Path) -> None:
+    """Delete a checkpoint entry without following links; a failure leaves it for the next run."""
+    with contextlib.suppress(OSError):
+        remove_run_entry(path)
 
 
 def _encode(value: Any, part: str, path: list[str], parts: dict[str, dict]) -> Any:
@@ -353,11 +378,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
 
 
 def _fsync_dir(path: Path) -> None:

@@ -160,7 +160,7 @@ class HistogramLog(Callback):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Keep what the file recorded up to the checkpoint; the resumed run appends after it."""
         through = int(state["through_step"])
-        doc = self._read_existing()
+        doc = self._read_existing() if through else self._empty()  # none yet: no file to read
         keep = [i for i, s in enumerate(doc["steps"]) if s <= through]
         doc["epochs"] = [doc["epochs"][i] for i in keep]
         doc["steps"] = [doc["steps"][i] for i in keep]

@@ -6,7 +6,10 @@ fsynced) at most once per second of wall time, so a reader such as ``deepfuse ui
 progress live; a training checkpoint calls :meth:`StepLog.state_dict`, which flushes and fsyncs
 the file and records its length. On resume :meth:`StepLog.load_state_dict` truncates the file
 back to that length, so rows written after the checkpoint (steps that will be trained again) and
-any half-written last line are dropped: every step appears exactly once.
+any half-written last line are dropped: every step appears exactly once. The file is opened with
+the run contract's :func:`deepfuse.run.writer.open_run_file`: a symlink (or FIFO) named
+``steps.csv`` is refused, never truncated or appended through. A full disk raises
+:class:`~deepfuse._utils.io.DiskFullError` naming the file.
 
 Example:
     >>> import tempfile, os, deepfuse as df, torch
@@ -25,9 +28,11 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from deepfuse._utils.errors import DataError
+from deepfuse._utils.io import disk_full_names
+from deepfuse.run.writer import open_run_file
 from deepfuse.training.callbacks.base import Callback
 
 __all__ = ["STEP_COLUMNS", "StepLog"]
@@ -52,23 +57,26 @@ class StepLog(Callback):
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a" if self._resumed else "w", encoding="utf-8", newline="")  # noqa: SIM115 - open across hooks
+        self._fh = open_run_file(self.path, "a" if self._resumed else "w")
         if not self._resumed:
-            self._fh.write(",".join(STEP_COLUMNS) + "\n")
+            with disk_full_names(self.path):
+                self._fh.write(",".join(STEP_COLUMNS) + "\n")
         self._flushed_at = time.monotonic()
 
     def on_train_batch_end(self, step: int, logs: dict[str, Any]) -> None:
         trainer = self.trainer
         lr = float(trainer.optimizer.param_groups[0]["lr"])
-        # repr of a float round-trips exactly: the same bits before and after a resume.
-        self._fh.write(
-            f"{trainer.epoch + 1},{step + 1},{trainer.global_step},{float(logs['loss'])!r},{lr!r}\n"
-        )
         now = time.monotonic()
-        if now - self._flushed_at >= FLUSH_EVERY_S:
-            # Whole rows reach the file for live readers; no fsync (only checkpoints need that).
-            self._fh.flush()
-            self._flushed_at = now
+        with disk_full_names(self.path):
+            # repr of a float round-trips exactly: the same bits before and after a resume.
+            self._fh.write(
+                f"{trainer.epoch + 1},{step + 1},{trainer.global_step},"
+                f"{float(logs['loss'])!r},{lr!r}\n"
+            )
+            if now - self._flushed_at >= FLUSH_EVERY_S:
+                # Whole rows reach the file for live readers; no fsync (only checkpoints need it).
+                self._fh.flush()
+                self._flushed_at = now
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
         self._close()
@@ -77,25 +85,34 @@ class StepLog(Callback):
         """Flush and fsync the rows so far; return the file length they end at."""
         if self._fh is None:
             return {"bytes": self.path.stat().st_size if self.path.exists() else 0}
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        with disk_full_names(self.path):
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
         return {"bytes": self._fh.tell()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Cut the file back to the checkpoint's length; the next run appends after it."""
         size = int(state["bytes"])
-        have = self.path.stat().st_size if self.path.exists() else 0
-        if have < size:
-            raise DataError(
-                f"The step log '{self.path}' has {have} bytes, fewer than the {size} its "
-                "checkpoint recorded: it was truncated or replaced. Delete the run's "
-                "checkpoints to start over."
-            )
         self._close()
-        with open(self.path, "r+b") as fh:
+        if size == 0:  # not even the header was logged: on_train_begin starts the file over
+            self._resumed = False
+            return
+        if not os.path.lexists(self.path):
+            self._too_short(0, size)
+        with open_run_file(self.path, "r+", binary=True) as fh:  # a symlink is refused here
+            have = os.fstat(fh.fileno()).st_size
+            if have < size:
+                self._too_short(have, size)
             fh.truncate(size)
             os.fsync(fh.fileno())
         self._resumed = True
+
+    def _too_short(self, have: int, size: int) -> NoReturn:
+        raise DataError(
+            f"The step log '{self.path}' has {have} bytes, fewer than the {size} its "
+            "checkpoint recorded: it was truncated or replaced. Delete the run's "
+            "checkpoints to start over."
+        )
 
     def _close(self) -> None:
         if self._fh is not None:
