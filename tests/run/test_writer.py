@@ -181,3 +181,21 @@ def test_history_csv_refuses_a_symlinked_steps_csv(tmp_path):
     os.symlink(tmp_path / "elsewhere.csv", tmp_path / "steps.csv")
     with pytest.raises(UserError, match="symbolic link"):
         history_csv({"loss": [0.5]}, tmp_path / "h.csv", steps=tmp_path / "steps.csv")
+
+
+def test_resume_messages_say_what_is_missing(tmp_path):
+    """Regression (issue 11, finding 9): an empty folder was reported as "it is not a folder"."""
+    from deepfuse._utils.errors import UserError
+    from deepfuse.run import resumable_run
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserError, match=r"it is a folder but not a run in progress") as info:
+        resumable_run(empty)
+    assert "not a folder" not in str(info.value)
+    with pytest.raises(UserError, match=r"no such folder \(and no '.*missing\.partial' beside"):
+        resumable_run(tmp_path / "missing")
+    partial = tmp_path / "run.partial"
+    partial.mkdir()
+    with pytest.raises(UserError, match=r"has no config\.yaml"):
+        resumable_run(partial)

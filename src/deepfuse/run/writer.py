@@ -214,16 +214,23 @@ def resumable_run(path: str | os.PathLike) -> Path:
         >>> resumable_run("/no/such/run")
         Traceback (most recent call last):
         ...
-        deepfuse._utils.errors.UserError: Cannot resume '/no/such/run': it is not a folder. Pass a run directory written by 'deepfuse train' (runs/<name>-<timestamp>).
+        deepfuse._utils.errors.UserError: Cannot resume '/no/such/run': no such folder (and no '/no/such/run.partial' beside it). Pass the run directory 'deepfuse train' printed (runs/<name>-<timestamp>).
     """
     run = Path(path)
     partial = partial_of(run)
     if partial is None and (run / METRICS_FILE).is_file():
         raise UserError(f"Cannot resume '{path}': the run is already finished ({METRICS_FILE}).")
     if partial is None:
+        hint = "Pass the run directory 'deepfuse train' printed (runs/<name>-<timestamp>)."
+        if run.is_dir():  # a folder, but neither a run in progress nor one with a .partial twin
+            raise UserError(
+                f"Cannot resume '{path}': it is a folder but not a run in progress (no "
+                f"'{run.name}{PARTIAL_SUFFIX}' beside it, and its name has no '{PARTIAL_SUFFIX}' "
+                f"suffix). {hint}"
+            )
         raise UserError(
-            f"Cannot resume '{path}': it is not a folder. Pass a run directory written by "
-            "'deepfuse train' (runs/<name>-<timestamp>)."
+            f"Cannot resume '{path}': no such folder (and no '{run}{PARTIAL_SUFFIX}' beside "
+            f"it). {hint}"
         )
     if not (partial / CONFIG_FILE).is_file():
         raise UserError(
