@@ -21,7 +21,7 @@ def _config(tmp_path, tabular_csv):
 
 @pytest.mark.parametrize(
     ("extra", "words"),
-    [((), "not a folder"), (("cfg.yaml",), "takes no CONFIG"), (("a=1",), "takes no CONFIG")],
+    [((), "no such folder"), (("cfg.yaml",), "takes no CONFIG"), (("a=1",), "takes no CONFIG")],
 )
 def test_resume_usage_errors(run_cli, tmp_path, extra, words):
     code, _, err = run_cli("train", "--resume", tmp_path / "nope", *extra)
