@@ -64,3 +64,30 @@ def test_interrupted_run_is_unfinished_then_resumes(run_cli, tmp_path, tabular_c
     assert not partial.exists()  # renamed into place when complete
     code, _, err = run_cli("train", "--resume", run)
     assert code == 2 and "already finished" in err
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_one_line(
+    run_cli, tmp_path, tabular_csv, monkeypatch
+):
+    """Regression (issue 11, finding 7): a checkpoint whose shapes do not match the model being
+    resumed (its config.yaml edited) ended in torch's "size mismatch" traceback, exit 1."""
+    config = _config(tmp_path, tabular_csv)
+    fit = Model.fit
+
+    @functools.wraps(fit)
+    def interrupted_fit(self, *args, **kwargs):
+        fit(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Model, "fit", interrupted_fit)
+    assert run_cli("train", config, "--out", tmp_path / "runs")[0] == 130
+    monkeypatch.setattr(Model, "fit", fit)
+    (partial,) = (tmp_path / "runs").iterdir()
+    saved = partial / "config.yaml"
+    saved.write_text(saved.read_text().replace("hidden:\n  - 8", "hidden:\n  - 16"))
+    assert "- 16" in saved.read_text()
+    code, _, err = run_cli("train", "--resume", partial)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "does not match the model being trained" in err and "shape mismatch" in err
+    assert (partial / "checkpoints").is_dir()  # nothing was deleted

@@ -319,3 +319,28 @@ def save_safetensors(
     meta = {"format": "pt", **(metadata or {})}
     # serialized here, written by Python: save_file drops write errors (a full disk, silently)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(save(state, metadata=meta)))
+
+
+def weights_mismatch(expected: Mapping[str, Any], found: Mapping[str, Any]) -> str | None:
+    """Why the tensors ``found`` (a file's) cannot be loaded into a module whose
+    ``state_dict()`` is ``expected``: missing or unexpected names, different shapes; ``None``
+    when they match. Only names and ``.shape`` are compared (no torch import here).
+
+    Example:
+        >>> from types import SimpleNamespace as T
+        >>> weights_mismatch({"w": T(shape=(2, 3))}, {"w": T(shape=(3, 3)), "b": T(shape=(3,))})
+        "unexpected ['b']; shape mismatch ['w: file (3, 3) vs model (2, 3)']"
+    """
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = [
+        f"{k}: file {tuple(found[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in found and tuple(getattr(found[k], "shape", ())) != tuple(expected[k].shape)
+    ]
+    parts = [
+        f"missing {missing[:5]}" if missing else "",
+        f"unexpected {unexpected[:5]}" if unexpected else "",
+        f"shape mismatch {wrong[:5]}" if wrong else "",
+    ]
+    return "; ".join(p for p in parts if p) or None

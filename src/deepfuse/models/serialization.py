@@ -26,7 +26,12 @@ from torch import nn
 
 from deepfuse._utils.errors import DataError, UserError, format_message
 from deepfuse._utils.io import atomic_write_json, read_json
-from deepfuse._utils.safefiles import load_safetensors, regular_file, save_safetensors
+from deepfuse._utils.safefiles import (
+    load_safetensors,
+    regular_file,
+    save_safetensors,
+    weights_mismatch,
+)
 from deepfuse.run.files import limit_of
 from deepfuse.run.layout import MODEL_FILE, WEIGHTS_FILE
 
@@ -284,26 +289,9 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     """
     path = Path(path)
     state = load_safetensors(path)  # header checked before anything is read (safefiles.py)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in expected
-        if k in state and state[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or wrong:
-        details = "; ".join(
-            filter(
-                None,
-                [
-                    f"missing {missing[:5]}" if missing else "",
-                    f"unexpected {unexpected[:5]}" if unexpected else "",
-                    f"shape mismatch {wrong[:5]}" if wrong else "",
-                ],
-            )
-        )
-        raise DataError(f"The weights in '{path}' do not match the architecture: {details}.")
+    problem = weights_mismatch(model.state_dict(), state)
+    if problem:
+        raise DataError(f"The weights in '{path}' do not match the architecture: {problem}.")
     model.load_state_dict(state, strict=True)
 
 

@@ -50,7 +50,7 @@ import torch
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.io import disk_full_names, read_json
-from deepfuse._utils.safefiles import check_name, load_safetensors
+from deepfuse._utils.safefiles import check_name, load_safetensors, weights_mismatch
 from deepfuse.run.layout import CHECKPOINT_MANIFEST, CHECKPOINT_PREFIX, CHECKPOINT_STATE
 from deepfuse.run.writer import remove_run_entry, run_folder
 
@@ -182,7 +182,15 @@ def resume_latest(trainer: Any, manager: CheckpointManager) -> Path | None:
             stacklevel=2,
         )
         return None
-    trainer.load_state_dict(load_checkpoint(path))
+    state = load_checkpoint(path)
+    problem = weights_mismatch(trainer.model.state_dict(), state.get("model") or {})
+    if problem:  # a torch "size mismatch" traceback otherwise
+        raise DataError(
+            f"The checkpoint '{path}' does not match the model being trained: {problem}. "
+            "Resume with the config the run was trained with (its own config.yaml), or start a "
+            "new run."
+        )
+    trainer.load_state_dict(state)
     return path
 
 
