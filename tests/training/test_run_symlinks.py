@@ -214,3 +214,25 @@ def test_a_full_disk_while_saving_the_weights_is_a_disk_full_error(tmp_path, mon
     with pytest.raises(DiskFullError, match=r"model\.safetensors': no space left on device"):
         save_safetensors({"w": torch.ones(3)}, tmp_path / "model.safetensors")
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temp file
+
+
+def test_a_checkpoint_file_that_is_a_link_is_never_read(tmp_path):
+    """The read rule for --resume: a file inside a checkpoint that is a symlink (even to a file
+    with the very bytes the manifest lists) or a FIFO makes the checkpoint invalid, unread."""
+    from deepfuse._utils.errors import DataError
+    from deepfuse.training.checkpoint import CheckpointManager, verify_checkpoint
+
+    manager = CheckpointManager(tmp_path / "checkpoints")
+    path = manager.save({"model": {"w": torch.ones(2)}, "step": 1}, step=1)
+    verify_checkpoint(path)  # a sound checkpoint passes
+    victim = next(p for p in path.iterdir() if p.suffix == ".safetensors")
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes(victim.read_bytes())  # the same bytes, outside the run
+    victim.unlink()
+    victim.symlink_to(outside)
+    with pytest.raises(DataError, match="missing"):
+        verify_checkpoint(path)
+    victim.unlink()
+    os.mkfifo(victim)
+    with pytest.raises(DataError, match="FIFO"):
+        verify_checkpoint(path)  # refused without opening (a FIFO would block)

@@ -50,7 +50,12 @@ import torch
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.io import disk_full_names, read_json
-from deepfuse._utils.safefiles import check_name, load_safetensors, weights_mismatch
+from deepfuse._utils.safefiles import (
+    check_name,
+    load_safetensors,
+    regular_file,
+    weights_mismatch,
+)
 from deepfuse.run.layout import CHECKPOINT_MANIFEST, CHECKPOINT_PREFIX, CHECKPOINT_STATE
 from deepfuse.run.writer import remove_run_entry, run_folder
 
@@ -285,9 +290,10 @@ def verify_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     for name, entry in files.items():
         check_name(name, path=folder / MANIFEST, what="file name")
         file = folder / name
-        if not isinstance(entry, dict) or not file.is_file():
+        if not isinstance(entry, dict) or file.is_symlink() or not file.exists():
+            # a link is never followed, even to a file with the right bytes (the read rule)
             raise DataError(f"Checkpoint file '{file}' listed in the manifest is missing.")
-        size = file.stat().st_size
+        size = regular_file(file, root=folder, what="checkpoint file").st_size
         if size != entry.get("size"):
             raise DataError(
                 f"Checkpoint file '{file}' has {size} bytes, the manifest says "
