@@ -182,7 +182,18 @@ def resume_latest(trainer: Any, manager: CheckpointManager) -> Path | None:
             stacklevel=2,
         )
         return None
-    trainer.load_state_dict(load_checkpoint(path))
+    state = load_checkpoint(path)
+    try:
+        trainer.load_state_dict(state)
+    except UserError:
+        raise
+    except (RuntimeError, ValueError) as exc:  # torch: missing keys, shape or group mismatch
+        first = " ".join(str(exc).split())[:300]
+        raise DataError(
+            f"The checkpoint '{path}' does not fit the model and optimizer built from the run's "
+            f"config ({first}). The config or the checkpoint was changed after training started: "
+            "restore the run's config.yaml, or start a new run with 'deepfuse train CONFIG'."
+        ) from exc
     return path
 
 
