@@ -89,5 +89,5 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_one_line(
     code, _, err = run_cli("train", "--resume", partial)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert "does not match the model being trained" in err and "shape mismatch" in err
+    assert "does not fit the model being trained" in err and "shape mismatch" in err
     assert (partial / "checkpoints").is_dir()  # nothing was deleted

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from deepfuse._utils.errors import UserError
+from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.io import atomic_write, atomic_write_json
 from deepfuse.data.formats import format_or_none
 from deepfuse.data.routes import read_input, route_for, test_feed_of
 from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.run import RunReader, check_run_dir, evaluation_file, read_run
+from deepfuse.run.layout import CONFIG_FILE
 
 __all__ = [
     "RunEvaluation",
@@ -47,6 +48,11 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], Any]:
 
     run = check_run_dir(run_dir)
     cfg = RunReader(run).config()  # the run contract's read rule (regular file, size, aliases)
+    if not isinstance(cfg.get("data"), dict):  # every run's config names its data
+        raise DataError(
+            f"'{run / CONFIG_FILE}' has no 'data' section; the file is damaged. Restore it "
+            "(it is the config the run was trained with) or train the model again."
+        )
     return run, cfg, load_model(run)
 
 

@@ -226,10 +226,25 @@ def load_model(
     Returns:
         The model, in eval mode, with identical outputs to the saved one.
     """
+    meta = read_meta(directory)
+    try:
+        return _rebuild(meta, directory, module, compile)
+    except UserError:
+        raise
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        # every value used here comes from model.json: a wrong type or a missing key is damage
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise DataError(
+            f"'{Path(directory) / META_FILE}' does not describe a model deepfuse can rebuild "
+            f"({reason}); the file is damaged. Re-save the model or train it again."
+        ) from exc
+
+
+def _rebuild(meta: dict[str, Any], directory: str | os.PathLike, module: Any, compile: bool) -> Any:
+    """The model described by ``meta`` (a read model.json), with its weights; see load_model."""
     from deepfuse.models.model import Model
     from deepfuse.models.sequential import Sequential
 
-    meta = read_meta(directory)
     arch = meta["architecture"]
     kind = arch.get("kind")
     if kind == "sequential":

@@ -189,13 +189,23 @@ def resume_latest(trainer: Any, manager: CheckpointManager) -> Path | None:
         return None
     state = load_checkpoint(path)
     problem = weights_mismatch(trainer.model.state_dict(), state.get("model") or {})
-    if problem:  # a torch "size mismatch" traceback otherwise
+    if problem:  # named tensor by tensor; torch's "size mismatch" traceback otherwise
         raise DataError(
-            f"The checkpoint '{path}' does not match the model being trained: {problem}. "
-            "Resume with the config the run was trained with (its own config.yaml), or start a "
-            "new run."
+            f"The checkpoint '{path}' does not fit the model being trained: {problem}. Restore "
+            "the run's config.yaml (the one it was trained with), or start a new run with "
+            "'deepfuse train CONFIG'."
         )
-    trainer.load_state_dict(state)
+    try:
+        trainer.load_state_dict(state)
+    except UserError:
+        raise
+    except (RuntimeError, ValueError) as exc:  # torch: optimizer groups, schedule, callbacks
+        first = " ".join(str(exc).split())[:300]
+        raise DataError(
+            f"The checkpoint '{path}' does not fit the model and optimizer built from the run's "
+            f"config ({first}). The config or the checkpoint was changed after training started: "
+            "restore the run's config.yaml, or start a new run with 'deepfuse train CONFIG'."
+        ) from exc
     return path
 
 

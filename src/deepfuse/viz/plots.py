@@ -165,7 +165,9 @@ def plot_run(run_dir: str | os.PathLike, fmt: str = "png") -> list[Path]:
         written.append(path)
 
     out.mkdir(exist_ok=True)
-    keep(plot_curves(run.history()), "curves")
+    history = run.history()
+    if history:  # an empty (damaged) history.csv: no curves, not a zero-panel figure
+        keep(plot_curves(history), "curves")
     evaluation = run.evaluation()
     if evaluation:
         matrix = evaluation.get("confusion_matrix")
