@@ -121,3 +121,23 @@ def test_pandas_input_and_bad_config():
     assert batch["numeric"][:, 1].tolist() == [1.0, 0.0, 1.0]
     with pytest.raises(Exception, match="Not a preprocessor config"):
         Preprocessor.from_config({"format": "other"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value"),
+    [("numeric", "mean", None), ("numeric", "std", 0.0), ("numeric", "missing", -1)],
+)
+def test_a_damaged_saved_state_is_refused_at_load(kind, key, value):
+    """Regression (issue 11): a model.json whose preprocessing said mean=null loaded, then
+    transform raised TypeError (exit 1)."""
+    import pyarrow as pa
+
+    from deepfuse._utils.errors import DataError
+    from deepfuse.data import Preprocessor
+
+    table = pa.table({"age": [1.0, 2.0, 3.0, 4.0], "y": ["a", "b", "a", "b"]})
+    config = Preprocessor().fit(table, "y").get_config()
+    Preprocessor.from_config(config)  # the sound state loads
+    config["encoders"]["age"][key] = value
+    with pytest.raises(DataError, match=rf"column 'age' is damaged: '{key}' must be"):
+        Preprocessor.from_config(config)

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from deepfuse._utils.errors import ConfigError, DataError, did_you_mean
+from deepfuse._utils.errors import ConfigError, DataError, did_you_mean, short_repr
 from deepfuse.data.encoders import BinaryEncoder, CategoricalEncoder, NumericEncoder, TargetEncoder
 from deepfuse.data.images import ImageEncoder
 from deepfuse.data.io import as_table
@@ -410,10 +410,13 @@ class Preprocessor:
                 continue
             enc_cfg = dict(config["encoders"][spec.name])
             kind = {"text": TextEncoder, "image": ImageEncoder, **_ENCODERS}[spec.type]
+            _check_state(kind, enc_cfg, spec.name)
             pre._encoders[spec.name] = (
                 kind.from_config(enc_cfg) if kind is TextEncoder else kind(**enc_cfg)
             )
         t = pre._schema.target
+        if t is not None:
+            _check_state(TargetEncoder, {"classes": t.classes}, t.name)
         pre._target = None if t is None else TargetEncoder(t.name, t.classes)
         return pre
 
@@ -429,6 +432,59 @@ class Preprocessor:
             + ", ".join(f"{k}={v}" for k, v in kinds.items() if v)
             + ")"
         )
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _labels(v: Any) -> bool:
+    return v is None or (
+        isinstance(v, list) and all(isinstance(x, str | int | float | bool) for x in v)
+    )
+
+
+#: What a saved encoder state must hold, field by field (what ``get_config`` writes). A
+#: ``model.json`` that says otherwise is refused when it is loaded, not later mid-transform.
+_STATE_RULES: dict[type, dict[str, tuple[Any, str]]] = {
+    NumericEncoder: {
+        "mean": (_finite, "a finite number"),
+        "std": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+        "missing": (_count, "a count >= 0"),
+    },
+    BinaryEncoder: {
+        "values": (lambda v: _labels(v) and (v is None or len(v) <= 2), "at most 2 labels"),
+        "fill": (_finite, "a finite number"),
+        "missing": (_count, "a count >= 0"),
+    },
+    CategoricalEncoder: {
+        "categories": (lambda v: _labels(v) and v is not None, "a list of labels"),
+        "missing": (_count, "a count >= 0"),
+    },
+    TargetEncoder: {"classes": (_labels, "a list of labels or null")},
+}
+
+
+def _check_state(kind: type, state: dict[str, Any], name: str) -> None:
+    """Refuse a saved encoder state of the wrong shape (a damaged or hand-edited model.json).
+
+    Example:
+        >>> _check_state(NumericEncoder, {"name": "age", "mean": None, "std": 1.0}, "age")
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.DataError: The saved preprocessing of column 'age' is damaged: 'mean' must be a finite number, got None. Retrain the model, or restore its model.json.
+    """
+    for key, (ok, expected) in _STATE_RULES.get(kind, {}).items():
+        if key in state and not ok(state[key]):
+            got = short_repr(state[key])
+            raise DataError(
+                f"The saved preprocessing of column {short_repr(name)} is damaged: {key!r} must "
+                f"be {expected}, got {got}. Retrain the model, or restore its model.json."
+            )
 
 
 def _as_table(data: Any) -> pa.Table:
