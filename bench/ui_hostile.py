@@ -39,17 +39,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.ui.conftest / tests.ui.hostile: the run file formats
 
+from bench.machine import cpu_model  # noqa: E402
+
 NORMAL = [f"normal{i}-2026010{i}-100000" for i in range(1, 6)]
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _rss_mb(pid: int) -> float:
@@ -177,7 +169,7 @@ def report(args, results, rss, sent, alive, build_s, steps_mb) -> str:
     lines = [
         "# The dashboard under load with hostile run folders (`bench/ui_hostile.py`)",
         "",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {_cpu()}, "
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {cpu_model()}, "
         f"{os.cpu_count()} cores online; python {platform.python_version()}",
         f"- command: `python bench/ui_hostile.py --requests {args.requests} --huge-steps "
         f"{args.huge_steps}` (runs folder built in {build_s:.1f} s; the huge steps.csv is "
