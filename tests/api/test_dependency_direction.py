@@ -3,32 +3,17 @@ imports ``deepfuse.api``; ``deepfuse.data`` imports no layer above it."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import deepfuse
+from source_imports import imported
 
 SRC = Path(deepfuse.__file__).parent
 PACKAGES = sorted(
     p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").is_file()
 ) + sorted(p.stem for p in SRC.glob("*.py") if p.stem != "__init__")
-
-
-def imported(package: str) -> set[str]:
-    """Every module named by an import statement anywhere in ``deepfuse.<package>`` (function
-    bodies included: a lazy import is an edge too)."""
-    paths = [SRC / f"{package}.py"] if (SRC / f"{package}.py").is_file() else []
-    paths += sorted((SRC / package).rglob("*.py")) if (SRC / package).is_dir() else []
-    names = set()
-    for path in paths:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names.add(node.module)
-            elif isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-    return names
 
 
 def packages_of(names: set[str]) -> set[str]:

@@ -3,7 +3,6 @@ other way round, and IMDB's word indices come from the one text implementation."
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import numpy as np
@@ -12,21 +11,9 @@ import deepfuse
 from deepfuse._utils import text as text_rules
 from deepfuse.data import TextEncoder, pad_sequences, tokenize
 from deepfuse.datasets import imdb
+from source_imports import imported
 
 SRC = Path(deepfuse.__file__).parent
-
-
-def imported(package: str) -> set[str]:
-    """Every module named by an import statement anywhere in ``deepfuse.<package>`` (function
-    bodies included: a lazy import is an edge of the graph too)."""
-    names = set()
-    for path in (SRC / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names.add(node.module)
-            elif isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-    return names
 
 
 def test_datasets_import_nothing_of_data():

@@ -3,7 +3,6 @@ dashboard and `deepfuse info` start fast. Each import runs in a fresh interprete
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import deepfuse
+from source_imports import imported
 
 SRC = Path(deepfuse.__file__).parent
 
@@ -45,22 +45,10 @@ def test_the_check_can_fail():
     assert done.returncode != 0 and "AssertionError" in done.stderr
 
 
-def _imported(package: str) -> set[str]:
-    """Every module named by an import statement anywhere in ``deepfuse.<package>``."""
-    names = set()
-    for path in (SRC / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names.add(node.module)
-            elif isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-    return names
-
-
 @pytest.mark.parametrize("package", ["report", "viz", "ui", "run"])
 def test_readers_of_runs_never_import_the_api(package):
     upward = sorted(
-        n for n in _imported(package) if n == "deepfuse.api" or n.startswith("deepfuse.api.")
+        n for n in imported(package) if n == "deepfuse.api" or n.startswith("deepfuse.api.")
     )
     assert upward == []
 
@@ -69,7 +57,7 @@ def test_run_imports_only_stdlib_utils_and_config():
     allowed = ("deepfuse._utils", "deepfuse.config", "deepfuse.run")
     others = sorted(
         n
-        for n in _imported("run")
+        for n in imported("run")
         if n.startswith("deepfuse.") and not n.startswith(allowed)  # `import deepfuse`: version
     )
     assert others == []
