@@ -269,12 +269,9 @@ def _rows(run: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if k != "time"} for row in csv.DictReader(fh)]
 
 
-@pytest.fixture(
-    scope="module", params=["quick", pytest.param("full", marks=pytest.mark.slow)]
-)  # the full plan (25 kills) takes about three times as long: -m slow, run by .ci/run
-def killed_and_resumed(request, tmp_path_factory):
-    plan = PLANS[request.param]
-    tmp = tmp_path_factory.mktemp("sigkill")
+def _drive(tmp: Path, plan: list) -> tuple[list, Path, Path]:
+    """Run the driver on a fresh table: the planned interruptions, each resumed, and an
+    uninterrupted baseline; return its per-attempt results, the run and the baseline folders."""
     config = tmp / "table.yaml"
     config.write_text(CONFIG.format(csv=_table(tmp / "table.csv")))
     driver = tmp / "driver.py"
@@ -288,6 +285,16 @@ def killed_and_resumed(request, tmp_path_factory):
     results = json.loads(proc.stdout.strip().splitlines()[-1])
     (run,) = (tmp / "out").iterdir()
     (base,) = (tmp / "base").iterdir()
+    return results, run, base
+
+
+@pytest.fixture(
+    scope="module", params=["quick", pytest.param("full", marks=pytest.mark.slow)]
+)  # the full plan (25 kills) takes about three times as long: -m slow, run by .ci/run
+def killed_and_resumed(request, tmp_path_factory):
+    plan = PLANS[request.param]
+    tmp = tmp_path_factory.mktemp("sigkill")
+    results, run, base = _drive(tmp, plan)
     return results, run, base, plan
 
 
@@ -405,19 +412,7 @@ DISK_FULL = [
 @pytest.fixture(scope="module")
 def disk_filled_and_resumed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("diskfull")
-    config = tmp / "table.yaml"
-    config.write_text(CONFIG.format(csv=_table(tmp / "table.csv")))
-    driver = tmp / "driver.py"
-    driver.write_text(DRIVER)
-    proc = subprocess.run(
-        [sys.executable, str(driver), str(config), str(tmp / "out"), str(tmp / "base"),
-         json.dumps(DISK_FULL)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
-    (run,) = (tmp / "out").iterdir()
-    (base,) = (tmp / "base").iterdir()
+    results, run, base = _drive(tmp, DISK_FULL)
     return results, run, base
 
 
