@@ -16,8 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
@@ -25,9 +27,9 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
 from deepfuse._utils.registry import Registry
-from deepfuse.layers import regularizers
+from deepfuse.layers import regularizers, symbolic
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "training_mode"]
 
 # Every concrete Layer subclass, by class name (filled by ``Layer.__init_subclass__``); lookups
 # ignore case, ``_`` and spaces, so ``"max_pool2d"`` finds ``MaxPool2D``.
@@ -65,6 +67,7 @@ class Layer(nn.Module):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
             LAYER_CLASSES.register(cls.__name__, cls)
+        cls._forward_takes_training = "training" in inspect.signature(cls.forward).parameters
 
     def __init__(
         self,
@@ -93,6 +96,26 @@ class Layer(nn.Module):
         self.built = False
         #: Full input shape used to build the weights (batch dim as ``None``), JSON-able.
         self.build_shape: list[int | None] | None = None
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the layer: on tensors (torch), or on ``keras.Input`` tensors (functional API).
+
+        ``training=True/False`` (Keras' call argument) runs this one call in that mode, so
+        ``generator(z, training=False)`` inside a custom ``train_step`` disables dropout and uses
+        BatchNorm's running statistics, as in Keras.
+        """
+        if symbolic.has_symbolic(args):
+            return symbolic.call_layer(self, args, kwargs)
+        if "training" in kwargs and not self._forward_takes_training:
+            training = kwargs.pop("training")
+            if training is not None and bool(training) != self.training:
+                with training_mode(self, bool(training)):
+                    return super().__call__(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+    #: Whether ``forward`` itself takes ``training=`` (then it is passed through untouched).
+    _forward_takes_training: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ building
     @property
@@ -218,6 +241,29 @@ class Layer(nn.Module):
 
 
 # ---------------------------------------------------------------------- helpers
+@contextmanager
+def training_mode(module: nn.Module, training: bool) -> Iterator[None]:
+    """Run a block with ``module`` (and its children) in train or eval mode, then restore each
+    submodule's own mode.
+
+    Example:
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Dropout(0.5))
+        >>> with training_mode(net, False):
+        ...     net[0].training
+        False
+        >>> net[0].training
+        True
+    """
+    modes = [(m, m.training) for m in module.modules()]
+    module.train(training)
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def channels_first_shape(shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
     """Per-sample image shape to ``(C, H, W)``.
 
