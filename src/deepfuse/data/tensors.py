@@ -50,6 +50,7 @@ from deepfuse.data.columns import as_array, is_numeric_type
 
 __all__ = [
     "cast",
+    "check_rows",
     "feature_matrix",
     "images_to_tensor",
     "is_channels_last",
@@ -291,7 +292,20 @@ def to_tensor_dict(x: Any, y: Any = None) -> dict[str, torch.Tensor]:
                 "Both x (a dict with key 'y') and y were given; rename the input key 'y'."
             )
         out[Y_KEY] = to_tensor(y, label=True, name=Y_KEY)
-    rows = {k: int(v.shape[0]) for k, v in out.items() if v.dim() > 0}
+    check_rows(out)
+    return out
+
+
+def check_rows(batch: Mapping[str, torch.Tensor]) -> None:
+    """Every array of a dataset has the same number of rows, and at least one.
+
+    Example:
+        >>> check_rows({"x": torch.zeros(3, 2), "y": torch.zeros(2)})
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.DataError: Inputs have different numbers of rows: {'x': 3, 'y': 2}. Every input and the target must have the same number of rows.
+    """
+    rows = {k: int(v.shape[0]) for k, v in batch.items() if v.dim() > 0}
     if len(set(rows.values())) > 1:
         raise DataError(
             f"Inputs have different numbers of rows: {rows}. Every input and the target must "
@@ -299,4 +313,3 @@ def to_tensor_dict(x: Any, y: Any = None) -> dict[str, torch.Tensor]:
         )
     if rows and next(iter(rows.values())) == 0:
         raise DataError("The dataset is empty (0 rows). Pass at least one sample.")
-    return out

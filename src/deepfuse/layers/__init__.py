@@ -23,7 +23,6 @@ from deepfuse.layers.core import (
     Dropout,
     Embedding,
     Flatten,
-    Input,
     InputLayer,
     Reshape,
 )
@@ -48,6 +47,8 @@ from deepfuse.layers.pooling import (
 )
 from deepfuse.layers.registry import deserialize, get, names, register, serialize
 from deepfuse.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN
+from deepfuse.layers.symbolic import Input, SymbolicTensor
+from deepfuse.layers.tensor_ops import TensorOp
 
 # Keras aliases resolve by name too: layers.get("MaxPooling2D"), layers.get("BatchNormalization").
 for _alias, _cls in {
@@ -105,6 +106,8 @@ __all__ = [
     "MaxPooling2D",
     "Reshape",
     "SimpleRNN",
+    "SymbolicTensor",
+    "TensorOp",
     "activations",
     "deserialize",
     "get",

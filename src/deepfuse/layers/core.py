@@ -34,7 +34,6 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
-    "Input",
     "InputLayer",
     "Reshape",
 ]
@@ -328,7 +327,7 @@ class InputLayer(Layer):
 
     Example:
         >>> import torch
-        >>> Input(shape=(784,)).input_shape
+        >>> InputLayer(shape=(784,)).input_shape
         (784,)
     """
 
@@ -351,6 +350,3 @@ class InputLayer(Layer):
         cfg = super().get_config()
         shape = cfg.pop("input_shape", None)
         return {**cfg, "shape": shape}
-
-
-Input = InputLayer

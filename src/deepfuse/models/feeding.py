@@ -28,9 +28,9 @@ import torch
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.data.memory import InMemoryLoader
 from deepfuse.data.streaming.dataset import LazyDataset
-from deepfuse.data.tensors import X_KEY, Y_KEY, to_tensor_dict
+from deepfuse.data.tensors import X_KEY, Y_KEY, check_rows, to_tensor, to_tensor_dict
 from deepfuse.distributed.sharding import PreSharded, ShardedLoader
-from deepfuse.models import layout
+from deepfuse.models import layout, multi_io
 from deepfuse.models.inputs import ForeignBatches, ResumableForeignBatches, is_array_like
 from deepfuse.training.protocols import ResumableData
 
@@ -142,7 +142,15 @@ def make_loader(model: Any, x: Any, y: Any, *, batch_size: int, shuffle: bool) -
 def to_tensors(model: Any, x: Any, y: Any) -> dict[str, torch.Tensor]:
     if model.preprocessor is not None and is_table(x):
         x = preprocess_table(model, x)
-    if isinstance(x, Mapping) and model.target_key in x and y is None:
+    x = multi_io.arrange_inputs(model, x)
+    targets = multi_io.arrange_targets(model, y)
+    if targets is not None:  # several outputs: one target array per output
+        tensors = to_tensor_dict(x)
+        for name, value in targets.items():
+            key = multi_io.target_key_of(model, name)
+            tensors[key] = to_tensor(value, label=True, name=key)
+        check_rows(tensors)
+    elif isinstance(x, Mapping) and model.target_key in x and y is None:
         tensors = to_tensor_dict(
             {k: v for k, v in x.items() if k != model.target_key}, x[model.target_key]
         )

@@ -14,6 +14,7 @@ from torch import nn
 
 __all__ = [
     "detach_final_activation",
+    "final_activation",
     "first_leaf",
     "fuse_output_activation",
     "has_unbuilt_layers",
@@ -141,3 +142,16 @@ def to_model_layout(x: torch.Tensor, input_layout: str | None) -> torch.Tensor:
     if input_layout == "add_channel" and x.dim() == 3:
         return x.unsqueeze(1)
     return x
+
+
+def final_activation(model: nn.Module) -> str | None:
+    """The activation name of the model's last layer (``None`` when it has none or is unknown)."""
+    found = last_leaf(model)
+    if found is None:
+        return None
+    layer = found[2]
+    if isinstance(layer, nn.Softmax):
+        return "softmax"
+    if isinstance(layer, nn.Sigmoid):
+        return "sigmoid"
+    return getattr(layer, "activation_name", None)

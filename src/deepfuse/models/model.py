@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +30,9 @@ from torch import nn
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.seed import seed_everything
 from deepfuse.data.tensors import Y_KEY
-from deepfuse.models import feeding, layout
+from deepfuse.layers import symbolic
+from deepfuse.models import feeding, layout, multi_io
+from deepfuse.models.functional import Functional, GraphAccess, is_symbolic_structure
 from deepfuse.models.results import Scores
 from deepfuse.models.serialization import jsonable
 from deepfuse.training.callbacks.base import History
@@ -39,7 +43,7 @@ from deepfuse.training.trainer import Trainer
 __all__ = ["Model"]
 
 
-class Model(nn.Module):
+class Model(GraphAccess, nn.Module):
     """A trainable model: any ``nn.Module`` plus ``compile``/``fit``/``evaluate``/``predict``.
 
     Args:
@@ -47,14 +51,42 @@ class Model(nn.Module):
         name: A display name (used by ``summary``).
     """
 
-    def __init__(self, module: nn.Module | None = None, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        module: Any = None,
+        outputs: Any = None,
+        *,
+        inputs: Any = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
+        if kwargs:
+            raise UserError(
+                f"Model() got unexpected argument(s) {sorted(kwargs)}; it takes a module, or "
+                "inputs= and outputs= (the functional API), and name=."
+            )
+        if inputs is None and is_symbolic_structure(module):
+            inputs, module = module, None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise UserError(
+                    "The functional API needs both: Model(inputs=keras.Input(...), outputs=...)."
+                )
+            module = Functional(inputs, outputs)
         if module is not None and not isinstance(module, nn.Module):
             raise UserError(
-                f"Model(module) expects a torch.nn.Module; got {type(module).__name__}."
+                f"Model(module) expects a torch.nn.Module, or inputs= and outputs= (the "
+                f"functional API); got {type(module).__name__}."
             )
         self.module = module
-        self.name = name or (type(module).__name__ if module is not None else type(self).__name__)
+        self.name = name or (
+            "functional"
+            if isinstance(module, Functional)
+            else type(module).__name__
+            if module is not None
+            else type(self).__name__
+        )
         self.optimizer: torch.optim.Optimizer | None = None
         # Loss and metrics are not submodules: their buffers must not enter state_dict().
         object.__setattr__(self, "loss_fn", None)
@@ -79,10 +111,22 @@ class Model(nn.Module):
         self.stop_training = False
 
     # ------------------------------------------------------------------ forward
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the model on tensors, or on symbolic tensors (a model used as a layer)."""
+        if symbolic.has_symbolic(args):
+            return symbolic.call_layer(self, args, kwargs)
+        return super().__call__(*args, **kwargs)
+
     def forward(self, x: Any) -> Any:
         if self.module is None:
+            call = getattr(self, "call", None)
+            if callable(call):  # a Keras-style subclass defines call(inputs[, training])
+                if _takes_training(type(self)):
+                    return call(x, training=self.training)
+                return call(x)
             raise NotImplementedError(
-                "Model has no module: pass one (Model(my_module)) or subclass Model and define forward()."
+                "Model has no module: pass one (Model(my_module)), use the functional API "
+                "(Model(inputs, outputs)), or subclass Model and define forward() or call()."
             )
         return self.module(x)
 
@@ -98,6 +142,7 @@ class Model(nn.Module):
         grad_clip: float | Mapping[str, float] | None = None,
         schedule: Any = None,
         adversarial: Mapping[str, Any] | None = None,
+        loss_weights: Any = None,
     ) -> None:
         """Choose the optimizer, loss, metrics, penalties and learning-rate schedule.
 
@@ -116,6 +161,9 @@ class Model(nn.Module):
             adversarial: Adversarial training, e.g. ``{"attack": "fgsm", "eps": 0.1,
                 "ratio": 0.5}``: that share of every training batch is replaced by attacked
                 rows (see :mod:`deepfuse.adversarial.training`).
+            loss_weights: Several outputs: a list or dict of loss weights (Keras'); ``loss`` and
+                ``metrics`` may then be lists or dicts keyed by output name
+                (see :mod:`deepfuse.models.multi_io`).
         """
         from deepfuse import losses as losses_mod
         from deepfuse import metrics as metrics_mod
@@ -138,10 +186,20 @@ class Model(nn.Module):
             "schedule": schedule,
             "adversarial": jsonable(adversarial),
         }
-        object.__setattr__(self, "loss_fn", losses_mod.get(loss))
-        object.__setattr__(
-            self, "metric_set", metrics_mod.MetricSet([metrics_mod.get(m) for m in (metrics or [])])
-        )
+        if loss_weights is not None:
+            self._compile_args["loss_weights"] = jsonable(loss_weights)
+        multi = multi_io.compile_outputs(self, loss, metrics, loss_weights)
+        if multi is not None:  # several outputs: one loss and metrics per output
+            self._compile_args["metrics"] = jsonable(metrics)
+            object.__setattr__(self, "loss_fn", multi[0])
+            object.__setattr__(self, "metric_set", multi[1])
+        else:
+            object.__setattr__(self, "loss_fn", losses_mod.get(loss))
+            object.__setattr__(
+                self,
+                "metric_set",
+                metrics_mod.MetricSet([metrics_mod.get(m) for m in (metrics or [])]),
+            )
         if hasattr(optimizer, "get_config") and not isinstance(optimizer, torch.optim.Optimizer):
             optimizer = optimizer.get_config()  # deepfuse.optimizers.Adam(...) and friends
         self._optimizer_spec = optimizer
@@ -152,6 +210,11 @@ class Model(nn.Module):
         activation, loss_fn = layout.fuse_output_activation(self, self.loss_fn)
         if activation is not None:
             self.output_activation = activation
+        elif multi is None and layout.final_activation(self) in ("sigmoid", "softmax"):
+            # The model keeps its sigmoid/softmax (a loss that takes probabilities, e.g. mse):
+            # classification metrics must not read those probabilities as logits.
+            for metric in self.metric_set.metrics.values():
+                multi_io.expect_probabilities(metric)
         object.__setattr__(self, "loss_fn", loss_fn)
         self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
 
@@ -190,9 +253,10 @@ class Model(nn.Module):
 
     def split_batch(self, batch: dict[str, torch.Tensor]) -> tuple[Any, torch.Tensor | None]:
         """``batch`` → ``(inputs, target)``; inputs are a tensor for single-input models."""
+        target = multi_io.targets_from_batch(self, batch)
         if self._single_input:
-            return batch[self._input_keys[0]], batch.get(self.target_key)
-        return {k: batch[k] for k in self._input_keys}, batch.get(self.target_key)
+            return batch[self._input_keys[0]], target
+        return {k: batch[k] for k in self._input_keys}, target
 
     def compute_loss(self, outputs: Any, target: torch.Tensor | None) -> torch.Tensor:
         """The compiled loss plus L1/L2 penalties (global and per layer)."""
@@ -209,7 +273,9 @@ class Model(nn.Module):
 
     def update_metrics(self, outputs: Any, target: torch.Tensor | None) -> None:
         if self.metric_set is not None and target is not None and len(self.metric_set):
-            self.metric_set.update(outputs.detach(), target)
+            self.metric_set.update(
+                outputs.detach() if isinstance(outputs, torch.Tensor) else outputs, target
+            )
 
     def reset_metrics(self) -> None:
         if self.metric_set is not None:
@@ -355,8 +421,16 @@ class Model(nn.Module):
         chunks = []
         for batch in loader:
             inputs, _ = self.split_batch(batch)
-            chunks.append(self.apply_output_activation(self(inputs)).cpu())
-        return torch.cat(chunks).numpy()
+            outputs = self(inputs)
+            if isinstance(outputs, torch.Tensor):
+                chunks.append(self.apply_output_activation(outputs).cpu())
+            else:  # several outputs: a list or dict of tensors
+                chunks.append(
+                    {k: t.cpu() for k, t in outputs.items()}
+                    if isinstance(outputs, Mapping)
+                    else [t.cpu() for t in outputs]
+                )
+        return multi_io.outputs_to_numpy(chunks, self)
 
     def apply_output_activation(self, outputs: torch.Tensor) -> torch.Tensor:
         """Apply the final activation that was fused into the loss (softmax or sigmoid)."""
@@ -398,6 +472,12 @@ class Model(nn.Module):
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+@functools.cache
+def _takes_training(cls: type) -> bool:
+    """Whether ``cls.call`` (a Keras-style subclass) accepts ``training=``."""
+    return "training" in inspect.signature(cls.call).parameters
 
 
 def _adversarial_step(spec: Mapping[str, Any] | None) -> StepExtension | None:

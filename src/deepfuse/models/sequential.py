@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import UserError
+from deepfuse.layers.symbolic import SymbolicTensor
 from deepfuse.models.model import Model
 
 __all__ = ["Sequential"]
@@ -51,6 +52,8 @@ class Sequential(Model):
 
     def add(self, layer: nn.Module, *, build: bool = True) -> None:
         """Append a layer (Keras ``model.add``); builds it at once when the input shape is known."""
+        if isinstance(layer, SymbolicTensor) and layer.node.layer is None:
+            layer = _input_layer(layer)  # Sequential([keras.Input(shape=...), ...])
         if not isinstance(layer, nn.Module):
             raise UserError(f"Sequential layers must be torch.nn.Module objects; got {layer!r}.")
         self.module.append(layer)
@@ -72,13 +75,22 @@ class Sequential(Model):
         if len(shape) == 3 and tuple(shape) != tuple(declared):
             self.input_layout = "channels_last"  # arrays are converted once at the data boundary
         dtype = getattr(first, "input_dtype", None) or torch.float32
-        example = torch.zeros((2, *shape), dtype=dtype)
+        # A dimension declared None (sequences of any length) gets a stand-in size.
+        example = torch.zeros((2, *(40 if d is None else d for d in shape)), dtype=dtype)
         self.setup({"x": example}, for_training=False)
 
     def get_architecture(self) -> dict[str, Any]:
-        from deepfuse import layers as layers_mod
+        from deepfuse.models.serialization import module_spec
 
-        return {
-            "kind": "sequential",
-            "layers": [layers_mod.serialize(layer) for layer in self.module],
-        }
+        return {"kind": "sequential", "layers": [module_spec(layer) for layer in self.module]}
+
+
+def _input_layer(tensor: SymbolicTensor) -> nn.Module:
+    """The ``InputLayer`` a ``keras.Input`` tensor stands for at the head of a Sequential."""
+    from deepfuse.layers import InputLayer
+
+    spec = tensor.node.input_spec
+    layer = InputLayer(shape=tuple(spec["shape"]), name=spec["name"])
+    if spec["dtype"] != "float32":
+        layer.input_dtype = getattr(torch, spec["dtype"])  # ids: the eager build uses int64
+    return layer

@@ -61,7 +61,7 @@ INPUT_DTYPES: dict[str, torch.dtype] = {
 # At most this many values per sample in an ``input_spec`` shape (the loader builds a dummy batch
 # of two from it): 2**25 float32 values = 128 MiB per sample, e.g. a 3 x 3344 x 3344 image.
 MAX_INPUT_ELEMENTS = 2**25
-_KINDS = ("sequential", "zoo", "module")
+_KINDS = ("sequential", "functional", "zoo", "module")
 
 
 def input_dtype(name: object, where: object = "input_spec") -> torch.dtype:
@@ -124,6 +124,13 @@ def _check_architecture(arch: Any, path: Path) -> None:
         and all(isinstance(spec, dict) for spec in arch["layers"])
     ):
         problem = "a sequential architecture needs 'layers', a list of layer objects"
+    elif kind == "functional" and not (
+        isinstance(arch.get("layers"), dict)
+        and isinstance(arch.get("inputs"), list)
+        and isinstance(arch.get("nodes"), list)
+        and isinstance(arch.get("outputs"), dict)
+    ):
+        problem = "a functional architecture needs 'layers', 'inputs', 'nodes' and 'outputs'"
     elif kind == "zoo" and not isinstance(arch.get("name"), str):
         problem = "a zoo architecture needs 'name', the zoo model's name"
     elif kind == "zoo" and not isinstance(arch.get("kwargs", {}), dict):
@@ -161,14 +168,63 @@ def _check_input_spec(spec: Any, path: Path) -> None:
 
 
 def architecture_of(model: Any) -> dict[str, Any]:
-    """How to rebuild ``model``: sequential layers, a zoo builder with kwargs, or a user module."""
+    """How to rebuild ``model``: sequential layers, a functional graph, a zoo builder with kwargs,
+    or a user module."""
+    from deepfuse.models.functional import Functional, graph_architecture
+
     get_arch = getattr(model, "get_architecture", None)
     if callable(get_arch):
         return get_arch()
+    if isinstance(model.module, Functional):
+        return graph_architecture(model.module, module_spec)
     if model.architecture is not None:
         return model.architecture
     module = model.module if model.module is not None else model
     return {"kind": "module", "class": f"{type(module).__module__}.{type(module).__qualname__}"}
+
+
+def module_spec(module: nn.Module) -> dict[str, Any]:
+    """A layer's ``{"class_name", "config"}``, or a nested model's name and architecture."""
+    from deepfuse import layers as layers_mod
+    from deepfuse.models.model import Model
+
+    if isinstance(module, Model):
+        return {"class_name": "Model", "name": module.name, "architecture": architecture_of(module)}
+    if isinstance(module, layers_mod.Layer):
+        return layers_mod.serialize(module)
+    raise UserError(
+        f"The model holds a {type(module).__name__} (a plain torch module), which deepfuse "
+        "cannot describe in model.json. Use deepfuse layers, or wrap the whole network: "
+        "Model(MyNet()).save(dir), then deepfuse.load(dir, module=MyNet())."
+    )
+
+
+def module_from_spec(spec: dict[str, Any]) -> nn.Module:
+    """The layer or nested model that :func:`module_spec` described."""
+    from deepfuse import layers as layers_mod
+
+    if spec.get("class_name") == "Model":
+        return _model_from_architecture(spec["architecture"], spec.get("name"))
+    return layers_mod.deserialize(spec)
+
+
+def _model_from_architecture(arch: dict[str, Any], name: str | None) -> Any:
+    from deepfuse.models.functional import rebuild_graph
+    from deepfuse.models.model import Model
+    from deepfuse.models.sequential import Sequential
+
+    kind = arch.get("kind")
+    if kind == "sequential":
+        return Sequential([module_from_spec(spec) for spec in arch["layers"]], name=name)
+    if kind == "functional":
+        return Model(rebuild_graph(arch, module_from_spec), name=name)
+    if kind == "zoo":
+        from deepfuse.models import zoo
+
+        model = Model(zoo.get(arch["name"], **arch.get("kwargs", {})), name=name)
+        model.architecture = arch
+        return model
+    raise DataError(f"A nested model of kind {kind!r} cannot be rebuilt from model.json.")
 
 
 def save_model(model: Any, directory: str | os.PathLike) -> None:
@@ -243,21 +299,11 @@ def load_model(
 def _rebuild(meta: dict[str, Any], directory: str | os.PathLike, module: Any, compile: bool) -> Any:
     """The model described by ``meta`` (a read model.json), with its weights; see load_model."""
     from deepfuse.models.model import Model
-    from deepfuse.models.sequential import Sequential
 
     arch = meta["architecture"]
     kind = arch.get("kind")
-    if kind == "sequential":
-        from deepfuse import layers as layers_mod
-
-        model: Model = Sequential(
-            [layers_mod.deserialize(spec) for spec in arch["layers"]], name=meta.get("name")
-        )
-    elif kind == "zoo":
-        from deepfuse.models import zoo
-
-        model = Model(zoo.get(arch["name"], **arch.get("kwargs", {})), name=meta.get("name"))
-        model.architecture = arch
+    if kind in ("sequential", "functional", "zoo"):
+        model: Model = _model_from_architecture(arch, meta.get("name"))
     elif kind == "module":
         if module is None:
             raise UserError(

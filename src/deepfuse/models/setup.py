@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse.models import layout
+from deepfuse.models import layout, multi_io
 
 __all__ = ["check_input_shapes", "setup"]
 
@@ -27,7 +27,7 @@ __all__ = ["check_input_shapes", "setup"]
 def setup(model: Any, example: dict[str, torch.Tensor], *, for_training: bool = True) -> None:
     """Build ``model``'s lazy layers from ``example``, then (to train) create its optimizer once."""
     if model._input_keys is None:
-        keys = [k for k in example if k != model.target_key]
+        keys = [k for k in example if not multi_io.is_target_key(model, k)]
         if not keys:
             raise DataError("The batch holds only the target; no input features were given.")
         model._input_keys = keys

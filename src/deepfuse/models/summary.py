@@ -17,7 +17,7 @@ from torch import nn
 from deepfuse.models import layout
 from deepfuse.models.serialization import input_dtype
 
-__all__ = ["layer_rows", "summarize"]
+__all__ = ["graph_rows", "layer_rows", "summarize"]
 
 
 def _shape_of(output: Any) -> str:
@@ -68,15 +68,43 @@ def layer_rows(model: Any) -> list[tuple[str, str, str, int]]:
     return rows
 
 
+def graph_rows(model: Any) -> list[tuple[str, str, str, str]]:
+    """``(name (type), output shape, parameters, connected to)`` per call of a functional model,
+    inputs first; shapes in Keras layout, a layer's parameters counted at its first call."""
+    graph = model.module
+    rows = [(f"{t.name} (InputLayer)", str(t.shape), "0", "-") for t in graph.input_tensors]
+    seen: set[int] = set()
+    for node in graph.nodes:
+        layer = node.layer
+        count = 0 if id(layer) in seen else sum(p.numel() for p in layer.parameters())
+        seen.add(id(layer))
+        shapes = [str(t.shape) for t in node.outputs]
+        parents = [t.name if t.node.layer is None else graph.layer_of(t.node) for t in node.parents]
+        rows.append(
+            (
+                f"{graph.layer_of(node)} ({type(layer).__name__})",
+                shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]",
+                f"{count:,}",
+                ", ".join(parents) or "-",
+            )
+        )
+    return rows
+
+
 def summarize(model: Any) -> str:
     """Render the summary table of ``model`` (output shapes need a built model)."""
-    rows = [("Layer (type)", "Output Shape", "Param #")]
-    for label, kind, shape, count in layer_rows(model):
-        rows.append((f"{label} ({kind})", shape, f"{count:,}"))
+    from deepfuse.models.functional import Functional
+
+    if isinstance(getattr(model, "module", None), Functional):
+        rows = [("Layer (type)", "Output Shape", "Param #", "Connected to"), *graph_rows(model)]
+    else:
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for label, kind, shape, count in layer_rows(model):
+            rows.append((f"{label} ({kind})", shape, f"{count:,}"))
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    rule = "─" * (sum(widths) + 6)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    rule = "─" * (sum(widths) + 2 * len(widths))
     lines = [f'Model: "{model.name}"', rule]
     for i, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
@@ -93,13 +121,19 @@ def summarize(model: Any) -> str:
     return "\n".join(lines)
 
 
+def _is_model(module: nn.Module) -> bool:
+    from deepfuse.models.model import Model  # a nested model is one row, as in Keras
+
+    return isinstance(module, Model)
+
+
 def _named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The layers to list: deepfuse layers as units, torch containers expanded."""
     out: list[tuple[str, nn.Module]] = []
 
     def walk(prefix: str, mod: nn.Module) -> None:
         children = list(mod.named_children())
-        if not children or layout._is_layer(mod):
+        if not children or layout._is_layer(mod) or _is_model(mod):
             out.append((prefix or type(mod).__name__.lower(), mod))
             return
         for name, child in children:
