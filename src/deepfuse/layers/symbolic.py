@@ -335,8 +335,17 @@ def call_layer(layer: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     results = []
     for i in (0, 1):
         example = map_structure(lambda t, i=i: t.examples[i], struct)
-        with torch.no_grad(), training_mode(layer, False):
-            results.append(layer(example, **kwargs))
+        try:
+            with torch.no_grad(), training_mode(layer, False):
+                results.append(layer(example, **kwargs))
+        except (RuntimeError, ValueError, IndexError) as exc:  # torch's words, made ours
+            shapes = map_structure(lambda t: t.shape, struct)
+            reason = " ".join(str(exc).split())[:300]
+            name = getattr(layer, "name", type(layer).__name__)
+            raise UserError(
+                f"{type(layer).__name__} '{name}' cannot be called on inputs of shape {shapes} "
+                f"(shapes in Keras layout): {reason}"
+            ) from None
     first, second = results
     if isinstance(first, torch.Tensor):
         node.outputs = [SymbolicTensor((first, second), node, 0, channels_last=channels_last)]
