@@ -109,6 +109,8 @@ class Model(GraphAccess, nn.Module):
         self._input_keys: list[str] | None = None
         self._single_input = True
         self.stop_training = False
+        if isinstance(module, Functional) and module._image_inputs:
+            self.input_layout = "channels_last"  # Input(shape=(H, W, C)): Keras images
 
     # ------------------------------------------------------------------ forward
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
