@@ -191,7 +191,12 @@ def _as_grad(grad: Any, var: torch.Tensor, *, copy: bool) -> torch.Tensor:
             )
         )
     grad = grad.detach().to(dtype=var.dtype, device=var.device)
-    return grad.clone() if copy else grad  # clipping works in place: never on the caller's tensor
+    if copy or grad.stride() != var.stride():
+        # A fresh tensor laid out like the parameter: fused kernels need matching strides (an
+        # autograd.grad of a sum is an expanded, stride-0 view), and clipping works in place,
+        # never on the caller's tensor.
+        grad = torch.empty_like(var).copy_(grad)
+    return grad
 
 
 def _count_step(optimizer: Any, args: Any, kwargs: Any) -> None:
