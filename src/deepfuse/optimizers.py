@@ -40,7 +40,17 @@ import torch
 from deepfuse._utils.errors import ConfigError, UserError, did_you_mean, format_message
 from deepfuse.training.optim import _DEFAULTS, CLIP_OPTIONS, OPTIMIZERS, _allowed, build_optimizer
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Nadam", "Optimizer", "OptimizerSpec", "RMSprop"]
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Nadam",
+    "Optimizer",
+    "OptimizerSpec",
+    "RMSprop",
+    "UnsupportedKerasFeature",
+]
 
 _COMMON = ("learning_rate", "weight_decay", *CLIP_OPTIONS, "name")
 
@@ -198,8 +208,8 @@ def _check_rate(value: Any, name: str) -> float:
             format_message(
                 f"keras.optimizers.{name} got a learning-rate schedule object; deepfuse does not "
                 "support keras.optimizers.schedules.",
-                fix="Pass a float and use compile(schedule=...) (e.g. {'name': 'exponential', "
-                "'gamma': 0.96}), or set optimizer.learning_rate from a callback.",
+                fix="Pass a float and use compile(schedule=...) (e.g. {'name': 'cosine'}), or set "
+                "optimizer.learning_rate from a callback.",
             )
         )
     raise ConfigError(
@@ -207,6 +217,21 @@ def _check_rate(value: Any, name: str) -> float:
             f"Bad learning_rate for keras.optimizers.{name}.", expected="a float >= 0", got=value
         )
     )
+
+
+class UnsupportedKerasFeature(UserError, AttributeError):
+    """A Keras name deepfuse refuses on purpose (an AttributeError too, so ``hasattr`` works)."""
+
+
+def __getattr__(name: str) -> Any:
+    """``keras.optimizers.schedules`` is refused with the alternative, not a bare AttributeError."""
+    if name == "schedules":
+        raise UnsupportedKerasFeature(
+            "keras.optimizers.schedules (ExponentialDecay, CosineDecay, ...) is not supported by "
+            "deepfuse: pass a float learning_rate and use compile(schedule=...), e.g. "
+            "{'name': 'cosine'} (per step) or {'name': 'exponential', 'gamma': 0.9} (per epoch)."
+        )
+    raise AttributeError(f"module 'deepfuse.optimizers' has no attribute {name!r}")
 
 
 class SGD(Optimizer):

@@ -236,3 +236,12 @@ def test_clear_one_line_errors():
     with pytest.raises(UserError, match="shape"):
         optimizers.SGD().apply_gradients([(torch.zeros(5), torch.nn.Parameter(torch.zeros(2)))])
     assert optimizers.Adam(name="my_adam").get_config() == {"name": "adam"}
+
+
+def test_learning_rate_schedules_are_refused_with_the_alternative():
+    with pytest.raises(UserError, match=r"keras.optimizers.schedules.*compile\(schedule=") as err:
+        optimizers.schedules.ExponentialDecay(0.01, decay_steps=100, decay_rate=0.9)
+    assert isinstance(err.value, AttributeError) and "\n" not in str(err.value)
+    assert not hasattr(optimizers, "schedules")
+    with pytest.raises(AttributeError, match="no attribute 'Adamm'"):
+        optimizers.Adamm  # noqa: B018
