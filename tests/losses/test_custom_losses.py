@@ -103,3 +103,51 @@ def test_a_keras_loss_object_trains_a_model():
     model.compile(optimizer={"name": "sgd", "lr": 0.5}, loss=L.BinaryCrossentropy(from_logits=True))
     history = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+class CustomMSE(L.Loss):
+    """keras.io's "custom losses" pattern, written as a Keras user writes it."""
+
+    def __init__(self, regularization_factor=0.1, name="custom_mse"):
+        super().__init__(name=name)
+        self.regularization_factor = regularization_factor
+
+    def call(self, y_true, y_pred):
+        mse = torch.mean(torch.square(y_true - y_pred), dim=-1)
+        reg = torch.mean(torch.square(0.5 - y_pred), dim=-1)
+        return mse + reg * self.regularization_factor
+
+
+def test_keras_style_loss_subclass_with_call():
+    g = torch.Generator().manual_seed(0)
+    y_true, y_pred = torch.rand(6, 3, generator=g), torch.rand(6, 3, generator=g)
+    per = F.mse_loss(y_pred, y_true, reduction="none").mean(-1)
+    per = per + 0.1 * F.mse_loss(y_pred, torch.full_like(y_pred, 0.5), reduction="none").mean(-1)
+    loss = CustomMSE()
+    assert loss.name == "custom_mse" and loss.reduction == "mean"
+    assert torch.allclose(loss(y_true, y_pred), per.mean())
+    assert torch.allclose(loss.compute(y_pred, y_true), per.mean())
+    w = torch.rand(6, generator=g)
+    assert torch.allclose(loss(y_true, y_pred, sample_weight=w), (per * w).mean())
+    assert L.get(loss) is loss
+    # the built-in classes keep their registry name whatever name= a Keras program passes
+    assert L.MeanSquaredError(name="my_mse").name == "mse"
+    keras_bce = L.BinaryCrossentropy(from_logits=True, name="bce", dtype="float32")
+    assert keras_bce.name == "binary_crossentropy" and keras_bce.from_logits
+    assert (
+        L.Huber(delta=2.0, name="h").delta == 2.0 and L.CosineSimilarity(axis=1, name="c").axis == 1
+    )
+
+
+def test_compile_with_a_keras_style_loss_subclass():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2)
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = np.random.default_rng(1).uniform(size=(16, 2)).astype("float32")
+    model = df.Model(net)
+    model.compile(optimizer="sgd", loss=CustomMSE(regularization_factor=0.5))
+    got = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    with torch.no_grad():
+        out, t = net(torch.from_numpy(x)), torch.from_numpy(y)
+        ref = F.mse_loss(out, t) + 0.5 * F.mse_loss(out, torch.full_like(out, 0.5))
+    assert got == pytest.approx(float(ref), rel=1e-5)

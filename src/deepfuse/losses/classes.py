@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from deepfuse._utils.errors import ConfigError, format_message, invalid_choice
 from deepfuse.losses import functional as LF
 
-__all__ = ["BinaryCrossEntropy", "CrossEntropy", "Loss", "normalize_reduction"]
+__all__ = ["BinaryCrossEntropy", "CrossEntropy", "Loss", "normalize_reduction", "weighted"]
 
 # Every accepted spelling of ``reduction`` -> the stored one. Keras' names included:
 # "sum_over_batch_size" (Keras 3's default) and "auto" (Keras 2's) are the mean, None is "none".
@@ -63,17 +63,50 @@ class Loss(nn.Module):
     ``_config_keys`` and implement ``_loss(outputs, target, reduction)``. ``compute(outputs,
     target)`` (torch order) is what deepfuse's training and evaluation code calls; calling the
     object is torch's order here and Keras' in :class:`~deepfuse.losses.keras_classes.KerasLoss`.
+
+    A Keras-style subclass that defines ``call(self, y_true, y_pred)`` (one value per sample) is
+    Keras-world: called ``loss(y_true, y_pred, sample_weight=None)``, reduced as Keras
+    (``"sum_over_batch_size"`` by default). ``name=`` and ``dtype=`` are accepted, as Keras'.
+
+    Example:
+        >>> import torch
+        >>> class CustomMSE(Loss):
+        ...     def __init__(self, factor=0.1, name="custom_mse"):
+        ...         super().__init__(name=name)
+        ...         self.factor = factor
+        ...     def call(self, y_true, y_pred):
+        ...         return ((y_true - y_pred) ** 2).mean(-1) + self.factor * y_pred.abs().mean(-1)
+        >>> loss = CustomMSE()
+        >>> loss.name, float(loss(torch.tensor([[1.0]]), torch.tensor([[3.0]])))
+        ('custom_mse', 4.300000190734863)
+        >>> float(loss.compute(torch.tensor([[3.0]]), torch.tensor([[1.0]])))  # torch order
+        4.300000190734863
     """
 
     name: ClassVar[str] = "loss"
     _config_keys: ClassVar[tuple[str, ...]] = ("reduction",)
+    _keras_call: ClassVar[bool] = False
 
-    def __init__(self, *, reduction: str | None = "mean") -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "call" in vars(cls):  # a user's Keras-style loss: Keras' order when called
+            cls._keras_call = True
+            cls.forward = _call_forward  # type: ignore[method-assign]
+
+    def __init__(
+        self, *, reduction: str | None = "mean", name: str | None = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.reduction = normalize_reduction(reduction, self.name)
+        # ``dtype`` (Keras' compute dtype) is accepted and unused: losses compute in the inputs'
+        # dtype. ``name`` renames only a user's Keras-style loss (deepfuse's name their class).
+        if name is not None and self._keras_call:
+            self.name = name  # type: ignore[misc]
 
     def _loss(self, outputs: Tensor, target: Tensor, reduction: str) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__} must implement _loss().")
+        if self._keras_call:
+            return LF.reduce(self.call(target, outputs), reduction)  # type: ignore[attr-defined]
+        raise NotImplementedError(f"{type(self).__name__} must implement _loss() or call().")
 
     def compute(self, outputs: Tensor, target: Tensor) -> Tensor:
         """The loss of ``outputs`` (predictions) against ``target``, in torch's order."""
@@ -94,6 +127,22 @@ class Loss(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+def weighted(values: Tensor, sample_weight: Any, reduction: str) -> Tensor:
+    """Keras' ``sample_weight``: per-sample ``values`` times one weight per sample, reduced."""
+    weight = torch.as_tensor(sample_weight, dtype=values.dtype, device=values.device)
+    while weight.dim() > values.dim() and weight.shape[-1] == 1:
+        weight = weight.squeeze(-1)  # (N, 1) weights against (N,) losses
+    weight = weight.reshape(weight.shape + (1,) * (values.dim() - weight.dim()))
+    return LF.reduce(values * weight, reduction)
+
+
+def _call_forward(self: Loss, y_true: Tensor, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+    """``forward`` of a user's Keras-style loss (one that defines ``call``): Keras' order."""
+    if sample_weight is None:
+        return self.compute(y_pred, y_true)
+    return weighted(self.call(y_true, y_pred), sample_weight, self.reduction)  # type: ignore[attr-defined]
 
 
 def _jsonable(value: Any) -> Any:
@@ -189,8 +238,10 @@ class CrossEntropy(_Classification):
         class_weights: Sequence[float] | Tensor | None = None,
         ignore_index: int = -100,
         reduction: str | None = "mean",
+        name: str | None = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.from_logits = self._default_from_logits if from_logits is None else bool(from_logits)
         self.label_smoothing = _check_smoothing(self.name, label_smoothing)
         self.ignore_index = int(ignore_index)
@@ -240,8 +291,10 @@ class BinaryCrossEntropy(_Classification):
         pos_weight: float | None = None,
         label_smoothing: float = 0.0,
         reduction: str | None = "mean",
+        name: str | None = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.from_logits = self._default_from_logits if from_logits is None else bool(from_logits)
         self.label_smoothing = _check_smoothing(self.name, label_smoothing)
         weight = None

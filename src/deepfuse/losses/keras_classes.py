@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message
 from deepfuse.losses import functional as LF
-from deepfuse.losses.classes import BinaryCrossEntropy, CrossEntropy, Loss
+from deepfuse.losses.classes import BinaryCrossEntropy, CrossEntropy, Loss, weighted
 
 __all__ = [
     "BinaryCrossentropy",
@@ -57,6 +56,7 @@ def keras_axis(ndim: int, axis: int) -> int:
     """The torch dim of Keras ``axis`` for a tensor of ``ndim`` dims (4-D: NHWC axis -> NCHW dim).
 
     Example:
+        >>> import torch
         >>> keras_axis(4, -1), keras_axis(4, 1), keras_axis(2, -1)
         (1, 2, -1)
     """
@@ -78,12 +78,7 @@ class KerasLoss(Loss):
         """Keras' order. ``sample_weight`` (one weight per sample) scales each sample's loss."""
         if sample_weight is None:
             return self.compute(y_pred, y_true)
-        values = self.per_sample(y_pred, y_true)
-        weight = torch.as_tensor(sample_weight, dtype=values.dtype, device=values.device)
-        while weight.dim() > values.dim() and weight.shape[-1] == 1:
-            weight = weight.squeeze(-1)  # (N, 1) weights against (N,) losses
-        weight = weight.reshape(weight.shape + (1,) * (values.dim() - weight.dim()))
-        return LF.reduce(values * weight, self.reduction)
+        return weighted(self.per_sample(y_pred, y_true), sample_weight, self.reduction)
 
     def compute(self, outputs: Tensor, target: Tensor) -> Tensor:
         if self.reduction == "mean":  # the training hot path: one fused torch call
@@ -103,6 +98,7 @@ class MeanSquaredError(KerasLoss):
     broadcast.
 
     Example:
+        >>> import torch
         >>> float(MeanSquaredError()(torch.tensor([1.0, 1.0]), torch.tensor([[1.0], [3.0]])))
         2.0
     """
@@ -117,6 +113,7 @@ class MeanAbsoluteError(KerasLoss):
     """Mean absolute error (L1).
 
     Example:
+        >>> import torch
         >>> float(MeanAbsoluteError()(torch.tensor([1.0, 1.0]), torch.tensor([1.0, 3.0])))
         1.0
     """
@@ -131,6 +128,7 @@ class MeanSquaredLogarithmicError(KerasLoss):
     """Mean squared logarithmic error (see :func:`~deepfuse.losses.functional.msle`).
 
     Example:
+        >>> import torch
         >>> float(MeanSquaredLogarithmicError()(torch.tensor([0.0]), torch.tensor([0.0])))
         0.0
     """
@@ -145,6 +143,7 @@ class LogCosh(KerasLoss):
     """``log(cosh(y_pred - y_true))``.
 
     Example:
+        >>> import torch
         >>> round(float(LogCosh()(torch.tensor([0.0]), torch.tensor([1.0]))), 4)
         0.4338
     """
@@ -159,6 +158,7 @@ class Poisson(KerasLoss):
     """Poisson loss ``y_pred - y_true * log(y_pred + 1e-7)`` (``y_pred`` is a rate).
 
     Example:
+        >>> import torch
         >>> float(Poisson()(torch.tensor([0.0]), torch.tensor([1.0])))
         1.0
     """
@@ -173,6 +173,7 @@ class Hinge(KerasLoss):
     """Hinge loss; labels -1/+1 (0/1 are converted, as Keras).
 
     Example:
+        >>> import torch
         >>> float(Hinge()(torch.tensor([1.0]), torch.tensor([0.5])))
         0.5
     """
@@ -187,6 +188,7 @@ class SquaredHinge(KerasLoss):
     """Squared hinge loss; labels -1/+1 (0/1 are converted, as Keras).
 
     Example:
+        >>> import torch
         >>> float(SquaredHinge()(torch.tensor([1.0]), torch.tensor([0.5])))
         0.25
     """
@@ -201,6 +203,7 @@ class Huber(KerasLoss):
     """Huber loss with threshold ``delta`` (Keras ``Huber``, torch ``huber_loss``).
 
     Example:
+        >>> import torch
         >>> float(Huber(delta=1.0)(torch.tensor([0.0]), torch.tensor([3.0])))
         2.5
     """
@@ -208,8 +211,15 @@ class Huber(KerasLoss):
     name = "huber"
     _config_keys = ("delta", "reduction")
 
-    def __init__(self, delta: float = 1.0, *, reduction: str | None = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        delta: float = 1.0,
+        *,
+        reduction: str | None = "mean",
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         if not delta > 0:
             raise ConfigError(
                 format_message(
@@ -235,6 +245,7 @@ class KLDivergence(_AxisLoss):
     """Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred))`` per sample.
 
     Example:
+        >>> import torch
         >>> round(float(KLDivergence()(torch.tensor([[0.5, 0.5]]), torch.tensor([[0.9, 0.1]]))), 4)
         0.5108
     """
@@ -250,6 +261,7 @@ class CategoricalHinge(_AxisLoss):
     """Categorical hinge with one-hot targets.
 
     Example:
+        >>> import torch
         >>> float(CategoricalHinge()(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]])))
         1.0
     """
@@ -265,6 +277,7 @@ class CosineSimilarity(_AxisLoss):
     """Negative cosine similarity along ``axis`` (a Keras axis; -1 best, 0 orthogonal).
 
     Example:
+        >>> import torch
         >>> float(CosineSimilarity()(torch.tensor([[1.0, 0.0]]), torch.tensor([[3.0, 0.0]])))
         -1.0
     """
@@ -272,8 +285,15 @@ class CosineSimilarity(_AxisLoss):
     name = "cosine_similarity"
     _config_keys = ("axis", "reduction")
 
-    def __init__(self, axis: int = -1, *, reduction: str | None = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        axis: int = -1,
+        *,
+        reduction: str | None = "mean",
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.axis = int(axis)
 
     def _loss(self, outputs: Tensor, target: Tensor, reduction: str) -> Tensor:
@@ -285,6 +305,7 @@ class SparseCategoricalCrossentropy(KerasLoss, CrossEntropy):
     """Class-index targets, **probabilities** by default (``from_logits=False``), as Keras.
 
     Example:
+        >>> import torch
         >>> p = torch.tensor([[0.9, 0.1]])
         >>> round(float(SparseCategoricalCrossentropy()(torch.tensor([0]), p)), 4)
         0.1054
@@ -299,6 +320,7 @@ class CategoricalCrossentropy(KerasLoss, CrossEntropy):
     """One-hot targets ``(N, C)``, **probabilities** by default (``from_logits=False``), as Keras.
 
     Example:
+        >>> import torch
         >>> p = torch.tensor([[0.9, 0.1]])
         >>> round(float(CategoricalCrossentropy()(torch.tensor([[1.0, 0.0]]), p)), 4)
         0.1054
@@ -324,6 +346,7 @@ class BinaryCrossentropy(KerasLoss, BinaryCrossEntropy):
     """Binary cross-entropy on **probabilities** by default (``from_logits=False``), as Keras.
 
     Example:
+        >>> import torch
         >>> round(float(BinaryCrossentropy()(torch.tensor([1.0]), torch.tensor([0.5]))), 4)
         0.6931
         >>> round(float(BinaryCrossentropy(from_logits=True)(torch.tensor([1.0]), torch.tensor([0.0]))), 4)
