@@ -136,7 +136,8 @@ class Optimizer:
     def build(self, var_list: Iterable[torch.Tensor]) -> None:
         """Create the torch optimizer over ``var_list`` (Keras 3's ``optimizer.build``)."""
         if self._torch is None:
-            self._torch = build_optimizer(self.get_config(), list(var_list))
+            unique = list({id(v): v for v in var_list}.values())  # shared weights listed once
+            self._torch = build_optimizer(self.get_config(), unique)
 
     # ------------------------------------------------------------------ steps
     def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]) -> int:

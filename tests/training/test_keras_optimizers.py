@@ -245,3 +245,26 @@ def test_learning_rate_schedules_are_refused_with_the_alternative():
     assert not hasattr(optimizers, "schedules")
     with pytest.raises(AttributeError, match="no attribute 'Adamm'"):
         optimizers.Adamm  # noqa: B018
+
+
+def test_compile_with_a_keras_optimizer_object_clips_and_speaks_keras():
+    import numpy as np
+
+    import deepfuse as df
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    before = [p.detach().clone() for p in net.parameters()]
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32") * 100
+    y = np.zeros((8, 1), dtype="float32")
+    model = df.Model(net)
+    model.compile(optimizer=optimizers.SGD(learning_rate=1.0, clipvalue=0.01), loss="mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # one step, huge gradients
+    for p, b in zip(net.parameters(), before):
+        assert (p.detach() - b).abs().max() <= 0.01 + 1e-6
+        assert (p.detach() - b).abs().max() > 0.009
+    assert isinstance(model.optimizer, torch.optim.SGD) and model.optimizer.iterations == 1
+    shared = torch.nn.Parameter(torch.zeros(2))
+    opt = optimizers.SGD(learning_rate=1.0)
+    opt.build([shared, shared])  # a weight listed twice (shared layers) is bound once
+    assert len(opt._torch.param_groups[0]["params"]) == 1
