@@ -283,6 +283,15 @@ def test_keras_functions_return_per_sample_values_in_keras_order():
     assert masked[0] == 0
 
 
+def test_sparse_ignore_class_is_torch_ignore_index():
+    g = _gen(5)
+    logits, labels = torch.randn(6, 3, generator=g), torch.randint(0, 3, (6,), generator=g)
+    labels[:2] = 2
+    loss = L.SparseCategoricalCrossentropy(from_logits=True, ignore_class=2)
+    assert torch.allclose(loss(labels, logits), F.cross_entropy(logits, labels, ignore_index=2))
+    assert L.get(L.serialize(loss)).ignore_index == 2  # saved as ignore_index
+
+
 def test_torch_named_losses_keep_torch_order():
     g = _gen(4)
     logits, labels = torch.randn(6, 3, generator=g), torch.randint(0, 3, (6,), generator=g)

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from torch import Tensor
@@ -309,11 +310,35 @@ class SparseCategoricalCrossentropy(KerasLoss, CrossEntropy):
         >>> p = torch.tensor([[0.9, 0.1]])
         >>> round(float(SparseCategoricalCrossentropy()(torch.tensor([0]), p)), 4)
         0.1054
+        >>> SparseCategoricalCrossentropy(ignore_class=0).ignore_index   # Keras' name for it
+        0
     """
 
     name = "sparse_categorical_crossentropy"
     _elementwise = False
     _default_from_logits = False
+
+    def __init__(
+        self,
+        *,
+        from_logits: bool | None = None,
+        ignore_class: int | None = None,
+        label_smoothing: float = 0.0,
+        class_weights: Sequence[float] | Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str | None = "mean",
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            class_weights=class_weights,
+            ignore_index=ignore_index if ignore_class is None else int(ignore_class),
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )
 
 
 class CategoricalCrossentropy(KerasLoss, CrossEntropy):

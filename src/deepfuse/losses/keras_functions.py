@@ -156,9 +156,8 @@ def sparse_categorical_crossentropy(
         >>> [round(v, 4) for v in out.tolist()]
         [0.6931, 0.6931]
     """
-    ignore = -100 if ignore_class is None else int(ignore_class)
     loss = K.SparseCategoricalCrossentropy(
-        from_logits=from_logits, ignore_index=ignore, reduction=None
+        from_logits=from_logits, ignore_class=ignore_class, reduction=None
     )
     return loss(y_true, y_pred)
 
