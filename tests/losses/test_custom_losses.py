@@ -151,3 +151,12 @@ def test_compile_with_a_keras_style_loss_subclass():
         out, t = net(torch.from_numpy(x)), torch.from_numpy(y)
         ref = F.mse_loss(out, t) + 0.5 * F.mse_loss(out, torch.full_like(out, 0.5))
     assert got == pytest.approx(float(ref), rel=1e-5)
+
+
+def test_torch_style_loss_subclass_with_forward_keeps_working():
+    class MaxError(L.Loss):
+        def forward(self, outputs, target):
+            return (outputs - target).abs().max()
+
+    loss = L.get(MaxError())
+    assert float(loss.compute(torch.tensor([1.0, 5.0]), torch.tensor([1.0, 2.0]))) == 3.0
