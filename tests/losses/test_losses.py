@@ -28,25 +28,25 @@ def test_regression_losses_match_torch(seed):
     g = torch.Generator().manual_seed(seed)
     out, y = torch.randn(20, 1, generator=g), torch.randn(20, generator=g) * 3
     # (N, 1) vs (N,) is squeezed, not broadcast to (N, N).
-    assert torch.allclose(L.get("mse")(out, y), F.mse_loss(out.squeeze(1), y))
+    assert torch.allclose(L.get("mse")(y, out), F.mse_loss(out.squeeze(1), y))
     assert torch.allclose(L.get("mean_squared_error")(y, out), F.mse_loss(out.squeeze(1), y))
-    assert torch.allclose(L.get("mae")(out, y), F.l1_loss(out.squeeze(1), y))
-    assert torch.allclose(L.get("mean_absolute_error")(out, y), F.l1_loss(out.squeeze(1), y))
+    assert torch.allclose(L.get("mae")(y, out), F.l1_loss(out.squeeze(1), y))
+    assert torch.allclose(L.get("mean_absolute_error")(y, out), F.l1_loss(out.squeeze(1), y))
     d = 1.5
     diff = (out.squeeze(1) - y).abs()
     hand = torch.where(diff <= d, 0.5 * diff**2, d * (diff - 0.5 * d)).mean()
-    assert torch.allclose(L.get("huber", delta=d)(out, y), hand)
+    assert torch.allclose(L.get("huber", delta=d)(y, out), hand)
     # integer targets are cast
     assert torch.allclose(
-        L.mse(out.squeeze(1), y.round().long()), F.mse_loss(out.squeeze(1), y.round())
+        L.functional.mse(out.squeeze(1), y.round().long()), F.mse_loss(out.squeeze(1), y.round())
     )
 
 
 def test_regression_shape_mismatch_raises():
     with pytest.raises(DataError, match=r"shape \(4, 2\).*\(4,\)"):
-        L.get("mse")(torch.randn(4, 2), torch.randn(4))
+        L.get("mse")(torch.randn(4), torch.randn(4, 2))
     with pytest.raises(DataError):
-        L.get("mae")(torch.randn(4), torch.randn(5))
+        L.get("mae")(torch.randn(5), torch.randn(4))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -94,7 +94,7 @@ def test_one_hot_and_soft_targets(seed):
     hand = -(soft * logits.log_softmax(1)).sum(1).mean()
     assert torch.allclose(L.cross_entropy(logits, soft), hand)
     cat = L.get("categorical_crossentropy", from_logits=True)
-    assert torch.allclose(cat(logits, one_hot.float()), F.cross_entropy(logits, y))
+    assert torch.allclose(cat(one_hot.float(), logits), F.cross_entropy(logits, y))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -104,24 +104,24 @@ def test_keras_probability_path_equals_logits_path(seed):
     ref = F.cross_entropy(logits, y)
     sparse = L.get("sparse_categorical_crossentropy")
     assert sparse.from_logits is False and sparse.expects == "probabilities"
-    assert torch.allclose(sparse(probs, y), ref, atol=1e-6)
+    assert torch.allclose(sparse(y, probs), ref, atol=1e-6)
     cat = L.get("categorical_crossentropy")
-    assert torch.allclose(cat(probs, F.one_hot(y, 5).double()), ref, atol=1e-6)
+    assert torch.allclose(cat(F.one_hot(y, 5).double(), probs), ref, atol=1e-6)
     fused = sparse.as_logits()
     assert type(fused) is type(sparse) and fused.from_logits and fused.expects == "logits"
-    assert torch.allclose(fused(logits, y), ref)
+    assert torch.allclose(fused(y, logits), ref)
     # Keras' hand formula: clip then -log p[y] (with the renormalisation of the clipped rows)
     clipped = probs.clamp(1e-7, 1 - 1e-7)
     clipped = clipped / clipped.sum(1, keepdim=True)
     hand = -clipped[torch.arange(len(y)), y].log().mean()
-    assert torch.allclose(sparse(probs, y), hand, atol=1e-12)
+    assert torch.allclose(sparse(y, probs), hand, atol=1e-12)
 
 
 def test_probability_path_is_numerically_safe():
     probs = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    loss = L.get("sparse_categorical_crossentropy")(probs, torch.tensor([1, 0]))
+    loss = L.get("sparse_categorical_crossentropy")(torch.tensor([1, 0]), probs)
     assert torch.isfinite(loss) and loss > 10
-    bce = L.get("binary_crossentropy")(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]))
+    bce = L.get("binary_crossentropy")(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]))
     assert torch.isfinite(bce) and bce > 10
 
 
@@ -140,15 +140,15 @@ def test_binary_cross_entropy(seed):
         assert torch.allclose(L.get("binary_cross_entropy")(out, tgt), ref)
     keras = L.get("binary_crossentropy")
     assert keras.from_logits is False
-    assert torch.allclose(keras(torch.sigmoid(z), y), ref, atol=1e-6)
-    assert torch.allclose(keras.as_logits()(z, y), ref)
+    assert torch.allclose(keras(y, torch.sigmoid(z)), ref, atol=1e-6)
+    assert torch.allclose(keras.as_logits()(y, z), ref)
     pw = 2.5
     ref_pw = F.binary_cross_entropy_with_logits(
         z.squeeze(1), y.double(), pos_weight=torch.tensor(pw, dtype=torch.float64)
     )
     assert torch.allclose(L.get("bce", pos_weight=pw)(z, y), ref_pw)
     assert torch.allclose(
-        L.BinaryCrossentropy(pos_weight=pw)(torch.sigmoid(z), y), ref_pw, atol=1e-6
+        L.BinaryCrossentropy(pos_weight=pw)(y, torch.sigmoid(z)), ref_pw, atol=1e-6
     )
     s = 0.1
     ref_s = F.binary_cross_entropy_with_logits(z.squeeze(1), y.double() * (1 - s) + 0.5 * s)
@@ -162,7 +162,7 @@ def test_reductions():
         L.CrossEntropy(reduction="sum")(logits, y), F.cross_entropy(logits, y, reduction="sum")
     )
     probs = torch.rand(6)
-    per = L.BinaryCrossentropy(reduction="none")(probs, torch.ones(6))
+    per = L.BinaryCrossentropy(reduction="none")(torch.ones(6), probs)
     assert torch.allclose(per, -probs.log())
     with pytest.raises(ConfigError, match="Did you mean 'mean'"):
         L.MeanSquaredError(reduction="meen")
@@ -172,7 +172,7 @@ def test_bad_classification_shapes():
     with pytest.raises(DataError, match="class indices"):
         L.cross_entropy(torch.randn(4, 3), torch.zeros(5, dtype=torch.long))
     with pytest.raises(DataError, match="sparse_categorical_crossentropy"):
-        L.get("categorical_crossentropy")(torch.rand(4, 3), torch.zeros(4, dtype=torch.long))
+        L.get("categorical_crossentropy")(torch.zeros(4, dtype=torch.long), torch.rand(4, 3))
     with pytest.raises(DataError, match="binary_cross_entropy"):
         L.binary_cross_entropy(torch.randn(4, 3), torch.zeros(4))
 
@@ -189,7 +189,11 @@ def test_registry_and_errors():
     with pytest.raises(ConfigError):
         L.get(None)
     module = torch.nn.MSELoss()
-    assert L.get(module) is module
+    wrapped = L.get(module)  # torch's module, called torch's way through compute
+    assert wrapped.module is module and isinstance(wrapped, L.ModuleLoss)
+    assert float(wrapped.compute(torch.ones(3), torch.zeros(3))) == 1.0
+    keras_loss = L.MeanSquaredError()
+    assert L.get(keras_loss) is keras_loss
     with pytest.raises(ConfigError, match="ready-made"):
         L.get(module, reduction="sum")
     fn = L.get(lambda o, t: (o - t).sum())
@@ -224,13 +228,21 @@ def test_weighted_loss_config_round_trip_and_device_buffer():
 def test_gradients_flow():
     logits = torch.randn(4, 3, requires_grad=True)
     L.get("sparse_categorical_crossentropy", from_logits=True)(
-        logits, torch.tensor([0, 1, 2, 0])
+        torch.tensor([0, 1, 2, 0]), logits
     ).backward()
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
 
 
 @pytest.mark.parametrize(
-    "module", ["deepfuse.losses", "deepfuse.losses.classes", "deepfuse.losses.functional"]
+    "module",
+    [
+        "deepfuse.losses",
+        "deepfuse.losses.classes",
+        "deepfuse.losses.custom",
+        "deepfuse.losses.functional",
+        "deepfuse.losses.keras_classes",
+        "deepfuse.losses.keras_functions",
+    ],
 )
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

@@ -1,12 +1,25 @@
-"""Losses: functions (:mod:`deepfuse.losses.functional`), thin modules, and a name registry.
+"""Losses: Keras-named ones called Keras' way, torch-named ones torch's way, and a registry.
 
-``get`` turns what a user writes (a name, a ``{"name": ..., **options}`` dict, a callable, a
-module) into an ``nn.Module`` whose ``forward(outputs, target)`` returns a scalar.
+One convention per API surface, decided by where the NAME comes from:
+
+* **Keras names** are called ``loss(y_true, y_pred)``: the classes ``MeanSquaredError``,
+  ``BinaryCrossentropy``, ``SparseCategoricalCrossentropy``, ... (:mod:`.keras_classes`) and the
+  functions ``mse(y_true, y_pred)``, ``binary_crossentropy(y_true, y_pred, from_logits=False)``,
+  ... (:mod:`.keras_functions`), which return one value per sample as Keras does.
+* **torch names** are called ``loss(input, target)``: ``CrossEntropy``, ``BinaryCrossEntropy``
+  and the functions ``cross_entropy``, ``binary_cross_entropy`` and everything in
+  :mod:`deepfuse.losses.functional` (``functional.mse(outputs, target)``).
+
+``get`` turns what a user writes (a name, a ``{"name": ..., **options}`` dict, a class, a
+module, a function) into an object with ``compute(outputs, target)`` (torch order), the only way
+deepfuse calls a loss internally. Plain functions follow Keras' ``fn(y_true, y_pred)`` unless their
+first parameter names a prediction (see :mod:`.custom`).
 
 Classification losses take **logits** by default (``cross_entropy``, ``binary_cross_entropy``);
 the Keras names (``sparse_categorical_crossentropy``, ``categorical_crossentropy``,
 ``binary_crossentropy``) take **probabilities** by default, as in Keras. Either kind has
-``from_logits`` and ``as_logits()``.
+``from_logits`` and ``as_logits()``. ``reduction`` accepts Keras' spellings
+(``"sum_over_batch_size"``, ``"sum"``, ``None``) and torch's (``"mean"``, ``"sum"``, ``"none"``).
 
 Example:
     >>> import torch
@@ -18,54 +31,116 @@ Example:
     False
     >>> losses.serialize(losses.get("mae"))
     {'class_name': 'mae', 'config': {'reduction': 'mean'}}
+    >>> y_true, y_pred = torch.tensor([[1.0]]), torch.tensor([[0.0]])
+    >>> round(float(losses.BinaryCrossentropy(from_logits=True)(y_true, y_pred)), 4)  # Keras order
+    0.6931
+    >>> round(float(losses.BinaryCrossEntropy()(y_pred, y_true)), 4)  # torch order
+    0.6931
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Any
 
-from torch import Tensor, nn
+from torch import nn
 
 from deepfuse._utils.errors import ConfigError, format_message, invalid_choice
 from deepfuse._utils.registry import Registry
 from deepfuse._utils.specs import split_spec
 from deepfuse.losses import functional
-from deepfuse.losses.classes import (
-    BinaryCrossEntropy,
+from deepfuse.losses.classes import BinaryCrossEntropy, CrossEntropy, Loss
+from deepfuse.losses.custom import LambdaLoss, ModuleLoss, call_order
+from deepfuse.losses.functional import binary_cross_entropy, cross_entropy
+from deepfuse.losses.keras_classes import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
-    CrossEntropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
     Huber,
-    Loss,
+    KerasLoss,
+    KLDivergence,
+    LogCosh,
     MeanAbsoluteError,
     MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
     SparseCategoricalCrossentropy,
+    SquaredHinge,
 )
-from deepfuse.losses.functional import binary_cross_entropy, cross_entropy, huber, mae, mse
+from deepfuse.losses.keras_functions import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    categorical_hinge,
+    cosine_similarity,
+    hinge,
+    huber,
+    kl_divergence,
+    kld,
+    kullback_leibler_divergence,
+    log_cosh,
+    logcosh,
+    mae,
+    mean_absolute_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    mse,
+    msle,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
 
 __all__ = [
     "LOSSES",
     "BinaryCrossEntropy",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
     "CrossEntropy",
+    "Hinge",
     "Huber",
+    "KLDivergence",
+    "KerasLoss",
     "LambdaLoss",
+    "LogCosh",
     "Loss",
     "MeanAbsoluteError",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "ModuleLoss",
+    "Poisson",
     "SparseCategoricalCrossentropy",
+    "SquaredHinge",
     "binary_cross_entropy",
+    "binary_crossentropy",
+    "call_order",
+    "categorical_crossentropy",
+    "categorical_hinge",
+    "cosine_similarity",
     "cross_entropy",
     "functional",
     "get",
+    "hinge",
     "huber",
+    "kl_divergence",
+    "kld",
+    "kullback_leibler_divergence",
+    "log_cosh",
+    "logcosh",
     "mae",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
     "mse",
+    "msle",
     "names",
+    "poisson",
     "serialize",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
 
 #: Every accepted loss name (case-insensitive) -> class; aliases point at the same class.
@@ -78,30 +153,14 @@ LOSSES.register("binary_cross_entropy", BinaryCrossEntropy, aliases=["bce"])
 LOSSES.register("sparse_categorical_crossentropy", SparseCategoricalCrossentropy)
 LOSSES.register("categorical_crossentropy", CategoricalCrossentropy)
 LOSSES.register("binary_crossentropy", BinaryCrossentropy)
-
-
-class LambdaLoss(nn.Module):
-    """Wrap a plain ``fn(outputs, target) -> Tensor`` as a module.
-
-    It has no ``from_logits`` attribute: the model cannot know what a user function expects, so
-    it does not fuse a final activation into it.
-
-    Example:
-        >>> import torch
-        >>> loss = LambdaLoss(lambda o, t: (o - t).abs().max())
-        >>> float(loss(torch.tensor([1.0, 5.0]), torch.tensor([1.0, 2.0])))
-        3.0
-    """
-
-    def __init__(self, fn: Callable[[Tensor, Tensor], Tensor]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
-        return self.fn(outputs, target)
-
-    def extra_repr(self) -> str:
-        return getattr(self.fn, "__name__", repr(self.fn))
+LOSSES.register("kl_divergence", KLDivergence, aliases=["kld", "kullback_leibler_divergence"])
+LOSSES.register("msle", MeanSquaredLogarithmicError, aliases=["mean_squared_logarithmic_error"])
+LOSSES.register("log_cosh", LogCosh, aliases=["logcosh"])
+LOSSES.register("cosine_similarity", CosineSimilarity)
+LOSSES.register("poisson", Poisson)
+LOSSES.register("hinge", Hinge)
+LOSSES.register("squared_hinge", SquaredHinge)
+LOSSES.register("categorical_hinge", CategoricalHinge)
 
 
 def names() -> list[str]:
@@ -119,25 +178,32 @@ def _construct(cls: type[Loss], name: str, options: dict[str, Any]) -> Loss:
 
 
 def get(identifier: Any, **options: Any) -> nn.Module:
-    """Resolve a loss from a name, a config dict, a callable or a module.
+    """Resolve a loss from a name, a config dict, a class, a module or a function.
 
     Args:
         identifier: A registered name (``"mse"``, ``"cross_entropy"``, ...), a dict
             ``{"name": ..., **options}`` or ``{"class_name": ..., "config": {...}}`` (what
-            :func:`serialize` writes), a ``Loss`` subclass, an ``nn.Module`` instance (returned as
-            is), or a callable ``fn(outputs, target)`` (wrapped in :class:`LambdaLoss`).
+            :func:`serialize` writes), a loss class (``Loss`` subclass or torch's, built with
+            ``options``), a deepfuse loss instance (returned as is), a torch loss module (wrapped
+            in :class:`ModuleLoss`: called ``module(input, target)``), or a function (wrapped in
+            :class:`LambdaLoss`: ``fn(y_true, y_pred)`` as Keras, unless its first parameter
+            names a prediction, see :func:`call_order`).
         **options: Constructor arguments, e.g. ``label_smoothing=0.1``.
 
     Returns:
-        An ``nn.Module`` whose ``forward(outputs, target)`` returns the loss.
+        An ``nn.Module`` with ``compute(outputs, target)`` (torch order) returning the loss.
 
     Raises:
         ConfigError: Unknown name (with a did-you-mean), unknown option, or options passed with
-            a ready-made module.
+            a ready-made module or a function.
 
     Example:
         >>> get("cross_entropy", label_smoothing=0.1).label_smoothing
         0.1
+        >>> import torch
+        >>> loss = get(lambda y_true, y_pred: (y_pred - y_true).abs())  # Keras order, averaged
+        >>> float(loss.compute(torch.tensor([3.0, 1.0]), torch.tensor([0.0, 0.0])))
+        2.0
         >>> get("mean_squared_eror")
         Traceback (most recent call last):
         ...
@@ -151,7 +217,7 @@ def get(identifier: Any, **options: Any) -> nn.Module:
         )
         return get(name, **{**inner, **options})
     if isinstance(identifier, type) and issubclass(identifier, nn.Module):
-        return identifier(**options)
+        return get(identifier(**options))
     if isinstance(identifier, nn.Module):
         if options:
             raise ConfigError(
@@ -160,7 +226,10 @@ def get(identifier: Any, **options: Any) -> nn.Module:
                     fix="Set them on the module itself, or pass the loss by name.",
                 )
             )
-        return identifier
+        # deepfuse's losses (and any module that already has compute) are used as they are.
+        return (
+            identifier if callable(getattr(identifier, "compute", None)) else ModuleLoss(identifier)
+        )
     if callable(identifier):
         if options:
             raise ConfigError(

@@ -1,17 +1,20 @@
-"""Loss modules: thin ``nn.Module`` wrappers over :mod:`deepfuse.losses.functional`.
+"""The loss base class and the torch-named losses (``CrossEntropy``, ``BinaryCrossEntropy``).
 
-Each class stores its constructor arguments (``get_config()`` returns them, JSON-able) and its
-``forward(outputs, target)`` is one call into the functional form. Classification losses carry
-``from_logits`` and ``as_logits()``: a model that strips its final softmax/sigmoid swaps its loss
-for ``loss.as_logits()``, which is the numerically stable fused version.
+Every loss stores its constructor arguments (``get_config()`` returns them, JSON-able) and has
+``compute(outputs, target)``: torch's order, the one deepfuse calls internally. Calling the object
+follows the world its NAME comes from: the torch-named classes here are called torch's way,
+``loss(input, target)``; the Keras-named ones (:mod:`deepfuse.losses.keras_classes`) Keras' way,
+``loss(y_true, y_pred)``. Classification losses carry ``from_logits`` and ``as_logits()``: a model
+that strips its final softmax/sigmoid swaps its loss for ``loss.as_logits()``, the numerically
+stable fused version.
 
 Example:
     >>> import torch
-    >>> loss = SparseCategoricalCrossentropy()          # Keras default: probabilities
-    >>> loss.from_logits, loss.as_logits().from_logits
-    (False, True)
-    >>> float(Huber(delta=2.0)(torch.tensor([0.0]), torch.tensor([1.0])))
-    0.5
+    >>> loss = CrossEntropy()                           # torch default: logits
+    >>> loss.from_logits, loss.expects
+    (True, 'logits')
+    >>> round(float(loss(torch.tensor([[2.0, 0.0]]), torch.tensor([0]))), 4)   # (input, target)
+    0.1269
 """
 
 from __future__ import annotations
@@ -22,39 +25,98 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
+from deepfuse._utils.errors import ConfigError, format_message, invalid_choice
 from deepfuse.losses import functional as LF
 
-__all__ = [
-    "BinaryCrossEntropy",
-    "BinaryCrossentropy",
-    "CategoricalCrossentropy",
-    "CrossEntropy",
-    "Huber",
-    "Loss",
-    "MeanAbsoluteError",
-    "MeanSquaredError",
-    "SparseCategoricalCrossentropy",
-]
+__all__ = ["BinaryCrossEntropy", "CrossEntropy", "Loss", "normalize_reduction", "weighted"]
 
-_REDUCTIONS = ("mean", "sum", "none")
+# Every accepted spelling of ``reduction`` -> the stored one. Keras' names included:
+# "sum_over_batch_size" (Keras 3's default) and "auto" (Keras 2's) are the mean, None is "none".
+_REDUCTIONS = {
+    "mean": "mean",
+    "sum_over_batch_size": "mean",
+    "auto": "mean",
+    "sum": "sum",
+    "none": "none",
+    None: "none",
+}
+
+
+def normalize_reduction(reduction: str | None, loss: str) -> str:
+    """``reduction`` in any accepted spelling -> ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Example:
+        >>> normalize_reduction("sum_over_batch_size", "mse"), normalize_reduction(None, "mse")
+        ('mean', 'none')
+    """
+    key = reduction.strip().lower() if isinstance(reduction, str) else reduction
+    if key not in _REDUCTIONS:
+        allowed = [k for k in _REDUCTIONS if k is not None] + ["None"]
+        raise invalid_choice(f"reduction for loss '{loss}'", reduction, allowed)
+    return _REDUCTIONS[key]
 
 
 class Loss(nn.Module):
-    """Base class: stores ``reduction`` and provides ``get_config`` / ``from_config``.
+    """Base class: ``reduction``, ``compute``, ``get_config`` / ``from_config``.
 
-    Subclasses set ``name`` (their registry name) and list their constructor arguments in
-    ``_config_keys``.
+    Subclasses set ``name`` (their registry name), list their constructor arguments in
+    ``_config_keys`` and implement ``_loss(outputs, target, reduction)``. ``compute(outputs,
+    target)`` (torch order) is what deepfuse's training and evaluation code calls; calling the
+    object is torch's order here and Keras' in :class:`~deepfuse.losses.keras_classes.KerasLoss`.
+
+    A Keras-style subclass that defines ``call(self, y_true, y_pred)`` (one value per sample) is
+    Keras-world: called ``loss(y_true, y_pred, sample_weight=None)``, reduced as Keras
+    (``"sum_over_batch_size"`` by default). ``name=`` and ``dtype=`` are accepted, as Keras'.
+
+    Example:
+        >>> import torch
+        >>> class CustomMSE(Loss):
+        ...     def __init__(self, factor=0.1, name="custom_mse"):
+        ...         super().__init__(name=name)
+        ...         self.factor = factor
+        ...     def call(self, y_true, y_pred):
+        ...         return ((y_true - y_pred) ** 2).mean(-1) + self.factor * y_pred.abs().mean(-1)
+        >>> loss = CustomMSE()
+        >>> loss.name, float(loss(torch.tensor([[1.0]]), torch.tensor([[3.0]])))
+        ('custom_mse', 4.300000190734863)
+        >>> float(loss.compute(torch.tensor([[3.0]]), torch.tensor([[1.0]])))  # torch order
+        4.300000190734863
     """
 
     name: ClassVar[str] = "loss"
     _config_keys: ClassVar[tuple[str, ...]] = ("reduction",)
+    _keras_call: ClassVar[bool] = False
 
-    def __init__(self, *, reduction: str = "mean") -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "call" in vars(cls):  # a user's Keras-style loss: Keras' order when called
+            cls._keras_call = True
+            cls.forward = _call_forward  # type: ignore[method-assign]
+
+    def __init__(
+        self, *, reduction: str | None = "mean", name: str | None = None, dtype: Any = None
+    ) -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise invalid_choice(f"reduction for loss '{self.name}'", reduction, _REDUCTIONS)
-        self.reduction = reduction
+        self.reduction = normalize_reduction(reduction, self.name)
+        # ``dtype`` (Keras' compute dtype) is accepted and unused: losses compute in the inputs'
+        # dtype. ``name`` renames only a user's Keras-style loss (deepfuse's name their class).
+        if name is not None and self._keras_call:
+            self.name = name  # type: ignore[misc]
+
+    def _loss(self, outputs: Tensor, target: Tensor, reduction: str) -> Tensor:
+        if self._keras_call:
+            return LF.reduce(self.call(target, outputs), reduction)  # type: ignore[attr-defined]
+        if type(self).forward is not Loss.forward:  # a subclass written as forward(outputs, target)
+            return self(outputs, target)
+        raise NotImplementedError(f"{type(self).__name__} must implement _loss() or call().")
+
+    def compute(self, outputs: Tensor, target: Tensor) -> Tensor:
+        """The loss of ``outputs`` (predictions) against ``target``, in torch's order."""
+        return self._loss(outputs, target, self.reduction)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Torch's order ``loss(input, target)``, as ``torch.nn.CrossEntropyLoss``."""
+        return self.compute(input, target)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-able dict (``type(self)(**cfg)`` rebuilds the loss)."""
@@ -69,63 +131,26 @@ class Loss(nn.Module):
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
 
 
+def weighted(values: Tensor, sample_weight: Any, reduction: str) -> Tensor:
+    """Keras' ``sample_weight``: per-sample ``values`` times one weight per sample, reduced."""
+    weight = torch.as_tensor(sample_weight, dtype=values.dtype, device=values.device)
+    while weight.dim() > values.dim() and weight.shape[-1] == 1:
+        weight = weight.squeeze(-1)  # (N, 1) weights against (N,) losses
+    weight = weight.reshape(weight.shape + (1,) * (values.dim() - weight.dim()))
+    return LF.reduce(values * weight, reduction)
+
+
+def _call_forward(self: Loss, y_true: Tensor, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+    """``forward`` of a user's Keras-style loss (one that defines ``call``): Keras' order."""
+    if sample_weight is None:
+        return self.compute(y_pred, y_true)
+    return weighted(self.call(y_true, y_pred), sample_weight, self.reduction)  # type: ignore[attr-defined]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Tensor):
         return value.tolist()
     return value
-
-
-class MeanSquaredError(Loss):
-    """Mean squared error. ``(N, 1)`` outputs against ``(N,)`` targets are squeezed, not broadcast.
-
-    Example:
-        >>> float(MeanSquaredError()(torch.tensor([[1.0], [3.0]]), torch.tensor([1.0, 1.0])))
-        2.0
-    """
-
-    name = "mse"
-
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
-        return LF.mse(outputs, target, reduction=self.reduction)
-
-
-class MeanAbsoluteError(Loss):
-    """Mean absolute error (L1).
-
-    Example:
-        >>> float(MeanAbsoluteError()(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 1.0])))
-        1.0
-    """
-
-    name = "mae"
-
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
-        return LF.mae(outputs, target, reduction=self.reduction)
-
-
-class Huber(Loss):
-    """Huber loss with threshold ``delta`` (Keras ``Huber``, torch ``huber_loss``).
-
-    Example:
-        >>> float(Huber(delta=1.0)(torch.tensor([3.0]), torch.tensor([0.0])))
-        2.5
-    """
-
-    name = "huber"
-    _config_keys = ("delta", "reduction")
-
-    def __init__(self, delta: float = 1.0, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
-        if not delta > 0:
-            raise ConfigError(
-                format_message(
-                    "Bad 'delta' for loss 'huber'.", expected="a positive float", got=delta
-                )
-            )
-        self.delta = float(delta)
-
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
-        return LF.huber(outputs, target, delta=self.delta, reduction=self.reduction)
 
 
 class _Classification(Loss):
@@ -135,15 +160,15 @@ class _Classification(Loss):
 
     @property
     def expects(self) -> str:
-        """``"logits"`` or ``"probabilities"``: what ``forward`` expects as ``outputs``."""
+        """``"logits"`` or ``"probabilities"``: what the loss expects as predictions."""
         return "logits" if self.from_logits else "probabilities"
 
     def as_logits(self) -> _Classification:
         """The same loss taking logits (for a model that fused its final softmax/sigmoid).
 
         Example:
-            >>> BinaryCrossentropy().as_logits()
-            BinaryCrossentropy(from_logits=True, pos_weight=None, label_smoothing=0.0, reduction='mean')
+            >>> BinaryCrossEntropy(from_logits=False).as_logits()
+            BinaryCrossEntropy(from_logits=True, pos_weight=None, label_smoothing=0.0, reduction='mean')
         """
         if self.from_logits:
             return self
@@ -214,9 +239,11 @@ class CrossEntropy(_Classification):
         label_smoothing: float = 0.0,
         class_weights: Sequence[float] | Tensor | None = None,
         ignore_index: int = -100,
-        reduction: str = "mean",
+        reduction: str | None = "mean",
+        name: str | None = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.from_logits = self._default_from_logits if from_logits is None else bool(from_logits)
         self.label_smoothing = _check_smoothing(self.name, label_smoothing)
         self.ignore_index = int(ignore_index)
@@ -234,7 +261,7 @@ class CrossEntropy(_Classification):
         # A buffer follows .to(device) with the model; None is allowed (and stays None).
         self.register_buffer("class_weights", weights, persistent=False)
 
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
+    def _loss(self, outputs: Tensor, target: Tensor, reduction: str) -> Tensor:
         return LF.cross_entropy(
             outputs,
             target,
@@ -242,45 +269,8 @@ class CrossEntropy(_Classification):
             label_smoothing=self.label_smoothing,
             class_weights=self.class_weights,
             ignore_index=self.ignore_index,
-            reduction=self.reduction,
+            reduction=reduction,
         )
-
-
-class SparseCategoricalCrossentropy(CrossEntropy):
-    """Keras alias: class-index targets, **probabilities** by default (``from_logits=False``).
-
-    Example:
-        >>> p = torch.tensor([[0.9, 0.1]])
-        >>> round(float(SparseCategoricalCrossentropy()(p, torch.tensor([0]))), 4)
-        0.1054
-    """
-
-    name = "sparse_categorical_crossentropy"
-    _default_from_logits = False
-
-
-class CategoricalCrossentropy(CrossEntropy):
-    """Keras alias: one-hot targets ``(N, C)``, **probabilities** by default (``from_logits=False``).
-
-    Example:
-        >>> p = torch.tensor([[0.9, 0.1]])
-        >>> round(float(CategoricalCrossentropy()(p, torch.tensor([[1.0, 0.0]]))), 4)
-        0.1054
-    """
-
-    name = "categorical_crossentropy"
-    _default_from_logits = False
-
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
-        if target.shape != outputs.shape:
-            raise DataError(
-                format_message(
-                    f"Loss 'categorical_crossentropy' needs one-hot targets shaped like the outputs "
-                    f"{tuple(outputs.shape)}; got a target of shape {tuple(target.shape)}.",
-                    fix="Use loss='sparse_categorical_crossentropy' for integer class labels.",
-                )
-            )
-        return super().forward(outputs, target)
 
 
 class BinaryCrossEntropy(_Classification):
@@ -302,9 +292,11 @@ class BinaryCrossEntropy(_Classification):
         from_logits: bool | None = None,
         pos_weight: float | None = None,
         label_smoothing: float = 0.0,
-        reduction: str = "mean",
+        reduction: str | None = "mean",
+        name: str | None = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.from_logits = self._default_from_logits if from_logits is None else bool(from_logits)
         self.label_smoothing = _check_smoothing(self.name, label_smoothing)
         weight = None
@@ -318,24 +310,12 @@ class BinaryCrossEntropy(_Classification):
             config["pos_weight"] = config["pos_weight"][0]
         return config
 
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
+    def _loss(self, outputs: Tensor, target: Tensor, reduction: str) -> Tensor:
         return LF.binary_cross_entropy(
             outputs,
             target,
             from_logits=self.from_logits,
             pos_weight=self.pos_weight,
             label_smoothing=self.label_smoothing,
-            reduction=self.reduction,
+            reduction=reduction,
         )
-
-
-class BinaryCrossentropy(BinaryCrossEntropy):
-    """Keras alias: binary cross-entropy on **probabilities** by default (``from_logits=False``).
-
-    Example:
-        >>> round(float(BinaryCrossentropy()(torch.tensor([0.5]), torch.tensor([1.0]))), 4)
-        0.6931
-    """
-
-    name = "binary_crossentropy"
-    _default_from_logits = False

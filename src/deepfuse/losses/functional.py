@@ -1,8 +1,13 @@
 """Loss functions: thin, fast wrappers over ``torch.nn.functional``.
 
-Every function takes ``(outputs, target)`` and returns a scalar (``reduction="mean"``, the
-default), a sum (``"sum"``) or per-element values (``"none"``). They run every training step, so
-they only look at shapes (no value checks that would sync a GPU).
+Every function takes torch's order ``(outputs, target)`` (prediction first, as
+``torch.nn.functional``) and returns a scalar (``reduction="mean"``, the default), a sum
+(``"sum"``) or unreduced values (``"none"``): per element for the element-wise losses (``mse``,
+``mae``, ``huber``, ``msle``, ``log_cosh``, ``poisson``, ``hinge``, ``squared_hinge``,
+``binary_cross_entropy``), per sample for those that reduce a class axis (``cross_entropy``,
+``kl_divergence``, ``cosine_similarity``, ``categorical_hinge``). They run every training step,
+so they only look at shapes (no value checks that would sync a GPU). The Keras-order forms
+``deepfuse.losses.mse(y_true, y_pred)`` ... live in :mod:`deepfuse.losses.keras_functions`.
 
 Example:
     >>> import torch
@@ -13,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -25,10 +31,19 @@ from deepfuse._utils.specs import squeeze_to_match
 __all__ = [
     "EPSILON",
     "binary_cross_entropy",
+    "categorical_hinge",
+    "cosine_similarity",
     "cross_entropy",
+    "hinge",
     "huber",
+    "kl_divergence",
+    "log_cosh",
     "mae",
     "mse",
+    "msle",
+    "poisson",
+    "reduce",
+    "squared_hinge",
 ]
 
 #: Clamp for the probability path, as Keras (``backend.epsilon()``).
@@ -46,6 +61,13 @@ def _match_regression(outputs: Tensor, target: Tensor, loss: str) -> tuple[Tenso
     if not target.is_floating_point() or target.dtype != outputs.dtype:
         target = target.to(outputs.dtype)
     return outputs, target
+
+
+def reduce(values: Tensor, reduction: str) -> Tensor:
+    """``values.mean()`` (``"mean"``), ``values.sum()`` (``"sum"``) or ``values`` (``"none"``)."""
+    if reduction == "mean":
+        return values.mean()
+    return values.sum() if reduction == "sum" else values
 
 
 def mse(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
@@ -228,6 +250,133 @@ def binary_cross_entropy(
     if pos_weight is not None:
         positive = positive * pos_weight
     loss = -(positive + (1.0 - target) * torch.log1p(-p))
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
+    return reduce(loss, reduction)
+
+
+def msle(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """Mean squared logarithmic error: ``(log(1 + y_pred) - log(1 + y_true))**2`` (values below
+    ``EPSILON`` clamped first, as Keras).
+
+    Example:
+        >>> round(float(msle(torch.tensor([math.e - 1.0]), torch.tensor([0.0]))), 4)
+        1.0
+    """
+    outputs, target = _match_regression(outputs, target, "msle")
+    first = torch.log1p(outputs.clamp(min=EPSILON))
+    second = torch.log1p(target.clamp(min=EPSILON))
+    return F.mse_loss(first, second, reduction=reduction)
+
+
+def log_cosh(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """``log(cosh(y_pred - y_true))``, computed without overflow (``x + softplus(-2x) - log 2``).
+
+    Example:
+        >>> round(float(log_cosh(torch.tensor([1.0]), torch.tensor([0.0]))), 4)
+        0.4338
+    """
+    outputs, target = _match_regression(outputs, target, "log_cosh")
+    x = outputs - target
+    return reduce(x + F.softplus(-2.0 * x) - math.log(2.0), reduction)
+
+
+def poisson(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """Poisson loss ``y_pred - y_true * log(y_pred + EPSILON)`` (Keras' formula; torch's
+    ``poisson_nll_loss(log_input=False)``). ``outputs`` are rates (>= 0), not log-rates.
+
+    Example:
+        >>> float(poisson(torch.tensor([1.0]), torch.tensor([0.0])))
+        1.0
+    """
+    outputs, target = _match_regression(outputs, target, "poisson")
+    return reduce(outputs - target * torch.log(outputs + EPSILON), reduction)
+
+
+def _signed_labels(target: Tensor) -> Tensor:
+    """0/1 labels become -1/+1 (as Keras' hinge losses); -1/+1 labels are kept. No GPU sync."""
+    binary = ((target == 0) | (target == 1)).all()
+    return torch.where(binary, 2.0 * target - 1.0, target)
+
+
+def hinge(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """Hinge loss ``max(1 - y_true * y_pred, 0)``; labels -1/+1 (0/1 are converted).
+
+    Example:
+        >>> float(hinge(torch.tensor([0.5, -2.0]), torch.tensor([1.0, 0.0])))
+        0.25
+    """
+    outputs, target = _match_regression(outputs, target, "hinge")
+    return reduce(F.relu(1.0 - _signed_labels(target) * outputs), reduction)
+
+
+def squared_hinge(outputs: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """Squared hinge loss ``max(1 - y_true * y_pred, 0) ** 2``; labels -1/+1 (0/1 converted).
+
+    Example:
+        >>> float(squared_hinge(torch.tensor([0.5, -2.0]), torch.tensor([1.0, 0.0])))
+        0.125
+    """
+    outputs, target = _match_regression(outputs, target, "squared_hinge")
+    return reduce(F.relu(1.0 - _signed_labels(target) * outputs).square(), reduction)
+
+
+def _match_rows(outputs: Tensor, target: Tensor, loss: str) -> tuple[Tensor, Tensor]:
+    """Distribution-like losses: same shape, at least 2-D (a class axis), float target."""
+    if outputs.shape != target.shape or outputs.dim() < 2:
+        raise DataError(
+            format_message(
+                f"Loss '{loss}' got outputs of shape {tuple(outputs.shape)} and a target of shape "
+                f"{tuple(target.shape)}.",
+                expected="two tensors of the same shape (N, C), one row per sample",
+                fix="One-hot encode class labels (deepfuse.utils.to_categorical).",
+            )
+        )
+    return outputs, target.to(outputs.dtype)
+
+
+def kl_divergence(
+    outputs: Tensor, target: Tensor, *, axis: int = -1, reduction: str = "mean"
+) -> Tensor:
+    """Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred), axis)`` per sample.
+
+    Both are clamped to ``[EPSILON, 1]`` (Keras). ``"mean"`` averages over samples (torch's
+    ``kl_div(reduction="batchmean")``), not over elements.
+
+    Example:
+        >>> p = torch.tensor([[0.5, 0.5]])
+        >>> round(float(kl_divergence(torch.tensor([[0.9, 0.1]]), p)), 4)
+        0.5108
+    """
+    outputs, target = _match_rows(outputs, target, "kl_divergence")
+    t = target.clamp(EPSILON, 1.0)
+    values = (t * torch.log(t / outputs.clamp(EPSILON, 1.0))).sum(axis)
+    return reduce(values, reduction)
+
+
+def cosine_similarity(
+    outputs: Tensor, target: Tensor, *, axis: int = -1, reduction: str = "mean"
+) -> Tensor:
+    """Negative cosine similarity along ``axis`` (Keras' loss: -1 is best, 0 orthogonal).
+
+    Example:
+        >>> round(float(cosine_similarity(torch.tensor([[1.0, 1.0]]), torch.tensor([[2.0, 2.0]]))), 4)
+        -1.0
+    """
+    outputs, target = _match_rows(outputs, target, "cosine_similarity")
+    values = -(F.normalize(outputs, dim=axis) * F.normalize(target, dim=axis)).sum(axis)
+    return reduce(values, reduction)
+
+
+def categorical_hinge(
+    outputs: Tensor, target: Tensor, *, axis: int = -1, reduction: str = "mean"
+) -> Tensor:
+    """Categorical hinge ``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` per
+    sample, with one-hot targets.
+
+    Example:
+        >>> float(categorical_hinge(torch.tensor([[2.0, 0.5]]), torch.tensor([[1.0, 0.0]])))
+        0.0
+    """
+    outputs, target = _match_rows(outputs, target, "categorical_hinge")
+    positive = (target * outputs).sum(axis)
+    negative = ((1.0 - target) * outputs).amax(axis)
+    return reduce(F.relu(negative - positive + 1.0), reduction)

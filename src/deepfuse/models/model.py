@@ -249,7 +249,7 @@ class Model(GraphAccess, nn.Module):
         """Loss and metric update for one evaluation batch (called under ``no_grad``)."""
         x, y = self.split_batch(batch)
         outputs = self(x)
-        loss = self.loss_fn(outputs, y)
+        loss = self.loss_fn.compute(outputs, y)
         self.update_metrics(outputs, y)
         return {"loss": loss}
 
@@ -264,7 +264,7 @@ class Model(GraphAccess, nn.Module):
         """The compiled loss plus L1/L2 penalties (global and per layer)."""
         if target is None:
             raise DataError(f"The batch has no target '{self.target_key}'. Pass y to fit().")
-        loss = self.loss_fn(outputs, target)
+        loss = self.loss_fn.compute(outputs, target)
         if self._l2:
             loss = loss + self._l2 * sum(p.pow(2).sum() for p in self._penalized)
         if self._l1:

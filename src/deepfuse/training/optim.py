@@ -9,6 +9,13 @@ Defaults follow Keras where torch differs in a way users notice: SGD ``lr=0.01``
 NAdam, RMSprop and Adagrad ``lr=0.001``; RMSprop ``alpha=0.9`` (Keras ``rho``). ``eps`` keeps the
 torch default (1e-8; Keras uses 1e-7).
 
+Every optimizer built here also speaks Keras (:class:`KerasOptimizerAPI` is mixed into the torch
+class, so ``isinstance(opt, torch.optim.Adam)`` holds and ``state_dict`` is torch's): a custom
+``train_step`` may call ``self.optimizer.apply_gradients(zip(grads, self.trainable_weights))``
+(Keras 2/3) or ``self.optimizer.apply(grads, variables)`` (Keras 3), and read or set
+``optimizer.learning_rate`` (alias ``lr``) and ``optimizer.iterations``. Keras' gradient clipping
+options ``clipnorm`` (per variable), ``global_clipnorm`` and ``clipvalue`` apply to every step.
+
 Speed: Adam, AdamW and SGD use torch's fused kernels when every parameter supports them. Measured
 on this project's 2-core CPU (torch 2.13, batch 128): the optimizer step of a 784-128-128-10 MLP takes
 0.078 ms fused vs 0.20 ms foreach for Adam/AdamW (0.050 vs 0.074 ms for SGD+momentum), and the whole
@@ -31,10 +38,18 @@ from typing import Any
 
 import torch
 
-from deepfuse._utils.errors import ConfigError, did_you_mean, format_message
+from deepfuse._utils.errors import ConfigError, DataError, UserError, did_you_mean, format_message
 from deepfuse._utils.registry import Registry
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "clip_gradients", "param_groups_with_decay"]
+__all__ = [
+    "CLIP_OPTIONS",
+    "OPTIMIZERS",
+    "KerasOptimizerAPI",
+    "build_optimizer",
+    "clip_gradients",
+    "param_groups_with_decay",
+    "with_keras_api",
+]
 
 #: Optimizer names (case-insensitive) -> torch optimizer classes; ``OPTIMIZERS.register("lion",
 #: Lion)`` adds one that configs can then name.
@@ -62,6 +77,193 @@ _FUSED_BY_DEFAULT = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW)
 
 # Keras option spellings -> torch's.
 _KERAS_OPTIONS = {"learning_rate": "lr", "epsilon": "eps"}
+
+#: Keras' gradient-clipping options; Keras allows at most one of them per optimizer.
+CLIP_OPTIONS = ("clipnorm", "global_clipnorm", "clipvalue")
+
+
+class KerasOptimizerAPI:
+    """Keras' optimizer surface on a ``torch.optim`` optimizer (mixed in by :func:`with_keras_api`).
+
+    Example:
+        >>> import torch
+        >>> w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+        >>> opt = build_optimizer({"name": "sgd", "learning_rate": 0.5}, [w])
+        >>> opt.apply_gradients(zip([torch.tensor([1.0, 1.0])], [w]))
+        1
+        >>> w.tolist(), opt.learning_rate, opt.iterations
+        ([0.5, 1.5], 0.5, 1)
+    """
+
+    param_groups: list[dict[str, Any]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keras_iterations = 0
+        self._keras_clip: dict[str, float] = {}
+        self.register_step_pre_hook(_clip_before_step)  # type: ignore[attr-defined]
+        self.register_step_post_hook(_count_step)  # type: ignore[attr-defined]
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate of the first parameter group; setting it sets every group's."""
+        return float(self.param_groups[0]["lr"])
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        for group in self.param_groups:
+            group["lr"] = float(value)
+
+    lr = learning_rate  # Keras 2's name
+
+    @property
+    def iterations(self) -> int:
+        """How many steps this optimizer took (Keras' ``optimizer.iterations``)."""
+        return self._keras_iterations
+
+    def set_clipping(self, **clip: float) -> None:
+        """Keras' ``clipnorm`` / ``global_clipnorm`` / ``clipvalue`` (one of them), for every step."""
+        self._keras_clip = _check_clip(clip, type(self).__name__)
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]) -> int:
+        """One step with the given gradients, updating only the given variables (Keras 2/3).
+
+        Args:
+            grads_and_vars: ``zip(grads, variables)``; a ``None`` gradient is skipped, as Keras.
+
+        Returns:
+            ``iterations`` after the step.
+
+        Raises:
+            UserError: A variable this optimizer does not update, or a gradient of another shape.
+        """
+        pairs = [(g, v) for g, v in grads_and_vars]
+        bound = {id(p) for group in self.param_groups for p in group["params"]}
+        stray = [v for _, v in pairs if id(v) not in bound]
+        if stray:
+            raise UserError(
+                format_message(
+                    f"apply_gradients got {len(stray)} variable(s) this optimizer does not update "
+                    f"(first of shape {tuple(stray[0].shape)}); it was built over {len(bound)} "
+                    "parameter tensors.",
+                    fix="Pass the variables it was built for, and use one optimizer per model "
+                    "(e.g. a GAN's d_optimizer and g_optimizer).",
+                )
+            )
+        # Only the given variables move: every other parameter's .grad is hidden for the step.
+        saved = [(p, p.grad) for group in self.param_groups for p in group["params"]]
+        for p, _ in saved:
+            p.grad = None
+        try:
+            for g, v in pairs:
+                if g is not None:
+                    v.grad = _as_grad(g, v, copy=bool(self._keras_clip))
+            self.step()  # type: ignore[attr-defined]
+        finally:
+            for p, grad in saved:
+                p.grad = grad
+        return self.iterations
+
+    def apply(
+        self, grads: Iterable[Any], trainable_variables: Iterable[torch.Tensor] | None = None
+    ) -> int:
+        """Keras 3's ``optimizer.apply(grads, trainable_variables)``; without variables, the
+        gradients follow the order of the optimizer's own parameters."""
+        if trainable_variables is None:
+            trainable_variables = [p for group in self.param_groups for p in group["params"]]
+        grads, variables = list(grads), list(trainable_variables)
+        if len(grads) != len(variables):
+            raise UserError(
+                f"apply() got {len(grads)} gradients for {len(variables)} variables; "
+                "pass one gradient per variable, in the same order."
+            )
+        return self.apply_gradients(zip(grads, variables))
+
+
+def _as_grad(grad: Any, var: torch.Tensor, *, copy: bool) -> torch.Tensor:
+    grad = torch.as_tensor(grad)
+    if grad.shape != var.shape:
+        raise DataError(
+            format_message(
+                f"A gradient of shape {tuple(grad.shape)} was given for a variable of shape "
+                f"{tuple(var.shape)}.",
+                fix="Pair each gradient with its own variable: zip(grads, variables) in the same order.",
+            )
+        )
+    grad = grad.detach().to(dtype=var.dtype, device=var.device)
+    if copy or grad.stride() != var.stride():
+        # A fresh tensor laid out like the parameter: fused kernels need matching strides (an
+        # autograd.grad of a sum is an expanded, stride-0 view), and clipping works in place,
+        # never on the caller's tensor.
+        grad = torch.empty_like(var).copy_(grad)
+    return grad
+
+
+def _count_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+    optimizer._keras_iterations += 1
+
+
+def _clip_before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+    """Keras' clipping, in place on every ``.grad`` (no GPU sync: scales are tensors)."""
+    clip = optimizer._keras_clip
+    if not clip:
+        return
+    grads = [
+        p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+    ]
+    if "clipvalue" in clip:
+        for g in grads:
+            g.clamp_(-clip["clipvalue"], clip["clipvalue"])
+    elif "clipnorm" in clip:  # each variable's gradient on its own (Keras' clip_by_norm)
+        for g in grads:
+            g.mul_(clip["clipnorm"] / torch.linalg.vector_norm(g).clamp(min=clip["clipnorm"]))
+    elif grads:  # global_clipnorm: all gradients together (Keras' clip_by_global_norm)
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        scale = clip["global_clipnorm"] / norm.clamp(min=clip["global_clipnorm"])
+        for g in grads:
+            g.mul_(scale.to(g.device))
+
+
+def _check_clip(clip: Mapping[str, Any], name: str) -> dict[str, float]:
+    clip = {k: v for k, v in clip.items() if v is not None}
+    for key, value in clip.items():
+        if key not in CLIP_OPTIONS:
+            raise ConfigError(
+                f"Unknown clipping option {key!r}; allowed: {', '.join(CLIP_OPTIONS)}."
+            )
+        good = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        if not good:
+            raise ConfigError(
+                format_message(
+                    f"Bad {key!r} for optimizer {name!r}.", expected="a number > 0", got=value
+                )
+            )
+    if len(clip) > 1:
+        raise ConfigError(
+            f"Optimizer {name!r} got {', '.join(sorted(clip))}; Keras allows only one of "
+            f"{', '.join(CLIP_OPTIONS)}. Keep one."
+        )
+    return {k: float(v) for k, v in clip.items()}
+
+
+_WITH_KERAS_API: dict[type, type] = {}
+
+
+def with_keras_api(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """``cls`` with :class:`KerasOptimizerAPI` mixed in (same name; one class per ``cls``).
+
+    Example:
+        >>> import torch
+        >>> Adam = with_keras_api(torch.optim.Adam)
+        >>> Adam.__name__, issubclass(Adam, torch.optim.Adam), with_keras_api(Adam) is Adam
+        ('Adam', True, True)
+    """
+    if issubclass(cls, KerasOptimizerAPI):
+        return cls
+    if cls not in _WITH_KERAS_API:
+        attrs = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        _WITH_KERAS_API[cls] = type(cls.__name__, (KerasOptimizerAPI, cls), attrs)
+    return _WITH_KERAS_API[cls]
 
 
 def build_optimizer(spec: Any, params: Any) -> torch.optim.Optimizer:
@@ -121,7 +323,7 @@ def build_optimizer(spec: Any, params: Any) -> torch.optim.Optimizer:
         )
     key = OPTIMIZERS.canonical(name)  # unknown: ConfigError with the names and a did-you-mean
     cls = OPTIMIZERS.get(key)
-    options = {**_DEFAULTS.get(cls, {}), **_normalise(cls, options)}
+    options = {**_DEFAULTS.get(_torch_class(cls), {}), **_normalise(cls, options)}
     return _construct(cls, key, params, options)
 
 
@@ -137,15 +339,22 @@ def _normalise(cls: type, options: dict[str, Any]) -> dict[str, Any]:
             k = "alpha"
         out[_KERAS_OPTIONS.get(k, k)] = v
     if betas:
-        default = inspect.signature(cls.__init__).parameters["betas"].default
+        default = inspect.signature(_torch_class(cls).__init__).parameters["betas"].default
         out["betas"] = (betas.get("beta_1", default[0]), betas.get("beta_2", default[1]))
     if isinstance(out.get("betas"), list):  # YAML/JSON give lists; torch wants a tuple
         out["betas"] = tuple(out["betas"])
     return out
 
 
+def _torch_class(cls: type) -> type:
+    """The torch optimizer class under :func:`with_keras_api`'s mix-in (``cls`` itself if none)."""
+    if issubclass(cls, KerasOptimizerAPI):
+        return next(c for c in cls.__mro__[1:] if not issubclass(c, KerasOptimizerAPI))
+    return cls
+
+
 def _allowed(cls: type) -> list[str]:
-    sig = inspect.signature(cls.__init__)
+    sig = inspect.signature(_torch_class(cls).__init__)
     return [n for n in sig.parameters if n not in ("self", "params")]
 
 
@@ -153,12 +362,14 @@ def _construct(
     cls: type[torch.optim.Optimizer], name: str, params: Any, options: dict[str, Any]
 ) -> torch.optim.Optimizer:
     allowed = _allowed(cls)
+    options = dict(options)
+    clip = _check_clip({k: options.pop(k) for k in CLIP_OPTIONS if k in options}, name)
     for key in options:
         if key not in allowed:
             raise ConfigError(
                 f"Unknown option {key!r} for optimizer {name!r}. Allowed options: "
-                f"{', '.join(allowed)} (Keras spellings learning_rate, beta_1, beta_2, epsilon "
-                f"also work).{did_you_mean(key, allowed)}"
+                f"{', '.join(allowed)} (Keras spellings learning_rate, beta_1, beta_2, epsilon, "
+                f"{', '.join(CLIP_OPTIONS)} also work).{did_you_mean(key, allowed + list(CLIP_OPTIONS))}"
             )
     params = list(params)  # a generator can be consumed only once; we may build twice
     if not params:
@@ -168,6 +379,15 @@ def _construct(
                 fix="Build the model (call it once on a batch) before creating the optimizer.",
             )
         )
+    optimizer = _instantiate(with_keras_api(cls), name, params, options)
+    if clip:
+        optimizer.set_clipping(**clip)  # type: ignore[attr-defined]
+    return optimizer
+
+
+def _instantiate(
+    cls: type[torch.optim.Optimizer], name: str, params: list[Any], options: dict[str, Any]
+) -> torch.optim.Optimizer:
     if issubclass(cls, _FUSED_BY_DEFAULT) and "fused" not in options and "foreach" not in options:
         try:
             return cls(params, **options, fused=True)
