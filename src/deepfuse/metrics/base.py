@@ -31,13 +31,21 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from deepfuse._utils.errors import ConfigError, DataError, format_message
+from deepfuse._utils.errors import ConfigError, DataError, UserError, format_message
 from deepfuse._utils.specs import squeeze_to_match
 
-__all__ = ["ClassificationMetric", "MeanMetric", "Metric", "accumulator_dtype", "match_regression"]
+__all__ = [
+    "ClassificationMetric",
+    "MeanMetric",
+    "Metric",
+    "accumulator_dtype",
+    "as_tensor",
+    "match_regression",
+]
 
 
 def accumulator_dtype(device: torch.device) -> torch.dtype:
@@ -104,6 +112,39 @@ class Metric:
     def reset(self) -> None:
         """Forget every batch seen so far."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ Keras API
+    # Keras' names for custom training loops. ``update_state`` takes Keras' order
+    # ``(y_true, y_pred)``; ``update`` keeps deepfuse's ``(outputs, target)`` (the trainer's).
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Keras' ``update_state(y_true, y_pred)``: add one batch (arrays or tensors).
+
+        Raises:
+            UserError: ``sample_weight`` is given (only ``Mean`` and ``Sum`` take weights).
+
+        Example:
+            >>> from deepfuse.metrics import MeanAbsoluteError
+            >>> m = MeanAbsoluteError()
+            >>> m.update_state([1.0, 2.0], [1.5, 2.5]); float(m.result())
+            0.5
+        """
+        _refuse_weights(self, sample_weight)
+        self.update(as_tensor(y_pred), as_tensor(y_true))
+
+    def result(self) -> Any:
+        """Keras' ``result()``: a 0-d float32 tensor (``float(m.result())`` works); ``nan``
+        (no batch yet, or an undefined ratio) reads as 0.0, Keras' divide-no-nan rule. Results
+        that are not one number (a confusion matrix) are returned as ``compute()`` gives them."""
+        value = self.compute()
+        if isinstance(value, int | float):
+            return torch.tensor(0.0 if math.isnan(value) else value, dtype=torch.float32)
+        return value
+
+    def reset_state(self) -> None:
+        """Keras' ``reset_state()``: the same as :meth:`reset`."""
+        self.reset()
+
+    reset_states = reset_state  # Keras 2's spelling
 
     # ------------------------------------------------------------------ state
     def state_names(self) -> list[str]:
@@ -200,6 +241,20 @@ class Metric:
         return f"{type(self).__name__}({args})"
 
 
+def as_tensor(value: Any) -> Tensor:
+    """An array, list or number as a tensor (tensors pass unchanged)."""
+    return value if isinstance(value, Tensor) else torch.as_tensor(np.asarray(value))
+
+
+def _refuse_weights(metric: Metric, sample_weight: Any) -> None:
+    if sample_weight is not None:
+        raise UserError(
+            f"Metric '{metric.name}' ({type(metric).__name__}) does not take sample_weight in "
+            "deepfuse; only keras.metrics.Mean and Sum do. Drop sample_weight, or select the "
+            "rows to count before update_state."
+        )
+
+
 def match_regression(outputs: Tensor, target: Tensor, metric: str) -> tuple[Tensor, Tensor]:
     """Both as float64 ``(N, K)`` (``(N,)`` becomes ``(N, 1)``); raise DataError on a real mismatch."""
     outputs, target = squeeze_to_match(outputs, target, what=f"Metric '{metric}'")
@@ -251,6 +306,26 @@ class ClassificationMetric(Metric):
         self._cut = math.log(threshold / (1.0 - threshold)) if from_logits else threshold
         self.binary: bool | None = None  # set by the first batch
         super().__init__(name=name)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Keras' ``update_state(y_true, y_pred)``. As in Keras, ``y_pred`` is read as the
+        model returns it (probabilities: a binary output is compared with ``threshold``
+        directly, multi-class scores are not softmaxed), whatever ``from_logits`` says; the
+        trainer's ``update`` reads ``from_logits`` (compiled steps pass logits).
+
+        Example:
+            >>> from deepfuse.metrics import BinaryAccuracy
+            >>> m = BinaryAccuracy()
+            >>> m.update_state([1, 1, 0], [0.7, 0.2, 0.4]); round(float(m.result()), 4)
+            0.6667
+        """
+        _refuse_weights(self, sample_weight)
+        saved = self.from_logits, self._cut
+        self.from_logits, self._cut = False, self.threshold  # for this batch only
+        try:
+            self.update(as_tensor(y_pred), as_tensor(y_true))
+        finally:
+            self.from_logits, self._cut = saved
 
     def _shape(self, outputs: Tensor) -> tuple[bool, int]:
         """``(binary, num_classes)`` of a batch; fixes them on the first batch, checks later ones."""
