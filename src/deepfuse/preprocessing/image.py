@@ -89,6 +89,7 @@ def load_img(
 
     if color_mode not in _COLOR_MODES:
         raise invalid_choice("color_mode", color_mode, list(_COLOR_MODES))
+    resample = None if target_size is None else _resampling(interpolation)  # checked first
     label = path if isinstance(path, str | os.PathLike) else "<bytes>"
     try:
         if isinstance(path, str | os.PathLike):
@@ -119,7 +120,7 @@ def load_img(
             top, left = (h - crop_h) // 2, (w - crop_w) // 2
             box = (left, top, left + crop_w, top + crop_h)
         if img.size != (width, height) or box is not None:
-            img = img.resize((width, height), _resampling(interpolation), box=box)
+            img = img.resize((width, height), resample, box=box)
     return img
 
 
