@@ -26,7 +26,7 @@ from torch import Tensor
 
 from deepfuse._utils.errors import UserError
 from deepfuse._utils.seed import check_seed
-from deepfuse.ops import _dtype, _t
+from deepfuse.ops._convert import _dtype, _t
 
 __all__ = ["SeedGenerator", "normal", "randint", "shuffle", "uniform"]
 
