@@ -84,3 +84,22 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> Any:
     x = np.asarray(x)
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.where(norm == 0, 1, norm)
+
+
+#: Keras utilities deepfuse leaves out, with what to use instead (one line each).
+_NOT_PROVIDED = {
+    "get_file": "deepfuse never downloads: fetch the file yourself and pass its local path",
+    "text_dataset_from_directory": (
+        "use deepfuse.data.streaming.scan_text(folder, labels='folders'), or a config's "
+        "data.kind: text_folder (it tokenises the texts too)"
+    ),
+    "Sequence": "pass a torch DataLoader or any re-iterable of (x, y) batches to fit()",
+    "PyDataset": "pass a torch DataLoader or any re-iterable of (x, y) batches to fit()",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)  # Python's own probes
+    fix = _NOT_PROVIDED.get(name, "see deepfuse.utils.__all__ for what is there")
+    raise AttributeError(f"keras.utils.{name} is not provided by deepfuse; {fix}")

@@ -136,3 +136,18 @@ def test_fashion_mnist_loads_offline():
     (x_train, _), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert np.bincount(y_test).tolist() == [1000] * 10  # the dataset's documented balance
+
+
+@pytest.mark.parametrize(
+    ("name", "fix"),
+    [
+        ("get_file", "never downloads"),
+        ("text_dataset_from_directory", "scan_text"),
+        ("Sequence", "DataLoader"),
+    ],
+)
+def test_missing_keras_utils_name_the_alternative(name, fix):
+    with pytest.raises(
+        AttributeError, match=rf"^keras\.utils\.{name} is not provided by deepfuse; .*{fix}"
+    ):
+        getattr(keras.utils, name)
