@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence as _Sequence  # keras.utils.Sequence is not this
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ __all__ = [
 
 
 def to_categorical(
-    y: Sequence[int] | np.ndarray, num_classes: int | None = None, dtype: str = "float32"
+    y: _Sequence[int] | np.ndarray, num_classes: int | None = None, dtype: str = "float32"
 ) -> np.ndarray:
     """One-hot encode integer class labels ``(N,)`` into ``(N, num_classes)``."""
     labels = np.asarray(y, dtype=np.int64).reshape(-1)
