@@ -147,9 +147,9 @@ def test_stop_gradient_blocks_the_gradient():
 
 def test_unknown_op_names_torch():
     with pytest.raises(AttributeError) as err:
-        ops.einsum  # noqa: B018
+        ops.searchsorted  # noqa: B018
     assert str(err.value) == (
-        "keras.ops.einsum is not provided by deepfuse; use torch.einsum (tensors are torch tensors)"
+        "keras.ops.searchsorted is not provided by deepfuse; use torch.searchsorted (tensors are torch tensors)"
     )
     with pytest.raises(AttributeError, match=r"keras\.random\.gamma is not provided by deepfuse"):
         krandom.gamma  # noqa: B018
@@ -184,3 +184,37 @@ def test_random_distributions():
     assert sorted(s.tolist()) == list(range(10)) and s.tolist() != list(range(10))
     cols = krandom.shuffle(np.arange(12).reshape(3, 4), axis=1, seed=2)
     assert sorted(cols[0].tolist()) == [0, 1, 2, 3] and (cols[1] - cols[0]).tolist() == [4] * 4
+
+
+def test_comparisons_logic_and_rounding_match_numpy():
+    x = np.array([-1.5, -0.5, 0.5, 1.5, 2.5])  # halves: round goes to even, as numpy
+    for name in ("floor", "ceil", "round", "logical_not"):
+        np.testing.assert_array_equal(getattr(ops, name)(x).numpy(), getattr(np, name)(x))
+    close(ops.power(np.abs(A), B), np.power(np.abs(A), B))
+    for name in ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal"):
+        np.testing.assert_array_equal(getattr(ops, name)(A, B).numpy(), getattr(np, name)(A, B))
+    for name in ("logical_and", "logical_or"):
+        np.testing.assert_array_equal(
+            getattr(ops, name)(A > 0, B > 0).numpy(), getattr(np, name)(A > 0, B > 0)
+        )
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+def test_prod_all_any_match_numpy(axis):
+    for keepdims in (False, True):
+        close(ops.prod(A, axis=axis, keepdims=keepdims), np.prod(A, axis=axis, keepdims=keepdims))
+        for name in ("all", "any"):
+            got = getattr(ops, name)(A > 0, axis=axis, keepdims=keepdims).numpy()
+            np.testing.assert_array_equal(
+                got, getattr(np, name)(A > 0, axis=axis, keepdims=keepdims)
+            )
+
+
+def test_cumsum_tile_repeat_broadcast_einsum_match_numpy():
+    close(ops.cumsum(A), np.cumsum(A))
+    close(ops.cumsum(A, axis=1), np.cumsum(A, axis=1))
+    close(ops.tile(A, (2, 1)), np.tile(A, (2, 1)))
+    close(ops.repeat(A, 2), np.repeat(A, 2))
+    close(ops.repeat(A, 3, axis=1), np.repeat(A, 3, axis=1))
+    close(ops.broadcast_to(A[:1], (3, 4)), np.broadcast_to(A[:1], (3, 4)))
+    close(ops.einsum("ij,jk->ik", A, M), np.einsum("ij,jk->ik", A, M))
