@@ -131,6 +131,11 @@ def test_batches_like_keras(tmp_path):
     xb, yb = _all(binary)
     assert xb.shape == (10, 4, 3, 1) and yb.shape == (10, 1) and yb.dtype == np.float32
     assert yb[:, 0].tolist() == [0.0] * 5 + [1.0] * 5
+    images, labels = ds.take(1)[0]  # the Keras tutorial's way of showing a batch
+    assert (
+        images[0].numpy().astype("uint8").shape == (4, 3, 3) and ds.class_names[labels[0]] == "cat"
+    )
+    assert type(images.numpy()) is np.ndarray
     unlabelled = keras.utils.image_dataset_from_directory(
         root, labels=None, image_size=(4, 3), verbose=False
     )

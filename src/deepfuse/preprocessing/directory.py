@@ -9,6 +9,8 @@ Batches are what Keras yields, as numpy arrays: images float32 ``(N, H, W, C)`` 
 ``(N,)`` / one-hot float32 ``(N, C)`` / float32 ``(N, 1)`` for ``label_mode`` ``"int"`` /
 ``"categorical"`` / ``"binary"``. ``model.fit(ds)`` takes them as any iterable of ``(x, y)``
 tuples: its data boundary turns NHWC images into the NCHW tensors torch's layers take, once.
+The arrays also have tf's ``.numpy()`` (:class:`KerasArray`), so tutorial code that shows a batch
+runs; ``take(n)``, ``prefetch`` and ``cache`` are accepted (the last two do nothing).
 
 Example:
     >>> import pathlib, tempfile
@@ -35,10 +37,19 @@ from deepfuse._utils.errors import UserError, invalid_choice
 from deepfuse.data.streaming.listing import list_files
 from deepfuse.preprocessing.image import img_to_array, load_img
 
-__all__ = ["DirectoryDataset", "image_dataset_from_directory"]
+__all__ = ["DirectoryDataset", "KerasArray", "image_dataset_from_directory"]
 
 _LABEL_MODES = ("int", "categorical", "binary", None)
 _COLOR_CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
+
+
+class KerasArray(np.ndarray):
+    """A numpy array that also has tf's ``.numpy()``: Keras tutorials show a batch with
+    ``plt.imshow(images[i].numpy().astype("uint8"))``."""
+
+    def numpy(self) -> np.ndarray:
+        """The plain numpy array (no copy)."""
+        return np.asarray(self)
 
 
 class DirectoryDataset:
@@ -91,7 +102,8 @@ class DirectoryDataset:
             labels = None if self.label_mode is None else self._encode(index)
             if self.batch_size is None:  # single samples, as Keras' batch_size=None
                 images, labels = images[0], None if labels is None else labels[0]
-            yield images if labels is None else (images, labels)
+            images = images.view(KerasArray)
+            yield images if labels is None else (images, np.asarray(labels).view(KerasArray))
 
     def take(self, count: int) -> list[Any]:
         """The first ``count`` batches of one epoch (``tf.data``'s ``take``, as a list)."""
