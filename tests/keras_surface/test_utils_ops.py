@@ -218,3 +218,19 @@ def test_cumsum_tile_repeat_broadcast_einsum_match_numpy():
     close(ops.repeat(A, 3, axis=1), np.repeat(A, 3, axis=1))
     close(ops.broadcast_to(A[:1], (3, 4)), np.broadcast_to(A[:1], (3, 4)))
     close(ops.einsum("ij,jk->ik", A, M), np.einsum("ij,jk->ik", A, M))
+
+
+def test_arrays_join_the_tensor_operand_device():
+    # "meta" stands in for a GPU: an array or number operand moves to the tensor's device
+    x = torch.ones(2, device="meta")
+    for name in ("add", "multiply", "maximum", "greater", "matmul"):
+        assert getattr(ops, name)(x, np.ones(2, np.float32)).device.type == "meta"
+        assert getattr(ops, name)(np.ones(2, np.float32), x).device.type == "meta"
+    assert ops.where(np.array([True, False]), x, np.zeros(2)).device.type == "meta"
+
+
+def test_products_promote_dtypes_like_numpy():
+    a32, m64 = A, M.astype(np.float64)
+    assert ops.matmul(a32, m64).dtype == torch.float64  # numpy: float32 @ float64 -> float64
+    close(ops.matmul(torch.tensor(a32), m64), a32.astype(np.float64) @ m64)
+    close(ops.dot(m64.T, torch.tensor(a32).T), np.dot(m64.T, a32.T.astype(np.float64)))

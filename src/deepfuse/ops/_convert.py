@@ -50,6 +50,17 @@ def _t(x: Any) -> Tensor:
     )
 
 
+def _pair(x1: Any, x2: Any) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors; an array or number joins the other operand's device."""
+    t1, t2 = _t(x1), _t(x2)
+    if t1.device != t2.device:
+        if not isinstance(x2, Tensor):
+            t2 = t2.to(t1.device)
+        elif not isinstance(x1, Tensor):
+            t1 = t1.to(t2.device)
+    return t1, t2
+
+
 def _dims(axis: Axis) -> tuple[int, ...] | None:
     if axis is None:
         return None

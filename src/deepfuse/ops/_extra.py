@@ -13,12 +13,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deepfuse.ops._convert import Axis, _dims, _t
+from deepfuse.ops._convert import Axis, _dims, _pair, _t
 
 
 def power(x1: Any, x2: Any) -> Tensor:
     """``x1 ** x2`` (broadcast)."""
-    return torch.pow(_t(x1), _t(x2))
+    return torch.pow(*_pair(x1, x2))
 
 
 def floor(x: Any) -> Tensor:
@@ -38,42 +38,42 @@ def round(x: Any, decimals: int = 0) -> Tensor:
 
 def equal(x1: Any, x2: Any) -> Tensor:
     """``x1 == x2`` elementwise."""
-    return torch.eq(_t(x1), _t(x2))
+    return torch.eq(*_pair(x1, x2))
 
 
 def not_equal(x1: Any, x2: Any) -> Tensor:
     """``x1 != x2`` elementwise."""
-    return torch.ne(_t(x1), _t(x2))
+    return torch.ne(*_pair(x1, x2))
 
 
 def greater(x1: Any, x2: Any) -> Tensor:
     """``x1 > x2`` elementwise."""
-    return torch.gt(_t(x1), _t(x2))
+    return torch.gt(*_pair(x1, x2))
 
 
 def greater_equal(x1: Any, x2: Any) -> Tensor:
     """``x1 >= x2`` elementwise."""
-    return torch.ge(_t(x1), _t(x2))
+    return torch.ge(*_pair(x1, x2))
 
 
 def less(x1: Any, x2: Any) -> Tensor:
     """``x1 < x2`` elementwise."""
-    return torch.lt(_t(x1), _t(x2))
+    return torch.lt(*_pair(x1, x2))
 
 
 def less_equal(x1: Any, x2: Any) -> Tensor:
     """``x1 <= x2`` elementwise."""
-    return torch.le(_t(x1), _t(x2))
+    return torch.le(*_pair(x1, x2))
 
 
 def logical_and(x1: Any, x2: Any) -> Tensor:
     """Elementwise AND of the truth values."""
-    return torch.logical_and(_t(x1), _t(x2))
+    return torch.logical_and(*_pair(x1, x2))
 
 
 def logical_or(x1: Any, x2: Any) -> Tensor:
     """Elementwise OR of the truth values."""
-    return torch.logical_or(_t(x1), _t(x2))
+    return torch.logical_or(*_pair(x1, x2))
 
 
 def logical_not(x: Any) -> Tensor:

@@ -14,28 +14,28 @@ import torch
 from torch import Tensor
 
 from deepfuse._utils.errors import UserError
-from deepfuse.ops._convert import Axis, _dims, _t
+from deepfuse.ops._convert import Axis, _dims, _pair, _t
 
 
 # --------------------------------------------------------------------- elementwise
 def add(x1: Any, x2: Any) -> Tensor:
     """``x1 + x2`` (broadcast)."""
-    return torch.add(_t(x1), _t(x2))
+    return torch.add(*_pair(x1, x2))
 
 
 def subtract(x1: Any, x2: Any) -> Tensor:
     """``x1 - x2`` (broadcast)."""
-    return torch.subtract(_t(x1), _t(x2))
+    return torch.subtract(*_pair(x1, x2))
 
 
 def multiply(x1: Any, x2: Any) -> Tensor:
     """``x1 * x2`` (broadcast)."""
-    return torch.multiply(_t(x1), _t(x2))
+    return torch.multiply(*_pair(x1, x2))
 
 
 def divide(x1: Any, x2: Any) -> Tensor:
     """True division ``x1 / x2`` (integers give floats, as numpy)."""
-    return torch.true_divide(_t(x1), _t(x2))
+    return torch.true_divide(*_pair(x1, x2))
 
 
 def negative(x: Any) -> Tensor:
@@ -91,14 +91,14 @@ def clip(x: Any, x_min: Any, x_max: Any) -> Tensor:
 
 def maximum(x1: Any, x2: Any) -> Tensor:
     """Elementwise maximum (broadcast)."""
-    x1, x2 = _t(x1), _t(x2)
-    return torch.maximum(x1, x2.to(x1.device))
+    x1, x2 = _pair(x1, x2)
+    return torch.maximum(x1, x2)
 
 
 def minimum(x1: Any, x2: Any) -> Tensor:
     """Elementwise minimum (broadcast)."""
-    x1, x2 = _t(x1), _t(x2)
-    return torch.minimum(x1, x2.to(x1.device))
+    x1, x2 = _pair(x1, x2)
+    return torch.minimum(x1, x2)
 
 
 def where(condition: Any, x1: Any = None, x2: Any = None) -> Tensor | tuple[Tensor, ...]:
@@ -115,7 +115,10 @@ def where(condition: Any, x1: Any = None, x2: Any = None) -> Tensor | tuple[Tens
         raise UserError(
             "keras.ops.where needs both x1 and x2, or neither (then it returns indices)."
         )
-    return torch.where(cond, _t(x1), _t(x2))
+    t1, t2 = _pair(x1, x2)
+    if not isinstance(condition, Tensor):
+        cond = cond.to(t1.device)  # an array condition joins the values' device
+    return torch.where(cond, t1, t2)
 
 
 # ---------------------------------------------------------------------- reductions

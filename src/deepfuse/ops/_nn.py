@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from deepfuse.ops._convert import Axis, _dims, _dtype, _t
+from deepfuse.ops._convert import Axis, _dims, _dtype, _pair, _t
 
 
 # --------------------------------------------------------------------------- shape
@@ -58,9 +58,16 @@ def squeeze(x: Any, axis: Axis = None) -> Tensor:
 
 
 # ----------------------------------------------------------------------- linear algebra
+def _promoted(x1: Any, x2: Any) -> tuple[Tensor, Tensor]:
+    """Both on one device and one dtype (torch's products do not promote: float32 @ float64)."""
+    t1, t2 = _pair(x1, x2)
+    dtype = torch.promote_types(t1.dtype, t2.dtype)
+    return t1.to(dtype), t2.to(dtype)
+
+
 def matmul(x1: Any, x2: Any) -> Tensor:
     """Matrix product with numpy's broadcasting (``x1 @ x2``)."""
-    return torch.matmul(_t(x1), _t(x2))
+    return torch.matmul(*_promoted(x1, x2))
 
 
 def dot(x1: Any, x2: Any) -> Tensor:
@@ -71,7 +78,7 @@ def dot(x1: Any, x2: Any) -> Tensor:
         >>> dot([1.0, 2.0], [3.0, 4.0]).item(), tuple(dot(torch.ones(2, 3, 4), torch.ones(5, 4, 6)).shape)
         (11.0, (2, 3, 5, 6))
     """
-    x1, x2 = _t(x1), _t(x2)
+    x1, x2 = _promoted(x1, x2)
     if x1.dim() == 0 or x2.dim() == 0:
         return x1 * x2
     if x1.dim() <= 2 and x2.dim() <= 2:
