@@ -147,3 +147,62 @@ def test_keras_metric_objects_in_compile():
     scores = model.evaluate(x, y, verbose=0)
     assert float(m.result()) == pytest.approx(skm.accuracy_score(y, probs > 0.5))
     assert float(m.result()) == pytest.approx(float(scores[1]))  # same as the compiled metric
+
+
+class CategoricalTruePositives(keras.metrics.Metric):
+    """Written as Keras' "training & evaluation" guide writes a custom metric."""
+
+    def __init__(self, name="categorical_true_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_weight(name="ctp", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = keras.ops.reshape(keras.ops.argmax(y_pred, axis=1), (-1, 1))
+        values = keras.ops.cast(y_true, "int32") == keras.ops.cast(y_pred, "int32")
+        values = keras.ops.cast(values, "float32")
+        self.true_positives.assign_add(keras.ops.sum(values))
+
+    def result(self):
+        return self.true_positives
+
+
+class WithOwnReset(CategoricalTruePositives):
+    def reset_state(self):
+        self.true_positives.assign(0.0)
+
+
+@pytest.mark.parametrize("cls", [CategoricalTruePositives, WithOwnReset])
+def test_keras_style_metric_subclass(cls):
+    y_true, y_pred = Y_MC[:, None], P_MC
+    expected = float((P_MC.argmax(1) == Y_MC).sum())  # the count the guide's metric keeps
+    m = cls()
+    assert feed(m, y_true, y_pred) == expected
+    assert m.compute() == expected and m.state_names() == ["true_positives"]
+    state = m.state_dict()
+    other = cls()
+    other.load_state_dict(state)
+    other.merge(m)
+    assert float(other.result()) == 2 * expected  # merged workers add
+    m.reset_state()
+    assert float(m.result()) == 0.0 and float(other.result()) == 2 * expected  # no shared state
+    m.update_state(y_true, y_pred)
+    m.reset()
+    assert float(m.result()) == 0.0
+    clone = other.clone()
+    assert float(clone.result()) == 0.0 and float(other.result()) == 2 * expected
+
+
+def test_keras_style_metric_in_compile():
+    keras.utils.set_random_seed(0)
+    x = RNG.normal(size=(40, 3)).astype(np.float32)
+    y = RNG.integers(0, 3, (40, 1))  # (N, 1): the guide's metric compares with (N, 1) argmaxes
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=[CategoricalTruePositives()],
+    )
+    model.evaluate(x, y, verbose=0)  # one pass, so the count is over the 40 rows
+    probs = np.asarray(model.predict(x, verbose=0))
+    counted = model.metric_set["categorical_true_positives"].compute()
+    assert counted == float((probs.argmax(1) == y[:, 0]).sum())

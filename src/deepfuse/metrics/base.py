@@ -31,19 +31,18 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from deepfuse._utils.errors import ConfigError, DataError, UserError, format_message
+from deepfuse._utils.errors import ConfigError, DataError, format_message
 from deepfuse._utils.specs import squeeze_to_match
+from deepfuse.metrics.keras_api import KerasMetricAPI, MetricVariable, as_tensor, refuse_weights
 
 __all__ = [
     "ClassificationMetric",
     "MeanMetric",
     "Metric",
     "accumulator_dtype",
-    "as_tensor",
     "match_regression",
 ]
 
@@ -75,8 +74,12 @@ def _on(value: Any, device: torch.device | None) -> Any:
     return value
 
 
-class Metric:
+class Metric(KerasMetricAPI):
     """Base class: ``update(outputs, target)``, ``compute()``, ``reset()``, ``name``, ``get_config()``.
+
+    Keras' ``update_state(y_true, y_pred)`` / ``result()`` / ``reset_state()`` / ``add_weight``
+    come from :class:`~deepfuse.metrics.keras_api.KerasMetricAPI`: a metric written the Keras
+    way (weights from ``add_weight``, ``update_state``, ``result``) works as a deepfuse metric.
 
     Subclasses implement ``_update`` (on detached tensors, grad disabled), ``compute`` and
     ``reset``, set ``registry_name`` and list their constructor arguments in ``_config_keys``.
@@ -93,8 +96,8 @@ class Metric:
     #: State attributes besides the ``_``-prefixed ones ``reset()`` sets (``None``: none).
     _state_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, name: str | None = None) -> None:
-        self.name = name or self.registry_name
+    def __init__(self, *, name: str | None = None, dtype: Any = None) -> None:
+        self.name = name or self.registry_name  # dtype: Keras' argument, accepted and unused
         self.reset()
 
     def update(self, outputs: Tensor, target: Tensor) -> None:
@@ -103,52 +106,22 @@ class Metric:
             self._update(outputs.detach(), target.detach())
 
     def _update(self, outputs: Tensor, target: Tensor) -> None:
-        raise NotImplementedError
+        self._keras_update(outputs, target)  # a Keras-style subclass's update_state
 
     def compute(self) -> Any:
         """The metric over every batch since the last ``reset`` (``nan`` before any batch)."""
-        raise NotImplementedError
+        return self._keras_compute()  # a Keras-style subclass's result()
 
     def reset(self) -> None:
         """Forget every batch seen so far."""
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ Keras API
-    # Keras' names for custom training loops. ``update_state`` takes Keras' order
-    # ``(y_true, y_pred)``; ``update`` keeps deepfuse's ``(outputs, target)`` (the trainer's).
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Keras' ``update_state(y_true, y_pred)``: add one batch (arrays or tensors).
-
-        Raises:
-            UserError: ``sample_weight`` is given (only ``Mean`` and ``Sum`` take weights).
-
-        Example:
-            >>> from deepfuse.metrics import MeanAbsoluteError
-            >>> m = MeanAbsoluteError()
-            >>> m.update_state([1.0, 2.0], [1.5, 2.5]); float(m.result())
-            0.5
-        """
-        _refuse_weights(self, sample_weight)
-        self.update(as_tensor(y_pred), as_tensor(y_true))
-
-    def result(self) -> Any:
-        """Keras' ``result()``: a 0-d float32 tensor (``float(m.result())`` works); ``nan``
-        (no batch yet, or an undefined ratio) reads as 0.0, Keras' divide-no-nan rule. Results
-        that are not one number (a confusion matrix) are returned as ``compute()`` gives them."""
-        value = self.compute()
-        if isinstance(value, int | float):
-            return torch.tensor(0.0 if math.isnan(value) else value, dtype=torch.float32)
-        return value
-
-    def reset_state(self) -> None:
-        """Keras' ``reset_state()``: the same as :meth:`reset`."""
-        self.reset()
-
-    reset_states = reset_state  # Keras 2's spelling
+        self._keras_reset()  # a Keras-style subclass's reset_state, or zero its weights
 
     # ------------------------------------------------------------------ state
     def state_names(self) -> list[str]:
-        """Names of the state attributes: what ``reset()`` sets, plus ``_state_keys``."""
+        """Names of the state attributes: what ``reset()`` sets, plus ``_state_keys`` (the
+        ``add_weight`` weights of a Keras-style metric)."""
+        if self._keras_style() and type(self).reset is Metric.reset:
+            return [k for k, v in vars(self).items() if isinstance(v, MetricVariable)]
         probe = copy.copy(self)  # shallow: reset() rebinds attributes, never mutates them
         probe.__dict__ = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         type(self).reset(probe)
@@ -186,7 +159,11 @@ class Metric:
                 )
             )
         for key in names:
-            setattr(self, key, _on(state[key], device))
+            current = getattr(self, key, None)
+            if isinstance(current, MetricVariable):  # Keras-style weights are updated in place
+                current.assign(state[key])
+            else:
+                setattr(self, key, _on(state[key], device))
 
     def merge(self, other: Metric | Mapping[str, Any]) -> None:
         """Add another worker's batches: ``other`` is a metric of the same kind or its state.
@@ -239,20 +216,6 @@ class Metric:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
-
-
-def as_tensor(value: Any) -> Tensor:
-    """An array, list or number as a tensor (tensors pass unchanged)."""
-    return value if isinstance(value, Tensor) else torch.as_tensor(np.asarray(value))
-
-
-def _refuse_weights(metric: Metric, sample_weight: Any) -> None:
-    if sample_weight is not None:
-        raise UserError(
-            f"Metric '{metric.name}' ({type(metric).__name__}) does not take sample_weight in "
-            "deepfuse; only keras.metrics.Mean and Sum do. Drop sample_weight, or select the "
-            "rows to count before update_state."
-        )
 
 
 def match_regression(outputs: Tensor, target: Tensor, metric: str) -> tuple[Tensor, Tensor]:
@@ -319,7 +282,7 @@ class ClassificationMetric(Metric):
             >>> m.update_state([1, 1, 0], [0.7, 0.2, 0.4]); round(float(m.result()), 4)
             0.6667
         """
-        _refuse_weights(self, sample_weight)
+        refuse_weights(self, sample_weight)
         saved = self.from_logits, self._cut
         self.from_logits, self._cut = False, self.threshold  # for this batch only
         try:

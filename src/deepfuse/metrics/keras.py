@@ -36,8 +36,9 @@ import torch
 from torch import Tensor
 
 from deepfuse._utils.errors import UserError, invalid_choice
-from deepfuse.metrics.base import Metric, accumulator_dtype, as_tensor
+from deepfuse.metrics.base import Metric, accumulator_dtype
 from deepfuse.metrics.classification import Accuracy, TopKAccuracy
+from deepfuse.metrics.keras_api import as_tensor
 from deepfuse.metrics.ranking import RocAuc
 
 __all__ = [
