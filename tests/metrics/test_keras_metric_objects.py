@@ -67,6 +67,14 @@ def test_precision_recall_auc_match_sklearn():
         skm.recall_score(Y_BIN, pred)
     )
     assert feed(keras.metrics.AUC(), Y_BIN, P_BIN) == pytest.approx(skm.roc_auc_score(Y_BIN, P_BIN))
+    at_07 = np.greater(P_BIN, 0.7)
+    got = feed(keras.metrics.Precision(thresholds=0.7, name="p70", dtype="float32"), Y_BIN, P_BIN)
+    assert got == pytest.approx(skm.precision_score(Y_BIN, at_07))
+    assert feed(keras.metrics.Recall(thresholds=0.7), Y_BIN, P_BIN) == pytest.approx(
+        skm.recall_score(Y_BIN, at_07)
+    )
+    with pytest.raises(ValueError, match="thresholds"):
+        keras.metrics.Precision(thresholds=[0.3, 0.7])
 
 
 def test_regression_metrics_match_sklearn():

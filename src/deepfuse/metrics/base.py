@@ -249,6 +249,7 @@ class ClassificationMetric(Metric):
         threshold: float = 0.5,
         num_classes: int | None = None,
         name: str | None = None,
+        dtype: Any = None,  # Keras' argument, accepted and unused
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ConfigError(
