@@ -151,3 +151,22 @@ def test_missing_keras_utils_name_the_alternative(name, fix):
         AttributeError, match=rf"^keras\.utils\.{name} is not provided by deepfuse; .*{fix}"
     ):
         getattr(keras.utils, name)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name", "fix"),
+    [
+        ("preprocessing.image", "ImageDataGenerator", "image_dataset_from_directory"),
+        ("preprocessing", "text", "TextEncoder"),
+        ("ops", "nn", "torch.nn.functional"),
+        ("ops", "fft", "torch.fft"),
+    ],
+)
+def test_unsupported_keras_names_say_what_to_use(namespace, name, fix):
+    module = keras
+    for part in namespace.split("."):
+        module = getattr(module, part)
+    with pytest.raises(
+        AttributeError, match=rf"^keras\.{namespace}\.{name} is not provided by deepfuse; .*{fix}"
+    ):
+        getattr(module, name)

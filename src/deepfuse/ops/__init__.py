@@ -185,9 +185,19 @@ __all__ = [
 ]
 
 
+#: Keras' ops namespaces whose torch counterpart has another name.
+_TORCH_NAMES = {
+    "nn": "torch.nn.functional",
+    "image": "torchvision.transforms.v2.functional or torch.nn.functional.interpolate",
+    "numpy": "torch",
+    "core": "torch",
+}
+
+
 def __getattr__(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(name)  # Python's own probes (__path__, __wrapped__ ...)
+    use = _TORCH_NAMES.get(name, f"torch.{name}")
     raise AttributeError(
-        f"keras.ops.{name} is not provided by deepfuse; use torch.{name} (tensors are torch tensors)"
+        f"keras.ops.{name} is not provided by deepfuse; use {use} (tensors are torch tensors)"
     )

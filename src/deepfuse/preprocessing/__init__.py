@@ -13,7 +13,26 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from deepfuse.preprocessing import image, sequence
 from deepfuse.preprocessing.directory import DirectoryDataset, image_dataset_from_directory
 
 __all__ = ["DirectoryDataset", "image", "image_dataset_from_directory", "sequence"]
+
+
+#: Keras 2 preprocessing deepfuse leaves out, with what to use instead.
+_NOT_PROVIDED = {
+    "text": (
+        "the Tokenizer is not provided by deepfuse; use deepfuse.data.TextEncoder (tokenise, "
+        "build the vocabulary, pad) or a config's text column"
+    ),
+    "timeseries_dataset_from_array": "slice the windows with numpy and pass arrays to fit()",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    fix = _NOT_PROVIDED.get(name, "see deepfuse.preprocessing.__all__ for what is there")
+    raise AttributeError(f"keras.preprocessing.{name} is not provided by deepfuse; {fix}")

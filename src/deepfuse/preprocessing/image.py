@@ -246,3 +246,15 @@ def save_img(
     if img.mode == "RGBA" and (file_format or suffix.lstrip(".")).lower() in ("jpg", "jpeg"):
         img = img.convert("RGB")  # JPEG has no alpha channel (Keras does the same, with a warning)
     img.save(path, format=file_format, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    fix = "see deepfuse.preprocessing.image.__all__ for what is there"
+    if name == "ImageDataGenerator":
+        fix = (
+            "use keras.utils.image_dataset_from_directory for folders, or arrays with fit(); "
+            "augment with torchvision.transforms.v2 in a torch DataLoader"
+        )
+    raise AttributeError(f"keras.preprocessing.image.{name} is not provided by deepfuse; {fix}")
