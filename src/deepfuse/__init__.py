@@ -7,6 +7,10 @@ Example:
     >>> import deepfuse as df
     >>> model = df.Sequential([df.layers.Dense(64, activation="relu"), df.layers.Dense(10)])
     >>> model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+
+Keras code runs with its import line changed: ``import deepfuse as keras`` (``keras.layers``,
+``keras.ops``, ``keras.random``, ``keras.utils``, ``keras.preprocessing`` ...), and TensorFlow's
+spelling ``import deepfuse as tf; tf.keras.Sequential(...)``: ``deepfuse.keras`` is deepfuse itself.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
         losses,
         metrics,
         models,
+        ops,
         optimizers,
+        preprocessing,
+        random,
         training,
         utils,
     )
@@ -49,7 +56,10 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
+    "preprocessing",
+    "random",
     "training",
     "utils",
 ]
@@ -61,9 +71,13 @@ _MODULES = {
     "datasets": "deepfuse.datasets",
     "layers": "deepfuse.layers",
     "losses": "deepfuse.losses",
+    "keras": "deepfuse",  # tf.keras spelling: `import deepfuse as tf; tf.keras.layers.Dense(...)`
     "metrics": "deepfuse.metrics",
     "models": "deepfuse.models",
+    "ops": "deepfuse.ops",
     "optimizers": "deepfuse.optimizers",
+    "preprocessing": "deepfuse.preprocessing",
+    "random": "deepfuse.random",
     "training": "deepfuse.training",
     "utils": "deepfuse.utils",
 }

@@ -2,6 +2,8 @@
 
 Classification metrics take **logits** (they apply softmax/sigmoid themselves when they need
 probabilities); regression metrics take raw values. See :mod:`deepfuse.metrics.base`.
+Keras' metric classes (``keras.metrics.Mean``, ``SparseCategoricalAccuracy``, ``AUC``, ...) and
+their ``update_state`` / ``result`` / ``reset_state`` are here too: see :mod:`deepfuse.metrics.keras`.
 
 Example:
     >>> import torch
@@ -33,16 +35,29 @@ from deepfuse.metrics.classification import (
     TopKAccuracy,
 )
 from deepfuse.metrics.collection import MetricSet
+from deepfuse.metrics.keras import (
+    AUC,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    Mean,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    Sum,
+)
 from deepfuse.metrics.ranking import RocAuc
 from deepfuse.metrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 from deepfuse.metrics.report import classification_report
 
 __all__ = [
+    "AUC",
     "METRICS",
     "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
     "ClassificationMetric",
     "ConfusionMatrix",
     "F1Score",
+    "Mean",
     "MeanAbsoluteError",
     "MeanMetric",
     "MeanSquaredError",
@@ -52,6 +67,9 @@ __all__ = [
     "R2Score",
     "Recall",
     "RocAuc",
+    "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "Sum",
     "TopKAccuracy",
     "classification_report",
     "get",

@@ -36,8 +36,15 @@ from torch import Tensor
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message
 from deepfuse._utils.specs import squeeze_to_match
+from deepfuse.metrics.keras_api import KerasMetricAPI, MetricVariable, as_tensor, refuse_weights
 
-__all__ = ["ClassificationMetric", "MeanMetric", "Metric", "accumulator_dtype", "match_regression"]
+__all__ = [
+    "ClassificationMetric",
+    "MeanMetric",
+    "Metric",
+    "accumulator_dtype",
+    "match_regression",
+]
 
 
 def accumulator_dtype(device: torch.device) -> torch.dtype:
@@ -67,8 +74,12 @@ def _on(value: Any, device: torch.device | None) -> Any:
     return value
 
 
-class Metric:
+class Metric(KerasMetricAPI):
     """Base class: ``update(outputs, target)``, ``compute()``, ``reset()``, ``name``, ``get_config()``.
+
+    Keras' ``update_state(y_true, y_pred)`` / ``result()`` / ``reset_state()`` / ``add_weight``
+    come from :class:`~deepfuse.metrics.keras_api.KerasMetricAPI`: a metric written the Keras
+    way (weights from ``add_weight``, ``update_state``, ``result``) works as a deepfuse metric.
 
     Subclasses implement ``_update`` (on detached tensors, grad disabled), ``compute`` and
     ``reset``, set ``registry_name`` and list their constructor arguments in ``_config_keys``.
@@ -85,8 +96,8 @@ class Metric:
     #: State attributes besides the ``_``-prefixed ones ``reset()`` sets (``None``: none).
     _state_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, name: str | None = None) -> None:
-        self.name = name or self.registry_name
+    def __init__(self, *, name: str | None = None, dtype: Any = None) -> None:
+        self.name = name or self.registry_name  # dtype: Keras' argument, accepted and unused
         self.reset()
 
     def update(self, outputs: Tensor, target: Tensor) -> None:
@@ -95,19 +106,22 @@ class Metric:
             self._update(outputs.detach(), target.detach())
 
     def _update(self, outputs: Tensor, target: Tensor) -> None:
-        raise NotImplementedError
+        self._keras_update(outputs, target)  # a Keras-style subclass's update_state
 
     def compute(self) -> Any:
         """The metric over every batch since the last ``reset`` (``nan`` before any batch)."""
-        raise NotImplementedError
+        return self._keras_compute()  # a Keras-style subclass's result()
 
     def reset(self) -> None:
         """Forget every batch seen so far."""
-        raise NotImplementedError
+        self._keras_reset()  # a Keras-style subclass's reset_state, or zero its weights
 
     # ------------------------------------------------------------------ state
     def state_names(self) -> list[str]:
-        """Names of the state attributes: what ``reset()`` sets, plus ``_state_keys``."""
+        """Names of the state attributes: what ``reset()`` sets, plus ``_state_keys`` (the
+        ``add_weight`` weights of a Keras-style metric)."""
+        if self._keras_style() and type(self).reset is Metric.reset:
+            return [k for k, v in vars(self).items() if isinstance(v, MetricVariable)]
         probe = copy.copy(self)  # shallow: reset() rebinds attributes, never mutates them
         probe.__dict__ = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         type(self).reset(probe)
@@ -145,7 +159,11 @@ class Metric:
                 )
             )
         for key in names:
-            setattr(self, key, _on(state[key], device))
+            current = getattr(self, key, None)
+            if isinstance(current, MetricVariable):  # Keras-style weights are updated in place
+                current.assign(state[key])
+            else:
+                setattr(self, key, _on(state[key], device))
 
     def merge(self, other: Metric | Mapping[str, Any]) -> None:
         """Add another worker's batches: ``other`` is a metric of the same kind or its state.
@@ -231,6 +249,7 @@ class ClassificationMetric(Metric):
         threshold: float = 0.5,
         num_classes: int | None = None,
         name: str | None = None,
+        dtype: Any = None,  # Keras' argument, accepted and unused
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ConfigError(
@@ -251,6 +270,26 @@ class ClassificationMetric(Metric):
         self._cut = math.log(threshold / (1.0 - threshold)) if from_logits else threshold
         self.binary: bool | None = None  # set by the first batch
         super().__init__(name=name)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Keras' ``update_state(y_true, y_pred)``. As in Keras, ``y_pred`` is read as the
+        model returns it (probabilities: a binary output is compared with ``threshold``
+        directly, multi-class scores are not softmaxed), whatever ``from_logits`` says; the
+        trainer's ``update`` reads ``from_logits`` (compiled steps pass logits).
+
+        Example:
+            >>> from deepfuse.metrics import BinaryAccuracy
+            >>> m = BinaryAccuracy()
+            >>> m.update_state([1, 1, 0], [0.7, 0.2, 0.4]); round(float(m.result()), 4)
+            0.6667
+        """
+        refuse_weights(self, sample_weight)
+        saved = self.from_logits, self._cut
+        self.from_logits, self._cut = False, self.threshold  # for this batch only
+        try:
+            self.update(as_tensor(y_pred), as_tensor(y_true))
+        finally:
+            self.from_logits, self._cut = saved
 
     def _shape(self, outputs: Tensor) -> tuple[bool, int]:
         """``(binary, num_classes)`` of a batch; fixes them on the first batch, checks later ones."""

@@ -170,6 +170,7 @@ class _FromConfusion(ConfusionMatrix):
             ``None`` picks ``"binary"`` for binary outputs, ``"macro"`` otherwise.
         pos_label: The positive class for ``average="binary"``.
         zero_division: Value when a ratio has a zero denominator (scikit-learn's ``0.0``).
+        thresholds: Keras' name for ``threshold`` (one number).
     """
 
     _config_keys = ("average", "pos_label", "zero_division", *ClassificationMetric._config_keys)
@@ -180,8 +181,20 @@ class _FromConfusion(ConfusionMatrix):
         average: str | None = None,
         pos_label: int = 1,
         zero_division: float = 0.0,
+        thresholds: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if thresholds is not None:  # Keras' name: one threshold (a list would be many metrics)
+            if not isinstance(thresholds, int | float):
+                raise ConfigError(
+                    format_message(
+                        f"Bad 'thresholds' for metric '{self.registry_name}'.",
+                        expected="one number (deepfuse computes one threshold per metric)",
+                        got=thresholds,
+                        fix="Make one metric per threshold, e.g. Precision(thresholds=0.7, name='p70').",
+                    )
+                )
+            kwargs["threshold"] = float(thresholds)
         if average is not None and average not in _AVERAGES:
             raise invalid_choice(f"average for metric '{self.registry_name}'", average, _AVERAGES)
         self.average, self.pos_label = average, int(pos_label)
