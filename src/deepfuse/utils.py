@@ -31,6 +31,7 @@ __all__ = [
     "load_img",
     "normalize",
     "pad_sequences",
+    "plot_model",
     "save_img",
     "set_random_seed",
     "to_categorical",
@@ -50,6 +51,14 @@ def to_categorical(
     out = np.zeros((labels.size, n), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
     return out
+
+
+def plot_model(model: Any, to_file: Any = "model.png", **kwargs: Any) -> Any:
+    """Draw the model's graph (Keras' ``keras.utils.plot_model``); see
+    :func:`deepfuse.viz.model_graph.plot_model` for the arguments and file types."""
+    from deepfuse.viz.model_graph import plot_model as draw
+
+    return draw(model, to_file, **kwargs)
 
 
 def set_random_seed(seed: int) -> None:
