@@ -5,7 +5,7 @@ Usage (from the worktree root; /work/kerasvenv holds keras, torch 2.13 CPU, pyte
     DEEPFUSE_DATA_DIR=/work/shared/datasets \
         /work/kerasvenv/bin/python tests/keras_programs/_keras_reference.py [pytest args...]
 
-It copies test_programs.py, test_programs_slow.py and conftest.py into a temporary folder with
+It copies the program files (test_programs_*.py, programs_support.py, conftest.py) into a temporary folder with
 the import lines rewritten (``import deepfuse as keras`` -> ``import keras``, ``from deepfuse
 import layers`` -> ``from keras import layers``), and adds a conftest that points Keras'
 ``mnist`` / ``imdb`` loaders at the local files (this machine has no network): MNIST from the
@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 WORKTREE = HERE.parents[1]
 PROJECT_PYTHON = "/work/main/.venv/bin/python"
 
-REFERENCE_CONFTEST = '''
+REFERENCE_CONFTEST = """
 import gzip
 import hashlib
 import json
@@ -95,7 +95,7 @@ def _imdb_load_data(num_words=None, maxlen=None, **kwargs):
 keras.datasets.mnist.load_data = _mnist("mnist")
 keras.datasets.fashion_mnist.load_data = _mnist("fashion-mnist")
 keras.datasets.imdb.load_data = _imdb_load_data
-'''
+"""
 
 PYTEST_INI = """[pytest]
 addopts = -ra -p no:cacheprovider -m 'not slow'
@@ -112,9 +112,9 @@ def keras_source(text: str) -> str:
 
 def main(argv: list[str]) -> int:
     out = Path(tempfile.mkdtemp(prefix="keras_reference_"))
-    for name in ("test_programs.py", "test_programs_slow.py", "conftest.py"):
-        source = HERE / name
-        if source.exists():
+    for source in sorted(HERE.glob("*.py")):
+        name = source.name
+        if name != Path(__file__).name:
             text = keras_source(source.read_text())
             assert "deepfuse" not in re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"", "", text), name
             if name == "conftest.py":
