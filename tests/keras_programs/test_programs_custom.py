@@ -58,8 +58,8 @@ def test_f_custom_layers_saved_and_reloaded(tmp_path):
             return inputs
 
     summer = ComputeSum()
-    summer(np.ones((2, 3), dtype="float32"))
-    summer(np.ones((2, 3), dtype="float32"))
+    summer(ops.ones((2, 3)))
+    summer(ops.ones((2, 3)))
     np.testing.assert_allclose(ops.convert_to_numpy(summer.total), [4.0, 4.0, 4.0])
     assert len(summer.weights) == 1 and len(summer.trainable_weights) == 0
 
