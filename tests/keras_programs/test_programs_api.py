@@ -198,3 +198,59 @@ def test_k_batch_api_weights_and_config():
     expected_mse = np.mean((regressor.predict(x, verbose=0)[:, 0] - y) ** 2)
     assert score == pytest.approx(expected_mse, rel=1e-4)
     assert isinstance(regressor.train_on_batch(x[:32], y[:32].astype("float32")), float)
+
+
+# --- n. the Sequential guide: feature extraction and transfer learning ---------------------------
+
+
+def test_n_sequential_feature_extraction_and_frozen_layers():
+    import deepfuse as keras
+    from deepfuse import layers
+
+    initial_model = keras.Sequential(
+        [
+            keras.Input(shape=(250, 250, 3)),
+            layers.Conv2D(32, 5, strides=2, activation="relu"),
+            layers.Conv2D(32, 3, activation="relu", name="my_intermediate_layer"),
+            layers.Conv2D(32, 3, activation="relu"),
+        ]
+    )
+    feature_extractor = keras.Model(
+        inputs=initial_model.inputs,
+        outputs=initial_model.get_layer(name="my_intermediate_layer").output,
+    )
+    images = np.random.random((2, 250, 250, 3)).astype("float32")
+    features = feature_extractor.predict(images, verbose=0)
+    assert features.shape == (2, 121, 121, 32)  # channels last, as Keras returns it
+    every_layer = keras.Model(
+        inputs=initial_model.inputs, outputs=[layer.output for layer in initial_model.layers]
+    )
+    assert [f.shape for f in every_layer.predict(images, verbose=0)] == [
+        (2, 123, 123, 32),
+        (2, 121, 121, 32),
+        (2, 119, 119, 32),
+    ]
+
+    # transfer learning: freeze all layers except the last one
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(16,)),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(1),
+        ]
+    )
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    assert len(model.trainable_weights) == 2
+    assert len(model.non_trainable_weights) == 4
+    model.compile(optimizer="adam", loss="mse")
+    frozen_before = [np.array(w) for w in model.layers[0].get_weights()]
+    head_before = [np.array(w) for w in model.layers[-1].get_weights()]
+    x = np.random.normal(size=(128, 16)).astype("float32")
+    model.fit(x, x[:, :1], epochs=2, batch_size=32, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(frozen_before, model.layers[0].get_weights()))
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(head_before, model.layers[-1].get_weights())
+    )
+    assert "Non-trainable params: 1,600" in summary_text(model)  # 16*32+32 + 32*32+32

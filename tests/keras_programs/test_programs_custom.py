@@ -271,3 +271,71 @@ def test_i_custom_train_and_test_step_with_own_metrics():
     results = model.evaluate(x, y, verbose=0, return_dict=True)
     expected_mae = float(np.mean(np.abs(model.predict(x, verbose=0) - y)))
     assert results["mae"] == pytest.approx(expected_mae, rel=1e-3)
+
+
+# --- m. a training loop written from scratch (keras.io "Writing a training loop from scratch in
+# PyTorch"): Keras losses and metrics called Keras' way -------------------------------------------
+
+
+def test_m_training_loop_from_scratch_with_keras_losses_and_metrics():
+    import torch
+
+    import deepfuse as keras
+    from deepfuse import ops
+
+    # a loss object is called loss_fn(y_true, y_pred): checked against the formula first
+    bce = keras.losses.BinaryCrossentropy()
+    y_true = np.array([[0.0], [1.0], [1.0]], dtype="float32")
+    y_prob = np.array([[0.2], [0.7], [0.9]], dtype="float32")
+    expected = -np.mean(y_true * np.log(y_prob) + (1 - y_true) * np.log(1 - y_prob))
+    value = float(ops.convert_to_numpy(bce(y_true, y_prob)))
+    assert value == pytest.approx(expected, rel=1e-4)  # swapped arguments: about 3.2
+
+    def get_model():
+        inputs = keras.Input(shape=(784,), name="digits")
+        x1 = keras.layers.Dense(64, activation="relu")(inputs)
+        x2 = keras.layers.Dense(64, activation="relu")(x1)
+        outputs = keras.layers.Dense(10, name="predictions")(x2)
+        return keras.Model(inputs=inputs, outputs=outputs)
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    x_train = np.reshape(x_train[:4096], (-1, 784)).astype("float32") / 255
+    x_test = np.reshape(x_test[:1024], (-1, 784)).astype("float32") / 255
+    y_train, y_test = y_train[:4096], y_test[:1024]
+    train_dataset = torch.utils.data.TensorDataset(
+        torch.from_numpy(x_train), torch.from_numpy(y_train).long()
+    )
+    train_dataloader = torch.utils.data.DataLoader(train_dataset, batch_size=64, shuffle=True)
+
+    model = get_model()
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    train_acc_metric = keras.metrics.SparseCategoricalAccuracy()
+    val_acc_metric = keras.metrics.SparseCategoricalAccuracy()
+
+    epoch_losses, train_accs = [], []
+    for _epoch in range(2):
+        losses = []
+        for step, (inputs, targets) in enumerate(train_dataloader):  # noqa: B007 (read below)
+            logits = model(inputs)
+            loss = loss_fn(targets, logits)
+            trainable_weights = model.trainable_weights
+            gradients = torch.autograd.grad(
+                loss, [ops.convert_to_tensor(v) for v in trainable_weights]
+            )
+            with torch.no_grad():
+                optimizer.apply_gradients(zip(gradients, trainable_weights))
+            train_acc_metric.update_state(targets, logits)
+            losses.append(float(ops.convert_to_numpy(loss)))
+        epoch_losses.append(np.mean(losses))
+        train_accs.append(float(train_acc_metric.result()))
+        train_acc_metric.reset_state()
+    assert step == 4096 // 64 - 1
+
+    val_logits = model.predict(x_test, verbose=0)
+    val_acc_metric.update_state(y_test, val_logits)
+    val_acc = float(val_acc_metric.result())
+    print("losses:", epoch_losses, "train acc:", train_accs, "val acc:", val_acc)
+    assert epoch_losses[1] < epoch_losses[0]
+    assert val_acc == pytest.approx(np.mean(val_logits.argmax(axis=1) == y_test))
+    assert val_acc > 0.84  # real Keras: 0.869
