@@ -95,6 +95,14 @@ def _imdb_load_data(num_words=None, maxlen=None, **kwargs):
 keras.datasets.mnist.load_data = _mnist("mnist")
 keras.datasets.fashion_mnist.load_data = _mnist("fashion-mnist")
 keras.datasets.imdb.load_data = _imdb_load_data
+
+
+def pytest_collection_modifyitems(items):
+    import pytest
+
+    for item in items:  # Keras 2 behaviour that Keras 3 changed on purpose: expected to fail here
+        if item.get_closest_marker("keras2_semantics"):
+            item.add_marker(pytest.mark.xfail(reason="Keras 3 reads trainable at each step", strict=True))
 """
 
 PYTEST_INI = """[pytest]
