@@ -119,7 +119,8 @@ def test_denoising_autoencoder_to_published_loss():
     Adam + binary cross-entropy, batch 128, on all 60,000 digits. The page prints
     ``val_loss: 0.0691`` after 2 epochs of ``fit(train, train)`` and ``val_loss: 0.0922`` after
     the first epoch of ``fit(noisy_train, train)``; we run exactly those 2 + 1 epochs and require
-    val_loss <= 0.072 and <= 0.095 (lower is better).
+    val_loss <= 0.072 and <= 0.098 (lower is better; real Keras 3.15 on this machine: 0.0692 and
+    0.0962, the noise draw differs from the page's).
     """
     import deepfuse as keras
     from deepfuse import layers
@@ -169,6 +170,6 @@ def test_denoising_autoencoder_to_published_loss():
         verbose=2,
     )
     print("clean:", clean.history, "denoising:", denoising.history)
-    assert clean.history["val_loss"][-1] <= 0.072  # page: 0.0691
-    assert denoising.history["val_loss"][-1] <= 0.095  # page: 0.0922
+    assert clean.history["val_loss"][-1] <= 0.072  # page: 0.0691, Keras here: 0.0692
+    assert denoising.history["val_loss"][-1] <= 0.098  # page: 0.0922, Keras here: 0.0962
     assert autoencoder.predict(noisy_test_data[:10], verbose=0).shape == (10, 28, 28, 1)
