@@ -27,7 +27,7 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
 from deepfuse._utils.registry import Registry
-from deepfuse.layers import regularizers, symbolic
+from deepfuse.layers import keras_api, regularizers, symbolic
 
 __all__ = ["Layer", "training_mode"]
 
@@ -43,7 +43,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-class Layer(nn.Module):
+class Layer(keras_api.KerasWeights, nn.Module):
     """Base class of every deepfuse layer (a plain ``torch.nn.Module``).
 
     Args:
@@ -52,8 +52,32 @@ class Layer(nn.Module):
             can build eagerly; images are given channels-last ``(H, W, C)`` as in Keras.
         trainable: ``False`` freezes the layer's weights (``requires_grad=False``).
 
-    Subclasses implement ``_build(shape, factory)`` (create weights) and ``forward``; weightless
-    layers set ``built = True`` in their constructor.
+        dtype: Keras' per-layer dtype (``"float32"``, ``"float64"``); weights made by
+            ``add_weight`` use it. Kept in the config when given.
+
+    deepfuse's own layers implement ``_build(shape, factory)`` (create weights) and ``forward``;
+    weightless layers set ``built = True`` in their constructor. Keras-style subclasses write
+    ``build(input_shape)`` with :meth:`add_weight` and ``call(inputs, training=None)`` instead.
+
+    Example (the keras.io custom layer):
+        >>> import torch
+        >>> class Linear(Layer):
+        ...     def __init__(self, units=32, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.units = units
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight(shape=(input_shape[-1], self.units),
+        ...                                  initializer="random_normal")
+        ...         self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+        ...     def call(self, inputs):
+        ...         return inputs @ self.w + self.b
+        ...     def get_config(self):
+        ...         return {**super().get_config(), "units": self.units}
+        >>> layer = Linear(4)
+        >>> layer(torch.ones(2, 3)).shape
+        torch.Size([2, 4])
+        >>> [tuple(w.shape) for w in layer.trainable_weights], layer.count_params()
+        ([(3, 4), (4,)], 16)
     """
 
     #: Number of input dimensions (including batch) the layer accepts; ``None`` = any.
@@ -67,7 +91,14 @@ class Layer(nn.Module):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
             LAYER_CLASSES.register(cls.__name__, cls)
-        cls._forward_takes_training = "training" in inspect.signature(cls.forward).parameters
+        # A Keras-style ``build(self, input_shape)`` (no device/dtype keywords) is wrapped so
+        # deepfuse's loaders can keep calling ``build(shape, device=..., dtype=...)``.
+        own_build = cls.__dict__.get("build")
+        if own_build is not None and "device" not in inspect.signature(own_build).parameters:
+            cls.build = keras_api.wrap_user_build(own_build)  # type: ignore[method-assign]
+        # Keras-style subclasses define ``call`` and inherit ``Layer.forward``, which runs it.
+        runs = cls.call if cls.forward is Layer.forward and hasattr(cls, "call") else cls.forward
+        cls._forward_takes_training = "training" in inspect.signature(runs).parameters
 
     def __init__(
         self,
@@ -75,8 +106,15 @@ class Layer(nn.Module):
         name: str | None = None,
         input_shape: Sequence[int] | None = None,
         trainable: bool = True,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
+        keras_api._torch_dtype(dtype)  # validate early
+        self.dtype_name = dtype if dtype is None or isinstance(dtype, str) else str(dtype)[6:]
+        self._auto_weight_names: dict[int, str] = {}
+        self._weight_regularizers: list[tuple[Any, torch.Tensor]] = []
+        self._call_losses: list[torch.Tensor] = []
+        self._uses_add_loss = False
         if name is None:
             base = _snake(type(self).__name__)
             _NAME_COUNTS[base] = _NAME_COUNTS.get(base, 0) + 1
@@ -116,6 +154,47 @@ class Layer(nn.Module):
 
     #: Whether ``forward`` itself takes ``training=`` (then it is passed through untouched).
     _forward_takes_training: ClassVar[bool] = False
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Run a Keras-style subclass: ``build(input_shape)`` once, then ``call(...)``.
+
+        ``training`` is passed to ``call`` only when ``call`` accepts it (``self.training``
+        when not given), and an explicit ``training=`` also switches the inner layers' mode.
+        """
+        call = getattr(self, "call", None)
+        if call is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither forward() nor call(); a Keras-style "
+                "layer implements call(self, inputs)."
+            )
+        if not self.built and args and type(self).build is Layer.build:
+            self.built = True  # weights (if any) were made in __init__
+        elif not self.built and args:
+            t = keras_api.first_tensor(args[0])
+            self.build(
+                keras_api.input_shape_of(args[0]),
+                device=None if t is None else t.device,
+                dtype=None if t is None else t.dtype,
+            )
+        self._call_losses = []
+        training = kwargs.get("training")
+        if self._forward_takes_training:
+            if training is None:
+                kwargs["training"] = self.training
+            elif bool(training) != self.training:
+                with training_mode(self, bool(training)):
+                    return call(*args, **kwargs)
+        else:
+            kwargs.pop("training", None)
+        return call(*args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``self.w = self.add_weight(...)``: the weight keeps its attribute name in state_dict.
+        if isinstance(value, nn.Parameter):
+            auto = self.__dict__.get("_auto_weight_names", {}).pop(id(value), None)
+            if auto is not None and auto != name:
+                del self._parameters[auto]
+        super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ building
     @property
@@ -201,19 +280,29 @@ class Layer(nn.Module):
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
         self.requires_grad_(self._trainable)
+        for p in self.parameters():  # add_weight(trainable=False) weights stay frozen
+            if not getattr(p, "_keras_trainable", True):
+                p.requires_grad_(False)
 
     def regularization_loss(self) -> torch.Tensor | None:
         """Sum of this layer's weight penalties (``kernel_regularizer`` ...), or ``None``.
 
         The default covers layers with ``weight``/``bias`` and ``kernel_regularizer``/
-        ``bias_regularizer`` attributes (Dense, Conv); others override it.
+        ``bias_regularizer`` attributes (Dense, Conv), weights made by ``add_weight(regularizer=)``
+        and the tensors the last call passed to ``add_loss``; others override it.
         """
-        return regularizers.total(
+        total = regularizers.total(
             [
                 (getattr(self, "kernel_regularizer", None), getattr(self, "weight", None)),
                 (getattr(self, "bias_regularizer", None), getattr(self, "bias", None)),
+                *self._weight_regularizers,
             ]
         )
+        for extra in self._call_losses:
+            total = extra if total is None else total + extra
+        if total is None and self._uses_add_loss:
+            return torch.zeros(())
+        return total
 
     def detach_output_activation(self) -> str | None:
         """Remove the output activation from ``forward`` and return its name (``None`` if none)."""
@@ -227,6 +316,8 @@ class Layer(nn.Module):
             config["input_shape"] = list(self.input_shape)
         if not self._trainable:
             config["trainable"] = False
+        if self.dtype_name is not None:
+            config["dtype"] = self.dtype_name
         return config
 
     @classmethod
