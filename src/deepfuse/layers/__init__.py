@@ -15,17 +15,37 @@ Example:
 from __future__ import annotations
 
 from deepfuse.layers import activations, initializers, regularizers
+from deepfuse.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from deepfuse.layers.base import Layer
 from deepfuse.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D
+from deepfuse.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Convolution2DTranspose
 from deepfuse.layers.core import (
     Activation,
     Dense,
     Dropout,
     Embedding,
-    Flatten,
+    Identity,
     Input,
     InputLayer,
-    Reshape,
+    Lambda,
+)
+from deepfuse.layers.merge import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from deepfuse.layers.norm import BatchNorm, BatchNormalization, LayerNorm, LayerNormalization
 from deepfuse.layers.pooling import (
@@ -46,8 +66,26 @@ from deepfuse.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from deepfuse.layers.preprocessing import (
+    GaussianNoise,
+    RandomFlip,
+    RandomRotation,
+    Rescaling,
+    Resizing,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
 from deepfuse.layers.registry import deserialize, get, names, register, serialize
+from deepfuse.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from deepfuse.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN
+from deepfuse.layers.spatial import (
+    Cropping1D,
+    Cropping2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 
 # Keras aliases resolve by name too: layers.get("MaxPooling2D"), layers.get("BatchNormalization").
 for _alias, _cls in {
@@ -64,13 +102,17 @@ for _alias, _cls in {
     "Convolution1D": Conv1D,
     "Convolution2D": Conv2D,
     "Input": InputLayer,
+    "Convolution2DTranspose": Conv2DTranspose,
 }.items():
     register(_cls, _alias)
 
 __all__ = [
+    "ELU",
     "GRU",
     "LSTM",
     "Activation",
+    "Add",
+    "Average",
     "AveragePooling1D",
     "AveragePooling2D",
     "AvgPool1D",
@@ -78,14 +120,22 @@ __all__ = [
     "BatchNorm",
     "BatchNormalization",
     "Bidirectional",
+    "Concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
     "Convolution1D",
     "Convolution2D",
+    "Convolution2DTranspose",
+    "Cropping1D",
+    "Cropping2D",
     "Dense",
+    "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalAvgPool1D",
@@ -94,23 +144,53 @@ __all__ = [
     "GlobalMaxPool2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "Identity",
     "Input",
     "InputLayer",
+    "Lambda",
     "Layer",
     "LayerNorm",
     "LayerNormalization",
+    "LeakyReLU",
     "MaxPool1D",
     "MaxPool2D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "PReLU",
+    "Permute",
+    "RandomFlip",
+    "RandomRotation",
+    "ReLU",
+    "RepeatVector",
+    "Rescaling",
     "Reshape",
+    "Resizing",
     "SimpleRNN",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "Subtract",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
     "activations",
+    "add",
+    "average",
+    "concatenate",
     "deserialize",
+    "dot",
     "get",
     "initializers",
+    "maximum",
+    "minimum",
+    "multiply",
     "names",
     "register",
     "regularizers",
     "serialize",
+    "subtract",
 ]

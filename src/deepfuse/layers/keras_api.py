@@ -72,9 +72,7 @@ class KerasWeights:
             >>> tuple(w.shape), layer.kernel.requires_grad
             ((2, 3), True)
         """
-        return add_weight(
-            self, shape, initializer, dtype, trainable, regularizer, constraint, name
-        )
+        return add_weight(self, shape, initializer, dtype, trainable, regularizer, constraint, name)
 
     def add_loss(self, loss: torch.Tensor) -> None:
         """Add a scalar to the training loss (Keras ``add_loss``, called from ``call``).
@@ -167,7 +165,6 @@ class KerasWeights:
                 "built yet; call it on a batch (or build(input_shape)) first."
             )
         return sum(p.numel() for p in self.parameters())
-
 
 
 def _torch_dtype(dtype: Any) -> torch.dtype | None:
