@@ -75,7 +75,14 @@ from deepfuse.layers.preprocessing import (
     SpatialDropout1D,
     SpatialDropout2D,
 )
-from deepfuse.layers.registry import deserialize, get, names, register, serialize
+from deepfuse.layers.registry import (
+    deserialize,
+    get,
+    names,
+    register,
+    register_keras_serializable,
+    serialize,
+)
 from deepfuse.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from deepfuse.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN
 from deepfuse.layers.spatial import (
@@ -190,6 +197,7 @@ __all__ = [
     "multiply",
     "names",
     "register",
+    "register_keras_serializable",
     "regularizers",
     "serialize",
     "subtract",
