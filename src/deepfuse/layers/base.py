@@ -223,6 +223,11 @@ class Layer(keras_api.KerasWeights, nn.Module):
         """
         if self.built:
             return
+        factory = self.__dict__.get("_weight_factory")
+        if factory is not None:  # ``super().build(input_shape)`` inside a Keras-style build
+            if type(self)._build is Layer._build:
+                return  # nothing to create; the Keras-style build marks the layer built
+            device, dtype = device or factory["device"], dtype or factory["dtype"]
         shape = tuple(None if d is None else int(d) for d in input_shape)
         self._check_ndim(shape)
         if dtype is None or not dtype.is_floating_point:
