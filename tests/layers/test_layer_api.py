@@ -240,3 +240,21 @@ def test_wrong_input_after_build_raises_data_error():
     bn(torch.randn(4, 3))
     with pytest.raises(DataError, match="built for 3 channels"):
         bn(torch.randn(4, 5))
+
+
+def test_keras_base_layer_arguments():
+    assert L.Dense(2, batch_input_shape=(None, 7)).input_shape == (7,)
+    assert L.Conv2D(2, 3, batch_shape=(32, 28, 28, 1)).torch_input_shape == (1, 28, 28)
+    assert L.Flatten(input_dim=5, batch_size=32).input_shape == (5,)
+    L.Dense(2, kernel_constraint=None, activity_regularizer=None)  # Keras' defaults are fine
+    for kwargs, alternative in (
+        ({"kernel_constraint": "max_norm"}, "clamp the weights in a callback"),
+        ({"activity_regularizer": "l2"}, "self.add_loss"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            L.Dense(2, **kwargs)
+        msg = str(info.value)
+        assert f"Dense({next(iter(kwargs))}=...) is not supported" in msg and alternative in msg
+        assert "\n" not in msg
+    with pytest.raises(ConfigError, match="Dense got an unknown argument 'unitz'"):
+        L.Dense(2, unitz=3)

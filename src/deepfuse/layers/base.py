@@ -54,6 +54,9 @@ class Layer(keras_api.KerasWeights, nn.Module):
 
         dtype: Keras' per-layer dtype (``"float32"``, ``"float64"``); weights made by
             ``add_weight`` use it. Kept in the config when given.
+        **keras_kwargs: Keras' ``batch_input_shape`` / ``batch_shape`` / ``input_dim`` (turned
+            into ``input_shape``) and ``batch_size`` (ignored); constraints and
+            ``activity_regularizer`` raise a ConfigError naming the alternative.
 
     deepfuse's own layers implement ``_build(shape, factory)`` (create weights) and ``forward``;
     weightless layers set ``built = True`` in their constructor. Keras-style subclasses write
@@ -107,8 +110,10 @@ class Layer(keras_api.KerasWeights, nn.Module):
         input_shape: Sequence[int] | None = None,
         trainable: bool = True,
         dtype: Any = None,
+        **keras_kwargs: Any,
     ) -> None:
         super().__init__()
+        input_shape = keras_api.keras_base_kwargs(type(self).__name__, keras_kwargs, input_shape)
         keras_api._torch_dtype(dtype)  # validate early
         self.dtype_name = dtype if dtype is None or isinstance(dtype, str) else str(dtype)[6:]
         self._auto_weight_names: dict[int, str] = {}

@@ -247,6 +247,48 @@ def wrap_user_build(user_build: Callable[..., None]) -> Callable[..., None]:
     return build
 
 
+# Keras base-layer arguments that deepfuse cannot honour: ignoring them would change results.
+_REFUSED = {
+    "activity_regularizer": "add the penalty with self.add_loss(...) in a Layer subclass's call()",
+    "kernel_constraint": "clamp the weights in a callback after each step",
+    "bias_constraint": "clamp the weights in a callback after each step",
+    "embeddings_constraint": "clamp the weights in a callback after each step",
+    "recurrent_constraint": "clamp the weights in a callback after each step",
+    "beta_constraint": "clamp the weights in a callback after each step",
+    "gamma_constraint": "clamp the weights in a callback after each step",
+    "depthwise_constraint": "clamp the weights in a callback after each step",
+}
+# Keras arguments with no effect on results here.
+_IGNORED = ("batch_size", "autocast", "seed", "input_length_hint")
+
+
+def keras_base_kwargs(layer: str, kwargs: dict[str, Any], input_shape: Any) -> Any:
+    """Resolve Keras' extra base-layer arguments; return the per-sample ``input_shape``.
+
+    ``batch_input_shape`` / ``batch_shape`` drop their batch entry, ``input_dim`` means
+    ``(input_dim,)``; constraints and activity regularizers are refused with the alternative.
+    """
+    for key in ("batch_input_shape", "batch_shape"):
+        shape = kwargs.pop(key, None)
+        if shape is not None and input_shape is None:
+            input_shape = tuple(shape)[1:]
+    dim = kwargs.pop("input_dim", None)
+    if dim is not None and input_shape is None:
+        input_shape = (dim,)
+    for key in _IGNORED:
+        kwargs.pop(key, None)
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        if key in _REFUSED:
+            raise ConfigError(
+                f"{layer}({key}=...) is not supported by deepfuse (it would be ignored and "
+                f"change the results); remove it and {_REFUSED[key]}."
+            )
+        raise ConfigError(f"{layer} got an unknown argument {key!r}; check the spelling.")
+    return input_shape
+
+
 def _keras_init(spec: Any, shape: tuple[int, ...], factory: dict[str, Any]) -> torch.Tensor:
     # deepfuse's initialisers compute fans from torch's (out, in, *kernel) layout; Keras weights
     # are (*kernel, in, out). Initialise the torch layout, then move the axes to Keras order.
