@@ -291,3 +291,22 @@ def test_1d_padding_and_cropping_on_steps():
         L.ZeroPadding2D((1, 2, 3))
     with pytest.raises(DataError, match="expected a 4-D input"):
         L.UpSampling2D()(x)
+
+
+def test_declared_keras_image_shapes_feed_channels_last_arrays():
+    nhwc = RNG.standard_normal((5, 6, 5, 3)).astype(np.float32)
+    model = Sequential([L.Flatten(input_shape=(6, 5, 3)), L.Dense(3)])
+    dense = model.layers[1]
+    expected = nhwc.reshape(5, -1) @ dense.weight.detach().numpy().T + dense.bias.detach().numpy()
+    np.testing.assert_allclose(model.predict(nhwc), expected, rtol=1e-5, atol=1e-5)
+
+    images = RNG.integers(0, 256, (3, 6, 6, 3)).astype(np.float32)
+    model = Sequential(
+        [L.Rescaling(1 / 255, input_shape=(6, 6, 3)), L.Conv2D(2, 3), L.Flatten(), L.Dense(2)]
+    )
+    conv, dense = model.layers[1], model.layers[3]
+    x = torch.from_numpy(images).permute(0, 3, 1, 2) / 255
+    maps = F.conv2d(x, conv.weight, conv.bias).permute(0, 2, 3, 1).flatten(1)  # Keras order
+    np.testing.assert_allclose(
+        model.predict(images), dense(maps).detach().numpy(), rtol=1e-5, atol=1e-5
+    )

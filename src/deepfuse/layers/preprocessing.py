@@ -48,6 +48,11 @@ class _Weightless(Layer):
         super().__init__(**kwargs)
         self.built = True
 
+    @property
+    def torch_input_shape(self) -> tuple[int, ...] | None:
+        """A declared Keras image shape ``(H, W, C)`` is fed as ``(C, H, W)``."""
+        return channels_first_shape(self.input_shape)
+
 
 class _Image(_Weightless):
     """Layer on NCHW images; a declared Keras ``input_shape`` (H, W, C) is converted."""
@@ -60,10 +65,6 @@ class _Image(_Weightless):
             check_choice(
                 type(self).__name__, "data_format", data_format, ("channels_last", "channels_first")
             )
-
-    @property
-    def torch_input_shape(self) -> tuple[int, ...] | None:
-        return channels_first_shape(self.input_shape)
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from deepfuse._utils.errors import ConfigError, DataError
-from deepfuse.layers.base import Layer, check_choice, check_positive_int
+from deepfuse.layers.base import Layer, channels_first_shape, check_choice, check_positive_int
 
 __all__ = ["Flatten", "Permute", "RepeatVector", "Reshape"]
 
@@ -52,6 +52,11 @@ class _Formatted(Layer):
     def _set_format(self, data_format: str) -> None:
         self.data_format = check_choice(type(self).__name__, "data_format", data_format, _FORMATS)
         self._last = self.data_format == "channels_last"
+
+    @property
+    def torch_input_shape(self) -> tuple[int, ...] | None:
+        """A declared Keras image shape ``(H, W, C)`` is fed as ``(C, H, W)`` (channels-last)."""
+        return channels_first_shape(self.input_shape) if self._last else self.input_shape
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
