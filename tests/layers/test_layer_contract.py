@@ -108,6 +108,7 @@ CASES = [
     ("resizing", lambda: L.Resizing(6, 8), IMG, (4, 3, 6, 8)),
     ("random_flip", lambda: L.RandomFlip("horizontal"), IMG, (4, 3, 12, 12)),
     ("random_rotation", lambda: L.RandomRotation((-0.1, 0.2)), IMG, (4, 3, 12, 12)),
+    ("random_zoom", lambda: L.RandomZoom(0.2, (-0.1, 0.3)), IMG, (4, 3, 12, 12)),
 ]
 # Lambda holds Python code, which the safe format never stores: its get_config raises on purpose
 # (tested in test_layers_keras.py), so it cannot take the config round trips of the contract.

@@ -224,3 +224,16 @@ def test_noise_layers_act_only_in_training():
     y = L.SpatialDropout1D(0.5).train()(seq)
     assert bool(((y == 0).all(1) | (y == 2).all(1)).all())  # whole feature channels
     torch.testing.assert_close(L.SpatialDropout1D(0.5).eval()(seq), seq)
+
+
+def test_random_zoom_in_by_two_on_a_ramp():
+    w = 8
+    ramp = torch.arange(float(w)).expand(2, 1, w, w).contiguous()  # value = column index
+    layer = L.RandomZoom((-0.5, -0.5))  # Keras: negative = zoom in; here exactly 2x
+    torch.testing.assert_close(layer.eval()(ramp), ramp)
+    out = layer.train()(ramp)
+    centre = (w - 1) / 2  # bilinear is exact on a ramp: slope halves around the centre
+    expected = centre + (torch.arange(float(w)) - centre) * 0.5
+    torch.testing.assert_close(out[0, 0, 3], expected)
+    out = L.RandomZoom((1.0, 1.0), fill_mode="constant").train()(torch.ones(1, 1, 8, 8))
+    assert float(out[0, 0, 0, 0]) == 0.0 and float(out[0, 0, 4, 4]) == 1.0  # zoom out pads

@@ -35,11 +35,31 @@ __all__ = [
     "GaussianNoise",
     "RandomFlip",
     "RandomRotation",
+    "RandomZoom",
     "Rescaling",
     "Resizing",
     "SpatialDropout1D",
     "SpatialDropout2D",
 ]
+
+
+# Keras fill_mode -> grid_sample padding_mode.
+_FILL = {"reflect": "reflection", "constant": "zeros", "nearest": "border"}
+
+
+def _factor_range(layer: str, arg: str, factor: Any) -> tuple[float, float]:
+    """Keras' random factor: ``f`` means ``(-f, f)``; ``(lo, hi)`` is used as given."""
+    lo, hi = (-factor, factor) if isinstance(factor, int | float) else tuple(factor)
+    if not (isinstance(lo, int | float) and isinstance(hi, int | float) and lo <= hi):
+        raise ConfigError(
+            f"The '{arg}' argument of {layer} must be a number or (low, high); got {factor!r}."
+        )
+    return float(lo), float(hi)
+
+
+def _sample_affine(x: torch.Tensor, theta: torch.Tensor, mode: str, fill: str) -> torch.Tensor:
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode=fill, align_corners=False)
 
 
 class _Weightless(Layer):
@@ -200,12 +220,6 @@ class RandomRotation(_Image):
         torch.Size([2, 3, 8, 8])
     """
 
-    _FILL: ClassVar[dict[str, str]] = {
-        "reflect": "reflection",
-        "constant": "zeros",
-        "nearest": "border",
-    }
-
     def __init__(
         self,
         factor: float | tuple[float, float],
@@ -215,14 +229,8 @@ class RandomRotation(_Image):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        lo, hi = (-factor, factor) if isinstance(factor, int | float) else tuple(factor)
-        if not (isinstance(lo, int | float) and isinstance(hi, int | float) and lo <= hi):
-            raise ConfigError(
-                f"The 'factor' argument of RandomRotation must be a number or (low, high); got "
-                f"{factor!r}."
-            )
-        self.factor = (float(lo), float(hi))
-        self.fill_mode = check_choice("RandomRotation", "fill_mode", fill_mode, tuple(self._FILL))
+        self.factor = _factor_range("RandomRotation", "factor", factor)
+        self.fill_mode = check_choice("RandomRotation", "fill_mode", fill_mode, tuple(_FILL))
         self.interpolation = check_choice(
             "RandomRotation", "interpolation", interpolation, ("bilinear", "nearest")
         )
@@ -242,16 +250,76 @@ class RandomRotation(_Image):
         theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
         theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w
         theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        return F.grid_sample(
-            x, grid, mode=self.interpolation, padding_mode=self._FILL[self.fill_mode],
-            align_corners=False,
-        )  # fmt: skip
+        return _sample_affine(x, theta, self.interpolation, _FILL[self.fill_mode])
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "factor": list(self.factor),
+            "fill_mode": self.fill_mode,
+            "interpolation": self.interpolation,
+        }
+
+
+class RandomZoom(_Image):
+    """Zoom each image by a random factor (training only); Keras' signs: positive zooms out.
+
+    Args:
+        height_factor: ``f`` draws the height change from ``[-f, f]``, ``(lo, hi)`` from
+            ``[lo, hi]``; ``-0.5`` shows the central half enlarged, ``0.5`` shrinks by 1.5.
+        width_factor: The same for the width; ``None`` keeps the aspect ratio.
+        fill_mode, interpolation: As in :class:`RandomRotation`.
+
+    Example:
+        >>> import torch
+        >>> RandomZoom(0.2)(torch.zeros(2, 3, 8, 8)).shape
+        torch.Size([2, 3, 8, 8])
+    """
+
+    def __init__(
+        self,
+        height_factor: float | tuple[float, float],
+        width_factor: float | tuple[float, float] | None = None,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        fill_value: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.height_factor = _factor_range("RandomZoom", "height_factor", height_factor)
+        self.width_factor = (
+            None
+            if width_factor is None
+            else _factor_range("RandomZoom", "width_factor", width_factor)
+        )
+        self.fill_mode = check_choice("RandomZoom", "fill_mode", fill_mode, tuple(_FILL))
+        self.interpolation = check_choice(
+            "RandomZoom", "interpolation", interpolation, ("bilinear", "nearest")
+        )
+        if fill_value != 0.0:
+            raise ConfigError("RandomZoom supports fill_value=0.0 only (fill_mode='constant').")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        if not self.training:
+            return x
+        n = x.shape[0]
+        lo, hi = self.height_factor
+        zh = 1 + torch.rand(n, device=x.device, dtype=x.dtype) * (hi - lo) + lo
+        if self.width_factor is None:
+            zw = zh
+        else:
+            lo, hi = self.width_factor
+            zw = 1 + torch.rand(n, device=x.device, dtype=x.dtype) * (hi - lo) + lo
+        theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0], theta[:, 1, 1] = zw, zh  # sample a larger area (> 1) = zoom out
+        return _sample_affine(x, theta, self.interpolation, _FILL[self.fill_mode])
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "height_factor": list(self.height_factor),
+            "width_factor": None if self.width_factor is None else list(self.width_factor),
             "fill_mode": self.fill_mode,
             "interpolation": self.interpolation,
         }
