@@ -249,3 +249,16 @@ def test_keras_build_may_call_super_build_with_several_inputs():
     layer = Pair()
     out = layer([torch.ones(2, 3, dtype=torch.float64), torch.ones(2, 4, dtype=torch.float64)])
     assert out.tolist() == [12.0, 12.0] and layer.k.dtype == torch.float64 and layer.built
+
+
+def test_add_loss_counts_in_fit():
+    class Penalty(keras.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(torch.tensor(5.0))  # Keras: added to the training loss
+            return inputs
+
+    model = keras.Sequential([L.Dense(1, input_shape=(3,)), Penalty()])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((8, 3), np.float32), np.zeros((8, 1), np.float32)
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(5.0, abs=1e-3)  # mse is 0 at bias 0
