@@ -144,6 +144,11 @@ def test_add_weight_errors_and_custom_initializer():
         layer.add_weight(shape=(2,), constraint=lambda w: w)
     w = layer.add_weight(shape=(2,), initializer=lambda t: torch.nn.init.constant_(t, 3.0))
     assert w.tolist() == [3.0, 3.0]
+
+    def keras_style(shape, dtype=None):  # Keras' custom initializer signature
+        return np.full(shape, 2.0)
+
+    assert layer.add_weight(shape=(2, 2), initializer=keras_style).tolist() == [[2.0, 2.0]] * 2
     assert layer.add_weight(shape=(2,), dtype="float64").dtype == torch.float64
 
 

@@ -329,11 +329,7 @@ def add_weight(
     if wanted is not None:
         factory["dtype"] = wanted
     if callable(initializer) and not isinstance(initializer, str):
-        data = torch.empty(shape, **factory)
-        with torch.no_grad():
-            out = initializer(data) if _takes_one_arg(initializer) else None
-        if isinstance(out, torch.Tensor) and out is not data:
-            data = out.to(**factory)
+        data = _call_initializer(initializer, shape, factory)
     else:
         initializers.check(initializer)
         data = _keras_init(initializer, shape, factory)
@@ -348,12 +344,27 @@ def add_weight(
     return param
 
 
-def _takes_one_arg(fn: Callable[..., Any]) -> bool:
+@torch.no_grad()
+def _call_initializer(
+    fn: Callable[..., Any], shape: tuple[int, ...], factory: dict[str, Any]
+) -> torch.Tensor:
+    """Keras' ``fn(shape, dtype=None) -> values`` or deepfuse's in-place ``fn(tensor)``."""
     try:
-        inspect.signature(fn).bind(None)
+        params = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
-        return False
-    return True
+        params = []
+    if params and params[0] == "shape":
+        out = fn(shape, dtype=factory["dtype"]) if "dtype" in params else fn(shape)
+        data = torch.as_tensor(out).to(**factory)
+        if tuple(data.shape) != shape:
+            raise ConfigError(
+                f"The initializer {getattr(fn, '__name__', fn)!r} returned shape "
+                f"{tuple(data.shape)} for a weight of shape {shape}."
+            )
+        return data
+    data = torch.empty(shape, **factory)
+    out = fn(data)
+    return out.to(**factory) if isinstance(out, torch.Tensor) and out is not data else data
 
 
 def _free_name(layer: Any, base: str) -> str:
