@@ -114,7 +114,7 @@ class Layer(keras_api.KerasWeights, nn.Module):
     ) -> None:
         super().__init__()
         input_shape = keras_api.keras_base_kwargs(type(self).__name__, keras_kwargs, input_shape)
-        keras_api._torch_dtype(dtype)  # validate early
+        keras_api.resolve_dtype(dtype)  # validate early
         self.dtype_name = dtype if dtype is None or isinstance(dtype, str) else str(dtype)[6:]
         self._auto_weight_names: dict[int, str] = {}
         self._weight_regularizers: list[tuple[Any, torch.Tensor]] = []

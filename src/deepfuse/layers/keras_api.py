@@ -35,7 +35,17 @@ from torch import nn
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.layers import initializers, regularizers
 
-__all__ = ["KerasWeights", "add_weight", "input_shape_of", "set_weights", "wrap_user_build"]
+__all__ = [
+    "KerasWeights",
+    "add_weight",
+    "first_tensor",
+    "input_shape_of",
+    "keras_base_kwargs",
+    "missing_config_args",
+    "resolve_dtype",
+    "set_weights",
+    "wrap_user_build",
+]
 
 
 class KerasWeights:
@@ -167,17 +177,21 @@ class KerasWeights:
         return sum(p.numel() for p in self.parameters())
 
 
-def _torch_dtype(dtype: Any) -> torch.dtype | None:
-    """``"float32"`` / ``torch.float64`` / ``None`` -> torch dtype (mixed policies -> None)."""
+def resolve_dtype(dtype: Any) -> torch.dtype | None:
+    """``"float32"`` / ``torch.float64`` / ``None`` -> torch dtype (mixed policies -> None).
+
+    Example:
+        >>> resolve_dtype("float64"), resolve_dtype("mixed_float16")
+        (torch.float64, None)
+    """
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
     if isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype):
         return getattr(torch, dtype)
     if isinstance(dtype, str) and dtype.startswith("mixed_"):
-        return None  # Keras mixed-precision policy: weights stay float32
+        return None  # Keras mixed-precision policy ("mixed_float16"): weights stay float32
     raise ConfigError(
-        f"dtype must be a torch dtype or a name like 'float32'; got {dtype!r}. "
-        "Mixed precision is set on the model (precision=...), not per layer."
+        f"dtype must be a torch dtype or a name like 'float32' or 'float64'; got {dtype!r}."
     )
 
 
@@ -243,7 +257,6 @@ def wrap_user_build(user_build: Callable[..., None]) -> Callable[..., None]:
         if not self._trainable:
             self.requires_grad_(False)
 
-    build._keras_user_build = True  # type: ignore[attr-defined]
     return build
 
 
@@ -325,7 +338,7 @@ def add_weight(
         )
     factory = dict(getattr(layer, "_weight_factory", None) or {})
     factory.setdefault("dtype", torch.get_default_dtype())
-    wanted = _torch_dtype(dtype) or _torch_dtype(getattr(layer, "dtype_name", None))
+    wanted = resolve_dtype(dtype) or resolve_dtype(getattr(layer, "dtype_name", None))
     if wanted is not None:
         factory["dtype"] = wanted
     if callable(initializer) and not isinstance(initializer, str):
