@@ -258,3 +258,15 @@ def test_keras_base_layer_arguments():
         assert "\n" not in msg
     with pytest.raises(ConfigError, match="Dense got an unknown argument 'unitz'"):
         L.Dense(2, unitz=3)
+
+
+def test_auto_names_follow_keras_snake_case():
+    # keras.src.utils.naming.to_snake_case
+    for layer, base in (
+        (L.Conv2D(1, 1), "conv2d"),
+        (L.Conv2DTranspose(1, 1), "conv2d_transpose"),
+        (L.LeakyReLU(), "leaky_re_lu"),
+        (L.GlobalMaxPooling1D(), "global_max_pool1d"),
+        (L.SimpleRNN(2), "simple_rnn"),
+    ):
+        assert layer.name.rsplit("_", 1)[0] == base

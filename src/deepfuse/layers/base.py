@@ -40,7 +40,10 @@ _NAME_COUNTS: dict[str, int] = {}
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    """Keras' ``to_snake_case``: ``Conv2DTranspose`` -> ``conv2d_transpose``, ``LeakyReLU`` ->
+    ``leaky_re_lu`` (so auto names match Keras')."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Layer(keras_api.KerasWeights, nn.Module):
