@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import deepfuse as keras
 from deepfuse import layers as L
@@ -267,3 +268,20 @@ def test_add_loss_counts_in_fit():
     x, y = np.zeros((8, 3), np.float32), np.zeros((8, 1), np.float32)
     history = model.fit(x, y, epochs=1, verbose=0)
     assert history.history["loss"][0] == pytest.approx(5.0, abs=1e-3)  # mse is 0 at bias 0
+
+
+def test_call_override_of_a_deepfuse_layer_is_not_ignored():
+    class Shifted(L.Conv2D):
+        def call(self, inputs):
+            return super().call(inputs) + 1.0
+
+    layer = Shifted(2, 3)
+    x = torch.randn(1, 3, 5, 5)
+    y = layer(x)  # built lazily through Conv2D's own build
+    torch.testing.assert_close(y, F.conv2d(x, layer.weight, layer.bias) + 1.0)
+
+    class Plain(keras.layers.Layer):
+        pass
+
+    with pytest.raises(NotImplementedError, match="does not implement call"):
+        Plain().call(x)

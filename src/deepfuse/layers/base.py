@@ -102,8 +102,14 @@ class Layer(keras_api.KerasWeights, nn.Module):
         own_build = cls.__dict__.get("build")
         if own_build is not None and "device" not in inspect.signature(own_build).parameters:
             cls.build = keras_api.wrap_user_build(own_build)  # type: ignore[method-assign]
-        # Keras-style subclasses define ``call`` and inherit ``Layer.forward``, which runs it.
-        runs = cls.call if cls.forward is Layer.forward and hasattr(cls, "call") else cls.forward
+        # Keras-style subclasses define ``call`` and inherit ``Layer.forward``, which runs it. A
+        # ``call`` overriding a deepfuse layer (``class Mine(Dense)``) replaces its forward;
+        # ``super().call(x)`` then reaches that forward through ``Layer.call``.
+        own_call = "call" in cls.__dict__ and "forward" not in cls.__dict__
+        if own_call and cls.forward is not Layer.forward:
+            cls._deepfuse_forward = cls.forward
+            cls.forward = Layer.forward  # type: ignore[method-assign]
+        runs = cls.call if cls.forward is Layer.forward else cls.forward
         cls._forward_takes_training = "training" in inspect.signature(runs).parameters
 
     def __init__(
@@ -169,13 +175,14 @@ class Layer(keras_api.KerasWeights, nn.Module):
         ``training`` is passed to ``call`` only when ``call`` accepts it (``self.training``
         when not given), and an explicit ``training=`` also switches the inner layers' mode.
         """
-        call = getattr(self, "call", None)
-        if call is None:
+        cls = type(self)
+        if cls.call is Layer.call and cls._deepfuse_forward is None:
             raise NotImplementedError(
-                f"{type(self).__name__} defines neither forward() nor call(); a Keras-style "
+                f"{cls.__name__} defines neither forward() nor call(); a Keras-style "
                 "layer implements call(self, inputs)."
             )
-        if not self.built and args and type(self).build is Layer.build:
+        call = self.call
+        if not self.built and args and cls.build is Layer.build and cls._build is Layer._build:
             self.built = True  # weights (if any) were made in __init__
         elif not self.built and args:
             t = keras_api.first_tensor(args[0])
@@ -195,6 +202,28 @@ class Layer(keras_api.KerasWeights, nn.Module):
         else:
             kwargs.pop("training", None)
         return call(*args, **kwargs)
+
+    #: The deepfuse ``forward`` that a Keras-style ``call`` override replaced (see above).
+    _deepfuse_forward: ClassVar[Any] = None
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras' ``call``: a subclass overriding a deepfuse layer's ``call`` reaches the
+        layer's own computation with ``super().call(inputs)``.
+
+        Example:
+            >>> import torch
+            >>> from deepfuse.layers import Dense
+            >>> class Doubled(Dense):
+            ...     def call(self, inputs):
+            ...         return super().call(inputs) * 2
+            >>> layer = Doubled(2, kernel_initializer="ones")
+            >>> layer(torch.ones(1, 3)).tolist()
+            [[6.0, 6.0]]
+        """
+        forward = type(self)._deepfuse_forward
+        if forward is None:
+            raise NotImplementedError(f"{type(self).__name__} does not implement call().")
+        return forward(self, *args, **kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # ``self.w = self.add_weight(...)``: the weight keeps its attribute name in state_dict.
