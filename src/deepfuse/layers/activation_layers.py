@@ -24,7 +24,8 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.layers import initializers, regularizers
-from deepfuse.layers.base import Layer, check_choice, keras_axis
+from deepfuse.layers.base import Layer, check_choice
+from deepfuse.layers.keras_api import keras_axis
 
 __all__ = ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]
 

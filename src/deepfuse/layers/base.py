@@ -410,36 +410,6 @@ def channels_first_shape(shape: tuple[int, ...] | None) -> tuple[int, ...] | Non
     return (shape[2], shape[0], shape[1])
 
 
-def check_data_format(layer: str, value: str | None) -> str:
-    """Keras' ``data_format`` of a 2-D image layer: both values run the same NCHW code.
-
-    ``"channels_last"`` (Keras' default) is honoured because images are converted to NCHW once
-    when data enters the model; ``"channels_first"`` means the data already is NCHW.
-    """
-    if value is None:
-        return "channels_last"
-    return check_choice(layer, "data_format", value, ("channels_last", "channels_first"))
-
-
-def keras_axis(axis: int, ndim: int, channels_last: bool = True) -> int:
-    """torch axis of Keras ``axis`` for an ``ndim``-D tensor (Keras axes of 4-D images are NHWC).
-
-    On 4-D NCHW image tensors Keras' channels-last axes translate as -1/3 -> 1 (channels),
-    1 -> 2 (height), 2 -> 3 (width), 0 -> 0; other ranks, or ``channels_last=False``, keep the
-    axis as torch reads it (made non-negative).
-
-    Example:
-        >>> keras_axis(-1, 4), keras_axis(1, 4), keras_axis(-1, 3), keras_axis(1, 4, False)
-        (1, 2, 2, 1)
-    """
-    if not -ndim <= axis < ndim:
-        raise DataError(f"axis {axis} is out of range for a {ndim}-D input.")
-    axis %= ndim
-    if channels_last and ndim == 4:
-        return (0, 2, 3, 1)[axis]
-    return axis
-
-
 def check_positive_int(layer: str, arg: str, value: Any, *, allow_zero: bool = False) -> int:
     """Return ``value`` as int or raise the one-line ConfigError naming layer and argument."""
     low = 0 if allow_zero else 1

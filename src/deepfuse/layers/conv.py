@@ -27,10 +27,10 @@ from deepfuse.layers.base import (
     _Activated,
     channels_first_shape,
     check_choice,
-    check_data_format,
     check_positive_int,
     int_tuple,
 )
+from deepfuse.layers.keras_api import check_data_format
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 

@@ -32,8 +32,9 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.layers import initializers
-from deepfuse.layers.base import check_choice, check_data_format
+from deepfuse.layers.base import check_choice
 from deepfuse.layers.conv import _Conv
+from deepfuse.layers.keras_api import check_data_format
 
 __all__ = ["Conv1DTranspose", "Conv2DTranspose", "Convolution2DTranspose", "output_length"]
 

@@ -3,8 +3,9 @@
 Users write custom layers as in keras.io ("Making new layers and models via subclassing"):
 ``build(input_shape)`` creates weights with ``add_weight``, ``call(inputs)`` computes. This
 module holds the machinery: wrapping a user ``build`` so deepfuse's loaders can still call
-``build(shape, device=..., dtype=...)``, creating weights in Keras' layout, and the
-``get_weights`` / ``set_weights`` family.
+``build(shape, device=..., dtype=...)``, creating weights in Keras' layout, the
+``get_weights`` / ``set_weights`` family, Keras' base-layer arguments, and the translation of
+Keras' channels-last ``data_format`` / axis arguments for NCHW image tensors.
 
 Example:
     >>> import torch
@@ -32,14 +33,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepfuse._utils.errors import ConfigError, DataError
+from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
 from deepfuse.layers import initializers, regularizers
 
 __all__ = [
     "KerasWeights",
     "add_weight",
+    "check_data_format",
     "first_tensor",
     "input_shape_of",
+    "keras_axis",
     "keras_base_kwargs",
     "missing_config_args",
     "resolve_dtype",
@@ -433,3 +436,36 @@ def missing_config_args(layer: Any, config: dict[str, Any]) -> list[str]:
         if p.default is p.empty or not own_config:
             missing.append(p.name)
     return missing
+
+
+def check_data_format(layer: str, value: str | None) -> str:
+    """Keras' ``data_format`` of a 2-D image layer: both values run the same NCHW code.
+
+    ``"channels_last"`` (Keras' default) is honoured because images are converted to NCHW once
+    when data enters the model; ``"channels_first"`` means the data already is NCHW.
+    """
+    if value is None:
+        return "channels_last"
+    choices = ("channels_last", "channels_first")
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise invalid_choice(f"'data_format' value for {layer}", value, choices)
+    return value.lower()
+
+
+def keras_axis(axis: int, ndim: int, channels_last: bool = True) -> int:
+    """torch axis of Keras ``axis`` for an ``ndim``-D tensor (Keras axes of 4-D images are NHWC).
+
+    On 4-D NCHW image tensors Keras' channels-last axes translate as -1/3 -> 1 (channels),
+    1 -> 2 (height), 2 -> 3 (width), 0 -> 0; other ranks, or ``channels_last=False``, keep the
+    axis as torch reads it (made non-negative).
+
+    Example:
+        >>> keras_axis(-1, 4), keras_axis(1, 4), keras_axis(-1, 3), keras_axis(1, 4, False)
+        (1, 2, 2, 1)
+    """
+    if not -ndim <= axis < ndim:
+        raise DataError(f"axis {axis} is out of range for a {ndim}-D input.")
+    axis %= ndim
+    if channels_last and ndim == 4:
+        return (0, 2, 3, 1)[axis]
+    return axis

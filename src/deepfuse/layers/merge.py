@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from deepfuse._utils.errors import ConfigError, DataError
-from deepfuse.layers.base import Layer, check_choice, keras_axis
+from deepfuse.layers.base import Layer, check_choice
+from deepfuse.layers.keras_api import keras_axis
 
 __all__ = [
     "Add",

@@ -25,13 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from deepfuse._utils.errors import ConfigError, DataError
-from deepfuse.layers.base import (
-    Layer,
-    channels_first_shape,
-    check_choice,
-    check_data_format,
-    int_tuple,
-)
+from deepfuse.layers.base import Layer, channels_first_shape, check_choice, int_tuple
+from deepfuse.layers.keras_api import check_data_format
 
 __all__ = [
     "Cropping1D",
