@@ -229,7 +229,7 @@ class Layer(keras_api.KerasWeights, nn.Module):
         # ``self.w = self.add_weight(...)``: the weight keeps its attribute name in state_dict.
         if isinstance(value, nn.Parameter):
             auto = self.__dict__.get("_auto_weight_names", {}).pop(id(value), None)
-            if auto is not None and auto != name:
+            if auto is not None and auto != name and self._parameters.get(auto) is value:
                 del self._parameters[auto]
         super().__setattr__(name, value)
 
