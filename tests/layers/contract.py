@@ -1,6 +1,6 @@
 """One contract every deepfuse layer passes (after keras' ``run_layer_test``).
 
-``run_layer_test(layer, x)`` checks: lazy build on the first call, output shape, JSON config
+``run_layer_test(layer, x)`` (``x`` a tensor, or a list of tensors for merge layers) checks: lazy build on the first call, output shape, JSON config
 round trip (direct and through the registry), state_dict round trip into a fresh layer (both
 built from ``build_shape`` and unbuilt), identical outputs, and that gradients reach every weight.
 """
@@ -23,7 +23,7 @@ def _fresh(layer: Layer) -> Layer:
 
 
 def run_layer_test(
-    layer: Layer, x: torch.Tensor, expected_shape: Sequence[int] | None = None
+    layer: Layer, x: torch.Tensor | list[torch.Tensor], expected_shape: Sequence[int] | None = None
 ) -> torch.Tensor:
     """Run the layer contract on ``layer`` with input ``x``; return the (eval-mode) output."""
     assert isinstance(layer, Layer) and isinstance(layer, torch.nn.Module)
@@ -37,7 +37,7 @@ def run_layer_test(
     with torch.no_grad():
         y = layer(x)
     assert layer.built
-    if not had_params and list(layer.parameters()):
+    if not had_params and list(layer.parameters()) and not isinstance(x, list):
         assert layer.build_shape is not None
         assert layer.build_shape[0] is None
         assert list(layer.build_shape[1:]) == list(x.shape[1 : len(layer.build_shape)])
@@ -66,15 +66,17 @@ def run_layer_test(
     # Gradients reach every trainable weight (and the input when it is float).
     layer.train()
     params = [p for p in layer.parameters() if p.requires_grad]
-    xg = x.clone().requires_grad_(x.is_floating_point())
-    out = layer(xg)
+    xs = list(x) if isinstance(x, list) else [x]  # merge layers take a list of tensors
+    xgs = [t.clone().requires_grad_(t.is_floating_point()) for t in xs]
+    out = layer(xgs if isinstance(x, list) else xgs[0])
     if out.requires_grad:
         (out.float() ** 2).mean().backward()
         for name, p in layer.named_parameters():
             if p.requires_grad:
                 assert p.grad is not None, f"no gradient for {name}"
-        if x.is_floating_point():
-            assert xg.grad is not None
+        for t, tg in zip(xs, xgs):
+            if t.is_floating_point():
+                assert tg.grad is not None
     else:
         assert not params
     layer.zero_grad(set_to_none=True)

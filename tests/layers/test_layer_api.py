@@ -177,7 +177,8 @@ def test_initializer_options():
         (lambda: L.Dropout(1.5), "The 'rate' argument of Dropout must be a float in [0, 1)"),
         (lambda: L.Conv2D(8, 0), "The 'kernel_size' argument of Conv2D"),
         (lambda: L.Conv2D(8, 3, padding="full"), "Unknown 'padding' value for Conv2D 'full'"),
-        (lambda: L.Conv2D(8, 3, data_format="channels_last"), "channels-first"),
+        (lambda: L.Conv2D(8, 3, data_format="nhwc"), "Unknown 'data_format' value for Conv2D"),
+        (lambda: L.MaxPool2D(2, data_format="nhwc"), "Unknown 'data_format' value for MaxPool2D"),
         (lambda: L.Conv1D(8, (3, 3)), "The 'kernel_size' argument of Conv1D"),
         (lambda: L.MaxPool2D(2, padding="causal"), "Unknown 'padding' value for MaxPool2D"),
         (lambda: L.Embedding(0, 4), "The 'input_dim' argument of Embedding"),
@@ -239,3 +240,33 @@ def test_wrong_input_after_build_raises_data_error():
     bn(torch.randn(4, 3))
     with pytest.raises(DataError, match="built for 3 channels"):
         bn(torch.randn(4, 5))
+
+
+def test_keras_base_layer_arguments():
+    assert L.Dense(2, batch_input_shape=(None, 7)).input_shape == (7,)
+    assert L.Conv2D(2, 3, batch_shape=(32, 28, 28, 1)).torch_input_shape == (1, 28, 28)
+    assert L.Flatten(input_dim=5, batch_size=32).input_shape == (5,)
+    L.Dense(2, kernel_constraint=None, activity_regularizer=None)  # Keras' defaults are fine
+    for kwargs, alternative in (
+        ({"kernel_constraint": "max_norm"}, "clamp the weights in a callback"),
+        ({"activity_regularizer": "l2"}, "self.add_loss"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            L.Dense(2, **kwargs)
+        msg = str(info.value)
+        assert f"Dense({next(iter(kwargs))}=...) is not supported" in msg and alternative in msg
+        assert "\n" not in msg
+    with pytest.raises(ConfigError, match="Dense got an unknown argument 'unitz'"):
+        L.Dense(2, unitz=3)
+
+
+def test_auto_names_follow_keras_snake_case():
+    # keras.src.utils.naming.to_snake_case
+    for layer, base in (
+        (L.Conv2D(1, 1), "conv2d"),
+        (L.Conv2DTranspose(1, 1), "conv2d_transpose"),
+        (L.LeakyReLU(), "leaky_re_lu"),
+        (L.GlobalMaxPooling1D(), "global_max_pool1d"),
+        (L.SimpleRNN(2), "simple_rnn"),
+    ):
+        assert layer.name.rsplit("_", 1)[0] == base

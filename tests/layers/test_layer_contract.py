@@ -60,7 +60,60 @@ CASES = [
     ("gru_bi", lambda: L.Bidirectional(L.GRU(5, return_sequences=True)), SEQ, (4, 10, 10)),
     ("gru", lambda: L.GRU(5, kernel_regularizer="l1"), SEQ, (4, 5)),
     ("tensor_op", lambda: L.TensorOp("negative"), FLAT, (4, 7)),
+    ("flatten_cf", lambda: L.Flatten(data_format="channels_first"), IMG, (4, 3 * 12 * 12)),
+    ("reshape_hwc", lambda: L.Reshape((12, 12, 3)), IMG.flatten(1), (4, 3, 12, 12)),
+    ("reshape_cf", lambda: L.Reshape((3, 144), data_format="channels_first"), IMG, (4, 3, 144)),
+    ("permute", lambda: L.Permute((2, 1)), SEQ, (4, 6, 10)),
+    ("permute_img", lambda: L.Permute((3, 1, 2)), IMG, (4, 12, 3, 12)),
+    ("repeat_vector", lambda: L.RepeatVector(3), FLAT, (4, 3, 7)),
+    ("conv2dT", lambda: L.Conv2DTranspose(5, 3, strides=2, padding="same"), IMG, (4, 5, 24, 24)),
+    (
+        "conv2dT_valid",
+        lambda: L.Conv2DTranspose(2, (3, 2), strides=(1, 3), activation="relu"),
+        IMG,
+        (4, 2, 14, 36),
+    ),
+    (
+        "conv2dT_op",
+        lambda: L.Convolution2DTranspose(2, 3, 2, output_padding=1),
+        IMG,
+        (4, 2, 26, 26),
+    ),
+    ("conv1dT", lambda: L.Conv1DTranspose(4, 3, strides=2, padding="same"), SEQ, (4, 20, 4)),
+    ("upsampling2d", lambda: L.UpSampling2D(), IMG, (4, 3, 24, 24)),
+    ("upsampling2d_bil", lambda: L.UpSampling2D((1, 2), "bilinear"), IMG, (4, 3, 12, 24)),
+    ("upsampling1d", lambda: L.UpSampling1D(3), SEQ, (4, 30, 6)),
+    ("zeropad2d", lambda: L.ZeroPadding2D(((1, 0), (2, 3))), IMG, (4, 3, 13, 17)),
+    ("zeropad1d", lambda: L.ZeroPadding1D(2), SEQ, (4, 14, 6)),
+    ("crop2d", lambda: L.Cropping2D((1, 2)), IMG, (4, 3, 10, 8)),
+    ("crop1d", lambda: L.Cropping1D((0, 3)), SEQ, (4, 7, 6)),
+    ("leaky_relu", lambda: L.LeakyReLU(alpha=0.2), FLAT, (4, 7)),
+    ("relu", lambda: L.ReLU(6.0, 0.1, 0.5), FLAT, (4, 7)),
+    ("elu", lambda: L.ELU(0.5), FLAT, (4, 7)),
+    ("prelu", lambda: L.PReLU(alpha_initializer="ones", alpha_regularizer="l2"), SEQ, (4, 10, 6)),
+    ("prelu_img", lambda: L.PReLU(shared_axes=[1, 2]), IMG, (4, 3, 12, 12)),
+    ("softmax", lambda: L.Softmax(), IMG, (4, 3, 12, 12)),
+    ("add", lambda: L.Add(), [FLAT, FLAT * 2], (4, 7)),
+    ("subtract", lambda: L.Subtract(), [FLAT, FLAT * 2], (4, 7)),
+    ("multiply", lambda: L.Multiply(), [FLAT, FLAT, FLAT], (4, 7)),
+    ("average", lambda: L.Average(), [FLAT, FLAT * 2], (4, 7)),
+    ("maximum", lambda: L.Maximum(), [FLAT, -FLAT], (4, 7)),
+    ("minimum", lambda: L.Minimum(), [FLAT, -FLAT], (4, 7)),
+    ("concatenate", lambda: L.Concatenate(), [IMG, IMG[:, :1]], (4, 4, 12, 12)),
+    ("dot", lambda: L.Dot(axes=2, normalize=True), [SEQ, SEQ], (4, 10, 10)),
+    ("identity", lambda: L.Identity(), FLAT, (4, 7)),
+    ("gaussian_noise", lambda: L.GaussianNoise(0.1), FLAT, (4, 7)),
+    ("spatial_dropout2d", lambda: L.SpatialDropout2D(0.5), IMG, (4, 3, 12, 12)),
+    ("spatial_dropout1d", lambda: L.SpatialDropout1D(0.5), SEQ, (4, 10, 6)),
+    ("rescaling", lambda: L.Rescaling(1 / 255, offset=-1.0), IMG, (4, 3, 12, 12)),
+    ("resizing", lambda: L.Resizing(6, 8), IMG, (4, 3, 6, 8)),
+    ("random_flip", lambda: L.RandomFlip("horizontal"), IMG, (4, 3, 12, 12)),
+    ("random_rotation", lambda: L.RandomRotation((-0.1, 0.2)), IMG, (4, 3, 12, 12)),
+    ("random_zoom", lambda: L.RandomZoom(0.2, (-0.1, 0.3)), IMG, (4, 3, 12, 12)),
 ]
+# Lambda holds Python code, which the safe format never stores: its get_config raises on purpose
+# (tested in test_layers_keras.py), so it cannot take the config round trips of the contract.
+NOT_SERIALIZABLE = {"Lambda"}
 
 
 @pytest.mark.parametrize(("make", "x", "shape"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -75,5 +128,5 @@ def test_every_public_layer_class_is_covered():
         for n in L.__all__
         if isinstance(getattr(L, n), type) and issubclass(getattr(L, n), L.Layer)
     } - {"Layer"}
-    public_classes = {getattr(L, n).__name__ for n in public}
+    public_classes = {getattr(L, n).__name__ for n in public} - NOT_SERIALIZABLE
     assert public_classes <= covered, public_classes - covered

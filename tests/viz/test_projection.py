@@ -46,7 +46,8 @@ def test_penultimate_features_of_a_deepfuse_cnn_are_flattened_per_row():
     )
     x = torch.randn(5, 1, 6, 6)
     conv, dense = model.layers[0], model.layers[2]
-    hidden = F.relu(dense(F.relu(F.conv2d(x, conv.weight, conv.bias)).flatten(1)))  # (5, 4)
+    maps = F.relu(F.conv2d(x, conv.weight, conv.bias)).permute(0, 2, 3, 1)  # Keras' Flatten order
+    hidden = F.relu(dense(maps.flatten(1)))  # (5, 4)
     torch.testing.assert_close(penultimate_features(model, x), hidden)
 
 

@@ -43,6 +43,9 @@ _FUNCTIONS: dict[str, Activation] = {
     "relu6": F.relu6,
     "hard_sigmoid": F.hardsigmoid,
     "mish": F.mish,
+    "exponential": torch.exp,
+    "hard_silu": F.hardswish,
+    "hard_swish": F.hardswish,
 }
 _AXIS_FUNCTIONS = {"softmax": torch.softmax, "log_softmax": torch.log_softmax}
 _LINEAR = ("linear", "identity", "none")

@@ -27,7 +27,7 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
 from deepfuse._utils.registry import Registry
-from deepfuse.layers import regularizers, symbolic
+from deepfuse.layers import keras_api, regularizers, symbolic
 
 __all__ = ["Layer", "training_mode"]
 
@@ -40,12 +40,13 @@ _NAME_COUNTS: dict[str, int] = {}
 
 
 def _snake(name: str) -> str:
-    """Keras' layer-name rule: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    """Keras' ``to_snake_case``: ``Conv2DTranspose`` -> ``conv2d_transpose``, ``LeakyReLU`` ->
+    ``leaky_re_lu`` (so auto names match Keras')."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-class Layer(nn.Module):
+class Layer(keras_api.KerasWeights, nn.Module):
     """Base class of every deepfuse layer (a plain ``torch.nn.Module``).
 
     Args:
@@ -54,8 +55,35 @@ class Layer(nn.Module):
             can build eagerly; images are given channels-last ``(H, W, C)`` as in Keras.
         trainable: ``False`` freezes the layer's weights (``requires_grad=False``).
 
-    Subclasses implement ``_build(shape, factory)`` (create weights) and ``forward``; weightless
-    layers set ``built = True`` in their constructor.
+        dtype: Keras' per-layer dtype (``"float32"``, ``"float64"``); weights made by
+            ``add_weight`` use it. Kept in the config when given.
+        **keras_kwargs: Keras' ``batch_input_shape`` / ``batch_shape`` / ``input_dim`` (turned
+            into ``input_shape``) and ``batch_size`` (ignored); constraints and
+            ``activity_regularizer`` raise a ConfigError naming the alternative.
+
+    deepfuse's own layers implement ``_build(shape, factory)`` (create weights) and ``forward``;
+    weightless layers set ``built = True`` in their constructor. Keras-style subclasses write
+    ``build(input_shape)`` with :meth:`add_weight` and ``call(inputs, training=None)`` instead.
+
+    Example (the keras.io custom layer):
+        >>> import torch
+        >>> class Linear(Layer):
+        ...     def __init__(self, units=32, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.units = units
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight(shape=(input_shape[-1], self.units),
+        ...                                  initializer="random_normal")
+        ...         self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+        ...     def call(self, inputs):
+        ...         return inputs @ self.w + self.b
+        ...     def get_config(self):
+        ...         return {**super().get_config(), "units": self.units}
+        >>> layer = Linear(4)
+        >>> layer(torch.ones(2, 3)).shape
+        torch.Size([2, 4])
+        >>> [tuple(w.shape) for w in layer.trainable_weights], layer.count_params()
+        ([(3, 4), (4,)], 16)
     """
 
     #: Number of input dimensions (including batch) the layer accepts; ``None`` = any.
@@ -69,7 +97,20 @@ class Layer(nn.Module):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
             LAYER_CLASSES.register(cls.__name__, cls)
-        cls._forward_takes_training = "training" in inspect.signature(cls.forward).parameters
+        # A Keras-style ``build(self, input_shape)`` (no device/dtype keywords) is wrapped so
+        # deepfuse's loaders can keep calling ``build(shape, device=..., dtype=...)``.
+        own_build = cls.__dict__.get("build")
+        if own_build is not None and "device" not in inspect.signature(own_build).parameters:
+            cls.build = keras_api.wrap_user_build(own_build)  # type: ignore[method-assign]
+        # Keras-style subclasses define ``call`` and inherit ``Layer.forward``, which runs it. A
+        # ``call`` overriding a deepfuse layer (``class Mine(Dense)``) replaces its forward;
+        # ``super().call(x)`` then reaches that forward through ``Layer.call``.
+        own_call = "call" in cls.__dict__ and "forward" not in cls.__dict__
+        if own_call and cls.forward is not Layer.forward:
+            cls._deepfuse_forward = cls.forward
+            cls.forward = Layer.forward  # type: ignore[method-assign]
+        runs = cls.call if cls.forward is Layer.forward else cls.forward
+        cls._forward_takes_training = "training" in inspect.signature(runs).parameters
 
     def __init__(
         self,
@@ -77,8 +118,17 @@ class Layer(nn.Module):
         name: str | None = None,
         input_shape: Sequence[int] | None = None,
         trainable: bool = True,
+        dtype: Any = None,
+        **keras_kwargs: Any,
     ) -> None:
         super().__init__()
+        input_shape = keras_api.keras_base_kwargs(type(self).__name__, keras_kwargs, input_shape)
+        keras_api.resolve_dtype(dtype)  # validate early
+        self.dtype_name = dtype if dtype is None or isinstance(dtype, str) else str(dtype)[6:]
+        self._auto_weight_names: dict[int, str] = {}
+        self._weight_regularizers: list[tuple[Any, torch.Tensor]] = []
+        self._call_losses: list[torch.Tensor] = []
+        self._uses_add_loss = False
         if name is None:
             base = _snake(type(self).__name__)
             _NAME_COUNTS[base] = _NAME_COUNTS.get(base, 0) + 1
@@ -119,6 +169,70 @@ class Layer(nn.Module):
     #: Whether ``forward`` itself takes ``training=`` (then it is passed through untouched).
     _forward_takes_training: ClassVar[bool] = False
 
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Run a Keras-style subclass: ``build(input_shape)`` once, then ``call(...)``.
+
+        ``training`` is passed to ``call`` only when ``call`` accepts it (``self.training``
+        when not given), and an explicit ``training=`` also switches the inner layers' mode.
+        """
+        cls = type(self)
+        if cls.call is Layer.call and cls._deepfuse_forward is None:
+            raise NotImplementedError(
+                f"{cls.__name__} defines neither forward() nor call(); a Keras-style "
+                "layer implements call(self, inputs)."
+            )
+        call = self.call
+        if not self.built and args and cls.build is Layer.build and cls._build is Layer._build:
+            self.built = True  # weights (if any) were made in __init__
+        elif not self.built and args:
+            t = keras_api.first_tensor(args[0])
+            self.build(
+                keras_api.input_shape_of(args[0]),
+                device=None if t is None else t.device,
+                dtype=None if t is None else t.dtype,
+            )
+        self._call_losses = []
+        training = kwargs.get("training")
+        if self._forward_takes_training:
+            if training is None:
+                kwargs["training"] = self.training
+            elif bool(training) != self.training:
+                with training_mode(self, bool(training)):
+                    return call(*args, **kwargs)
+        else:
+            kwargs.pop("training", None)
+        return call(*args, **kwargs)
+
+    #: The deepfuse ``forward`` that a Keras-style ``call`` override replaced (see above).
+    _deepfuse_forward: ClassVar[Any] = None
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras' ``call``: a subclass overriding a deepfuse layer's ``call`` reaches the
+        layer's own computation with ``super().call(inputs)``.
+
+        Example:
+            >>> import torch
+            >>> from deepfuse.layers import Dense
+            >>> class Doubled(Dense):
+            ...     def call(self, inputs):
+            ...         return super().call(inputs) * 2
+            >>> layer = Doubled(2, kernel_initializer="ones")
+            >>> layer(torch.ones(1, 3)).tolist()
+            [[6.0, 6.0]]
+        """
+        forward = type(self)._deepfuse_forward
+        if forward is None:
+            raise NotImplementedError(f"{type(self).__name__} does not implement call().")
+        return forward(self, *args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``self.w = self.add_weight(...)``: the weight keeps its attribute name in state_dict.
+        if isinstance(value, nn.Parameter):
+            auto = self.__dict__.get("_auto_weight_names", {}).pop(id(value), None)
+            if auto is not None and auto != name and self._parameters.get(auto) is value:
+                del self._parameters[auto]
+        super().__setattr__(name, value)
+
     # ------------------------------------------------------------------ building
     @property
     def torch_input_shape(self) -> tuple[int, ...] | None:
@@ -146,6 +260,11 @@ class Layer(nn.Module):
         """
         if self.built:
             return
+        factory = self.__dict__.get("_weight_factory")
+        if factory is not None:  # ``super().build(input_shape)`` inside a Keras-style build
+            if type(self)._build is Layer._build:
+                return  # nothing to create; the Keras-style build marks the layer built
+            device, dtype = device or factory["device"], dtype or factory["dtype"]
         shape = tuple(None if d is None else int(d) for d in input_shape)
         self._check_ndim(shape)
         if dtype is None or not dtype.is_floating_point:
@@ -203,19 +322,29 @@ class Layer(nn.Module):
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
         self.requires_grad_(self._trainable)
+        for p in self.parameters():  # add_weight(trainable=False) weights stay frozen
+            if not getattr(p, "_keras_trainable", True):
+                p.requires_grad_(False)
 
     def regularization_loss(self) -> torch.Tensor | None:
         """Sum of this layer's weight penalties (``kernel_regularizer`` ...), or ``None``.
 
         The default covers layers with ``weight``/``bias`` and ``kernel_regularizer``/
-        ``bias_regularizer`` attributes (Dense, Conv); others override it.
+        ``bias_regularizer`` attributes (Dense, Conv), weights made by ``add_weight(regularizer=)``
+        and the tensors the last call passed to ``add_loss``; others override it.
         """
-        return regularizers.total(
+        total = regularizers.total(
             [
                 (getattr(self, "kernel_regularizer", None), getattr(self, "weight", None)),
                 (getattr(self, "bias_regularizer", None), getattr(self, "bias", None)),
+                *self._weight_regularizers,
             ]
         )
+        for extra in self._call_losses:
+            total = extra if total is None else total + extra
+        if total is None and self._uses_add_loss:
+            return torch.zeros(())
+        return total
 
     def detach_output_activation(self) -> str | None:
         """Remove the output activation from ``forward`` and return its name (``None`` if none)."""
@@ -229,6 +358,8 @@ class Layer(nn.Module):
             config["input_shape"] = list(self.input_shape)
         if not self._trainable:
             config["trainable"] = False
+        if self.dtype_name is not None:
+            config["dtype"] = self.dtype_name
         return config
 
     @classmethod

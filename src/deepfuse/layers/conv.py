@@ -30,6 +30,7 @@ from deepfuse.layers.base import (
     check_positive_int,
     int_tuple,
 )
+from deepfuse.layers.keras_api import check_data_format
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
@@ -207,6 +208,8 @@ class Conv2D(_Conv):
         kernel_size: int or ``(kh, kw)``.
         strides: int or ``(sh, sw)``.
         padding: ``"valid"``, ``"same"``, int or ``(ph, pw)``.
+        data_format: Keras' ``"channels_last"`` (default) or ``"channels_first"``: inputs are
+            NCHW either way (channels-last images are converted when data enters the model).
         dilation_rate, groups, activation, use_bias, kernel_initializer, bias_initializer,
         kernel_regularizer, bias_regularizer: as in Keras.
         input_shape: Keras channels-last ``(H, W, C)``; ``torch_input_shape`` gives ``(C, H, W)``.
@@ -226,15 +229,16 @@ class Conv2D(_Conv):
         kernel_size: Any,
         strides: Any = 1,
         padding: Any = "valid",
+        *,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if kwargs.get("data_format", "channels_first") != "channels_first":
-            raise ConfigError(
-                "Conv2D works on channels-first (N, C, H, W) tensors; deepfuse "
-                "converts channels-last images once when data enters the model. "
-                "Remove data_format."
-            )
-        super().__init__(filters, kernel_size, strides, padding, **kwargs)
+        # Keras' "channels_last" (default) and "channels_first" both mean NCHW tensors here:
+        # images are converted once when data enters the model.
+        check_data_format("Conv2D", data_format)
+        super().__init__(
+            filters, kernel_size, strides, padding, data_format="channels_first", **kwargs
+        )
 
     @property
     def torch_input_shape(self) -> tuple[int, ...] | None:

@@ -1,4 +1,4 @@
-"""Core layers: Dense, Embedding, Dropout, Flatten, Reshape, Activation, Input.
+"""Core layers: Dense, Embedding, Dropout, Activation, Input, Identity, Lambda.
 
 Example:
     >>> import torch
@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +32,9 @@ __all__ = [
     "Dense",
     "Dropout",
     "Embedding",
-    "Flatten",
+    "Identity",
     "InputLayer",
-    "Reshape",
+    "Lambda",
 ]
 
 
@@ -242,61 +241,6 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
-class Flatten(Layer):
-    """Flatten everything but the batch axis: ``(N, C, H, W) -> (N, C*H*W)``.
-
-    Example:
-        >>> import torch
-        >>> Flatten()(torch.zeros(2, 3, 4)).shape
-        torch.Size([2, 12])
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.pop("data_format", None)  # Keras argument; inputs are already channels-first
-        super().__init__(**kwargs)
-        self.built = True
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten(1)
-
-
-class Reshape(Layer):
-    """Reshape each sample to ``target_shape`` (batch axis kept; one entry may be -1).
-
-    Example:
-        >>> import torch
-        >>> Reshape((4, 3))(torch.zeros(2, 12)).shape
-        torch.Size([2, 4, 3])
-    """
-
-    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        target = tuple(target_shape) if not isinstance(target_shape, int) else (target_shape,)
-        if (
-            not all(isinstance(d, int) and (d > 0 or d == -1) for d in target)
-            or sum(d == -1 for d in target) > 1
-        ):
-            raise ConfigError(
-                f"The 'target_shape' argument of Reshape must be a tuple of positive "
-                f"ints with at most one -1; got {target_shape!r}."
-            )
-        self.target_shape = target
-        self.built = True
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        try:
-            return x.reshape(x.shape[0], *self.target_shape)
-        except RuntimeError as exc:
-            raise DataError(
-                f"Reshape '{self.name}' cannot reshape samples of shape "
-                f"{tuple(x.shape[1:])} ({math.prod(x.shape[1:])} values) to "
-                f"{self.target_shape}."
-            ) from exc
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "target_shape": list(self.target_shape)}
-
-
 class Activation(_Activated):
     """Apply an activation by name: ``Activation("softmax")``.
 
@@ -350,3 +294,66 @@ class InputLayer(Layer):
         cfg = super().get_config()
         shape = cfg.pop("input_shape", None)
         return {**cfg, "shape": shape}
+
+
+
+class Identity(Layer):
+    """Return the input unchanged (Keras ``Identity``; a placeholder in a layer list).
+
+    Example:
+        >>> import torch
+        >>> Identity()(torch.ones(2)).tolist()
+        [1.0, 1.0]
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.built = True
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Lambda(Layer):
+    """Wrap a function of the input as a layer: ``Lambda(lambda x: x * 2)``.
+
+    The function is Python code, so the layer cannot be saved in deepfuse's safe format
+    (which never runs code from a file): ``get_config`` raises a ConfigError. Write a
+    :class:`~deepfuse.layers.Layer` subclass with ``call`` for a layer that saves.
+
+    Example:
+        >>> import torch
+        >>> Lambda(lambda x: x * 2)(torch.ones(2)).tolist()
+        [2.0, 2.0]
+    """
+
+    def __init__(
+        self,
+        function: Any,
+        output_shape: Any = None,
+        mask: Any = None,
+        arguments: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ConfigError(f"Lambda needs a callable; got {type(function).__name__}.")
+        if mask is not None:
+            raise ConfigError("Lambda(mask=...) is not supported: deepfuse layers have no masks.")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self.built = True
+
+    def forward(self, x: Any) -> Any:
+        return self.function(x, **self.arguments)
+
+    def get_config(self) -> dict[str, Any]:
+        fn = getattr(self.function, "__name__", type(self.function).__name__)
+        raise ConfigError(
+            f"Lambda layer '{self.name}' (function {fn}) cannot be saved: deepfuse's safe format "
+            "never stores or runs code. Write a Layer subclass with call() and get_config() and "
+            "register it (deepfuse.layers.register) instead."
+        )
+
+    def extra_repr(self) -> str:
+        return getattr(self.function, "__name__", "")

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from deepfuse._utils.errors import ConfigError, DataError
+from deepfuse._utils.errors import DataError
 from deepfuse.layers.base import Layer, channels_first_shape, check_choice, int_tuple
 from deepfuse.layers.conv import same_pads
 
@@ -41,15 +41,13 @@ __all__ = [
 
 
 def _data_format(layer: str, rank: int, value: str) -> bool:
-    """Return True for channels-last; 2-D layers only take channels-first (NCHW)."""
+    """Return True when ``forward`` must transpose: 1-D channels-last sequences.
+
+    2-D layers run on NCHW for both Keras values (images are converted to NCHW when data
+    enters the model), so ``"channels_last"`` is Keras' meaning, not a transposition.
+    """
     fmt = check_choice(layer, "data_format", value, ("channels_first", "channels_last"))
-    if rank == 2 and fmt != "channels_first":
-        raise ConfigError(
-            f"{layer} works on channels-first (N, C, H, W) tensors; deepfuse "
-            "converts channels-last images when data enters the model. Remove "
-            "data_format."
-        )
-    return fmt == "channels_last"
+    return rank == 1 and fmt == "channels_last"
 
 
 class _Pool(Layer):
@@ -71,8 +69,9 @@ class _Pool(Layer):
         self.strides = self.pool_size if strides is None else int_tuple(cls, "strides", strides, n)
         self.padding = check_choice(cls, "padding", padding, ("valid", "same"))
         default = "channels_last" if n == 1 else "channels_first"
-        self.data_format = data_format or default
-        self._last = _data_format(cls, n, self.data_format)
+        self._last = _data_format(cls, n, data_format or default)
+        # The layout of the tensors this layer sees (2-D: always NCHW).
+        self.data_format = (data_format or default) if n == 1 else "channels_first"
         self.expected_ndim = (n + 2,)
         # Static torch padding when "same" is symmetric for every input size, else pad per call.
         self._dynamic = False
@@ -178,8 +177,8 @@ class _GlobalPool(Layer):
     ) -> None:
         super().__init__(**kwargs)
         cls, n = type(self).__name__, self.rank
-        self.data_format = data_format or ("channels_last" if n == 1 else "channels_first")
-        self._last = _data_format(cls, n, self.data_format)
+        self._last = _data_format(cls, n, data_format or "channels_last")
+        self.data_format = (data_format or "channels_last") if n == 1 else "channels_first"
         self.keepdims = bool(keepdims)
         self.expected_ndim = (n + 2,)
         self._dims = (1,) if self._last else tuple(range(2, 2 + n))

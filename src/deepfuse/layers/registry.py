@@ -19,8 +19,17 @@ from typing import Any
 
 from deepfuse._utils.errors import ConfigError
 from deepfuse.layers.base import LAYER_CLASSES, Layer
+from deepfuse.layers.keras_api import missing_config_args
 
-__all__ = ["LAYER_CLASSES", "deserialize", "get", "names", "register", "serialize"]
+__all__ = [
+    "LAYER_CLASSES",
+    "deserialize",
+    "get",
+    "names",
+    "register",
+    "register_keras_serializable",
+    "serialize",
+]
 
 
 def register(cls: type[Layer], *aliases: str) -> type[Layer]:
@@ -40,6 +49,29 @@ def register(cls: type[Layer], *aliases: str) -> type[Layer]:
     return LAYER_CLASSES.register(cls.__name__, cls, aliases=aliases)
 
 
+def register_keras_serializable(package: str = "Custom", name: str | None = None) -> Any:
+    """Keras' decorator: register a layer class under ``name`` (default: the class name).
+
+    ``"package>name"`` (Keras' registered name) is registered too, so configs written by either
+    spelling load.
+
+    Example:
+        >>> from deepfuse import layers
+        >>> @register_keras_serializable(package="demo")
+        ... class Doubler(layers.Layer):
+        ...     def call(self, inputs):
+        ...         return inputs * 2
+        >>> type(layers.get("demo>Doubler")).__name__
+        'Doubler'
+    """
+
+    def decorator(cls: type[Layer]) -> type[Layer]:
+        key = name or cls.__name__
+        return LAYER_CLASSES.register(key, cls, aliases=[f"{package}>{key}"])
+
+    return decorator
+
+
 def names() -> list[str]:
     """All registered layer names (class names and aliases), sorted.
 
@@ -57,16 +89,42 @@ def serialize(layer: Layer) -> dict[str, Any]:
             f"serialize() takes a deepfuse Layer; got {type(layer).__name__}. Plain "
             "torch modules are saved by their state_dict only."
         )
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    config = layer.get_config()
+    missing = missing_config_args(layer, config)
+    if missing:
+        cls = type(layer).__name__
+        raise ConfigError(
+            f"Cannot save layer {cls} '{layer.name}': its constructor takes "
+            f"{', '.join(repr(m) for m in missing)} but get_config() does not return them. "
+            f"Add get_config(self) returning {{**super().get_config(), {missing[0]!r}: ...}}."
+        )
+    return {"class_name": type(layer).__name__, "config": config}
 
 
-def deserialize(config: dict[str, Any]) -> Layer:
-    """Build a layer from :func:`serialize` output."""
+def deserialize(
+    config: dict[str, Any], custom_objects: dict[str, type[Layer]] | None = None
+) -> Layer:
+    """Build a layer from :func:`serialize` output.
+
+    Args:
+        config: ``{"class_name": ..., "config": {...}}``.
+        custom_objects: Keras-style ``{"ClassName": cls}`` for classes not registered.
+    """
     if not isinstance(config, dict) or "class_name" not in config:
         raise ConfigError(
             f"A layer config must be a dict with 'class_name' and 'config'; got {config!r}."
         )
-    cls = LAYER_CLASSES.get(config["class_name"])
+    name = config["class_name"]
+    if custom_objects and name in custom_objects:
+        cls = custom_objects[name]
+    elif isinstance(name, str) and name in LAYER_CLASSES:
+        cls = LAYER_CLASSES.get(name)
+    else:
+        raise ConfigError(
+            f"Unknown layer class {name!r} in the config. If it is your own Layer subclass, "
+            "define (import) it before loading: subclasses register themselves by class name; "
+            f"or call deepfuse.layers.register({name}) / pass custom_objects={{{name!r}: {name}}}."
+        )
     options = config.get("config") or {}
     try:
         return cls.from_config(dict(options))

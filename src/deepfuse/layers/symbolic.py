@@ -152,7 +152,8 @@ class SymbolicTensor:
             "and write forward() for data-dependent control flow."
         )
 
-    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         name = getattr(func, "__name__", str(func))
         raise UserError(
             f"torch.{name} was called on a symbolic tensor (a keras.Input or a layer's output). "

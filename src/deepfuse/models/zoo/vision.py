@@ -73,7 +73,7 @@ def mlp(
         "input_shape": _shape("mlp", input_shape),
     }
     model = ZooSequential(
-        Flatten(),
+        Flatten(data_format="channels_first"),
         *dense_stack(
             config["hidden"],
             activation=activation,
@@ -151,7 +151,7 @@ def cnn(
                 layers.append(Conv2D(f, kernel_size, padding=padding, activation="relu"))
         if pool:
             layers.append(MaxPool2D(pool))
-    layers.append(Flatten())
+    layers.append(Flatten(data_format="channels_first"))
     if not config["dense"] and config["dropout"]:
         layers.append(Dropout(config["dropout"]))
     layers += dense_stack(
