@@ -65,9 +65,25 @@ class Optimizer:
 
     name: ClassVar[str] = ""
     keras_args: ClassVar[tuple[str, ...]] = ()
+    #: Keras' positional order after ``learning_rate`` when it differs from ``keras_args``.
+    positional_args: ClassVar[tuple[str, ...]] = ()
     _decoupled_decay: ClassVar[bool] = False
 
-    def __init__(self, learning_rate: float | None = None, **options: Any) -> None:
+    def __init__(self, learning_rate: float | None = None, *args: Any, **options: Any) -> None:
+        # Keras' positional order after learning_rate: Adam(2e-4, 0.5) sets beta_1 = 0.5.
+        order = self.positional_args or self.keras_args
+        if len(args) > len(order):
+            raise ConfigError(
+                f"keras.optimizers.{type(self).__name__} takes at most {len(order) + 1} "
+                f"positional arguments (learning_rate, {', '.join(order)}); got {len(args) + 1}."
+            )
+        for key, value in zip(order, args):
+            if key in options:
+                raise ConfigError(
+                    f"keras.optimizers.{type(self).__name__} got {key!r} twice (by position "
+                    "and by name)."
+                )
+            options[key] = value
         allowed = [*_COMMON, *self.keras_args, *_allowed(OPTIMIZERS.get(self.name))]
         for key in options:
             if key not in allowed:
@@ -255,6 +271,7 @@ class AdamW(Optimizer):
 
     name = "adamw"
     keras_args = ("beta_1", "beta_2", "epsilon", "amsgrad")
+    positional_args = ("weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad")
 
 
 class Nadam(Optimizer):

@@ -189,13 +189,11 @@ class Embedding(Layer):
         self.built = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_floating_point():  # Keras casts float ids (Input's default dtype) to int
+            x = x.long()
         try:
             return F.embedding(x, self.weight, self.padding_idx)
         except (IndexError, RuntimeError) as exc:
-            if x.is_floating_point():
-                raise DataError(
-                    f"Embedding '{self.name}' needs integer ids (torch.long); got {x.dtype}."
-                ) from exc
             if x.numel() and (int(x.max()) >= self.input_dim or int(x.min()) < 0):
                 raise DataError(
                     f"Embedding '{self.name}' got id {int(x.max())} (min "
@@ -294,7 +292,6 @@ class InputLayer(Layer):
         cfg = super().get_config()
         shape = cfg.pop("input_shape", None)
         return {**cfg, "shape": shape}
-
 
 
 class Identity(Layer):

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
+from deepfuse._utils.variables import KerasVariable
 from deepfuse.layers import initializers, regularizers
 
 __all__ = [
@@ -316,6 +317,18 @@ def _keras_init(spec: Any, shape: tuple[int, ...], factory: dict[str, Any]) -> t
     return t.permute(order).contiguous()
 
 
+class Variable(KerasVariable, nn.Parameter):
+    """A weight made by ``add_weight``: an ``nn.Parameter`` with Keras' variable methods
+    (``assign``, ``assign_add``, ``assign_sub``, ``numpy()``, ``value``).
+
+    Example:
+        >>> import torch
+        >>> v = Variable(torch.zeros(2), requires_grad=False)
+        >>> v.assign_add(torch.ones(2)).numpy().tolist()
+        [1.0, 1.0]
+    """
+
+
 def add_weight(
     layer: Any,
     shape: Sequence[int] | None,
@@ -349,7 +362,7 @@ def add_weight(
     else:
         initializers.check(initializer)
         data = _keras_init(initializer, shape, factory)
-    param = nn.Parameter(data, requires_grad=bool(trainable) and layer._trainable)
+    param = Variable(data, requires_grad=bool(trainable) and layer._trainable)
     param._keras_trainable = bool(trainable)  # type: ignore[attr-defined]
     key = _free_name(layer, name or "weight")
     layer.register_parameter(key, param)

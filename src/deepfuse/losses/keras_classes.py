@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import numpy as np
+import torch
 from torch import Tensor
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message
@@ -64,6 +66,18 @@ def keras_axis(ndim: int, axis: int) -> int:
     return _NHWC_TO_NCHW.get(axis, axis) if ndim == 4 else axis
 
 
+def _as_tensor(value: Any, dtype: torch.dtype | None, like: Tensor | None = None) -> Tensor:
+    """A tensor of ``value``: tensors pass as they are; arrays keep ints as int64, floats float32."""
+    if isinstance(value, Tensor):
+        return value
+    t = torch.as_tensor(np.asarray(value))
+    if dtype is not None or t.is_floating_point() or t.dtype == torch.bool:
+        t = t.to(dtype or torch.float32)
+    else:
+        t = t.long()
+    return t if like is None else t.to(like.device)
+
+
 class KerasLoss(Loss):
     """Base of the Keras-named losses: ``loss(y_true, y_pred, sample_weight=None)``.
 
@@ -76,7 +90,12 @@ class KerasLoss(Loss):
     def forward(  # type: ignore[override]
         self, y_true: Tensor, y_pred: Tensor, sample_weight: Any = None
     ) -> Tensor:
-        """Keras' order. ``sample_weight`` (one weight per sample) scales each sample's loss."""
+        """Keras' order. ``sample_weight`` (one weight per sample) scales each sample's loss.
+
+        numpy arrays and lists are accepted as in Keras (turned into float32 tensors; class
+        indices of the sparse cross-entropy into int64)."""
+        y_pred = _as_tensor(y_pred, torch.float32)
+        y_true = _as_tensor(y_true, None, like=y_pred)
         if sample_weight is None:
             return self.compute(y_pred, y_true)
         return weighted(self.per_sample(y_pred, y_true), sample_weight, self.reduction)

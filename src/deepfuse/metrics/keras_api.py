@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from deepfuse._utils.errors import UserError, invalid_choice
+from deepfuse._utils.variables import KerasVariable
 
 __all__ = ["KerasMetricAPI", "MetricVariable", "as_tensor"]
 
@@ -45,7 +46,7 @@ def as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else torch.as_tensor(np.asarray(value))
 
 
-class MetricVariable(Tensor):
+class MetricVariable(KerasVariable, Tensor):
     """A metric's state tensor with Keras' in-place ``assign`` / ``assign_add`` / ``assign_sub``.
 
     Example:
@@ -53,27 +54,6 @@ class MetricVariable(Tensor):
         >>> v.assign_add([1.0, 2.0]).assign_sub(1.0).tolist()
         [0.0, 1.0]
     """
-
-    def _value(self, value: Any) -> Tensor:
-        return as_tensor(value).detach().to(device=self.device, dtype=self.dtype)
-
-    def assign(self, value: Any) -> MetricVariable:
-        """Set every element to ``value`` (broadcast)."""
-        with torch.no_grad():
-            self.copy_(self._value(value))
-        return self
-
-    def assign_add(self, value: Any) -> MetricVariable:
-        """Add ``value`` in place."""
-        with torch.no_grad():
-            self.add_(self._value(value))
-        return self
-
-    def assign_sub(self, value: Any) -> MetricVariable:
-        """Subtract ``value`` in place."""
-        with torch.no_grad():
-            self.sub_(self._value(value))
-        return self
 
     def __deepcopy__(self, memo: dict) -> MetricVariable:
         return self.detach().clone().as_subclass(MetricVariable)
