@@ -152,9 +152,14 @@ def to_tensors(model: Any, x: Any, y: Any) -> dict[str, torch.Tensor]:
         if Y_KEY in tensors and model.target_key != Y_KEY:
             tensors[model.target_key] = tensors.pop(Y_KEY)
     if X_KEY in tensors:
+        x_dim = tensors[X_KEY].dim()
         if model.input_layout is None:
             model.input_layout = layout.infer_input_layout(model, tensors[X_KEY])
         tensors[X_KEY] = layout.to_model_layout(tensors[X_KEY], model.input_layout)
+        target = tensors.get(model.target_key)
+        if target is not None and target.is_floating_point() and target.dim() == x_dim:
+            # Image targets (autoencoders: fit(x, x)) are converted exactly like the images.
+            tensors[model.target_key] = layout.to_model_layout(target, model.input_layout)
     return tensors
 
 

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -21,6 +21,7 @@ from torch import nn
 
 from deepfuse._utils.errors import UserError
 from deepfuse.models.model import Model
+from deepfuse.models.serialization import input_dtype
 
 __all__ = ["Sequential"]
 
@@ -64,6 +65,14 @@ class Sequential(Model):
         if not len(self.module):
             return
         first = self.module[0]
+        if isinstance(first, Model):  # a nested model: Sequential([generator, discriminator])
+            if not first.input_spec or len(first.input_spec) != 1:
+                return
+            (spec,) = first.input_spec.values()
+            shape, dtype = tuple(spec["shape"]), input_dtype(spec["dtype"])
+            self.input_layout = first.input_layout
+            self.setup({"x": torch.zeros((2, *shape), dtype=dtype)}, for_training=False)
+            return
         declared = getattr(first, "input_shape", None)
         if not declared:
             return
@@ -82,3 +91,20 @@ class Sequential(Model):
             "kind": "sequential",
             "layers": [layers_mod.serialize(layer) for layer in self.module],
         }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Sequential:
+        """Rebuild from :meth:`get_config` (Keras' ``Sequential.from_config``).
+
+        Example:
+            >>> import deepfuse as df
+            >>> model = df.Sequential([df.layers.Dense(2, input_shape=(3,))], name="tiny")
+            >>> clone = df.Sequential.from_config(model.get_config())
+            >>> clone.name, clone.count_params()
+            ('tiny', 8)
+        """
+        from deepfuse import layers as layers_mod
+
+        return cls(
+            [layers_mod.deserialize(spec) for spec in config["layers"]], name=config.get("name")
+        )

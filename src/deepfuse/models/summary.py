@@ -89,7 +89,7 @@ def summarize(model: Any) -> str:
         f"Non-trainable params: {total - trainable:,}",
     ]
     if model.output_activation:
-        lines.append(f"(final {model.output_activation} fused into the loss; predict() applies it)")
+        lines.append(f"(predict() applies a final {model.output_activation} to the logits)")
     return "\n".join(lines)
 
 
