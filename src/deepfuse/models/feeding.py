@@ -28,7 +28,7 @@ import torch
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.data.memory import InMemoryLoader
 from deepfuse.data.streaming.dataset import LazyDataset
-from deepfuse.data.tensors import X_KEY, Y_KEY, to_tensor_dict
+from deepfuse.data.tensors import X_KEY, Y_KEY, is_channels_last, to_tensor_dict
 from deepfuse.distributed.sharding import PreSharded, ShardedLoader
 from deepfuse.models import layout
 from deepfuse.models.inputs import ForeignBatches, ResumableForeignBatches, is_array_like
@@ -148,6 +148,9 @@ def to_tensors(model: Any, x: Any, y: Any) -> dict[str, torch.Tensor]:
         )
         tensors[model.target_key] = tensors.pop(Y_KEY)
     else:
+        shape = tuple(getattr(x, "shape", ()))
+        if model.input_layout is None and len(shape) == 4 and is_channels_last(shape):
+            model.input_layout = "channels_last"  # the data rule makes these NCHW just below
         tensors = to_tensor_dict(x, y)
         if Y_KEY in tensors and model.target_key != Y_KEY:
             tensors[model.target_key] = tensors.pop(Y_KEY)

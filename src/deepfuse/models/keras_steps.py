@@ -183,7 +183,8 @@ def on_batch(model: Any, x: Any, y: Any, *, train: bool) -> dict[str, float]:
     model.reset_metrics()
     with torch.set_grad_enabled(train):
         out = model.train_step(batch) if train else model.test_step(batch)
-    return {**{k: float(v) for k, v in out.items()}, **model.compute_metrics()}
+    logs = {k: float(v.detach() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
+    return {**logs, **model.compute_metrics()}
 
 
 @torch.no_grad()

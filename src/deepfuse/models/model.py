@@ -197,6 +197,8 @@ class Model(keras_steps.KerasSurface, nn.Module):
         outputs = self(x)
         loss = self.compute_loss(x, y, outputs)
         self.optimizer.zero_grad(set_to_none=True)
+        if not loss.requires_grad:  # every weight frozen (trainable=False): nothing to update
+            return {"loss": loss}
         loss.backward()
         if self._grad_clip is not None:
             clip_gradients(self.parameters(), self._grad_clip)

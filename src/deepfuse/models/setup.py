@@ -62,9 +62,11 @@ def setup(model: Any, example: dict[str, torch.Tensor], *, for_training: bool = 
     if model.optimizer is None:
         from deepfuse.training.optim import build_optimizer
 
-        params = model._train_params  # trainable at compile (Keras 2), see freezing.py
+        # The weights trainable at compile (Keras 2, see freezing.py); a model frozen on purpose
+        # still gets an optimizer (over weights that get no gradient), as Keras allows.
+        params = model._train_params or list(model.parameters())
         if not params:
-            raise UserError("The model has no trainable parameters.")
+            raise UserError("The model has no parameters to train.")
         model.optimizer = build_optimizer(model._optimizer_spec, params)
 
 
