@@ -85,20 +85,20 @@ class HeadFirst(keras.Model):  # the same network; only the attribute order diff
 
 
 def test_subclass_layout_does_not_depend_on_attribute_order():
-    x, y = images(), np.zeros((16, 1), "float32")
-    results = []
+    x, y = images()[..., 0], np.zeros((16, 1), "float32")  # (N, H, W) grayscale
+    layouts = []
     for cls in (ConvFirst, HeadFirst):
         torch.manual_seed(0)
         model = cls()
         model.compile(optimizer="sgd", loss="mse")
         model.evaluate(x, y)
-        assert model.conv.weight.shape == (2, 1, 3, 3)  # one input channel: NHWC was converted
+        assert model.conv.weight.shape == (2, 1, 3, 3)  # the channel axis was added
         conv = torch.nn.functional.conv2d(
-            torch.as_tensor(x).permute(0, 3, 1, 2), model.conv.weight, model.conv.bias
+            torch.as_tensor(x).unsqueeze(1), model.conv.weight, model.conv.bias
         )
         expected = torch.nn.functional.linear(conv.flatten(1), model.head.weight, model.head.bias)
         np.testing.assert_allclose(
             model.predict(x), expected.detach().numpy(), rtol=1e-5, atol=1e-6
         )
-        results.append(model.input_layout)
-    assert results == ["channels_last", "channels_last"]
+        layouts.append(model.input_layout)
+    assert layouts == ["add_channel", "add_channel"]

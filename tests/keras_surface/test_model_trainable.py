@@ -38,11 +38,12 @@ def test_trainable_false_on_a_sequential_freezes_fit_and_reads_back():
     x, y = np.random.rand(64, 8).astype("float32"), np.random.rand(64, 1).astype("float32")
     model = keras.Sequential([layers.Dense(4, input_shape=(8,)), layers.Dense(1)])
     model.trainable = False
-    assert model.trainable is False and model.trainable_weights == []
+    assert model.trainable is False
     model.compile(optimizer="sgd", loss="mse")
     before = snapshot(model)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
     assert not any(changed(before, model))
+    assert model.trainable_weights == []
     model.trainable = True
     model.layers[0].trainable = False  # one layer frozen inside a trainable model
     model.compile(optimizer="sgd", loss="mse")  # Keras: recompile after changing trainable
