@@ -118,3 +118,6 @@ def test_steps_per_epoch_and_ignored_or_refused_fit_options():
             model.fit(x, y, verbose=0, **{option: np.ones(3)})
     with pytest.raises(UserError, match="unexpected keyword argument 'epoch'"):
         model.fit(x, y, epoch=3)
+    with pytest.raises(UserError, match=r"train_on_batch\(class_weight=...\) is not supported"):
+        model.train_on_batch(x, y, class_weight={0: 1.0, 1: 2.0, 2: 1.0})
+    model.fit(x, y, verbose=0, workers=1, use_multiprocessing=False)  # Keras 2's defaults

@@ -66,6 +66,8 @@ _REFUSED = {
     "use_multiprocessing": "pass a torch DataLoader(dataset, num_workers=...) as x",
     "max_queue_size": "pass a torch DataLoader(dataset, prefetch_factor=...) as x",
 }
+# Keras 2's defaults of those keywords: they change nothing, so they are accepted.
+_DEFAULTS = {"workers": 1, "use_multiprocessing": False, "max_queue_size": 10}
 
 
 def check_steps_per_execution(value: Any) -> None:
@@ -77,16 +79,27 @@ def check_steps_per_execution(value: Any) -> None:
         )
 
 
-def check_fit_options(options: Mapping[str, Any]) -> None:
-    """Refuse Keras ``fit`` keywords deepfuse does not support, in one line naming the fix."""
+def check_fit_options(options: Mapping[str, Any], where: str = "fit") -> None:
+    """Refuse Keras keywords deepfuse does not support, in one line naming the fix.
+
+    Example:
+        >>> check_fit_options({"workers": None})  # Keras' default: nothing to refuse
+        >>> check_fit_options({"workers": 4})
+        Traceback (most recent call last):
+        ...
+        deepfuse._utils.errors.UserError: fit(workers=...) is not supported by deepfuse: in-memory arrays are batched in the main process; for parallel loading pass a torch DataLoader(dataset, num_workers=...) as x.
+    """
     for key, value in options.items():
-        if key in _REFUSED and value is None:
+        default = _DEFAULTS.get(key)
+        if key in _REFUSED and (
+            value is None or (type(value) is type(default) and value == default)
+        ):
             continue
         if key in _REFUSED:
-            raise UserError(f"fit({key}=...) is not supported by deepfuse: {_REFUSED[key]}.")
+            raise UserError(f"{where}({key}=...) is not supported by deepfuse: {_REFUSED[key]}.")
         raise UserError(
-            f"fit() got an unexpected keyword argument {key!r}. See help(deepfuse.Model.fit) "
-            "for the arguments it takes."
+            f"{where}() got an unexpected keyword argument {key!r}. See "
+            f"help(deepfuse.Model.{where}) for the arguments it takes."
         )
 
 
@@ -294,14 +307,26 @@ class KerasSurface:
         """Output shape with ``None`` batch, in Keras' layout (``(None, 28, 28, 1)``)."""
         return interface_shapes(self)[1]
 
-    def train_on_batch(self, x: Any, y: Any = None, *, return_dict: bool = False) -> Any:
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        return_dict: bool = False,
+    ) -> Any:
         """One training step on ``(x, y)``: the loss (a float), ``[loss, metric...]`` with
-        metrics, or a dict with ``return_dict=True``, as in Keras."""
+        metrics, or a dict with ``return_dict=True``, as in Keras (weights are refused)."""
+        options = {"sample_weight": sample_weight, "class_weight": class_weight}
+        check_fit_options(options, "train_on_batch")
         logs = on_batch(self, x, y, train=True)
         return results(logs, return_dict=return_dict)
 
-    def test_on_batch(self, x: Any, y: Any = None, *, return_dict: bool = False) -> Any:
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
         """Loss (and metrics) of one batch, without training; returns like :meth:`train_on_batch`."""
+        check_fit_options({"sample_weight": sample_weight}, "test_on_batch")
         logs = on_batch(self, x, y, train=False)
         return results(logs, return_dict=return_dict)
 
