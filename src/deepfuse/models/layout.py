@@ -101,6 +101,32 @@ class Fusion:
     layer: nn.Module
     activation: str
     logits_loss: object = None
+    # The layer attributes that detaching changes: their values with and without the activation
+    # (learnt on the first switch, then two dict updates per step).
+    _on: dict[str, object] | None = None
+    _off: dict[str, object] | None = None
+
+    def switch_off(self) -> None:
+        """Run the last layer without its activation."""
+        layer = self.layer
+        if isinstance(layer, nn.Softmax | nn.Sigmoid):
+            self.parent._modules[self.name] = _IDENTITY  # type: ignore[union-attr]
+        elif self._off is None:
+            before = dict(vars(layer))
+            layer.detach_output_activation()  # type: ignore[operator]
+            after = vars(layer)
+            keys = [k for k, v in before.items() if after.get(k, _MISSING) is not v]
+            self._on = {k: before[k] for k in keys}
+            self._off = {k: after[k] for k in keys}
+        else:
+            vars(layer).update(self._off)
+
+    def switch_on(self) -> None:
+        """Put the activation back."""
+        if isinstance(self.layer, nn.Softmax | nn.Sigmoid):
+            self.parent._modules[self.name] = self.layer  # type: ignore[union-attr]
+        else:
+            vars(self.layer).update(self._on or {})
 
 
 def fuse_output_activation(model: nn.Module, loss_fn: object) -> Fusion | None:
@@ -137,26 +163,18 @@ def logits_outputs(model: nn.Module) -> Iterator[None]:
     if fusion is None:
         yield
         return
-    layer, loss = fusion.layer, model.loss_fn
-    if isinstance(layer, nn.Softmax | nn.Sigmoid):
-        setattr(fusion.parent, fusion.name, nn.Identity())
-        changed: dict[str, object] = {}
-    else:  # remember exactly what detaching changed, to put back
-        before = dict(vars(layer))
-        layer.detach_output_activation()  # type: ignore[operator]
-        changed = {k: v for k, v in before.items() if vars(layer).get(k, _MISSING) is not v}
+    loss = model.loss_fn
+    fusion.switch_off()
     object.__setattr__(model, "loss_fn", fusion.logits_loss)
     try:
         yield
     finally:
         object.__setattr__(model, "loss_fn", loss)
-        if changed:
-            vars(layer).update(changed)
-        elif isinstance(layer, nn.Softmax | nn.Sigmoid):
-            setattr(fusion.parent, fusion.name, layer)
+        fusion.switch_on()
 
 
 _MISSING = object()
+_IDENTITY = nn.Identity()
 
 
 def has_unbuilt_layers(model: nn.Module) -> bool:

@@ -271,9 +271,13 @@ class Model(keras_steps.KerasSurface, nn.Module):
         return list(self.metric_set.metrics.values()) if self.metric_set is not None else []
 
     def reset_metrics(self) -> None:
+        """Reset the compiled metrics and a subclass's own ``metrics`` (``reset_state()``)."""
+        compiled = set(map(id, self.metric_set.metrics.values())) if self.metric_set else set()
         if self.metric_set is not None:
             self.metric_set.reset()
-        for metric in self.metrics:  # a subclass's own trackers (Keras' reset_state)
+        for metric in self.metrics:
+            if id(metric) in compiled:
+                continue
             reset = getattr(metric, "reset_state", None) or getattr(metric, "reset", None)
             if callable(reset):
                 reset()
