@@ -3,10 +3,9 @@ receives, ``train_on_batch`` and friends, ``fit`` options Keras programs pass, `
 
 **What a step receives.** deepfuse's loop yields ``dict[str, Tensor]`` batches. A ``train_step``
 / ``test_step`` / ``predict_step`` that a ``Model`` subclass defines gets what Keras passes:
-``data`` is ``x`` alone or the tuple ``(x, y)`` (``(x, y, sample_weight)`` when the batch has
-one), ``x`` being a tensor, or a dict of tensors for several inputs. A step whose parameter is
-annotated as a dict (``def train_step(self, batch: dict[str, torch.Tensor])``) keeps getting
-deepfuse's dict batch. The built-in steps and :meth:`Model.split_batch` accept both forms, so
+``data`` is ``x`` alone or the tuple ``(x, y)``, ``x`` being a tensor, or a dict of tensors for
+several inputs. A step whose parameter is annotated as a dict (``def train_step(self, batch:
+dict[str, torch.Tensor])``) keeps getting deepfuse's dict batch. The built-in steps and :meth:`Model.split_batch` accept both forms, so
 ``super().train_step(data)`` works from either kind of override.
 
 Example:
@@ -37,12 +36,10 @@ from deepfuse.layers.base import training_mode
 from deepfuse.models import feeding, freezing, layout
 
 __all__ = [
-    "SAMPLE_WEIGHT_KEY",
     "KerasSurface",
     "adapt_overrides",
     "check_fit_options",
     "check_steps_per_execution",
-    "first_value",
     "from_keras_data",
     "get_config",
     "interface_shapes",
@@ -52,7 +49,6 @@ __all__ = [
     "to_keras_data",
 ]
 
-SAMPLE_WEIGHT_KEY = "sample_weight"
 _STEPS = ("train_step", "test_step", "predict_step")
 
 # fit() keywords of Keras that deepfuse refuses, with what to do instead.
@@ -134,15 +130,13 @@ def _keras_step(step: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def to_keras_data(model: Any, batch: Mapping[str, torch.Tensor]) -> Any:
-    """A dict batch as Keras passes it: ``x``, ``(x, y)`` or ``(x, y, sample_weight)``."""
-    skip = (model.target_key, SAMPLE_WEIGHT_KEY)
-    keys = model._input_keys or [k for k in batch if k not in skip]
+    """A dict batch as Keras passes it: ``x`` alone, or ``(x, y)`` when it has a target; ``x`` is
+    a tensor, or a dict of tensors for several inputs (``fit(sample_weight=)`` is refused, so
+    Keras' third item never occurs)."""
+    keys = model._input_keys or [k for k in batch if k != model.target_key]
     x = batch[keys[0]] if len(keys) == 1 else {k: batch[k] for k in keys}
     y = batch.get(model.target_key)
-    if y is None:
-        return x
-    weight = batch.get(SAMPLE_WEIGHT_KEY)
-    return (x, y) if weight is None else (x, y, weight)
+    return x if y is None else (x, y)
 
 
 def from_keras_data(data: Any) -> tuple[Any, Any]:
@@ -150,15 +144,6 @@ def from_keras_data(data: Any) -> tuple[Any, Any]:
     if isinstance(data, tuple | list) and 1 <= len(data) <= 3:
         return data[0], data[1] if len(data) > 1 else None
     return data, None
-
-
-def first_value(x: Any) -> torch.Tensor:
-    """The first tensor of ``x`` (a tensor, or a dict/tuple of them): to count rows."""
-    if isinstance(x, Mapping):
-        return first_value(next(iter(x.values())))
-    if isinstance(x, tuple | list):
-        return first_value(x[0])
-    return x
 
 
 def results(logs: Mapping[str, Any], *, return_dict: bool) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfuse.models import layout
+from deepfuse.models import freezing, layout
 from deepfuse.models.serialization import input_dtype
 
 __all__ = ["layer_rows", "summarize"]
@@ -74,7 +74,7 @@ def summarize(model: Any) -> str:
     for label, kind, shape, count in layer_rows(model):
         rows.append((f"{label} ({kind})", shape, f"{count:,}"))
     total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.numel() for p in freezing.trainable_parameters(model) if p.requires_grad)
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     rule = "─" * (sum(widths) + 6)
     lines = [f'Model: "{model.name}"', rule]
