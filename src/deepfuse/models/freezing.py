@@ -142,6 +142,8 @@ def apply(model: Any) -> None:
     """Make ``requires_grad`` match what ``model`` captured at compile (no-op when current)."""
     if model._applied_generation == _generation:
         return
+    if model._train_params is None:  # a step before setup: capture now
+        capture(model)
     keep = {id(p) for p in model._train_params}
     for p in model.parameters():
         if p.requires_grad != (id(p) in keep):
