@@ -53,6 +53,26 @@ def test_train_step_receives_keras_data():
     assert isinstance(received[0], torch.Tensor) and received[0].shape == (4, 3)
 
 
+def test_several_inputs_reach_train_step_as_a_dict_and_split_batch_reads_both_forms():
+    received = []
+
+    class TwoInputs(keras.Model):
+        def forward(self, x):
+            return self.module(torch.cat([x["a"], x["b"]], 1))
+
+        def train_step(self, data):
+            received.append(data)
+            inputs, target = self.split_batch(data)
+            return {"loss": torch.nn.functional.mse_loss(self(inputs), target)}
+
+    model = TwoInputs(torch.nn.Linear(3, 1))
+    model.compile()
+    xa, xb = np.ones((4, 1), "float32"), np.zeros((4, 2), "float32")
+    model.fit({"a": xa, "b": xb}, np.ones((4, 1), "float32"), batch_size=4, verbose=0)
+    ((x, y),) = received
+    assert set(x) == {"a", "b"} and x["b"].shape == (4, 2) and y.shape == (4, 1)
+
+
 def test_gan_subclass_with_its_own_compile_logs_d_and_g_losses():
     class GAN(keras.Model):
         def __init__(self, discriminator, generator, latent_dim):
