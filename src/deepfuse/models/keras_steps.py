@@ -225,6 +225,29 @@ class KerasSurface:
     (an ``nn.Module``): ``trainable``, ``trainable_weights``, ``get_weights``, ``get_config``,
     ``input_shape`` / ``output_shape``, ``train_on_batch`` and friends."""
 
+    @property
+    def metrics(self) -> list[Any]:
+        """The metric objects (Keras' ``model.metrics``; a subclass may override it to list its
+        own trackers). They are reset at the start of every epoch."""
+        metric_set = self.metric_set  # type: ignore[attr-defined]
+        return list(metric_set.metrics.values()) if metric_set is not None else []
+
+    def reset_own_metrics(self) -> None:
+        """``reset_state()`` (else ``reset()``) of the ``metrics`` a subclass lists itself."""
+        metric_set = self.metric_set  # type: ignore[attr-defined]
+        compiled = set(map(id, metric_set.metrics.values())) if metric_set is not None else set()
+        for metric in self.metrics:
+            reset = getattr(metric, "reset_state", None) or getattr(metric, "reset", None)
+            if id(metric) not in compiled and callable(reset):
+                reset()
+
+    def _require_loss(self, where: str) -> None:
+        if self.loss_fn is None:  # type: ignore[attr-defined]
+            raise UserError(
+                f"The built-in {where} needs a loss, but compile() got none. Pass one "
+                "(model.compile(optimizer=..., loss='mse')) or override train_step/test_step."
+            )
+
     #: Whether ``forward`` itself takes ``training=`` (then it is passed through untouched).
     _forward_takes_training = False
 

@@ -264,23 +264,11 @@ class Model(keras_steps.KerasSurface, nn.Module):
         if self.metric_set is not None and target is not None and len(self.metric_set):
             self.metric_set.update(outputs.detach(), target)
 
-    @property
-    def metrics(self) -> list[Any]:
-        """The metric objects (Keras' ``model.metrics``; a subclass may override it to list its
-        own trackers). They are reset at the start of every epoch."""
-        return list(self.metric_set.metrics.values()) if self.metric_set is not None else []
-
     def reset_metrics(self) -> None:
         """Reset the compiled metrics and a subclass's own ``metrics`` (``reset_state()``)."""
-        compiled = set(map(id, self.metric_set.metrics.values())) if self.metric_set else set()
         if self.metric_set is not None:
             self.metric_set.reset()
-        for metric in self.metrics:
-            if id(metric) in compiled:
-                continue
-            reset = getattr(metric, "reset_state", None) or getattr(metric, "reset", None)
-            if callable(reset):
-                reset()
+        self.reset_own_metrics()
 
     def compute_metrics(self) -> dict[str, float]:
         if self.metric_set is None or not len(self.metric_set):
@@ -463,13 +451,6 @@ class Model(keras_steps.KerasSurface, nn.Module):
             raise UserError(
                 "The model is not compiled. Call model.compile(optimizer=..., loss=...) "
                 "before fit() or evaluate()."
-            )
-
-    def _require_loss(self, where: str) -> None:
-        if self.loss_fn is None:
-            raise UserError(
-                f"The built-in {where} needs a loss, but compile() got none. Pass one "
-                "(model.compile(optimizer=..., loss='mse')) or override train_step/test_step."
             )
 
     # ---------------------------------------------------------- save / summary
