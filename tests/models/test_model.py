@@ -268,3 +268,22 @@ def test_sequences_of_another_length_are_fine():
     model.compile(optimizer="adam", loss="cross_entropy")
     model.fit(np.ones((8, 10), dtype=np.int64), np.zeros(8, dtype=np.int64), verbose=0)
     assert model.predict(np.ones((3, 25), dtype=np.int64)).shape == (3, 2)
+
+
+def test_model_saved_before_fusion_stayed_in_the_network_loads_identically(tmp_path):
+    # Files written before issue 12 name the fused final activation in model.json; the layer
+    # keeps it now, so loading must not apply it a second time.
+    import json
+
+    x, y = blobs()
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["output_activation"] = "softmax"
+    del meta["trainable"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    loaded = df.load(tmp_path)
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)
+    assert loaded.output_activation is None and loaded.trainable
