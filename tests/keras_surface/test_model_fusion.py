@@ -5,6 +5,7 @@ the model's own compiled steps run from logits."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import deepfuse as keras
@@ -85,3 +86,24 @@ def test_a_custom_train_step_calling_self_gets_probabilities():
     assert len(outputs) == 2
     for out in outputs:
         torch.testing.assert_close(out.sum(1), torch.ones(len(out)))
+
+
+def test_a_subclass_never_loses_an_inner_activation_to_fusion():
+    class Net(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.out = layers.Dense(1, activation="sigmoid")
+            self.hidden = layers.Dense(4, activation="sigmoid")  # assigned last, not the output
+
+        def forward(self, x):
+            return self.out(self.hidden(x))
+
+    torch.manual_seed(0)
+    net = Net()
+    x, y = torch.randn(32, 3), torch.randint(0, 2, (32, 1)).float()
+    net.compile(optimizer="sgd", loss="binary_crossentropy")
+    net.evaluate(x, y)  # builds the layers
+    hidden = torch.sigmoid(torch.nn.functional.linear(x, net.hidden.weight, net.hidden.bias))
+    probs = torch.sigmoid(torch.nn.functional.linear(hidden, net.out.weight, net.out.bias))
+    expected = torch.nn.functional.binary_cross_entropy(probs.detach(), y)
+    assert net.evaluate(x, y) == pytest.approx(float(expected), rel=1e-4)

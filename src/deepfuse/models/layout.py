@@ -1,4 +1,4 @@
-"""Small structural helpers for ``Model``: the last layer, the fused final activation, unbuilt
+"""Small structural helpers for ``Model``: the output layer, the fused final activation, unbuilt
 lazy layers, and the image layout at the model's interface (channels-last arrays are converted
 once at the data boundary; :func:`interface_format` decides whether the model speaks it).
 
@@ -25,8 +25,8 @@ __all__ = [
     "infer_input_layout",
     "interface_format",
     "keras_shape",
-    "last_leaf",
     "logits_outputs",
+    "output_layer",
     "to_interface_layout",
     "to_model_layout",
 ]
@@ -34,33 +34,46 @@ __all__ = [
 _CHANNEL_SIZES = (1, 3, 4)  # grayscale, RGB, RGBA
 
 
-def _leaves(module: nn.Module) -> list[tuple[nn.Module | None, str, nn.Module]]:
-    """(parent, attribute name, leaf) for every module without children, in registration order."""
-    out: list[tuple[nn.Module | None, str, nn.Module]] = []
-
-    def walk(parent: nn.Module | None, name: str, mod: nn.Module) -> None:
-        children = list(mod.named_children())
-        if not children or _is_layer(mod):
-            out.append((parent, name, mod))
-            return
-        for child_name, child in children:
-            walk(mod, child_name, child)
-
-    # A deepfuse Model keeps its network in `.module` (when wrapping one); walk that.
-    root = getattr(module, "module", None)
-    walk(None, "", root if isinstance(root, nn.Module) else module)
-    return out
-
-
 def _is_layer(module: nn.Module) -> bool:
     # A deepfuse layer that owns torch submodules (LSTM, Bidirectional) is one layer.
     return type(module).__module__.startswith("deepfuse.layers")
 
 
-def last_leaf(model: nn.Module) -> tuple[nn.Module | None, str, nn.Module] | None:
-    """(parent, name, layer) of the last layer, skipping trailing Dropout/Identity."""
-    leaves = [t for t in _leaves(model) if type(t[2]).__name__ not in ("Dropout", "Identity")]
-    return leaves[-1] if leaves else None
+def _runs_its_module(module: nn.Module) -> bool:
+    """A deepfuse ``Model``/``Sequential`` whose forward is deepfuse's: ``self.module(x)``."""
+    return isinstance(getattr(module, "module", None), nn.Module) and type(
+        module
+    ).forward.__module__.startswith("deepfuse.models")
+
+
+def output_layer(model: nn.Module) -> tuple[nn.Module | None, str, nn.Module] | None:
+    """(parent, name, layer) of the layer whose output IS the model's output, or None.
+
+    Certain only along a chain of ``nn.Sequential`` containers (deepfuse ``Sequential`` models
+    and ``Model(nn.Sequential(...))`` wrappers included, nested as in ``Sequential([generator,
+    discriminator])``); trailing Dropout/Identity are skipped. A custom ``forward`` may return
+    any submodule's output whatever the order the submodules were assigned in: None.
+    """
+    parent: nn.Module | None = None
+    name, mod = "", model
+    while True:
+        if _is_layer(mod):
+            return parent, name, mod
+        if _runs_its_module(mod):
+            parent, name, mod = mod, "module", mod.module  # type: ignore[assignment]
+        elif isinstance(mod, nn.Sequential):
+            children = [
+                (n, c)
+                for n, c in mod.named_children()
+                if type(c).__name__ not in ("Dropout", "Identity")
+            ]
+            if not children:
+                return None
+            parent, (name, mod) = mod, children[-1]
+        elif not list(mod.children()):
+            return parent, name, mod  # a torch leaf (nn.Softmax, nn.Linear, ...)
+        else:
+            return None
 
 
 def final_activation(model: nn.Module) -> Fusion | None:
@@ -69,7 +82,7 @@ def final_activation(model: nn.Module) -> Fusion | None:
     Handles deepfuse layers (``activation="softmax"`` or an ``Activation`` layer) and torch's own
     ``nn.Softmax``/``nn.Sigmoid`` at the end of an ``nn.Sequential``. Nothing is changed.
     """
-    found = last_leaf(model)
+    found = output_layer(model)
     if found is None:
         return None
     parent, name, layer = found
