@@ -9,6 +9,7 @@ from torch import nn
 
 import deepfuse as df
 from deepfuse._utils.errors import DataError, NaNLossError, UserError
+from deepfuse.models import layout
 
 
 def blobs(n: int = 256, classes: int = 3, features: int = 8, seed: int = 0):
@@ -45,8 +46,14 @@ def test_final_softmax_is_fused_and_predict_returns_probabilities():
     x, y = blobs()
     model = mlp()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    assert model.output_activation == "softmax"
-    assert model.loss_fn.from_logits  # probabilities loss replaced by the stable logits one
+    xt = torch.as_tensor(x)
+    # The network keeps its softmax; only the model's own steps run it from logits.
+    np.testing.assert_allclose(model(xt).sum(1).detach().numpy(), 1.0, rtol=1e-5)
+    with layout.logits_outputs(model):
+        assert model.loss_fn.from_logits  # probabilities loss replaced by the stable logits one
+        logits = model(xt)
+    assert not model.loss_fn.from_logits  # and put back
+    torch.testing.assert_close(logits.softmax(1), model(xt))
     model.fit(x, y, epochs=1, verbose=0)
     probs = model.predict(x)
     assert probs.shape == (256, 3)
@@ -57,8 +64,9 @@ def test_torch_sequential_with_final_softmax_is_fused():
     net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3), nn.Softmax(dim=1))
     model = df.Model(net)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
-    assert model.output_activation == "softmax"
-    assert isinstance(net[-1], nn.Identity)
+    with layout.logits_outputs(model):
+        assert isinstance(net[-1], nn.Identity) and model.loss_fn.from_logits
+    assert isinstance(net[-1], nn.Softmax)
 
 
 def test_evaluate_returns_keras_style_scores():
@@ -260,3 +268,22 @@ def test_sequences_of_another_length_are_fine():
     model.compile(optimizer="adam", loss="cross_entropy")
     model.fit(np.ones((8, 10), dtype=np.int64), np.zeros(8, dtype=np.int64), verbose=0)
     assert model.predict(np.ones((3, 25), dtype=np.int64)).shape == (3, 2)
+
+
+def test_model_saved_before_fusion_stayed_in_the_network_loads_identically(tmp_path):
+    # Files written before issue 12 name the fused final activation in model.json; the layer
+    # keeps it now, so loading must not apply it a second time.
+    import json
+
+    x, y = blobs()
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["output_activation"] = "softmax"
+    del meta["trainable"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    loaded = df.load(tmp_path)
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)
+    assert loaded.output_activation is None and loaded.trainable

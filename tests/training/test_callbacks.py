@@ -94,6 +94,41 @@ def _set_weights(trainer: FakeTrainer, value: float) -> None:
             p.fill_(value)
 
 
+# --------------------------------------------------------------------------- Keras' self.model
+
+
+def test_keras_callback_has_self_model_before_train_begin_and_stops_the_real_loop():
+    import numpy as np
+
+    import deepfuse as keras
+    from deepfuse.training.trainer import Trainer
+
+    seen: list[Any] = []
+
+    class KerasStyle(Callback):
+        def on_train_begin(self, logs):
+            seen.append((self.model, self.model.optimizer))
+
+        def on_epoch_end(self, epoch, logs):
+            self.model.stop_training = True  # Keras' way: stop after this epoch
+
+    model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+    hist = model.fit(
+        np.zeros((4, 2), "float32"),
+        np.zeros((4, 1), "float32"),
+        epochs=5,
+        callbacks=[KerasStyle()],
+        verbose=0,
+    )
+    assert seen == [(model, model.optimizer)] and len(hist.history["loss"]) == 1
+    plain = Callback()
+    plain.set_model(model)  # Keras' hook; the trainer calls it before on_train_begin
+    assert plain.model is model
+    trainer = Trainer(model, callbacks=[KerasStyle()])
+    assert trainer.callbacks[0].model is model and not trainer.stop_training
+
+
 # --------------------------------------------------------------------------- base, History
 
 

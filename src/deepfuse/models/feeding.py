@@ -28,7 +28,14 @@ import torch
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.data.memory import InMemoryLoader
 from deepfuse.data.streaming.dataset import LazyDataset
-from deepfuse.data.tensors import X_KEY, Y_KEY, check_rows, to_tensor, to_tensor_dict
+from deepfuse.data.tensors import (
+    X_KEY,
+    Y_KEY,
+    check_rows,
+    is_channels_last,
+    to_tensor,
+    to_tensor_dict,
+)
 from deepfuse.distributed.sharding import PreSharded, ShardedLoader
 from deepfuse.models import layout, multi_io
 from deepfuse.models.inputs import ForeignBatches, ResumableForeignBatches, is_array_like
@@ -156,13 +163,21 @@ def to_tensors(model: Any, x: Any, y: Any) -> dict[str, torch.Tensor]:
         )
         tensors[model.target_key] = tensors.pop(Y_KEY)
     else:
+        shape = tuple(getattr(x, "shape", ()))
+        if model.input_layout is None and len(shape) == 4 and is_channels_last(shape):
+            model.input_layout = "channels_last"  # the data rule makes these NCHW just below
         tensors = to_tensor_dict(x, y)
         if Y_KEY in tensors and model.target_key != Y_KEY:
             tensors[model.target_key] = tensors.pop(Y_KEY)
     if X_KEY in tensors:
+        x_dim = tensors[X_KEY].dim()
         if model.input_layout is None:
             model.input_layout = layout.infer_input_layout(model, tensors[X_KEY])
         tensors[X_KEY] = layout.to_model_layout(tensors[X_KEY], model.input_layout)
+        target = tensors.get(model.target_key)
+        if target is not None and target.is_floating_point() and target.dim() == x_dim:
+            # Image targets (autoencoders: fit(x, x)) are converted exactly like the images.
+            tensors[model.target_key] = layout.to_model_layout(target, model.input_layout)
     return tensors
 
 

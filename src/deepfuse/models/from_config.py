@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError
+from deepfuse.models import layout
 
 __all__ = [
     "build_compiled_model",
@@ -174,6 +175,7 @@ def build_compiled_model(cfg: Mapping[str, Any], data: Any, *, name: str) -> Any
     if (
         data.task in ("binary", "multiclass")
         and model.output_activation is None
+        and layout.final_activation(model) is None
         and getattr(model.loss_fn, "from_logits", False)
     ):
         # The network ends in logits (zoo models do): predict() must still give probabilities.

@@ -2,8 +2,9 @@
 
 Wrap a module (``Model(my_module)``) or subclass ``Model`` and write ``forward`` as in plain
 PyTorch. Training goes through one loop (:class:`deepfuse.training.Trainer`); customise a step by
-overriding :meth:`Model.train_step`, exactly like Keras' custom ``train_step`` / GradientTape
-example.
+overriding :meth:`Model.train_step`, exactly like Keras' "Customizing what happens in fit()"
+(the step receives Keras' ``data``; see :mod:`deepfuse.models.keras_steps`). ``trainable`` is
+Keras 2's (captured at compile, see :mod:`deepfuse.models.freezing`).
 
 Example:
     >>> import torch, deepfuse as df
@@ -30,11 +31,11 @@ from torch import nn
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.seed import seed_everything
 from deepfuse.data.tensors import Y_KEY
-from deepfuse.layers import symbolic
-from deepfuse.models import feeding, layout, multi_io
+from deepfuse.models import feeding, freezing, keras_steps, layout, multi_io
 from deepfuse.models.functional import Functional, GraphAccess, is_symbolic_structure
 from deepfuse.models.results import Scores
 from deepfuse.models.serialization import jsonable
+from deepfuse.models.setup import adversarial_step
 from deepfuse.training.callbacks.base import History
 from deepfuse.training.optim import clip_gradients
 from deepfuse.training.protocols import StepExtension
@@ -43,7 +44,7 @@ from deepfuse.training.trainer import Trainer
 __all__ = ["Model"]
 
 
-class Model(GraphAccess, nn.Module):
+class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
     """A trainable model: any ``nn.Module`` plus ``compile``/``fit``/``evaluate``/``predict``.
 
     Args:
@@ -91,7 +92,7 @@ class Model(GraphAccess, nn.Module):
         # Loss and metrics are not submodules: their buffers must not enter state_dict().
         object.__setattr__(self, "loss_fn", None)
         object.__setattr__(self, "metric_set", None)
-        self.output_activation: str | None = None  # fused into the loss; applied by predict
+        self.output_activation: str | None = None  # predict's softmax/sigmoid on a logits net
         self.input_layout: str | None = None  # "channels_last" | "add_channel" | None
         self.input_spec: dict[str, dict[str, Any]] | None = None  # per key: shape (no batch), dtype
         self.preprocessor: Any = None  # deepfuse.data.Preprocessor fitted on raw rows
@@ -111,14 +112,17 @@ class Model(GraphAccess, nn.Module):
         self.stop_training = False
         if isinstance(module, Functional) and module._image_inputs:
             self.input_layout = "channels_last"  # Input(shape=(H, W, C)): Keras images
+        self._trainable = True  # Keras' model.trainable (see freezing.py)
+        self._train_params: list[nn.Parameter] | None = None  # captured at compile
+        self._applied_generation = -1
+        self._fusion: layout.Fusion | None = None  # final activation computed in the loss
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        keras_steps.adapt_overrides(cls)  # a user's train_step gets Keras' data
+        cls._forward_takes_training = "training" in inspect.signature(cls.forward).parameters
 
     # ------------------------------------------------------------------ forward
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the model on tensors, or on symbolic tensors (a model used as a layer)."""
-        if symbolic.has_symbolic(args):
-            return symbolic.call_layer(self, args, kwargs)
-        return super().__call__(*args, **kwargs)
-
     def forward(self, x: Any) -> Any:
         if self.module is None:
             call = getattr(self, "call", None)
@@ -145,15 +149,22 @@ class Model(GraphAccess, nn.Module):
         schedule: Any = None,
         adversarial: Mapping[str, Any] | None = None,
         loss_weights: Any = None,
+        run_eagerly: bool | None = None,
+        jit_compile: Any = None,
+        steps_per_execution: int = 1,
     ) -> None:
         """Choose the optimizer, loss, metrics, penalties and learning-rate schedule.
+
+        The weights trained are those trainable now (Keras 2: ``trainable`` is captured here).
+        A final softmax/sigmoid stays in the network (``model(x)`` gives probabilities); only
+        this model's own built-in steps skip it and use the from-logits loss.
 
         Args:
             optimizer: A name ("adam", "sgd", "adamw", "rmsprop"), a dict ``{"name": "sgd",
                 "lr": 0.1, "momentum": 0.9}``, or a ``torch.optim.Optimizer``.
             loss: A name ("cross_entropy", "mse", Keras names like
                 "sparse_categorical_crossentropy"), a dict with options, or a callable
-                ``loss(outputs, target)``. A final softmax/sigmoid layer is fused into the loss.
+                ``loss(outputs, target)``. May be left out when ``train_step`` is overridden.
             metrics: Names ("accuracy", "f1", ...), dicts or ``Metric`` objects.
             l1: Global L1 penalty on weights (not biases).
             l2: Global L2 penalty on weights (not biases).
@@ -166,18 +177,20 @@ class Model(GraphAccess, nn.Module):
             loss_weights: Several outputs: a list or dict of loss weights (Keras'); ``loss`` and
                 ``metrics`` may then be lists or dicts keyed by output name
                 (see :mod:`deepfuse.models.multi_io`).
+            run_eagerly: Accepted for Keras code and ignored: deepfuse always runs eagerly.
+            jit_compile: Accepted for Keras code and ignored (no effect on results).
+            steps_per_execution: Accepted for Keras code; only 1 (one step per call) exists.
         """
         from deepfuse import losses as losses_mod
         from deepfuse import metrics as metrics_mod
 
-        if loss is None:
-            raise UserError("compile() needs a loss, e.g. loss='cross_entropy' or loss='mse'.")
+        keras_steps.check_steps_per_execution(steps_per_execution)
         for key, value in (("l1", l1), ("l2", l2)):
             if not isinstance(value, int | float) or value < 0:
                 raise UserError(
                     f"The '{key}' argument of compile must be a float >= 0; got {value!r}."
                 )
-        step_extension = _adversarial_step(adversarial)  # validate first
+        step_extension = adversarial_step(adversarial)  # validate first
         self._compile_args = {
             "optimizer": jsonable(optimizer),
             "loss": jsonable(loss),
@@ -196,7 +209,7 @@ class Model(GraphAccess, nn.Module):
             object.__setattr__(self, "loss_fn", multi[0])
             object.__setattr__(self, "metric_set", multi[1])
         else:
-            object.__setattr__(self, "loss_fn", losses_mod.get(loss))
+            object.__setattr__(self, "loss_fn", None if loss is None else losses_mod.get(loss))
             object.__setattr__(
                 self,
                 "metric_set",
@@ -209,35 +222,40 @@ class Model(GraphAccess, nn.Module):
         self._l1, self._l2 = float(l1), float(l2)
         self._grad_clip = grad_clip
         self.step_extension = step_extension
-        activation, loss_fn = layout.fuse_output_activation(self, self.loss_fn)
-        if activation is not None:
-            self.output_activation = activation
-        elif multi is None and layout.final_activation(self) in ("sigmoid", "softmax"):
+        self._fusion = layout.fuse_output_activation(self, self.loss_fn)
+        if multi is None and self._fusion is None and layout.final_activation(self) is not None:
             # The model keeps its sigmoid/softmax (a loss that takes probabilities, e.g. mse):
             # classification metrics must not read those probabilities as logits.
             for metric in self.metric_set.metrics.values():
                 multi_io.expect_probabilities(metric)
-        object.__setattr__(self, "loss_fn", loss_fn)
         self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+        self._train_params = None
+        if not layout.has_unbuilt_layers(self):  # else captured when setup builds them
+            freezing.capture(self)
 
     # --------------------------------------------------------------------- steps
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch``; override it for custom training (GAN, ...).
 
         Returns:
-            A dict with at least ``"loss"`` (a scalar tensor).
+            A dict of scalars (``"loss"`` for the built-in step); everything it holds is shown
+            by the progress bar and recorded in the callbacks' logs and ``History``.
         """
         x, y = self.split_batch(batch)
-        if self.step_extension is not None:  # e.g. compile(adversarial=...)
-            return self.step_extension.train_step(self, x, y)
-        return self.optimize_step(x, y)
+        freezing.apply(self)  # the weights this model trains (captured at compile)
+        with layout.logits_outputs(self):
+            if self.step_extension is not None:  # e.g. compile(adversarial=...)
+                return self.step_extension.train_step(self, x, y)
+            return self.optimize_step(x, y)
 
     def optimize_step(self, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """The plain step on inputs ``x`` and target ``y``: forward, loss, backward, (clip),
         optimizer step, metrics. Step extensions call it on the batch they make."""
         outputs = self(x)
-        loss = self.compute_loss(outputs, y)
+        loss = self.compute_loss(x, y, outputs)
         self.optimizer.zero_grad(set_to_none=True)
+        if not loss.requires_grad:  # every weight frozen (trainable=False): nothing to update
+            return {"loss": loss}
         loss.backward()
         if self._grad_clip is not None:
             clip_gradients(self.parameters(), self._grad_clip)
@@ -248,20 +266,47 @@ class Model(GraphAccess, nn.Module):
     def test_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Loss and metric update for one evaluation batch (called under ``no_grad``)."""
         x, y = self.split_batch(batch)
+        with layout.logits_outputs(self):
+            return self._evaluate_batch(x, y)
+
+    def _evaluate_batch(self, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        self._require_loss("test_step")
         outputs = self(x)
         loss = self.loss_fn.compute(outputs, y)
         self.update_metrics(outputs, y)
         return {"loss": loss}
 
-    def split_batch(self, batch: dict[str, torch.Tensor]) -> tuple[Any, torch.Tensor | None]:
-        """``batch`` → ``(inputs, target)``; inputs are a tensor for single-input models."""
+    def predict_step(self, batch: dict[str, torch.Tensor]) -> Any:
+        """The outputs for one batch of inputs (override it like Keras' ``predict_step``)."""
+        x, _ = self.split_batch(batch)
+        return self.apply_output_activation(self(x))
+
+    def split_batch(self, batch: Any) -> tuple[Any, torch.Tensor | None]:
+        """``batch`` → ``(inputs, target)``; inputs are a tensor for single-input models.
+
+        ``batch`` is deepfuse's dict batch or Keras' ``data`` (``x``, ``(x, y)``, ...).
+        """
+        if not isinstance(batch, Mapping):
+            return keras_steps.from_keras_data(batch)
         target = multi_io.targets_from_batch(self, batch)
         if self._single_input:
             return batch[self._input_keys[0]], target
         return {k: batch[k] for k in self._input_keys}, target
 
-    def compute_loss(self, outputs: Any, target: torch.Tensor | None) -> torch.Tensor:
-        """The compiled loss plus L1/L2 penalties (global and per layer)."""
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: torch.Tensor | None = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> torch.Tensor:
+        """The compiled loss of ``y_pred`` against ``y`` plus L1/L2 penalties (Keras 3's
+        signature; ``y_pred=None`` runs the model on ``x``)."""
+        if sample_weight is not None:
+            raise UserError("compute_loss(sample_weight=...) is not supported; leave it None.")
+        self._require_loss("compute_loss")
+        outputs, target = (self(x) if y_pred is None else y_pred), y
         if target is None:
             raise DataError(f"The batch has no target '{self.target_key}'. Pass y to fit().")
         loss = self.loss_fn.compute(outputs, target)
@@ -280,8 +325,10 @@ class Model(GraphAccess, nn.Module):
             )
 
     def reset_metrics(self) -> None:
+        """Reset the compiled metrics and a subclass's own ``metrics`` (``reset_state()``)."""
         if self.metric_set is not None:
             self.metric_set.reset()
+        self.reset_own_metrics()
 
     def compute_metrics(self) -> dict[str, float]:
         if self.metric_set is None or not len(self.metric_set):
@@ -308,6 +355,8 @@ class Model(GraphAccess, nn.Module):
         keep_checkpoints: int = 3,
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
+        steps_per_epoch: int | None = None,
+        **keras_options: Any,
     ) -> History:
         """Train the model.
 
@@ -335,6 +384,10 @@ class Model(GraphAccess, nn.Module):
                 position, schedule, callbacks, history); ``None`` = no checkpoints.
             resume: Continue from the newest valid checkpoint in ``checkpoint_dir`` (call with
                 the same data, model and arguments); bit-identical to an uninterrupted run on CPU.
+            steps_per_epoch: End each epoch after this many batches (``None``: the whole data).
+            **keras_options: Keras ``fit`` keywords deepfuse refuses (``sample_weight``,
+                ``class_weight``, ``workers``, ``use_multiprocessing``) raise a one-line error
+                naming the alternative.
 
         Returns:
             A :class:`History` with ``history.history[name]`` lists (one value per epoch).
@@ -344,8 +397,10 @@ class Model(GraphAccess, nn.Module):
         from deepfuse.training.checkpoint import checkpoint_manager, resume_latest
         from deepfuse.training.schedules import build_schedule
 
+        keras_steps.check_fit_options(keras_options)
         strategy = get_strategy(strategy)
         self._require_compiled()
+        self.stop_training = False
         if not isinstance(epochs, int) or epochs < 1:
             raise UserError(f"The 'epochs' argument of fit must be a positive int; got {epochs!r}.")
         generator = seed_everything(seed) if seed is not None else None
@@ -386,7 +441,13 @@ class Model(GraphAccess, nn.Module):
         if resume:
             resume_latest(trainer, checkpoints)
         try:
-            logs = trainer.fit(train, epochs=epochs, val_data=val, initial_epoch=initial_epoch)
+            logs = trainer.fit(
+                train,
+                epochs=epochs,
+                val_data=val,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+            )
         finally:
             strategy.unwrap_model(self)  # save/evaluate/predict use the plain model
         return History.from_logs(logs, initial_epoch=initial_epoch)
@@ -399,43 +460,49 @@ class Model(GraphAccess, nn.Module):
         batch_size: int = 256,
         verbose: int | str = 0,
         return_dict: bool = False,
-    ) -> Scores | dict[str, float]:
+    ) -> float | Scores | dict[str, float]:
         """Loss and metrics over the whole dataset (exact, not an average of batch averages).
 
         Returns:
-            ``Scores`` (a list ``[loss, metric...]`` that is also indexable by name), or a dict
-            when ``return_dict=True``.
+            The loss as a float when there are no metrics (Keras), else ``Scores`` (a list
+            ``[loss, metric...]`` that is also indexable by name); a dict when
+            ``return_dict=True``.
         """
         self._require_compiled()
         loader = feeding.make_loader(self, x, y, batch_size=batch_size, shuffle=False)
         self.setup(feeding.first_batch(loader))
         logs = Trainer(self).evaluate(loader)
-        return dict(logs) if return_dict else Scores(logs)
+        return keras_steps.results(logs, return_dict=return_dict)
 
     @torch.no_grad()
     def predict(self, x: Any, *, batch_size: int = 256, verbose: int | str = 0) -> np.ndarray:
-        """Outputs for ``x`` as a numpy array, with the fused final softmax/sigmoid applied."""
+        """Outputs for ``x`` as a numpy array (probabilities for a final softmax/sigmoid); 4-D
+        image outputs of a channels-last model come back channels-last (NHWC), as in Keras."""
         if self.preprocessor is not None and feeding.is_table(x):
             x = feeding.preprocess_table(self, x)
         loader = feeding.make_loader(self, x, None, batch_size=batch_size, shuffle=False)
         self.setup(feeding.first_batch(loader), for_training=False)
         self.train(False)
+        data_format = layout.interface_format(self)
         chunks = []
         for batch in loader:
-            inputs, _ = self.split_batch(batch)
-            outputs = self(inputs)
+            outputs = self.predict_step(batch)
             if isinstance(outputs, torch.Tensor):
-                chunks.append(self.apply_output_activation(outputs).cpu())
+                chunks.append(layout.to_interface_layout(outputs, data_format).cpu())
             else:  # several outputs: a list or dict of tensors
                 chunks.append(
-                    {k: t.cpu() for k, t in outputs.items()}
+                    {
+                        k: layout.to_interface_layout(t, data_format).cpu()
+                        for k, t in outputs.items()
+                    }
                     if isinstance(outputs, Mapping)
-                    else [t.cpu() for t in outputs]
+                    else [layout.to_interface_layout(t, data_format).cpu() for t in outputs]
                 )
         return multi_io.outputs_to_numpy(chunks, self)
 
     def apply_output_activation(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Apply the final activation that was fused into the loss (softmax or sigmoid)."""
+        """Apply ``output_activation``: the softmax/sigmoid of a network that ends in logits
+        (zoo models built for classification); other models' outputs are returned as they are."""
         if self.output_activation == "softmax":
             return torch.softmax(outputs, dim=-1)
         if self.output_activation == "sigmoid":
@@ -450,7 +517,7 @@ class Model(GraphAccess, nn.Module):
         setup(self, example, for_training=for_training)
 
     def _require_compiled(self) -> None:
-        if self.loss_fn is None:
+        if self._compile_args is None:
             raise UserError(
                 "The model is not compiled. Call model.compile(optimizer=..., loss=...) "
                 "before fit() or evaluate()."
@@ -480,14 +547,3 @@ class Model(GraphAccess, nn.Module):
 def _takes_training(cls: type) -> bool:
     """Whether ``cls.call`` (a Keras-style subclass) accepts ``training=``."""
     return "training" in inspect.signature(cls.call).parameters
-
-
-def _adversarial_step(spec: Mapping[str, Any] | None) -> StepExtension | None:
-    """``compile(adversarial=...)``: the step extension of :mod:`deepfuse.adversarial`, or None."""
-    if spec is None or spec is False:
-        return None
-    # deepfuse.adversarial sits between models and training in the layer contract: its attacks
-    # and its step extension need only torch, so models may offer compile(adversarial=...).
-    from deepfuse.adversarial.training import AdversarialTraining
-
-    return AdversarialTraining.from_spec(spec)

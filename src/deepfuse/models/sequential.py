@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -22,6 +22,7 @@ from torch import nn
 from deepfuse._utils.errors import UserError
 from deepfuse.layers.symbolic import SymbolicTensor
 from deepfuse.models.model import Model
+from deepfuse.models.serialization import input_dtype
 
 __all__ = ["Sequential"]
 
@@ -67,6 +68,14 @@ class Sequential(Model):
         if not len(self.module):
             return
         first = self.module[0]
+        if isinstance(first, Model):  # a nested model: Sequential([generator, discriminator])
+            if not first.input_spec or len(first.input_spec) != 1:
+                return
+            (spec,) = first.input_spec.values()
+            shape, dtype = tuple(spec["shape"]), input_dtype(spec["dtype"])
+            self.input_layout = first.input_layout
+            self.setup({"x": torch.zeros((2, *shape), dtype=dtype)}, for_training=False)
+            return
         declared = getattr(first, "input_shape", None)
         if not declared:
             return
@@ -83,6 +92,21 @@ class Sequential(Model):
         from deepfuse.models.serialization import module_spec
 
         return {"kind": "sequential", "layers": [module_spec(layer) for layer in self.module]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Sequential:
+        """Rebuild from :meth:`get_config` (Keras' ``Sequential.from_config``).
+
+        Example:
+            >>> import deepfuse as df
+            >>> model = df.Sequential([df.layers.Dense(2, input_shape=(3,))], name="tiny")
+            >>> clone = df.Sequential.from_config(model.get_config())
+            >>> clone.name, clone.count_params()
+            ('tiny', 8)
+        """
+        from deepfuse.models.serialization import module_from_spec
+
+        return cls([module_from_spec(spec) for spec in config["layers"]], name=config.get("name"))
 
 
 def _input_layer(tensor: SymbolicTensor) -> nn.Module:

@@ -32,6 +32,7 @@ from deepfuse._utils.safefiles import (
     save_safetensors,
     weights_mismatch,
 )
+from deepfuse.models import layout
 from deepfuse.run.files import limit_of
 from deepfuse.run.layout import MODEL_FILE, WEIGHTS_FILE
 
@@ -241,6 +242,7 @@ def save_model(model: Any, directory: str | os.PathLike) -> None:
         "input_spec": model.input_spec,
         "input_layout": model.input_layout,
         "output_activation": model.output_activation,
+        "trainable": bool(getattr(model, "trainable", True)),
         "target_key": model.target_key,
         "compile": model._compile_args,
         "preprocessing": preprocessor.get_config() if preprocessor is not None else None,
@@ -328,13 +330,14 @@ def _rebuild(meta: dict[str, Any], directory: str | os.PathLike, module: Any, co
         }
         model._input_keys = None
         model.setup(example, for_training=False)
+    if meta.get("trainable") is False:
+        model.trainable = False  # before compile: compile captures what is trainable
     compile_args = meta.get("compile")
     if compile and compile_args:
         model.compile(**compile_args)
-    if meta.get("output_activation") and model.output_activation is None:
-        from deepfuse.models import layout
-
-        layout.detach_final_activation(model)
+    if meta.get("output_activation") and layout.final_activation(model) is None:
+        # A network that ends in logits (zoo models); files written before fused activations
+        # stayed in the network name the final layer's own activation here: nothing to add.
         model.output_activation = meta["output_activation"]
     load_weights(model, Path(directory) / WEIGHTS_FILE)
     model.train(False)

@@ -14,14 +14,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from deepfuse._utils.errors import DataError, UserError
-from deepfuse.models import layout, multi_io
+from deepfuse.models import freezing, layout, multi_io
+from deepfuse.training.protocols import StepExtension
 
-__all__ = ["check_input_shapes", "setup"]
+__all__ = ["adversarial_step", "check_input_shapes", "setup"]
 
 
 def setup(model: Any, example: dict[str, torch.Tensor], *, for_training: bool = True) -> None:
@@ -44,7 +46,9 @@ def setup(model: Any, example: dict[str, torch.Tensor], *, for_training: bool = 
         check_input_shapes(model, example)
     if layout.has_unbuilt_layers(model):
         _forward_two_rows(model, example)  # builds the lazy layers
-    if not for_training or model.loss_fn is None:
+    if model._compile_args is not None and model._train_params is None:
+        freezing.capture(model)  # compiled before its layers were built
+    if not for_training or model._compile_args is None:
         return
     if model._l1 or model._l2:
         model._penalized = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
@@ -58,9 +62,11 @@ def setup(model: Any, example: dict[str, torch.Tensor], *, for_training: bool = 
     if model.optimizer is None:
         from deepfuse.training.optim import build_optimizer
 
-        params = [p for p in model.parameters() if p.requires_grad]
+        # The weights trainable at compile (Keras 2, see freezing.py); a model frozen on purpose
+        # still gets an optimizer (over weights that get no gradient), as Keras allows.
+        params = model._train_params or list(model.parameters())
         if not params:
-            raise UserError("The model has no trainable parameters.")
+            raise UserError("The model has no parameters to train.")
         model.optimizer = build_optimizer(model._optimizer_spec, params)
 
 
@@ -99,3 +105,14 @@ def check_input_shapes(model: Any, example: dict[str, torch.Tensor]) -> None:
                 f"for {tuple(spec['shape'])} ({reason}). Resize or reshape the data to "
                 "the shape the model was trained on."
             ) from None
+
+
+def adversarial_step(spec: Mapping[str, Any] | None) -> StepExtension | None:
+    """``compile(adversarial=...)``: the step extension of :mod:`deepfuse.adversarial`, or None."""
+    if spec is None or spec is False:
+        return None
+    # deepfuse.adversarial sits between models and training in the layer contract: its attacks
+    # and its step extension need only torch, so models may offer compile(adversarial=...).
+    from deepfuse.adversarial.training import AdversarialTraining
+
+    return AdversarialTraining.from_spec(spec)

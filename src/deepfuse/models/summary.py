@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfuse.models import layout
+from deepfuse.models import freezing, layout
 from deepfuse.models.serialization import input_dtype
 
 __all__ = ["graph_rows", "layer_rows", "summarize"]
@@ -102,7 +102,7 @@ def summarize(model: Any) -> str:
         for label, kind, shape, count in layer_rows(model):
             rows.append((f"{label} ({kind})", shape, f"{count:,}"))
     total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.numel() for p in freezing.trainable_parameters(model) if p.requires_grad)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     rule = "─" * (sum(widths) + 2 * len(widths))
     lines = [f'Model: "{model.name}"', rule]
@@ -117,7 +117,7 @@ def summarize(model: Any) -> str:
         f"Non-trainable params: {total - trainable:,}",
     ]
     if model.output_activation:
-        lines.append(f"(final {model.output_activation} fused into the loss; predict() applies it)")
+        lines.append(f"(predict() applies a final {model.output_activation} to the logits)")
     return "\n".join(lines)
 
 

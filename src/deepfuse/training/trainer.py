@@ -5,6 +5,12 @@ time (``model.train_step(batch)`` / ``model.test_step(batch)``), keeps the runni
 learning-rate schedule and calls the callbacks that actually override a hook (no per-step cost for
 the rest). Extend training by overriding ``train_step`` on the model, not by adding flags here.
 
+**What the logs show.** Every key a step returns reaches the progress bar, the callbacks' logs and
+``History`` (``"loss"`` is not required). Per epoch, a key named like one of ``model.metrics``
+(a metric object whose ``result()`` the step returned, e.g. Keras' ``Mean`` trackers ``d_loss``
+/ ``g_loss``) shows the value returned at the epoch's last step, as Keras does; any other key
+(a raw per-batch loss) shows its running mean over the epoch's rows.
+
 Example:
     >>> import torch, deepfuse as df
     >>> model = df.Sequential([df.layers.Dense(1)])
@@ -89,7 +95,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.schedule = schedule
         self.check_every = check_every
-        self.stop_training = False
+        self._stop_training = False
+        self.stop_training = False  # also resets model.stop_training
         self.epoch = 0
         self.epochs = 0
         self.global_step = 0
@@ -97,6 +104,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self._loss_sum = 0.0
         self._seen = 0
+        self._extras = _StepLogs(model)  # what a step returns besides "loss"
         self._last_finite_loss = float("nan")
         self.checkpoint = checkpoint
         self.checkpoint_every = int(checkpoint_every or 0)
@@ -105,11 +113,14 @@ class Trainer:
         self._epoch_done = False
         self._step_in_epoch = 0
         self._replay = False  # resumed mid-epoch without a saved data position: skip batches
+        self._step_limit: int | None = None  # fit(steps_per_epoch=...)
         # Only callbacks that override a hook get called for it.
         self._hooks: dict[str, list[Any]] = {h: [] for h in _HOOKS}
         for cb in self.callbacks:
             if isinstance(cb, TrainerAware):
                 cb.set_trainer(self)
+            if callable(getattr(cb, "set_model", None)):  # Keras callbacks read self.model
+                cb.set_model(model)
             for hook in _HOOKS:
                 if _overrides(cb, hook):
                     self._hooks[hook].append(cb)
@@ -117,6 +128,18 @@ class Trainer:
     @property
     def optimizer(self) -> torch.optim.Optimizer:
         return self.model.optimizer
+
+    @property
+    def stop_training(self) -> bool:
+        """Set by a callback (``trainer.stop_training`` or Keras' ``model.stop_training``) to
+        stop after the current step/epoch."""
+        return self._stop_training or bool(getattr(self.model, "stop_training", False))
+
+    @stop_training.setter
+    def stop_training(self, value: bool) -> None:
+        self._stop_training = bool(value)
+        if hasattr(self.model, "stop_training"):
+            self.model.stop_training = bool(value)
 
     # ------------------------------------------------------------------ public
     def fit(
@@ -126,13 +149,22 @@ class Trainer:
         epochs: int,
         val_data: Iterable[dict[str, torch.Tensor]] | None = None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
     ) -> list[dict[str, float]]:
-        """Train for ``epochs`` epochs; returns the per-epoch logs (also in ``self.history``)."""
+        """Train for ``epochs`` epochs; returns the per-epoch logs (also in ``self.history``).
+
+        ``steps_per_epoch`` ends each epoch after that many batches (``None``: all of them).
+        """
         self.epochs = epochs
         try:
             self.steps_per_epoch = len(train_data)  # type: ignore[arg-type]
         except TypeError:
             self.steps_per_epoch = None
+        if steps_per_epoch is not None:
+            if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+                raise DataError(f"steps_per_epoch must be a positive int; got {steps_per_epoch!r}.")
+            self.steps_per_epoch = min(steps_per_epoch, self.steps_per_epoch or steps_per_epoch)
+        self._step_limit = steps_per_epoch
         self._train_data = train_data
         self._call("on_train_begin", {})
         resume_step = 0
@@ -151,7 +183,8 @@ class Trainer:
                 val_logs = self.evaluate(val_data)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 self._call("on_validation_end", logs)
-            logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+            if self.optimizer is not None:  # a custom train_step may use its own optimizers
+                logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
             logs["time"] = time.perf_counter() - start
             if self.schedule is not None and self.schedule.interval == "epoch":
                 self.schedule.step(metrics=logs)
@@ -170,22 +203,26 @@ class Trainer:
         model = self.model
         model.train(False)
         model.reset_metrics()
-        loss_sum, seen = 0.0, 0
+        loss_sum, seen, extras = 0.0, 0, _StepLogs(model)
         for batch in data:
             out = model.test_step(batch)
             n = _rows(batch)
-            loss_sum += float(out["loss"]) * n
+            if "loss" in out:
+                loss_sum += float(out["loss"]) * n
+            extras.add(out, n)
             seen += n
         loss_sum, seen = self.strategy.reduce_totals(loss_sum, seen)  # every worker's rows
         if seen == 0:
             raise DataError("Evaluation data is empty: no batch was produced.")
         self.strategy.reduce_metric_states(model.metric_set)
-        return {"loss": loss_sum / seen, **model.compute_metrics()}
+        head = {"loss": loss_sum / seen} if extras.has_loss else {}
+        return {**head, **extras.logs(seen), **model.compute_metrics()}
 
     def running_logs(self) -> dict[str, float]:
         """Loss and metrics of the epoch so far (what the progress bar shows)."""
         loss = self._loss_sum / self._seen if self._seen else float("nan")
-        return {"loss": loss, **self.model.compute_metrics()}
+        head = {"loss": loss} if self._extras.has_loss else {}
+        return {**head, **self._extras.logs(self._seen), **self.model.compute_metrics()}
 
     # -------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -282,10 +319,12 @@ class Trainer:
     # ----------------------------------------------------------------- private
     def _global_logs(self, loss_sum: float, seen: int) -> dict[str, float]:
         """Loss and metrics over every worker's rows (this process's alone on one process)."""
+        extras = self._extras.logs(self._seen)  # this process's rows
         loss_sum, seen = self.strategy.reduce_totals(loss_sum, seen)
         self.strategy.reduce_metric_states(self.model.metric_set)
         loss = loss_sum / seen if seen else float("nan")
-        return {"loss": loss, **self.model.compute_metrics()}
+        head = {"loss": loss} if self._extras.has_loss else {}
+        return {**head, **extras, **self.model.compute_metrics()}
 
     def _train_epoch(self, data: Iterable[dict[str, torch.Tensor]], start_step: int = 0) -> None:
         model = self.model
@@ -293,6 +332,7 @@ class Trainer:
         if start_step == 0:  # else: resumed mid-epoch, sums and metric states were restored
             model.reset_metrics()
             self._loss_sum, self._seen = 0.0, 0
+            self._extras = _StepLogs(model)
         elif self._replay:
             # No saved position: replay the epoch's order and drop the batches already trained.
             data = itertools.islice(data, start_step, None)
@@ -306,26 +346,31 @@ class Trainer:
             else None
         )
         device_sum: torch.Tensor | None = None  # on accelerators: sum on device, sync rarely
+        limit = self._step_limit
         for step, batch in enumerate(data, start=start_step):
             out = model.train_step(batch)
-            loss = out["loss"].detach()
             n = _rows(batch)
-            if loss.device.type == "cpu":
-                value = float(loss)  # reading a CPU scalar costs nothing: check every step
-                self._check_finite(value, step)
-                self._loss_sum += value * n
-            else:
+            self._extras.add(out, n)
+            loss = out.get("loss")  # None: a custom step that returns other logs only
+            if isinstance(loss, torch.Tensor) and loss.device.type != "cpu":
+                loss = loss.detach()
                 device_sum = loss * n if device_sum is None else device_sum + loss * n
                 if step % self.check_every == 0:
                     self._check_finite(float(loss), step)
                     self._loss_sum += float(device_sum)
                     device_sum = None
+            elif loss is not None:
+                value = float(
+                    loss.detach() if isinstance(loss, torch.Tensor) else loss
+                )  # cheap on CPU
+                self._check_finite(value, step)
+                self._loss_sum += value * n
             self._seen += n
             self.global_step += 1
             if step_schedule is not None:
                 step_schedule.step()
             for cb in batch_end:
-                cb.on_train_batch_end(step, {"loss": self._loss_sum / self._seen})
+                cb.on_train_batch_end(step, self._batch_logs())
             if (
                 self.checkpoint is not None
                 and self.checkpoint_every
@@ -337,7 +382,7 @@ class Trainer:
                     device_sum = None
                 self._step_in_epoch = step + 1
                 self.save_checkpoint(epoch_done=False)
-            if self.stop_training:
+            if self.stop_training or (limit is not None and step + 1 >= limit):
                 break
         if device_sum is not None:
             self._loss_sum += float(device_sum)
@@ -347,6 +392,9 @@ class Trainer:
                 "Check that the dataset is not empty and batch_size is not larger than it "
                 "with drop_last."
             )
+
+    def _batch_logs(self) -> dict[str, float]:
+        return {"loss": self._loss_sum / self._seen} if self._extras.has_loss else {}
 
     def _check_finite(self, value: float, step: int) -> None:
         if math.isfinite(value):
@@ -396,3 +444,36 @@ def _load_metric_states(model: TrainableModel, states: Mapping[str, Any] | None)
     if states and isinstance(metric_set, MetricStates):
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         metric_set.load_state_dict(states, device=device)
+
+
+class _StepLogs:
+    """The keys a step returns besides ``"loss"``, summed per epoch without a device sync.
+
+    Keys named like one of ``model.metrics`` keep the last value returned (a metric object's
+    ``result()`` is already the epoch's value); other keys keep a row-weighted running sum.
+    """
+
+    def __init__(self, model: Any) -> None:
+        metrics = getattr(model, "metrics", None) or []
+        self._metric_names = {getattr(m, "name", None) for m in metrics}
+        self._sums: dict[str, Any] = {}
+        self._last: dict[str, Any] = {}
+        self.has_loss = True  # until a step returns logs without "loss"
+
+    def add(self, out: Mapping[str, Any], rows: int) -> None:
+        if len(out) == 1 and "loss" in out:  # the built-in step: nothing else to keep
+            return
+        self.has_loss = "loss" in out
+        for key, value in out.items():
+            if key == "loss":
+                continue
+            value = value.detach() if isinstance(value, torch.Tensor) else value
+            if key in self._metric_names:
+                self._last[key] = value
+            else:
+                self._sums[key] = self._sums.get(key, 0.0) + value * rows
+
+    def logs(self, seen: int) -> dict[str, float]:
+        out = {k: float(v) / max(seen, 1) for k, v in self._sums.items()}
+        out.update({k: float(v) for k, v in self._last.items()})
+        return out

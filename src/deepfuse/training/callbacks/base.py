@@ -36,6 +36,7 @@ class Callback:
     """Base class: override the hooks you need; the others cost nothing.
 
     Attributes:
+        model: The model being trained (Keras' ``self.model``), set by :meth:`set_model`.
         trainer: Set by :meth:`set_trainer`. Offers ``model``, ``optimizer``, ``stop_training``
             (set it to ``True`` to stop after the current step/epoch), ``epoch`` (0-based),
             ``global_step``, ``steps_per_epoch`` (``None`` if unknown), ``epochs``, ``history``
@@ -49,10 +50,27 @@ class Callback:
     """
 
     trainer: Any = None
+    _model: Any = None
 
     def set_trainer(self, trainer: Any) -> None:
         """Remember the trainer (called once, before training starts)."""
         self.trainer = trainer
+
+    def set_model(self, model: Any) -> None:
+        """Remember the model being trained (Keras' hook; called before ``on_train_begin``)."""
+        self._model = model
+
+    @property
+    def model(self) -> Any:
+        """The model being trained, as in Keras: ``self.model.optimizer``,
+        ``self.model.stop_training = True`` (stops after the current epoch)."""
+        if self._model is None and self.trainer is not None:
+            return self.trainer.model
+        return self._model
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        self._model = model
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         """Called once before the first epoch."""
