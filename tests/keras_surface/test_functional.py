@@ -223,3 +223,25 @@ def test_kept_sigmoid_is_read_as_probabilities_by_metrics():
     acc = model.evaluate(x, y, return_dict=True)["accuracy"]
     expected = accuracy_score(y, (model.predict(x)[:, 0] > 0.5).astype("float32"))
     assert acc == pytest.approx(expected)
+
+
+def test_sequential_with_a_declared_input_exposes_its_graph_for_feature_extraction():
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(20, 20, 3)),
+            layers.Conv2D(4, 3, name="c1"),
+            layers.Conv2D(2, 3, name="c2"),
+        ]
+    )
+    assert [layer.name for layer in model.layers] == ["c1", "c2"]  # the Input is not a layer
+    assert model.inputs[0].shape == (None, 20, 20, 3)
+    extractor = keras.Model(model.inputs, [layer.output for layer in model.layers])
+    images = torch.randn(2, 20, 20, 3)
+    first, second = extractor(images)
+    torch.testing.assert_close(second, model(images.permute(0, 3, 1, 2)))
+    assert tuple(first.shape) == (2, 4, 18, 18)  # NCHW inside; predict() returns Keras' layout
+    assert [a.shape for a in extractor.predict(images.numpy())] == [(2, 18, 18, 4), (2, 16, 16, 2)]
+    with pytest.raises(UserError, match="has no output yet"):
+        _ = layers.Dense(2).output
+    with pytest.raises(UserError, match="needs a known input"):
+        _ = keras.Sequential([layers.Dense(2)]).inputs

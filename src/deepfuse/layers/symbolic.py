@@ -348,6 +348,7 @@ def call_layer(layer: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) 
                 f"(shapes in Keras layout): {reason}"
             ) from None
     first, second = results
+    layer.__dict__.setdefault("_inbound_nodes", []).append(node)  # Keras' layer.input/.output
     if isinstance(first, torch.Tensor):
         node.outputs = [SymbolicTensor((first, second), node, 0, channels_last=channels_last)]
         return node.outputs[0]

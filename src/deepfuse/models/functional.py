@@ -248,12 +248,17 @@ class GraphAccess:
     module: Any
 
     def _graph(self, what: str) -> Functional:
-        if not isinstance(self.module, Functional):
+        if isinstance(self.module, Functional):
+            return self.module
+        trace = getattr(self, "_symbolic_graph", None)  # a Sequential with a declared input
+        graph = trace() if callable(trace) else None
+        if graph is None:
             raise UserError(
-                f"model.{what} exists for functional models (Model(inputs, outputs)); this model "
-                "wraps a module or subclasses Model. Use model.input_spec for its input shapes."
+                f"model.{what} needs a known input: a functional model (Model(inputs, outputs)) "
+                "or a Sequential that starts with keras.Input(shape=...) or input_shape=. This "
+                "model has none; use model.input_spec for the shapes it was built with."
             )
-        return self.module
+        return graph
 
     @property
     def inputs(self) -> list[SymbolicTensor]:

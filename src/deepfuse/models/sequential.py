@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from torch import nn
 
 from deepfuse._utils.errors import UserError
 from deepfuse.layers.symbolic import SymbolicTensor
+from deepfuse.models.functional import Functional
 from deepfuse.models.model import Model
 from deepfuse.models.serialization import input_dtype
 
@@ -49,7 +51,30 @@ class Sequential(Model):
 
     @property
     def layers(self) -> list[nn.Module]:
-        return list(self.module)
+        """The layers, in order (a declared ``keras.Input`` is not one, as in Keras)."""
+        from deepfuse.layers import InputLayer
+
+        return [layer for layer in self.module if not isinstance(layer, InputLayer)]
+
+    def _symbolic_graph(self) -> Functional | None:
+        """The model as a functional graph on a ``keras.Input`` of its declared input shape
+        (what ``model.inputs``, ``model.outputs`` and each ``layer.output`` read), or ``None``
+        when no input shape was declared. Built once per list of layers."""
+        key = tuple(id(layer) for layer in self.module)
+        cached = self.__dict__.get("_trace")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        declared = _declared_input(self.module[0]) if len(self.module) else None
+        if declared is None:
+            return None
+        from deepfuse.layers.symbolic import Input
+
+        inputs = x = Input(shape=declared[0], dtype=declared[1], name=declared[2])
+        for layer in self.layers:
+            x = layer(x)
+        graph = Functional(inputs, x)
+        object.__setattr__(self, "_trace", (key, graph))  # not a submodule: no second state_dict
+        return graph
 
     def add(self, layer: nn.Module, *, build: bool = True) -> None:
         """Append a layer (Keras ``model.add``); builds it at once when the input shape is known."""
@@ -87,6 +112,10 @@ class Sequential(Model):
         # A dimension declared None (sequences of any length) gets a stand-in size.
         example = torch.zeros((2, *(40 if d is None else d for d in shape)), dtype=dtype)
         self.setup({"x": example}, for_training=False)
+        # Keras: with a declared input, every layer.output exists at once. A layer that cannot
+        # run symbolically only makes model.inputs raise (with the reason) when asked.
+        with contextlib.suppress(UserError):
+            self._symbolic_graph()
 
     def get_architecture(self) -> dict[str, Any]:
         from deepfuse.models.serialization import module_spec
@@ -107,6 +136,27 @@ class Sequential(Model):
         from deepfuse.models.serialization import module_from_spec
 
         return cls([module_from_spec(spec) for spec in config["layers"]], name=config.get("name"))
+
+
+def _declared_input(first: nn.Module) -> tuple[tuple[Any, ...], str, str | None] | None:
+    """``(Keras shape, dtype, name)`` of the input a Sequential's first layer declares."""
+    from deepfuse.layers import InputLayer
+
+    if isinstance(first, Model):
+        graph = first.__dict__.get("_trace", (None, None))[1]
+        module = first.module if isinstance(first.module, Functional) else graph
+        if module is None and isinstance(first, Sequential):
+            module = first._symbolic_graph()
+        if module is None or len(module.input_specs) != 1:
+            return None
+        spec = module.input_specs[0]
+        return tuple(spec["shape"]), spec["dtype"], None
+    declared = getattr(first, "input_shape", None)
+    if not declared:
+        return None
+    dtype = getattr(first, "input_dtype", None) or torch.float32
+    name = first.name if isinstance(first, InputLayer) else None
+    return tuple(declared), str(dtype).removeprefix("torch."), name
 
 
 def _input_layer(tensor: SymbolicTensor) -> nn.Module:
