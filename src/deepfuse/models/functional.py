@@ -34,7 +34,7 @@ from deepfuse._utils.errors import DataError, UserError
 from deepfuse.layers.base import training_mode
 from deepfuse.layers.symbolic import Node, SymbolicTensor, map_structure
 
-__all__ = ["Functional", "is_symbolic_structure"]
+__all__ = ["Functional", "GraphAccess", "is_symbolic_structure", "network_of"]
 
 
 class _Ref:
@@ -239,6 +239,25 @@ def _topological_nodes(outputs: list[SymbolicTensor], inputs: list[SymbolicTenso
             if id(parent.node) not in done:
                 stack.append((parent.node, False))
     return order
+
+
+def network_of(module: Any, inputs: Any, outputs: Any) -> nn.Module | None:
+    """What ``Model(...)`` wraps: ``module``, or the graph of ``Model(inputs, outputs)``
+    (also given positionally: ``Model(inputs, outputs)``)."""
+    if inputs is None and is_symbolic_structure(module):
+        inputs, module = module, None
+    if inputs is not None or outputs is not None:
+        if inputs is None or outputs is None:
+            raise UserError(
+                "The functional API needs both: Model(inputs=keras.Input(...), outputs=...)."
+            )
+        return Functional(inputs, outputs)
+    if module is not None and not isinstance(module, nn.Module):
+        raise UserError(
+            f"Model(module) expects a torch.nn.Module, or inputs= and outputs= (the "
+            f"functional API); got {type(module).__name__}."
+        )
+    return module
 
 
 class GraphAccess:

@@ -32,10 +32,8 @@ from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.seed import seed_everything
 from deepfuse.data.tensors import Y_KEY
 from deepfuse.models import feeding, freezing, keras_steps, layout, multi_io
-from deepfuse.models.functional import Functional, GraphAccess, is_symbolic_structure
+from deepfuse.models.functional import Functional, GraphAccess, network_of
 from deepfuse.models.results import Scores
-from deepfuse.models.serialization import jsonable
-from deepfuse.models.setup import adversarial_step
 from deepfuse.training.callbacks.base import History
 from deepfuse.training.optim import clip_gradients
 from deepfuse.training.protocols import StepExtension
@@ -67,19 +65,7 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
                 f"Model() got unexpected argument(s) {sorted(kwargs)}; it takes a module, or "
                 "inputs= and outputs= (the functional API), and name=."
             )
-        if inputs is None and is_symbolic_structure(module):
-            inputs, module = module, None
-        if inputs is not None or outputs is not None:
-            if inputs is None or outputs is None:
-                raise UserError(
-                    "The functional API needs both: Model(inputs=keras.Input(...), outputs=...)."
-                )
-            module = Functional(inputs, outputs)
-        if module is not None and not isinstance(module, nn.Module):
-            raise UserError(
-                f"Model(module) expects a torch.nn.Module, or inputs= and outputs= (the "
-                f"functional API); got {type(module).__name__}."
-            )
+        module = network_of(module, inputs, outputs)  # a module, or the functional graph
         self.module = module
         self.name = name or (
             "functional"
@@ -181,57 +167,21 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
             jit_compile: Accepted for Keras code and ignored (no effect on results).
             steps_per_execution: Accepted for Keras code; only 1 (one step per call) exists.
         """
-        from deepfuse import losses as losses_mod
-        from deepfuse import metrics as metrics_mod
+        from deepfuse.models.compiling import compile_model
 
         keras_steps.check_steps_per_execution(steps_per_execution)
-        for key, value in (("l1", l1), ("l2", l2)):
-            if not isinstance(value, int | float) or value < 0:
-                raise UserError(
-                    f"The '{key}' argument of compile must be a float >= 0; got {value!r}."
-                )
-        step_extension = adversarial_step(adversarial)  # validate first
-        self._compile_args = {
-            "optimizer": jsonable(optimizer),
-            "loss": jsonable(loss),
-            "metrics": [jsonable(m) for m in (metrics or [])],
-            "l1": l1,
-            "l2": l2,
-            "grad_clip": grad_clip,
-            "schedule": schedule,
-            "adversarial": jsonable(adversarial),
-        }
-        if loss_weights is not None:
-            self._compile_args["loss_weights"] = jsonable(loss_weights)
-        multi = multi_io.compile_outputs(self, loss, metrics, loss_weights)
-        if multi is not None:  # several outputs: one loss and metrics per output
-            self._compile_args["metrics"] = jsonable(metrics)
-            object.__setattr__(self, "loss_fn", multi[0])
-            object.__setattr__(self, "metric_set", multi[1])
-        else:
-            object.__setattr__(self, "loss_fn", None if loss is None else losses_mod.get(loss))
-            object.__setattr__(
-                self,
-                "metric_set",
-                metrics_mod.MetricSet([metrics_mod.get(m) for m in (metrics or [])]),
-            )
-        if hasattr(optimizer, "get_config") and not isinstance(optimizer, torch.optim.Optimizer):
-            optimizer = optimizer.get_config()  # deepfuse.optimizers.Adam(...) and friends
-        self._optimizer_spec = optimizer
-        self._schedule_spec = schedule
-        self._l1, self._l2 = float(l1), float(l2)
-        self._grad_clip = grad_clip
-        self.step_extension = step_extension
-        self._fusion = layout.fuse_output_activation(self, self.loss_fn)
-        if multi is None and self._fusion is None and layout.final_activation(self) is not None:
-            # The model keeps its sigmoid/softmax (a loss that takes probabilities, e.g. mse):
-            # classification metrics must not read those probabilities as logits.
-            for metric in self.metric_set.metrics.values():
-                multi_io.expect_probabilities(metric)
-        self.optimizer = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
-        self._train_params = None
-        if not layout.has_unbuilt_layers(self):  # else captured when setup builds them
-            freezing.capture(self)
+        compile_model(
+            self,
+            optimizer,
+            loss,
+            metrics,
+            l1=l1,
+            l2=l2,
+            grad_clip=grad_clip,
+            schedule=schedule,
+            adversarial=adversarial,
+            loss_weights=loss_weights,
+        )
 
     # --------------------------------------------------------------------- steps
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -484,20 +434,12 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         self.setup(feeding.first_batch(loader), for_training=False)
         self.train(False)
         data_format = layout.interface_format(self)
-        chunks = []
-        for batch in loader:
-            outputs = self.predict_step(batch)
-            if isinstance(outputs, torch.Tensor):
-                chunks.append(layout.to_interface_layout(outputs, data_format).cpu())
-            else:  # several outputs: a list or dict of tensors
-                chunks.append(
-                    {
-                        k: layout.to_interface_layout(t, data_format).cpu()
-                        for k, t in outputs.items()
-                    }
-                    if isinstance(outputs, Mapping)
-                    else [layout.to_interface_layout(t, data_format).cpu() for t in outputs]
-                )
+        chunks = [
+            multi_io.map_outputs(
+                lambda t: layout.to_interface_layout(t, data_format).cpu(), self.predict_step(b)
+            )
+            for b in loader
+        ]
         return multi_io.outputs_to_numpy(chunks, self)
 
     def apply_output_activation(self, outputs: torch.Tensor) -> torch.Tensor:

@@ -49,6 +49,7 @@ __all__ = [
     "expect_probabilities",
     "is_multi_output",
     "is_target_key",
+    "map_outputs",
     "multi_output_metrics",
     "output_activations",
     "outputs_to_numpy",
@@ -299,6 +300,15 @@ def targets_from_batch(model: Any, batch: Mapping[str, Tensor]) -> Any:
 def is_target_key(model: Any, key: str) -> bool:
     """Whether batch key ``key`` holds a target (``y`` or ``y/<output>``)."""
     return key == model.target_key or key.startswith(model.target_key + "/")
+
+
+def map_outputs(fn: Any, outputs: Any) -> Any:
+    """``fn`` applied to one output tensor, or to each of a list/dict of them."""
+    if isinstance(outputs, Tensor):
+        return fn(outputs)
+    if isinstance(outputs, Mapping):
+        return {k: fn(t) for k, t in outputs.items()}
+    return [fn(t) for t in outputs]
 
 
 def outputs_to_numpy(outputs: list[Any], model: Any) -> Any:
