@@ -90,7 +90,8 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         )
         self.optimizer: torch.optim.Optimizer | None = None
         # Loss and metrics are not submodules: their buffers must not enter state_dict().
-        object.__setattr__(self, "loss_fn", None)
+        # "compiled_loss", not "loss_fn": Keras programs keep their own self.loss_fn.
+        object.__setattr__(self, "compiled_loss", None)
         object.__setattr__(self, "metric_set", None)
         self.output_activation: str | None = None  # predict's softmax/sigmoid on a logits net
         self.input_layout: str | None = None  # "channels_last" | "add_channel" | None
@@ -206,10 +207,10 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         multi = multi_io.compile_outputs(self, loss, metrics, loss_weights)
         if multi is not None:  # several outputs: one loss and metrics per output
             self._compile_args["metrics"] = jsonable(metrics)
-            object.__setattr__(self, "loss_fn", multi[0])
+            object.__setattr__(self, "compiled_loss", multi[0])
             object.__setattr__(self, "metric_set", multi[1])
         else:
-            object.__setattr__(self, "loss_fn", None if loss is None else losses_mod.get(loss))
+            object.__setattr__(self, "compiled_loss", None if loss is None else losses_mod.get(loss))
             object.__setattr__(
                 self,
                 "metric_set",
@@ -222,8 +223,8 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         self._l1, self._l2 = float(l1), float(l2)
         self._grad_clip = grad_clip
         self.step_extension = step_extension
-        self._fusion = layout.fuse_output_activation(self, self.loss_fn)
-        if multi is None and self._fusion is None and layout.final_activation(self) is not None:
+        self._fusion = layout.fuse_output_activation(self, self.compiled_loss)
+        if multi is None and self._fusion is None and layout.outputs_probabilities(self):
             # The model keeps its sigmoid/softmax (a loss that takes probabilities, e.g. mse):
             # classification metrics must not read those probabilities as logits.
             for metric in self.metric_set.metrics.values():
@@ -272,7 +273,7 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
     def _evaluate_batch(self, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         self._require_loss("test_step")
         outputs = self(x)
-        loss = self.loss_fn.compute(outputs, y)
+        loss = self.compiled_loss.compute(outputs, y)
         self.update_metrics(outputs, y)
         return {"loss": loss}
 
@@ -309,7 +310,7 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         outputs, target = (self(x) if y_pred is None else y_pred), y
         if target is None:
             raise DataError(f"The batch has no target '{self.target_key}'. Pass y to fit().")
-        loss = self.loss_fn.compute(outputs, target)
+        loss = self.compiled_loss.compute(outputs, target)
         if self._l2:
             loss = loss + self._l2 * sum(p.pow(2).sum() for p in self._penalized)
         if self._l1:

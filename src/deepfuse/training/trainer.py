@@ -456,6 +456,9 @@ class _StepLogs:
     def __init__(self, model: Any) -> None:
         metrics = getattr(model, "metrics", None) or []
         self._metric_names = {getattr(m, "name", None) for m in metrics}
+        # Keras' loss tracker (model.metrics' "loss"): a step that updated it returns its
+        # result, the epoch's mean loss already; the built-in steps return the batch's loss.
+        self._loss_tracker = next((m for m in metrics if getattr(m, "name", None) == "loss"), None)
         self._sums: dict[str, Any] = {}
         self._last: dict[str, Any] = {}
         self.has_loss = True  # until a step returns logs without "loss"
@@ -466,6 +469,8 @@ class _StepLogs:
         self.has_loss = "loss" in out
         for key, value in out.items():
             if key == "loss":
+                if _was_updated(self._loss_tracker):
+                    self._last[key] = value.detach() if isinstance(value, torch.Tensor) else value
                 continue
             value = value.detach() if isinstance(value, torch.Tensor) else value
             if key in self._metric_names:
@@ -477,3 +482,9 @@ class _StepLogs:
         out = {k: float(v) / max(seen, 1) for k, v in self._sums.items()}
         out.update({k: float(v) for k, v in self._last.items()})
         return out
+
+
+def _was_updated(metric: Any) -> bool:
+    """Whether a Keras ``Mean`` tracker got a value since its last reset (its count is ``None``
+    until then; not read as a number, so no device sync per step)."""
+    return getattr(metric, "_count", None) is not None
