@@ -51,7 +51,9 @@ def test_final_softmax_is_fused_and_predict_returns_probabilities():
     # The network keeps its softmax; only the model's own steps run it from logits.
     np.testing.assert_allclose(model(xt).sum(1).detach().numpy(), 1.0, rtol=1e-5)
     with layout.logits_outputs(model):
-        assert model.compiled_loss.from_logits  # probabilities loss replaced by the stable logits one
+        assert (
+            model.compiled_loss.from_logits
+        )  # probabilities loss replaced by the stable logits one
         logits = model(xt)
     assert not model.compiled_loss.from_logits  # and put back
     torch.testing.assert_close(logits.softmax(1), model(xt))
@@ -245,7 +247,8 @@ def test_schedule_changes_learning_rate():
         schedule={"name": "step", "step_size": 1, "gamma": 0.5},
     )
     hist = model.fit(x, y, epochs=3, verbose=0)
-    assert hist.history["lr"] == pytest.approx([0.1, 0.05, 0.025])  # LR used in each epoch
+    assert hist.lr == pytest.approx([0.1, 0.05, 0.025])  # LR used in each epoch
+    assert "lr" not in hist.history  # Keras: losses and metrics only
 
 
 def test_wrong_image_shape_is_a_clear_data_error():

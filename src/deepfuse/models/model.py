@@ -210,7 +210,9 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
             object.__setattr__(self, "compiled_loss", multi[0])
             object.__setattr__(self, "metric_set", multi[1])
         else:
-            object.__setattr__(self, "compiled_loss", None if loss is None else losses_mod.get(loss))
+            object.__setattr__(
+                self, "compiled_loss", None if loss is None else losses_mod.get(loss)
+            )
             object.__setattr__(
                 self,
                 "metric_set",

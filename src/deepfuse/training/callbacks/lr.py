@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from deepfuse._utils.errors import UserError
-
 from deepfuse.training.callbacks.base import Callback
 from deepfuse.training.schedules import Schedule, build_schedule
 
