@@ -36,7 +36,7 @@ class TrackerStep(keras.Model):
         grads = torch.autograd.grad(loss, [ops.convert_to_tensor(v) for v in weights])
         with torch.no_grad():
             self.optimizer.apply_gradients(zip(grads, weights))
-        self.batch_losses.append(float(loss))
+        self.batch_losses.append(float(loss.detach()))
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(loss)
