@@ -8,8 +8,10 @@ the rest). Extend training by overriding ``train_step`` on the model, not by add
 **What the logs show.** Every key a step returns reaches the progress bar, the callbacks' logs and
 ``History`` (``"loss"`` is not required). Per epoch, a key named like one of ``model.metrics``
 (a metric object whose ``result()`` the step returned, e.g. Keras' ``Mean`` trackers ``d_loss``
-/ ``g_loss``) shows the value returned at the epoch's last step, as Keras does; any other key
-(a raw per-batch loss) shows its running mean over the epoch's rows.
+/ ``g_loss``, or the compiled loss tracker ``"loss"`` once a step updated it) shows the value
+returned at the epoch's last step, as Keras does; any other key (a raw per-batch loss) shows its
+running mean over the epoch's rows. Each epoch's logs also carry ``lr`` and ``time`` for the
+callbacks; ``History`` keeps those two apart (``history.lr``, ``history.epoch_time``).
 
 Example:
     >>> import torch, deepfuse as df
