@@ -36,7 +36,8 @@ def test_fit_learns_and_history_has_keras_keys():
         metrics=["accuracy"],
     )
     hist = model.fit(x, y, epochs=5, batch_size=32, validation_split=0.25, verbose=0, seed=0)
-    assert set(hist.history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert set(hist.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}  # Keras' keys
+    assert hist.lr == [0.01] * 5 and len(hist.epoch_time) == 5  # kept apart
     assert len(hist.history["loss"]) == 5
     assert hist.history["loss"][-1] < hist.history["loss"][0]
     assert hist.history["val_accuracy"][-1] > 0.9
@@ -50,9 +51,11 @@ def test_final_softmax_is_fused_and_predict_returns_probabilities():
     # The network keeps its softmax; only the model's own steps run it from logits.
     np.testing.assert_allclose(model(xt).sum(1).detach().numpy(), 1.0, rtol=1e-5)
     with layout.logits_outputs(model):
-        assert model.loss_fn.from_logits  # probabilities loss replaced by the stable logits one
+        assert (
+            model.compiled_loss.from_logits
+        )  # probabilities loss replaced by the stable logits one
         logits = model(xt)
-    assert not model.loss_fn.from_logits  # and put back
+    assert not model.compiled_loss.from_logits  # and put back
     torch.testing.assert_close(logits.softmax(1), model(xt))
     model.fit(x, y, epochs=1, verbose=0)
     probs = model.predict(x)
@@ -65,7 +68,7 @@ def test_torch_sequential_with_final_softmax_is_fused():
     model = df.Model(net)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     with layout.logits_outputs(model):
-        assert isinstance(net[-1], nn.Identity) and model.loss_fn.from_logits
+        assert isinstance(net[-1], nn.Identity) and model.compiled_loss.from_logits
     assert isinstance(net[-1], nn.Softmax)
 
 
@@ -244,7 +247,8 @@ def test_schedule_changes_learning_rate():
         schedule={"name": "step", "step_size": 1, "gamma": 0.5},
     )
     hist = model.fit(x, y, epochs=3, verbose=0)
-    assert hist.history["lr"] == pytest.approx([0.1, 0.05, 0.025])  # LR used in each epoch
+    assert hist.lr == pytest.approx([0.1, 0.05, 0.025])  # LR used in each epoch
+    assert "lr" not in hist.history  # Keras: losses and metrics only
 
 
 def test_wrong_image_shape_is_a_clear_data_error():

@@ -46,7 +46,7 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
 
 def loss_of(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The loss an attack maximises: the model's compiled loss, else cross-entropy on logits."""
-    loss_fn = getattr(model, "loss_fn", None)
+    loss_fn = getattr(model, "compiled_loss", None)
     compute = getattr(loss_fn, "compute", None)  # deepfuse losses: torch order (outputs, target)
     if callable(compute):
         return compute

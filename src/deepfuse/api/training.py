@@ -252,7 +252,7 @@ def _train_worker(
             options.update(options_ckpt)
         history = model.fit(
             prep.train, validation_data=prep.val, callbacks=callbacks, strategy=strategy, **options
-        ).history
+        ).run_history()  # with the lr and time columns of history.csv
         train_time = time.perf_counter() - start
         if tmp is None:
             return None  # not rank 0: the run directory is rank 0's to write

@@ -126,7 +126,7 @@ def _scorer(
                 y = batch[key]
                 outputs = model(inputs)
                 if meter is None:
-                    total += float(model.loss_fn.compute(outputs, y)) * len(y)
+                    total += float(model.compiled_loss.compute(outputs, y)) * len(y)
                 else:
                     meter.update(outputs, y)
         return total / n if meter is None else float(meter.compute())

@@ -61,10 +61,10 @@ def compile_model(
     multi = multi_io.compile_outputs(model, loss, metrics, loss_weights)
     if multi is not None:  # several outputs: one loss and metrics per output
         model._compile_args["metrics"] = jsonable(metrics)
-        object.__setattr__(model, "loss_fn", multi[0])
+        object.__setattr__(model, "compiled_loss", multi[0])
         object.__setattr__(model, "metric_set", multi[1])
     else:
-        object.__setattr__(model, "loss_fn", None if loss is None else losses_mod.get(loss))
+        object.__setattr__(model, "compiled_loss", None if loss is None else losses_mod.get(loss))
         object.__setattr__(
             model,
             "metric_set",
@@ -77,8 +77,8 @@ def compile_model(
     model._l1, model._l2 = float(l1), float(l2)
     model._grad_clip = grad_clip
     model.step_extension = step_extension
-    model._fusion = layout.fuse_output_activation(model, model.loss_fn)
-    if multi is None and model._fusion is None and layout.final_activation(model) is not None:
+    model._fusion = layout.fuse_output_activation(model, model.compiled_loss)
+    if multi is None and model._fusion is None and layout.outputs_probabilities(model):
         # The model keeps its sigmoid/softmax (a loss that takes probabilities, e.g. mse):
         # classification metrics must not read those probabilities as logits.
         for metric in model.metric_set.metrics.values():

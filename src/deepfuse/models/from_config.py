@@ -176,7 +176,7 @@ def build_compiled_model(cfg: Mapping[str, Any], data: Any, *, name: str) -> Any
         data.task in ("binary", "multiclass")
         and model.output_activation is None
         and layout.final_activation(model) is None
-        and getattr(model.loss_fn, "from_logits", False)
+        and getattr(model.compiled_loss, "from_logits", False)
     ):
         # The network ends in logits (zoo models do): predict() must still give probabilities.
         model.output_activation = "sigmoid" if output_units(data) == 1 else "softmax"

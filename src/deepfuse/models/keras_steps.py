@@ -229,9 +229,30 @@ class KerasSurface:
     @property
     def metrics(self) -> list[Any]:
         """The metric objects (Keras' ``model.metrics``; a subclass may override it to list its
-        own trackers). They are reset at the start of every epoch."""
+        own trackers). They are reset at the start of every epoch.
+
+        As in Keras, a compiled model lists first its loss tracker, a ``keras.metrics.Mean``
+        named ``"loss"``, then the compiled metrics: the keras.io ``train_step`` updates it with
+        ``metric.update_state(loss)`` and returns ``{m.name: m.result() for m in self.metrics}``,
+        and the epoch's ``"loss"`` is then that tracker's result (the built-in steps leave it
+        alone and log the exact row-weighted mean loss).
+        """
         metric_set = self.metric_set  # type: ignore[attr-defined]
-        return list(metric_set.metrics.values()) if metric_set is not None else []
+        if metric_set is None:  # not compiled
+            return []
+        return [self._compiled_loss_tracker(), *metric_set.metrics.values()]
+
+    def _compiled_loss_tracker(self) -> Any:
+        """The ``Mean(name="loss")`` listed first in :attr:`metrics` (made on first use; not a
+        submodule, so it never enters ``state_dict``; private, because Keras programs name
+        their own trackers ``self.loss_tracker``)."""
+        tracker = self.__dict__.get("_loss_tracker")
+        if tracker is None:
+            from deepfuse.metrics.keras import Mean
+
+            tracker = Mean(name="loss")
+            object.__setattr__(self, "_loss_tracker", tracker)
+        return tracker
 
     def reset_own_metrics(self) -> None:
         """``reset_state()`` (else ``reset()``) of the ``metrics`` a subclass lists itself."""
@@ -243,7 +264,7 @@ class KerasSurface:
                 reset()
 
     def _require_loss(self, where: str) -> None:
-        if self.loss_fn is None:  # type: ignore[attr-defined]
+        if self.compiled_loss is None:  # type: ignore[attr-defined]
             raise UserError(
                 f"The built-in {where} needs a loss, but compile() got none. Pass one "
                 "(model.compile(optimizer=..., loss='mse')) or override train_step/test_step."

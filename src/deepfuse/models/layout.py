@@ -98,6 +98,29 @@ def final_activation(model: nn.Module) -> Fusion | None:
     return None
 
 
+def outputs_probabilities(model: nn.Module) -> bool:
+    """Whether ``model(x)`` returns probabilities that were not fused into its loss: a final
+    softmax/sigmoid that :func:`final_activation` finds, or a compiled loss that takes
+    probabilities (a Keras loss with ``from_logits=False``). The second covers networks whose
+    last layer cannot be located (a functional graph, a custom ``forward``): a Keras loss
+    without ``from_logits=True`` means the outputs are probabilities (Keras' contract), so
+    classification metrics must threshold them at 0.5, not at logit 0.
+
+    Example:
+        >>> import deepfuse as df
+        >>> model = df.Model(torch.nn.Linear(3, 1))
+        >>> model.compile(optimizer="adam", loss="binary_crossentropy")
+        >>> outputs_probabilities(model)
+        True
+        >>> model.compile(optimizer="adam", loss="bce")  # deepfuse's BCE takes logits
+        >>> outputs_probabilities(model)
+        False
+    """
+    if final_activation(model) is not None:
+        return True
+    return getattr(getattr(model, "compiled_loss", None), "from_logits", None) is False
+
+
 @dataclass
 class Fusion:
     """A final softmax/sigmoid that the model's own compiled steps compute inside the loss.
@@ -176,13 +199,13 @@ def logits_outputs(model: nn.Module) -> Iterator[None]:
     if fusion is None:
         yield
         return
-    loss = model.loss_fn
+    loss = model.compiled_loss
     fusion.switch_off()
-    object.__setattr__(model, "loss_fn", fusion.logits_loss)
+    object.__setattr__(model, "compiled_loss", fusion.logits_loss)
     try:
         yield
     finally:
-        object.__setattr__(model, "loss_fn", loss)
+        object.__setattr__(model, "compiled_loss", loss)
         fusion.switch_on()
 
 

@@ -76,7 +76,8 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         )
         self.optimizer: torch.optim.Optimizer | None = None
         # Loss and metrics are not submodules: their buffers must not enter state_dict().
-        object.__setattr__(self, "loss_fn", None)
+        # "compiled_loss", not "loss_fn": Keras programs keep their own self.loss_fn.
+        object.__setattr__(self, "compiled_loss", None)
         object.__setattr__(self, "metric_set", None)
         self.output_activation: str | None = None  # predict's softmax/sigmoid on a logits net
         self.input_layout: str | None = None  # "channels_last" | "add_channel" | None
@@ -222,7 +223,7 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
     def _evaluate_batch(self, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         self._require_loss("test_step")
         outputs = self(x)
-        loss = self.loss_fn.compute(outputs, y)
+        loss = self.compiled_loss.compute(outputs, y)
         self.update_metrics(outputs, y)
         return {"loss": loss}
 
@@ -259,7 +260,7 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         outputs, target = (self(x) if y_pred is None else y_pred), y
         if target is None:
             raise DataError(f"The batch has no target '{self.target_key}'. Pass y to fit().")
-        loss = self.loss_fn.compute(outputs, target)
+        loss = self.compiled_loss.compute(outputs, target)
         if self._l2:
             loss = loss + self._l2 * sum(p.pow(2).sum() for p in self._penalized)
         if self._l1:

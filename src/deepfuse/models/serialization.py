@@ -200,25 +200,33 @@ def module_spec(module: nn.Module) -> dict[str, Any]:
     )
 
 
-def module_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """The layer or nested model that :func:`module_spec` described."""
+def module_from_spec(
+    spec: dict[str, Any], custom_objects: Mapping[str, type] | None = None
+) -> nn.Module:
+    """The layer or nested model that :func:`module_spec` described (``custom_objects``:
+    Keras' ``{"ClassName": cls}`` for your own Layer subclasses)."""
     from deepfuse import layers as layers_mod
 
     if spec.get("class_name") == "Model":
-        return _model_from_architecture(spec["architecture"], spec.get("name"))
-    return layers_mod.deserialize(spec)
+        return _model_from_architecture(spec["architecture"], spec.get("name"), custom_objects)
+    return layers_mod.deserialize(spec, dict(custom_objects) if custom_objects else None)
 
 
-def _model_from_architecture(arch: dict[str, Any], name: str | None) -> Any:
+def _model_from_architecture(
+    arch: dict[str, Any], name: str | None, custom_objects: Mapping[str, type] | None = None
+) -> Any:
     from deepfuse.models.functional import rebuild_graph
     from deepfuse.models.model import Model
     from deepfuse.models.sequential import Sequential
 
+    def build(spec: dict[str, Any]) -> nn.Module:
+        return module_from_spec(spec, custom_objects)
+
     kind = arch.get("kind")
     if kind == "sequential":
-        return Sequential([module_from_spec(spec) for spec in arch["layers"]], name=name)
+        return Sequential([build(spec) for spec in arch["layers"]], name=name)
     if kind == "functional":
-        return Model(rebuild_graph(arch, module_from_spec), name=name)
+        return Model(rebuild_graph(arch, build), name=name)
     if kind == "zoo":
         from deepfuse.models import zoo
 
@@ -272,7 +280,11 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_model(
-    directory: str | os.PathLike, *, module: nn.Module | None = None, compile: bool = True
+    directory: str | os.PathLike,
+    *,
+    module: nn.Module | None = None,
+    compile: bool = True,
+    custom_objects: Mapping[str, type] | None = None,
 ) -> Any:
     """Rebuild a model saved by :func:`save_model`.
 
@@ -280,13 +292,15 @@ def load_model(
         directory: The folder holding ``model.json`` and ``model.safetensors``.
         module: A fresh instance of your own module class, when the model wraps one.
         compile: Re-compile with the saved loss/metrics/optimizer so ``evaluate`` works at once.
+        custom_objects: Keras' ``{"ClassName": cls}`` for your own Layer subclasses (defining
+            the class already registers it under its name; this picks a class explicitly).
 
     Returns:
         The model, in eval mode, with identical outputs to the saved one.
     """
     meta = read_meta(directory)
     try:
-        return _rebuild(meta, directory, module, compile)
+        return _rebuild(meta, directory, module, compile, custom_objects)
     except UserError:
         raise
     except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError) as exc:
@@ -298,14 +312,20 @@ def load_model(
         ) from exc
 
 
-def _rebuild(meta: dict[str, Any], directory: str | os.PathLike, module: Any, compile: bool) -> Any:
+def _rebuild(
+    meta: dict[str, Any],
+    directory: str | os.PathLike,
+    module: Any,
+    compile: bool,
+    custom_objects: Mapping[str, type] | None = None,
+) -> Any:
     """The model described by ``meta`` (a read model.json), with its weights; see load_model."""
     from deepfuse.models.model import Model
 
     arch = meta["architecture"]
     kind = arch.get("kind")
     if kind in ("sequential", "functional", "zoo"):
-        model: Model = _model_from_architecture(arch, meta.get("name"))
+        model: Model = _model_from_architecture(arch, meta.get("name"), custom_objects)
     elif kind == "module":
         if module is None:
             raise UserError(

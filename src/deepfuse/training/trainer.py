@@ -8,8 +8,10 @@ the rest). Extend training by overriding ``train_step`` on the model, not by add
 **What the logs show.** Every key a step returns reaches the progress bar, the callbacks' logs and
 ``History`` (``"loss"`` is not required). Per epoch, a key named like one of ``model.metrics``
 (a metric object whose ``result()`` the step returned, e.g. Keras' ``Mean`` trackers ``d_loss``
-/ ``g_loss``) shows the value returned at the epoch's last step, as Keras does; any other key
-(a raw per-batch loss) shows its running mean over the epoch's rows.
+/ ``g_loss``, or the compiled loss tracker ``"loss"`` once a step updated it) shows the value
+returned at the epoch's last step, as Keras does; any other key (a raw per-batch loss) shows its
+running mean over the epoch's rows. Each epoch's logs also carry ``lr`` and ``time`` for the
+callbacks; ``History`` keeps those two apart (``history.lr``, ``history.epoch_time``).
 
 Example:
     >>> import torch, deepfuse as df
@@ -456,6 +458,9 @@ class _StepLogs:
     def __init__(self, model: Any) -> None:
         metrics = getattr(model, "metrics", None) or []
         self._metric_names = {getattr(m, "name", None) for m in metrics}
+        # Keras' loss tracker (model.metrics' "loss"): a step that updated it returns its
+        # result, the epoch's mean loss already; the built-in steps return the batch's loss.
+        self._loss_tracker = next((m for m in metrics if getattr(m, "name", None) == "loss"), None)
         self._sums: dict[str, Any] = {}
         self._last: dict[str, Any] = {}
         self.has_loss = True  # until a step returns logs without "loss"
@@ -466,6 +471,8 @@ class _StepLogs:
         self.has_loss = "loss" in out
         for key, value in out.items():
             if key == "loss":
+                if _was_updated(self._loss_tracker):
+                    self._last[key] = value.detach() if isinstance(value, torch.Tensor) else value
                 continue
             value = value.detach() if isinstance(value, torch.Tensor) else value
             if key in self._metric_names:
@@ -477,3 +484,9 @@ class _StepLogs:
         out = {k: float(v) / max(seen, 1) for k, v in self._sums.items()}
         out.update({k: float(v) for k, v in self._last.items()})
         return out
+
+
+def _was_updated(metric: Any) -> bool:
+    """Whether a Keras ``Mean`` tracker got a value since its last reset (its count is ``None``
+    until then; not read as a number, so no device sync per step)."""
+    return getattr(metric, "_count", None) is not None

@@ -30,7 +30,7 @@ from deepfuse.training.callbacks.base import (
 )
 from deepfuse.training.callbacks.histograms import HistogramLog
 from deepfuse.training.callbacks.loggers import CSVLogger, TensorBoard
-from deepfuse.training.callbacks.lr import LRScheduler
+from deepfuse.training.callbacks.lr import LearningRateScheduler, LRScheduler
 from deepfuse.training.callbacks.monitor import EarlyStopping, ModelCheckpoint
 from deepfuse.training.callbacks.progress import ProgressBar
 
@@ -44,6 +44,7 @@ __all__ = [
     "History",
     "LRScheduler",
     "LambdaCallback",
+    "LearningRateScheduler",
     "ModelCheckpoint",
     "ProgressBar",
     "TensorBoard",

@@ -19,7 +19,7 @@ from typing import Any
 
 from deepfuse._utils.errors import ConfigError, NaNLossError, did_you_mean
 
-__all__ = ["HOOKS", "Callback", "History", "LambdaCallback", "TerminateOnNaN"]
+__all__ = ["HOOKS", "RUN_KEYS", "Callback", "History", "LambdaCallback", "TerminateOnNaN"]
 
 #: The hooks a callback may override, in the order a run calls them.
 HOOKS = (
@@ -82,7 +82,9 @@ class Callback:
         """Called at the start of epoch ``epoch`` (0-based)."""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        """Called after each epoch; ``logs`` has loss, metrics, ``val_*``, ``lr`` and ``time``."""
+        """Called after each epoch; ``logs`` has loss, metrics, ``val_*`` and, for deepfuse's own
+        callbacks, ``lr`` and ``time`` (:data:`RUN_KEYS`; Keras' logs have neither, and
+        :class:`History` keeps them apart)."""
 
     def on_train_batch_end(self, step: int, logs: dict[str, Any]) -> None:
         """Called after each training step (``step`` is 0-based within the epoch). Keep it cheap."""
@@ -98,26 +100,42 @@ class Callback:
         """Restore what :meth:`state_dict` returned."""
 
 
+#: Keys the trainer adds to every epoch's logs for deepfuse's own callbacks (progress bar,
+#: TensorBoard, CSV logs): the learning rate at the epoch's end and the epoch's seconds. Keras'
+#: logs have neither, so :class:`History` keeps them apart (``history.lr``, ``history.epoch_time``).
+RUN_KEYS = {"lr": "lr", "time": "epoch_time"}
+
+
 class History(Callback):
-    """Records every epoch's logs, like Keras: ``history.history["val_loss"][-1]``.
+    """Records every epoch's losses and metrics, like Keras: ``history.history["val_loss"][-1]``.
 
     Also what ``Model.fit`` returns (built with :meth:`from_logs` from the trainer's logs).
+    As in Keras, ``history.history`` holds only what the steps logged (losses, metrics,
+    ``val_*``, and ``learning_rate`` when a Keras ``LearningRateScheduler`` ran), so
+    ``pd.DataFrame(history.history)`` plots losses; the trainer's learning rate and epoch
+    seconds are kept in :attr:`lr` and :attr:`epoch_time`.
 
     Attributes:
-        history: ``dict[str, list[float]]``: one list per log key, one value per epoch.
+        history: ``dict[str, list[float]]``: one list per logged key, one value per epoch.
         epoch: The 0-based epoch numbers recorded.
+        lr: The learning rate at each epoch's end (empty when training used its own optimizers).
+        epoch_time: The seconds each epoch took (training and validation).
 
     Example:
         >>> h = History()
-        >>> h.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.6})
-        >>> h.on_epoch_end(1, {"loss": 0.4, "val_loss": 0.5})
+        >>> h.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.6, "lr": 0.01, "time": 1.5})
+        >>> h.on_epoch_end(1, {"loss": 0.4, "val_loss": 0.5, "lr": 0.01, "time": 1.25})
         >>> h.history
         {'loss': [0.5, 0.4], 'val_loss': [0.6, 0.5]}
+        >>> h.lr, h.epoch_time
+        ([0.01, 0.01], [1.5, 1.25])
     """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.lr: list[float] = []
+        self.epoch_time: list[float] = []
 
     @classmethod
     def from_logs(cls, epoch_logs: list[dict[str, float]], *, initial_epoch: int = 0) -> History:
@@ -135,14 +153,35 @@ class History(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+            if key in RUN_KEYS:
+                getattr(self, RUN_KEYS[key]).append(float(value))
+            else:
+                self.history.setdefault(key, []).append(float(value))
+
+    def run_history(self) -> dict[str, list[float]]:
+        """:attr:`history` with the ``lr`` and ``time`` columns (what a run's ``history.csv``
+        holds).
+
+        Example:
+            >>> History.from_logs([{"loss": 0.5, "lr": 0.1, "time": 2.0}]).run_history()
+            {'loss': [0.5], 'lr': [0.1], 'time': [2.0]}
+        """
+        extra = {key: getattr(self, attr) for key, attr in RUN_KEYS.items()}
+        return {**self.history, **{k: list(v) for k, v in extra.items() if v}}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": {k: list(v) for k, v in self.history.items()}, "epoch": list(self.epoch)}
+        return {
+            "history": {k: list(v) for k, v in self.history.items()},
+            "epoch": list(self.epoch),
+            "lr": list(self.lr),
+            "epoch_time": list(self.epoch_time),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
         self.epoch = [int(e) for e in state["epoch"]]
+        self.lr = [float(x) for x in state.get("lr", [])]
+        self.epoch_time = [float(x) for x in state.get("epoch_time", [])]
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
