@@ -41,11 +41,15 @@ __all__ = [
     "KerasWeights",
     "add_weight",
     "check_data_format",
+    "check_weight_shapes",
     "first_tensor",
     "input_shape_of",
     "keras_axis",
     "keras_base_kwargs",
+    "kernel_from_keras",
+    "kernel_to_keras",
     "missing_config_args",
+    "own_tensors",
     "resolve_dtype",
     "set_weights",
     "wrap_user_build",
@@ -145,27 +149,54 @@ class KerasWeights:
         """Keras alias of :attr:`weights`."""
         return self.weights
 
+    def keras_weights(self) -> list[torch.Tensor]:
+        """The weights in Keras' order and layout (one override per layer class).
+
+        The default is the tensors as they are: the layer's own parameters, then its float
+        buffers (BatchNorm's moving statistics), then each sublayer's ``keras_weights``. Layers
+        whose torch layout differs from Keras' (``Dense``, convolutions, recurrent layers)
+        override it together with :meth:`set_keras_weights`.
+
+        Example:
+            >>> from deepfuse.layers import Dense
+            >>> layer = Dense(2)
+            >>> layer.build([None, 3])
+            >>> [tuple(w.shape) for w in layer.keras_weights()]
+            [(3, 2), (2,)]
+        """
+        return [t.detach() for t in own_tensors(self)]
+
+    def set_keras_weights(self, values: Sequence[torch.Tensor]) -> None:
+        """Write tensors in :meth:`keras_weights`' order and shapes into the layer (already
+        checked by :meth:`set_weights`; the default copies them into the tensors as they are)."""
+        with torch.no_grad():
+            for w, v in zip(own_tensors(self), values, strict=True):
+                w.copy_(v)
+
     def get_weights(self) -> list[Any]:
-        """The :attr:`weights` as numpy arrays (copies).
+        """The weights as numpy arrays (copies) in Keras' order and layout.
+
+        ``Dense``'s kernel is ``(in, units)``, so ``x @ kernel + bias`` in numpy gives the
+        layer's output; see :meth:`keras_weights` for each layer's layout.
 
         Example:
             >>> from deepfuse.layers import Dense
             >>> layer = Dense(2)
             >>> layer.build([None, 3])
             >>> [w.shape for w in layer.get_weights()]
-            [(2, 3), (2,)]
+            [(3, 2), (2,)]
         """
-        return [w.detach().cpu().numpy().copy() for w in self.weights]
+        return [w.cpu().numpy().copy() for w in self.keras_weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Copy numpy arrays into :attr:`weights` (same order and shapes as ``get_weights``).
+        """Load numpy arrays in the order and shapes :meth:`get_weights` returns (Keras' layout).
 
         Example:
             >>> import numpy as np
             >>> from deepfuse.layers import Dense
             >>> layer = Dense(1)
             >>> layer.build([None, 2])
-            >>> layer.set_weights([np.ones((1, 2)), np.zeros(1)])
+            >>> layer.set_weights([np.ones((2, 1)), np.zeros(1)])
             >>> layer.weight.sum().item()
             2.0
         """
@@ -407,26 +438,78 @@ def _free_name(layer: Any, base: str) -> str:
     return f"{base}_{i}"
 
 
-def set_weights(layer: Any, values: Sequence[Any]) -> None:
-    """Copy numpy arrays into ``layer.weights`` in order, checking count and shapes."""
-    weights = layer.weights
-    cls = type(layer).__name__
-    if len(values) != len(weights):
+def own_tensors(module: nn.Module) -> list[torch.Tensor]:
+    """The tensors of :meth:`KerasWeights.keras_weights`' default: ``module``'s own parameters
+    and persistent float buffers, then each child's (a layer child through its own mapping)."""
+    out: list[torch.Tensor] = [*module.parameters(recurse=False)]
+    own_buffers = [
+        b
+        for name, b in module.named_buffers(recurse=False)
+        if b.is_floating_point() and name not in module._non_persistent_buffers_set
+    ]
+    out += own_buffers
+    for child in module.children():
+        if isinstance(child, KerasWeights):
+            out += child.keras_weights()
+        else:
+            out += own_tensors(child)
+    seen: set[int] = set()
+    return [t for t in out if not (id(t) in seen or seen.add(id(t)))]  # shared once
+
+
+def kernel_to_keras(weight: torch.Tensor) -> torch.Tensor:
+    """torch's ``(out, in, k...)`` kernel (``(in, out, k...)`` for a transposed conv) in Keras'
+    layout ``(k..., in, out)`` (``(k..., out, in)``): spatial axes first, the two others swapped.
+
+    Example:
+        >>> kernel_to_keras(torch.zeros(8, 3, 5, 5)).shape   # Conv2D(8, 5) on 3 channels
+        torch.Size([5, 5, 3, 8])
+    """
+    return weight.detach().permute(*range(2, weight.dim()), 1, 0)
+
+
+def kernel_from_keras(kernel: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`kernel_to_keras` (Keras' ``(k..., in, out)`` -> torch's layout).
+
+    Example:
+        >>> kernel_from_keras(torch.zeros(5, 5, 3, 8)).shape
+        torch.Size([8, 3, 5, 5])
+    """
+    n = kernel.dim()
+    return kernel.permute(n - 1, n - 2, *range(n - 2))
+
+
+def check_weight_shapes(
+    owner: str, targets: Sequence[torch.Tensor], values: Sequence[Any], kind: str = "layer"
+) -> list[np.ndarray]:
+    """``values`` as numpy arrays after checking their count and shapes against ``targets``
+    (``owner`` names the layer in the errors, ``kind`` says what it is)."""
+    shapes = [tuple(w.shape) for w in targets]
+    if len(values) != len(targets):
         raise DataError(
-            f"set_weights of {cls} '{layer.name}' got {len(values)} arrays but the layer has "
-            f"{len(weights)} weights (shapes {[tuple(w.shape) for w in weights]}). Pass one "
-            "array per weight, in get_weights() order."
+            f"set_weights of {owner} got {len(values)} arrays but the {kind} has {len(targets)} "
+            f"weights (shapes {shapes}, Keras' layout). Pass one array per weight, in "
+            "get_weights() order."
         )
-    for i, (w, v) in enumerate(zip(weights, values)):
-        arr = np.asarray(v)
-        if tuple(arr.shape) != tuple(w.shape):
+    arrays = [np.asarray(v) for v in values]
+    for i, (shape, arr) in enumerate(zip(shapes, arrays, strict=True)):
+        if tuple(arr.shape) != shape:
             raise DataError(
-                f"set_weights of {cls} '{layer.name}': weight {i} has shape {tuple(w.shape)} "
-                f"but the array has shape {tuple(arr.shape)}."
+                f"set_weights of {owner}: weight {i} has shape {shape} (Keras' layout, as "
+                f"get_weights() returns it) but the array has shape {tuple(arr.shape)}."
             )
-    with torch.no_grad():
-        for w, v in zip(weights, values):
-            w.copy_(torch.as_tensor(np.asarray(v), dtype=w.dtype, device=w.device))
+    return arrays
+
+
+def set_weights(layer: Any, values: Sequence[Any]) -> None:
+    """Load numpy arrays in Keras' layout into ``layer``, checking count and shapes first."""
+    targets = layer.keras_weights()
+    arrays = check_weight_shapes(f"{type(layer).__name__} '{layer.name}'", targets, values)
+    tensors = [
+        torch.as_tensor(a, dtype=w.dtype, device=w.device)
+        for w, a in zip(targets, arrays, strict=True)
+    ]
+    layer.set_keras_weights(tensors)
 
 
 def missing_config_args(layer: Any, config: dict[str, Any]) -> list[str]:
