@@ -52,6 +52,7 @@ __all__ = [
     "own_tensors",
     "resolve_dtype",
     "set_weights",
+    "weight_buffers",
     "wrap_user_build",
 ]
 
@@ -438,16 +439,28 @@ def _free_name(layer: Any, base: str) -> str:
     return f"{base}_{i}"
 
 
-def own_tensors(module: nn.Module) -> list[torch.Tensor]:
-    """The tensors of :meth:`KerasWeights.keras_weights`' default: ``module``'s own parameters
-    and persistent float buffers, then each child's (a layer child through its own mapping)."""
-    out: list[torch.Tensor] = [*module.parameters(recurse=False)]
-    own_buffers = [
+def weight_buffers(module: nn.Module) -> list[torch.Tensor]:
+    """``module``'s own buffers that are weights: persistent float ones (BatchNorm's moving
+    mean and variance), not a loss's class weights (non-persistent) nor integer counters.
+
+    Example:
+        >>> from deepfuse.layers import BatchNormalization
+        >>> bn = BatchNormalization()
+        >>> bn.build([None, 3])
+        >>> [tuple(b.shape) for b in weight_buffers(bn)]
+        [(3,), (3,)]
+    """
+    return [
         b
         for name, b in module.named_buffers(recurse=False)
         if b.is_floating_point() and name not in module._non_persistent_buffers_set
     ]
-    out += own_buffers
+
+
+def own_tensors(module: nn.Module) -> list[torch.Tensor]:
+    """The tensors of :meth:`KerasWeights.keras_weights`' default: ``module``'s own parameters
+    and persistent float buffers, then each child's (a layer child through its own mapping)."""
+    out: list[torch.Tensor] = [*module.parameters(recurse=False), *weight_buffers(module)]
     for child in module.children():
         if isinstance(child, KerasWeights):
             out += child.keras_weights()

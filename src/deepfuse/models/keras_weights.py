@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import UserError
-from deepfuse.layers.keras_api import KerasWeights, check_weight_shapes
+from deepfuse.layers.keras_api import KerasWeights, check_weight_shapes, weight_buffers
 
 __all__ = ["get_weights", "layer_units", "set_weights"]
 
@@ -48,7 +48,7 @@ def layer_units(model: nn.Module) -> list[tuple[str, nn.Module | None, list[torc
                 name = getattr(module, "name", None) or prefix
                 units.append((f"{type(module).__name__} '{name}'", module, tensors))
             return
-        loose = [*module.parameters(recurse=False), *_float_buffers(module)]
+        loose = [*module.parameters(recurse=False), *weight_buffers(module)]
         loose = [t for t in loose if id(t) not in seen]
         seen.update(map(id, loose))
         if loose:
@@ -58,15 +58,6 @@ def layer_units(model: nn.Module) -> list[tuple[str, nn.Module | None, list[torc
 
     walk("", model)
     return units
-
-
-def _float_buffers(module: nn.Module) -> list[torch.Tensor]:
-    """``module``'s own persistent float buffers (BatchNorm's statistics; not loss weights)."""
-    return [
-        b
-        for name, b in module.named_buffers(recurse=False)
-        if b.is_floating_point() and name not in module._non_persistent_buffers_set
-    ]
 
 
 def get_weights(model: nn.Module) -> list[np.ndarray]:
