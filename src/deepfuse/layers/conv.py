@@ -31,7 +31,8 @@ from deepfuse.layers.base import (
     check_positive_int,
     int_tuple,
 )
-from deepfuse.layers.keras_api import check_data_format, kernel_from_keras, kernel_to_keras
+from deepfuse.layers.keras_api import check_data_format
+from deepfuse.layers.weight_layout import kernel_from_keras, kernel_to_keras
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 

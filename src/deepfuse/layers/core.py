@@ -26,7 +26,7 @@ from deepfuse.layers.base import (
     check_positive_int,
     check_rate,
 )
-from deepfuse.layers.keras_api import kernel_from_keras, kernel_to_keras
+from deepfuse.layers.weight_layout import kernel_from_keras, kernel_to_keras
 
 __all__ = [
     "Activation",

@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from deepfuse._utils.errors import UserError
-from deepfuse.layers.keras_api import KerasWeights, check_weight_shapes, weight_buffers
+from deepfuse.layers.keras_api import KerasWeights
+from deepfuse.layers.weight_layout import check_weight_shapes, weight_buffers
 
 __all__ = ["get_weights", "layer_units", "set_weights"]
 

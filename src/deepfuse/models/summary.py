@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfuse.layers.keras_api import weight_buffers
+from deepfuse.layers.weight_layout import weight_buffers
 from deepfuse.models import freezing, layout
 from deepfuse.models.serialization import input_dtype
 
