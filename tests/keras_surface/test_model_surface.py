@@ -53,11 +53,11 @@ def test_evaluate_returns_a_float_without_metrics_and_a_list_with():
 def test_get_and_set_weights_round_trip_and_check_shapes():
     a, b = classifier(), keras.Sequential([layers.Dense(3, input_shape=(4,))])
     weights = a.get_weights()
-    assert [w.shape for w in weights] == [(3, 4), (3,)]
+    assert [w.shape for w in weights] == [(4, 3), (3,)]  # Keras' kernel (in, units)
     b.set_weights(weights)
     for wa, wb in zip(a.weights, b.weights, strict=True):
         assert torch.equal(wa, wb)
-    with pytest.raises(UserError, match=r"array 0 has shape \(4, 3\)"):
+    with pytest.raises(UserError, match=r"Dense '.*weight 0 has shape \(4, 3\).*shape \(3, 4\)"):
         b.set_weights([weights[0].T, weights[1]])
     with pytest.raises(UserError, match="got 1 arrays but the model has 2"):
         b.set_weights(weights[:1])

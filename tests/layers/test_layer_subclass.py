@@ -156,15 +156,15 @@ def test_add_weight_errors_and_custom_initializer():
 def test_get_and_set_weights():
     layer = L.Dense(3)
     layer.build([None, 2])
-    values = [np.full((3, 2), 0.5, np.float32), np.arange(3, dtype=np.float32)]
+    values = [np.full((2, 3), 0.5, np.float32), np.arange(3, dtype=np.float32)]  # Keras (in, units)
     layer.set_weights(values)
     got = layer.get_weights()
     for a, b in zip(got, values):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(DataError, match=r"weight 0 has shape \(3, 2\) but the array has shape"):
-        layer.set_weights([np.zeros((2, 3)), np.zeros(3)])
+    with pytest.raises(DataError, match=r"weight 0 has shape \(2, 3\) .*array has shape \(3, 2\)"):
+        layer.set_weights([np.zeros((3, 2)), np.zeros(3)])
     with pytest.raises(DataError, match="got 1 arrays but the layer has 2 weights"):
-        layer.set_weights([np.zeros((3, 2))])
+        layer.set_weights([np.zeros((2, 3))])
     bn = L.BatchNormalization()
     bn(torch.randn(4, 3))
     assert len(bn.get_weights()) == 4  # gamma, beta, moving mean, moving variance (as Keras)

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -31,6 +32,7 @@ from deepfuse.layers.base import (
     int_tuple,
 )
 from deepfuse.layers.keras_api import check_data_format
+from deepfuse.layers.weight_layout import kernel_from_keras, kernel_to_keras
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
@@ -158,6 +160,19 @@ class _Conv(_Activated):
         shape: list[int | None] = [None] * (self.rank + 2)
         shape[self._channel_axis] = int(w.shape[1]) * self.groups
         return shape
+
+    def keras_weights(self) -> list[torch.Tensor]:
+        """Keras' ``[kernel, bias]``: the kernel is ``(k..., in/groups, filters)`` (Conv2DTranspose: ``(k..., filters, in)``; torch keeps ``(filters, in/groups, k...)``)."""
+        if self.weight is None:
+            return []
+        bias = [] if self.bias is None else [self.bias.detach()]
+        return [kernel_to_keras(self.weight), *bias]
+
+    def set_keras_weights(self, values: Sequence[torch.Tensor]) -> None:
+        with torch.no_grad():
+            self.weight.copy_(kernel_from_keras(values[0]))
+            if self.bias is not None:
+                self.bias.copy_(values[1])
 
     def _explicit_pad(self, x: torch.Tensor) -> torch.Tensor:
         # x is channels-first here; F.pad takes (last-dim before, after, previous dim ...).

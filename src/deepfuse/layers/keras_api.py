@@ -29,13 +29,13 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
 from deepfuse._utils.variables import KerasVariable
 from deepfuse.layers import initializers, regularizers
+from deepfuse.layers.weight_layout import own_tensors, set_weights
 
 __all__ = [
     "KerasWeights",
@@ -47,7 +47,6 @@ __all__ = [
     "keras_base_kwargs",
     "missing_config_args",
     "resolve_dtype",
-    "set_weights",
     "wrap_user_build",
 ]
 
@@ -145,27 +144,54 @@ class KerasWeights:
         """Keras alias of :attr:`weights`."""
         return self.weights
 
+    def keras_weights(self) -> list[torch.Tensor]:
+        """The weights in Keras' order and layout (one override per layer class).
+
+        The default is the tensors as they are: the layer's own parameters, then its float
+        buffers (BatchNorm's moving statistics), then each sublayer's ``keras_weights``. Layers
+        whose torch layout differs from Keras' (``Dense``, convolutions, recurrent layers)
+        override it together with :meth:`set_keras_weights`.
+
+        Example:
+            >>> from deepfuse.layers import Dense
+            >>> layer = Dense(2)
+            >>> layer.build([None, 3])
+            >>> [tuple(w.shape) for w in layer.keras_weights()]
+            [(3, 2), (2,)]
+        """
+        return [t.detach() for t in own_tensors(self)]
+
+    def set_keras_weights(self, values: Sequence[torch.Tensor]) -> None:
+        """Write tensors in :meth:`keras_weights`' order and shapes into the layer (already
+        checked by :meth:`set_weights`; the default copies them into the tensors as they are)."""
+        with torch.no_grad():
+            for w, v in zip(own_tensors(self), values, strict=True):
+                w.copy_(v)
+
     def get_weights(self) -> list[Any]:
-        """The :attr:`weights` as numpy arrays (copies).
+        """The weights as numpy arrays (copies) in Keras' order and layout.
+
+        ``Dense``'s kernel is ``(in, units)``, so ``x @ kernel + bias`` in numpy gives the
+        layer's output; see :meth:`keras_weights` for each layer's layout.
 
         Example:
             >>> from deepfuse.layers import Dense
             >>> layer = Dense(2)
             >>> layer.build([None, 3])
             >>> [w.shape for w in layer.get_weights()]
-            [(2, 3), (2,)]
+            [(3, 2), (2,)]
         """
-        return [w.detach().cpu().numpy().copy() for w in self.weights]
+        return [w.cpu().numpy().copy() for w in self.keras_weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Copy numpy arrays into :attr:`weights` (same order and shapes as ``get_weights``).
+        """Load numpy arrays in the order and shapes :meth:`get_weights` returns (Keras' layout).
 
         Example:
             >>> import numpy as np
             >>> from deepfuse.layers import Dense
             >>> layer = Dense(1)
             >>> layer.build([None, 2])
-            >>> layer.set_weights([np.ones((1, 2)), np.zeros(1)])
+            >>> layer.set_weights([np.ones((2, 1)), np.zeros(1)])
             >>> layer.weight.sum().item()
             2.0
         """
@@ -405,28 +431,6 @@ def _free_name(layer: Any, base: str) -> str:
     while f"{base}_{i}" in taken:
         i += 1
     return f"{base}_{i}"
-
-
-def set_weights(layer: Any, values: Sequence[Any]) -> None:
-    """Copy numpy arrays into ``layer.weights`` in order, checking count and shapes."""
-    weights = layer.weights
-    cls = type(layer).__name__
-    if len(values) != len(weights):
-        raise DataError(
-            f"set_weights of {cls} '{layer.name}' got {len(values)} arrays but the layer has "
-            f"{len(weights)} weights (shapes {[tuple(w.shape) for w in weights]}). Pass one "
-            "array per weight, in get_weights() order."
-        )
-    for i, (w, v) in enumerate(zip(weights, values)):
-        arr = np.asarray(v)
-        if tuple(arr.shape) != tuple(w.shape):
-            raise DataError(
-                f"set_weights of {cls} '{layer.name}': weight {i} has shape {tuple(w.shape)} "
-                f"but the array has shape {tuple(arr.shape)}."
-            )
-    with torch.no_grad():
-        for w, v in zip(weights, values):
-            w.copy_(torch.as_tensor(np.asarray(v), dtype=w.dtype, device=w.device))
 
 
 def missing_config_args(layer: Any, config: dict[str, Any]) -> list[str]:

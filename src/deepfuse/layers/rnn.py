@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -129,6 +130,57 @@ class _Recurrent(Layer):
     def _build_shape_from_state(self, state: dict, prefix: str) -> list[int | None] | None:
         w = state.get(prefix + "rnn.weight_ih_l0")
         return None if w is None else [None, None, int(w.shape[1])]
+
+    #: Keras' gate blocks as indices into torch's (LSTM i,f,c,o = torch i,f,g,o; GRU below).
+    _keras_gates: tuple[int, ...] = (0,)
+    #: Keras keeps the input and recurrent biases apart (GRU's ``reset_after=True``: (2, 3u)).
+    _keras_two_biases = False
+
+    def _reorder(self, t: torch.Tensor, order: Sequence[int]) -> torch.Tensor:
+        """Reorder the gate blocks of ``t`` (stacked on dim 0) by ``order``."""
+        blocks = t.chunk(len(order), 0)
+        return torch.cat([blocks[i] for i in order], 0)
+
+    def _directions(self) -> list[str]:
+        """Parameter suffixes in Keras' order: per stacked layer, forward then backward."""
+        dirs = ("", "_reverse")[: self._dirs]
+        return [f"_l{layer}{d}" for layer in range(self.num_layers) for d in dirs]
+
+    def keras_weights(self) -> list[torch.Tensor]:
+        """Keras' ``[kernel (in, k*units), recurrent_kernel (units, k*units), bias]`` per
+        direction (forward, then backward as in ``Bidirectional``; per stacked layer).
+
+        Exact for all three layers: torch adds two biases where Keras has one, so the bias is
+        their sum (LSTM, SimpleRNN) and :meth:`set_keras_weights` puts it in ``bias_ih`` with
+        ``bias_hh`` zero; GRU's torch formula is Keras' ``reset_after=True``, whose bias is the
+        pair ``(2, 3*units)`` = (input bias, recurrent bias) with the gates reordered.
+        """
+        if not self.built:
+            return []
+        keras = self._keras_gates
+        out: list[torch.Tensor] = []
+        for sfx in self._directions():
+            p = {n: getattr(self.rnn, f"{n}{sfx}").detach() for n in ("weight_ih", "weight_hh")}
+            out += [self._reorder(p["weight_ih"], keras).T, self._reorder(p["weight_hh"], keras).T]
+            if self.use_bias:
+                b_ih = self._reorder(getattr(self.rnn, f"bias_ih{sfx}").detach(), keras)
+                b_hh = self._reorder(getattr(self.rnn, f"bias_hh{sfx}").detach(), keras)
+                out.append(torch.stack((b_ih, b_hh)) if self._keras_two_biases else b_ih + b_hh)
+        return out
+
+    @torch.no_grad()
+    def set_keras_weights(self, values: Sequence[torch.Tensor]) -> None:
+        back = [self._keras_gates.index(i) for i in range(len(self._keras_gates))]
+        per = 3 if self.use_bias else 2
+        for d, sfx in enumerate(self._directions()):
+            kernel, recurrent, *bias = values[d * per : (d + 1) * per]
+            getattr(self.rnn, f"weight_ih{sfx}").copy_(self._reorder(kernel.T, back))
+            getattr(self.rnn, f"weight_hh{sfx}").copy_(self._reorder(recurrent.T, back))
+            if bias:
+                b = bias[0]
+                b_ih, b_hh = (b[0], b[1]) if self._keras_two_biases else (b, torch.zeros_like(b))
+                getattr(self.rnn, f"bias_ih{sfx}").copy_(self._reorder(b_ih, back))
+                getattr(self.rnn, f"bias_hh{sfx}").copy_(self._reorder(b_hh, back))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Run the sequence ``x`` ``(N, T, F)``; ``lengths`` ``(N,)`` marks right padding."""
@@ -279,6 +331,7 @@ class LSTM(_Recurrent):
     """
 
     _torch_cls = nn.LSTM
+    _keras_gates = (0, 1, 2, 3)  # Keras i, f, c, o = torch i, f, g, o
 
     def __init__(
         self,
@@ -311,6 +364,8 @@ class GRU(_Recurrent):
     """
 
     _torch_cls = nn.GRU
+    _keras_gates = (1, 0, 2)  # Keras z, r, h = torch's blocks r, z, n reordered
+    _keras_two_biases = True  # Keras' reset_after=True bias: (2, 3*units)
 
     def __init__(
         self,

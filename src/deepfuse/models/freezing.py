@@ -22,22 +22,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-
-from deepfuse._utils.errors import UserError
 
 __all__ = [
     "apply",
     "capture",
-    "get_weights",
     "non_trainable_weights",
     "set_trainable",
-    "set_weights",
     "trainable_parameters",
     "weights",
 ]
@@ -105,31 +99,6 @@ def non_trainable_weights(module: nn.Module) -> list[torch.Tensor]:
     """:func:`weights` that training does not update (frozen parameters, moving statistics)."""
     train = {id(p) for p in trainable_parameters(module)}
     return [w for w in weights(module) if id(w) not in train]
-
-
-def get_weights(module: nn.Module) -> list[np.ndarray]:
-    """Copies of :func:`weights` as numpy arrays (Keras' ``get_weights``)."""
-    return [w.detach().cpu().numpy().copy() for w in weights(module)]
-
-
-def set_weights(module: nn.Module, values: Sequence[Any]) -> None:
-    """Load numpy arrays in :func:`weights` order, checking the count and every shape first."""
-    targets = weights(module)
-    if len(values) != len(targets):
-        raise UserError(
-            f"set_weights got {len(values)} arrays but the model has {len(targets)} weights; "
-            "pass the list model.get_weights() returns (build the model first)."
-        )
-    arrays = [np.asarray(v) for v in values]
-    for i, (w, a) in enumerate(zip(targets, arrays, strict=True)):
-        if tuple(a.shape) != tuple(w.shape):
-            raise UserError(
-                f"set_weights: array {i} has shape {tuple(a.shape)} but weight {i} has shape "
-                f"{tuple(w.shape)}; pass arrays in the order and shapes of model.get_weights()."
-            )
-    with torch.no_grad():
-        for w, a in zip(targets, arrays, strict=True):
-            w.copy_(torch.as_tensor(a, dtype=w.dtype))
 
 
 def capture(model: Any) -> None:

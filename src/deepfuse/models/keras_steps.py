@@ -314,12 +314,18 @@ class KerasSurface:
         return freezing.weights(self)
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of :attr:`weights` as numpy arrays."""
-        return freezing.get_weights(self)
+        """Copies of every weight as numpy arrays, layer by layer, in Keras' layout (``Dense``
+        kernel ``(in, units)``, so ``x @ w + b`` in numpy gives the layer's output)."""
+        from deepfuse.models import keras_weights
+
+        return keras_weights.get_weights(self)  # type: ignore[arg-type]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Load arrays in the order and shapes :meth:`get_weights` returns (checked first)."""
-        freezing.set_weights(self, weights)
+        """Load arrays in the order and shapes :meth:`get_weights` returns (Keras' layout),
+        every shape checked first; an error names the layer whose array does not fit."""
+        from deepfuse.models import keras_weights
+
+        keras_weights.set_weights(self, weights)  # type: ignore[arg-type]
 
     def get_config(self) -> dict[str, Any]:
         """Keras' ``get_config`` (Sequential: its layers); a subclass must define its own."""

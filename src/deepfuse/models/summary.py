@@ -14,10 +14,37 @@ from typing import Any
 import torch
 from torch import nn
 
+from deepfuse.layers.weight_layout import weight_buffers
 from deepfuse.models import freezing, layout
 from deepfuse.models.serialization import input_dtype
 
-__all__ = ["graph_rows", "layer_rows", "summarize"]
+__all__ = ["graph_rows", "keras_weights_of", "layer_rows", "summarize"]
+
+
+def keras_weights_of(module: nn.Module) -> list[torch.Tensor]:
+    """The weights Keras counts in a summary: every parameter (torch's own, e.g. LSTM's two bias
+    vectors) and every persistent float buffer (BatchNorm's moving mean and variance, which
+    Keras counts as non-trainable params), each tensor once.
+
+    Example:
+        >>> from deepfuse.layers import BatchNormalization
+        >>> bn = BatchNormalization()
+        >>> bn.build([None, 4])
+        >>> sum(w.numel() for w in keras_weights_of(bn))   # gamma, beta, mean, variance
+        16
+    """
+    out: list[torch.Tensor] = []
+    seen: set[int] = set()
+    for m in module.modules():
+        for t in [*m.parameters(recurse=False), *weight_buffers(m)]:
+            if id(t) not in seen:
+                seen.add(id(t))
+                out.append(t)
+    return out
+
+
+def _count(module: nn.Module) -> int:
+    return sum(w.numel() for w in keras_weights_of(module))
 
 
 def _shape_of(output: Any) -> str:
@@ -63,8 +90,7 @@ def layer_rows(model: Any) -> list[tuple[str, str, str, int]]:
         label = getattr(mod, "name", None)
         label = label if isinstance(label, str) else name
         shape = shapes.get(id(mod), "unbuilt" if layout.has_unbuilt_layers(mod) else "?")
-        count = sum(p.numel() for p in mod.parameters(recurse=True))
-        rows.append((label, type(mod).__name__, shape, int(count)))
+        rows.append((label, type(mod).__name__, shape, _count(mod)))
     return rows
 
 
@@ -76,7 +102,7 @@ def graph_rows(model: Any) -> list[tuple[str, str, str, str]]:
     seen: set[int] = set()
     for node in graph.nodes:
         layer = node.layer
-        count = 0 if id(layer) in seen else sum(p.numel() for p in layer.parameters())
+        count = 0 if id(layer) in seen else _count(layer)
         seen.add(id(layer))
         shapes = [str(t.shape) for t in node.outputs]
         parents = [t.name if t.node.layer is None else graph.layer_of(t.node) for t in node.parents]
@@ -101,7 +127,7 @@ def summarize(model: Any) -> str:
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for label, kind, shape, count in layer_rows(model):
             rows.append((f"{label} ({kind})", shape, f"{count:,}"))
-    total = sum(p.numel() for p in model.parameters())
+    total = _count(model)  # with the moving statistics, which are non-trainable
     trainable = sum(p.numel() for p in freezing.trainable_parameters(model) if p.requires_grad)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     rule = "─" * (sum(widths) + 2 * len(widths))
