@@ -34,7 +34,7 @@ from deepfuse._utils.errors import DataError, UserError
 from deepfuse.layers.base import training_mode
 from deepfuse.layers.symbolic import Node, SymbolicTensor, map_structure
 
-__all__ = ["Functional", "GraphAccess", "is_symbolic_structure", "network_of"]
+__all__ = ["Functional", "GraphAccess", "graph_of", "is_symbolic_structure", "network_of"]
 
 
 class _Ref:
@@ -260,6 +260,15 @@ def network_of(module: Any, inputs: Any, outputs: Any) -> nn.Module | None:
     return module
 
 
+def graph_of(model: Any) -> Functional | None:
+    """The functional graph of ``model``: its own, the symbolic trace of a Sequential with a
+    declared input, or ``None``."""
+    if isinstance(getattr(model, "module", None), Functional):
+        return model.module
+    trace = getattr(model, "_symbolic_graph", None)
+    return trace() if callable(trace) else None
+
+
 class GraphAccess:
     """Keras' graph properties on :class:`~deepfuse.models.Model` (``inputs``, ``output``,
     ``layers``, ``get_layer`` ...); they need a functional model except ``layers``/``get_layer``."""
@@ -267,10 +276,7 @@ class GraphAccess:
     module: Any
 
     def _graph(self, what: str) -> Functional:
-        if isinstance(self.module, Functional):
-            return self.module
-        trace = getattr(self, "_symbolic_graph", None)  # a Sequential with a declared input
-        graph = trace() if callable(trace) else None
+        graph = graph_of(self)
         if graph is None:
             raise UserError(
                 f"model.{what} needs a known input: a functional model (Model(inputs, outputs)) "

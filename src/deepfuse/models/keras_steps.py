@@ -199,8 +199,14 @@ def predict_on_batch(model: Any, x: Any) -> np.ndarray:
 def interface_shapes(model: Any) -> tuple[Any, Any]:
     """``(input_shape, output_shape)`` with ``None`` batch, in Keras' layout (one forward pass
     of two zero rows in eval mode; a list per input for several inputs)."""
+    from deepfuse.models.functional import graph_of
     from deepfuse.models.serialization import input_dtype
 
+    graph = graph_of(model)
+    if graph is not None:  # symbolic shapes: Keras' layout, None where sizes vary
+        ins = [t.shape for t in graph.input_tensors]
+        outs = [t.shape for t in graph.output_tensors]
+        return (ins[0] if len(ins) == 1 else ins), (outs[0] if len(outs) == 1 else outs)
     if not model.input_spec or layout.has_unbuilt_layers(model):
         raise UserError(
             f"{model.name} has no known input shape yet: declare input_shape=... on its first "
