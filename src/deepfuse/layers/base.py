@@ -423,11 +423,18 @@ def channels_first_shape(shape: tuple[int, ...] | None) -> tuple[int, ...] | Non
     """Per-sample image shape to ``(C, H, W)``.
 
     Keras gives image shapes channels-last ``(H, W, C)``; a shape that already looks
-    channels-first (first axis 1, 3 or 4 and last axis not) is kept as it is.
+    channels-first (first axis 1, 3 or 4, last axis not, and not a square ``(H, H, C)``) is
+    kept as it is: ``(1, 28, 28)`` stays, ``(4, 4, 512)`` is a 4x4 map of 512 channels.
+
+    Example:
+        >>> channels_first_shape((28, 28, 1)), channels_first_shape((1, 28, 28))
+        ((1, 28, 28), (1, 28, 28))
+        >>> channels_first_shape((4, 4, 512)), channels_first_shape((3, 3, 2))
+        ((512, 4, 4), (2, 3, 3))
     """
     if shape is None or len(shape) != 3:
         return shape
-    if shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+    if shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4) and shape[0] != shape[1]:
         return tuple(shape)
     return (shape[2], shape[0], shape[1])
 

@@ -198,13 +198,14 @@ class KerasWeights:
         set_weights(self, weights)
 
     def count_params(self) -> int:
-        """Number of values in all parameters (the layer must be built)."""
+        """Number of values in all weights, as Keras counts them: parameters and BatchNorm's
+        moving statistics (the layer must be built)."""
         if not self.built:
             raise DataError(
                 f"count_params() of {type(self).__name__} '{self.name}': the layer is not "
                 "built yet; call it on a batch (or build(input_shape)) first."
             )
-        return sum(p.numel() for p in self.parameters())
+        return sum(w.numel() for w in self.weights)
 
 
 def resolve_dtype(dtype: Any) -> torch.dtype | None:

@@ -31,6 +31,7 @@ from torch import nn
 from deepfuse._utils.errors import ConfigError, DataError
 from deepfuse.layers import initializers
 from deepfuse.layers.base import Layer, check_rate
+from deepfuse.layers.reshaping import _Formatted
 
 __all__ = ["BatchNorm", "BatchNormalization", "LayerNorm", "LayerNormalization"]
 
@@ -153,8 +154,13 @@ class BatchNorm(Layer):
         }
 
 
-class LayerNorm(Layer):
+class LayerNorm(_Formatted):
     """Layer normalisation over the last axis (``F.layer_norm``; weights like ``nn.LayerNorm``).
+
+    On 4-D image tensors (NCHW inside deepfuse) Keras' last axis is the channels, so
+    ``data_format="channels_last"`` (the default) normalises over the channels of each pixel, as
+    Keras does; ``"channels_first"`` normalises the last (width) axis like ``nn.LayerNorm``.
+    Configs saved without ``data_format`` load as ``"channels_first"`` (their old behaviour).
 
     Example:
         >>> import torch
@@ -171,6 +177,7 @@ class LayerNorm(Layer):
         scale: bool = True,
         beta_initializer: Any = "zeros",
         gamma_initializer: Any = "ones",
+        data_format: str = "channels_last",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -178,6 +185,7 @@ class LayerNorm(Layer):
             raise ConfigError(
                 f"The 'axis' argument of LayerNorm must be -1 (the last axis); got {axis!r}."
             )
+        self._set_format(data_format)
         self.axis = -1
         self.epsilon = _check_epsilon("LayerNorm", epsilon)
         self.center, self.scale = bool(center), bool(scale)
@@ -191,7 +199,7 @@ class LayerNorm(Layer):
             raise DataError(
                 f"LayerNorm '{self.name}' needs inputs (batch, ..., features); got {shape}."
             )
-        f = shape[-1]
+        f = shape[1] if self._last and len(shape) == 4 else shape[-1]  # Keras: the channels
         self._normalized_shape = (f,)
         if self.scale:
             self.weight = nn.Parameter(
@@ -210,6 +218,15 @@ class LayerNorm(Layer):
         if not self.built:
             self._lazy_build(x)
         try:
+            if self._last and x.dim() == 4:  # over the channels of each pixel (a NHWC view)
+                y = F.layer_norm(
+                    x.permute(0, 2, 3, 1),
+                    self._normalized_shape,
+                    self.weight,
+                    self.bias,
+                    self.epsilon,
+                )
+                return y.permute(0, 3, 1, 2)
             return F.layer_norm(x, self._normalized_shape, self.weight, self.bias, self.epsilon)
         except RuntimeError as exc:
             raise DataError(

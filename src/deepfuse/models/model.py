@@ -483,7 +483,10 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         return text
 
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        """Number of weight values as Keras counts them (BatchNorm's moving statistics too)."""
+        from deepfuse.models.summary import keras_weights_of
+
+        return sum(w.numel() for w in keras_weights_of(self))
 
 
 @functools.cache
