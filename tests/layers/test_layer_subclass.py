@@ -194,7 +194,8 @@ def test_subclass_saves_and_loads_through_the_safe_format(tmp_path):
     x = np.random.rand(16, 3).astype("float32")
     model.fit(x, np.random.rand(16, 2).astype("float32"), epochs=1, verbose=0)
     model.save(str(tmp_path / "m"))
-    loaded = keras.load(str(tmp_path / "m"))
+    # custom_objects as in Keras: other test modules define their own class named Linear too
+    loaded = keras.load(str(tmp_path / "m"), custom_objects={"Linear": Linear})
     np.testing.assert_allclose(loaded.predict(x), model.predict(x))
     assert isinstance(loaded.module[0], Linear) and loaded.module[0].units == 4
 
@@ -285,3 +286,15 @@ def test_call_override_of_a_deepfuse_layer_is_not_ignored():
 
     with pytest.raises(NotImplementedError, match="does not implement call"):
         Plain().call(x)
+
+
+def test_two_classes_with_one_name_are_never_picked_silently_on_load(tmp_path):
+    model = keras.Sequential([Linear(4, input_shape=(3,))])
+    model.save(str(tmp_path / "m"))
+    # another class under the same name, from another module
+    type("Linear", (keras.layers.Layer,), {"call": lambda self, x: x, "__module__": "elsewhere"})
+
+    with pytest.raises(ConfigError, match=r"Several layer classes are named 'Linear'"):
+        keras.load(str(tmp_path / "m"))
+    loaded = keras.load(str(tmp_path / "m"), custom_objects={"Linear": model.module[0].__class__})
+    assert type(loaded.module[0]) is type(model.module[0])

@@ -37,6 +37,13 @@ LAYER_CLASSES: Registry[type[Layer]] = Registry(
     "layer", normalize=lambda n: re.sub(r"[_\s]", "", n).lower()
 )
 _NAME_COUNTS: dict[str, int] = {}
+#: Layer class names defined by more than one class (module.qualname of each); a saved model
+#: naming one of them is loaded only with ``custom_objects`` saying which class is meant.
+AMBIGUOUS_NAMES: dict[str, set[str]] = {}
+
+
+def _where(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _snake(name: str) -> str:
@@ -96,6 +103,10 @@ class Layer(keras_api.KerasWeights, nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
+            before = LAYER_CLASSES.get(cls.__name__) if cls.__name__ in LAYER_CLASSES else None
+            if before is not None and _where(before) != _where(cls):
+                # Two different classes share a name: loading must not pick one silently.
+                AMBIGUOUS_NAMES.setdefault(cls.__name__, {_where(before)}).add(_where(cls))
             LAYER_CLASSES.register(cls.__name__, cls)
         # A Keras-style ``build(self, input_shape)`` (no device/dtype keywords) is wrapped so
         # deepfuse's loaders can keep calling ``build(shape, device=..., dtype=...)``.

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError
-from deepfuse.layers.base import LAYER_CLASSES, Layer
+from deepfuse.layers.base import AMBIGUOUS_NAMES, LAYER_CLASSES, Layer
 from deepfuse.layers.keras_api import missing_config_args
 
 __all__ = [
@@ -117,6 +117,11 @@ def deserialize(
     name = config["class_name"]
     if custom_objects and name in custom_objects:
         cls = custom_objects[name]
+    elif isinstance(name, str) and name in AMBIGUOUS_NAMES:
+        raise ConfigError(
+            f"Several layer classes are named {name!r} ({', '.join(sorted(AMBIGUOUS_NAMES[name]))}); "
+            f"say which one the saved model means: custom_objects={{{name!r}: {name}}}."
+        )
     elif isinstance(name, str) and name in LAYER_CLASSES:
         cls = LAYER_CLASSES.get(name)
     else:
