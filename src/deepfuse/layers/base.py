@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from deepfuse._utils.errors import ConfigError, DataError, UserError, invalid_choice
+from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
 from deepfuse._utils.registry import Registry
 from deepfuse.layers import keras_api, regularizers, symbolic
 
@@ -53,7 +53,7 @@ def _snake(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-class Layer(keras_api.KerasWeights, nn.Module):
+class Layer(keras_api.KerasWeights, symbolic.GraphNode, nn.Module):
     """Base class of every deepfuse layer (a plain ``torch.nn.Module``).
 
     Args:
@@ -243,28 +243,6 @@ class Layer(keras_api.KerasWeights, nn.Module):
             if auto is not None and auto != name and self._parameters.get(auto) is value:
                 del self._parameters[auto]
         super().__setattr__(name, value)
-
-    # ------------------------------------------------------- functional API (Keras)
-    def _first_node(self, what: str) -> Any:
-        nodes = self.__dict__.get("_inbound_nodes")
-        if not nodes:
-            raise UserError(
-                f"{type(self).__name__} '{self.name}' has no {what} yet: layer.{what} exists once "
-                "the layer was called on a keras.Input (functional API) or sits in a Sequential "
-                "that declares its input (keras.Input(shape=...) or input_shape=)."
-            )
-        return nodes[0]
-
-    @property
-    def input(self) -> Any:
-        """The symbolic tensor(s) this layer was first called on (Keras ``layer.input``)."""
-        return self._first_node("input").args
-
-    @property
-    def output(self) -> Any:
-        """The symbolic tensor(s) of this layer's first call (Keras ``layer.output``)."""
-        outputs = self._first_node("output").outputs
-        return outputs[0] if len(outputs) == 1 else list(outputs)
 
     # ------------------------------------------------------------------ building
     @property

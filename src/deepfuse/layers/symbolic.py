@@ -35,7 +35,15 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, UserError
 
-__all__ = ["Input", "Node", "SymbolicTensor", "call_layer", "has_symbolic", "map_structure"]
+__all__ = [
+    "GraphNode",
+    "Input",
+    "Node",
+    "SymbolicTensor",
+    "call_layer",
+    "has_symbolic",
+    "map_structure",
+]
 
 #: Batch sizes and stand-in sizes of ``None`` dimensions in the two example batches.
 _EXAMPLE_BATCH = (2, 3)
@@ -193,6 +201,34 @@ class SymbolicTensor:
 
     def __neg__(self) -> SymbolicTensor:
         return self._op("negative")
+
+
+class GraphNode:
+    """Keras' ``layer.input`` / ``layer.output``: the symbolic tensors of a layer's first call
+    in a functional graph (a mixin of :class:`~deepfuse.layers.Layer`)."""
+
+    name: str
+
+    def _first_node(self, what: str) -> Any:
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise UserError(
+                f"{type(self).__name__} '{self.name}' has no {what} yet: layer.{what} exists once "
+                "the layer was called on a keras.Input (functional API) or sits in a Sequential "
+                "that declares its input (keras.Input(shape=...) or input_shape=)."
+            )
+        return nodes[0]
+
+    @property
+    def input(self) -> Any:
+        """The symbolic tensor(s) this layer was first called on (Keras ``layer.input``)."""
+        return self._first_node("input").args
+
+    @property
+    def output(self) -> Any:
+        """The symbolic tensor(s) of this layer's first call (Keras ``layer.output``)."""
+        outputs = self._first_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
 
 
 def Input(
