@@ -166,8 +166,10 @@ def per_sample(loss: Any, outputs: Tensor, target: Tensor) -> Tensor:
 
 def weighted_loss(loss: Any, outputs: Any, target: Tensor, weight: Tensor | None) -> Tensor:
     """``loss.compute(outputs, target)``, or with ``weight`` (one per row) Keras' weighted
-    ``sum_over_batch_size``: ``sum(weight * per-sample loss) / number of values``."""
-    if weight is None:
+    ``sum_over_batch_size``: ``sum(weight * per-sample loss) / number of values``. A batch whose
+    weights are all 1 takes the unweighted path (the same value), so ``sample_weight=ones``
+    reproduces an unweighted run bit for bit."""
+    if weight is None or bool((weight == 1).all()):
         return loss.compute(outputs, target)
     values = per_sample(loss, outputs, target)
     reduction = getattr(loss, "reduction", "mean")
