@@ -184,3 +184,27 @@ def test_weights_errors_are_one_line() -> None:
     with pytest.raises(UserError, match="one value per sample") as error:
         custom.fit(x, np.zeros(10, "float32"), sample_weight=_SW, verbose=0)
     assert "\n" not in str(error.value)
+
+
+def test_validation_split_carries_sample_weight_but_not_class_weight() -> None:
+    def val_loss(**weights: object) -> float:
+        model, x = _softmax_model()
+        model.compile(optimizer={"name": "sgd", "lr": 0.0}, loss="sparse_categorical_crossentropy")
+        model.set_weights([_KERNEL, _BIAS])
+        history = model.fit(x, _Y, validation_split=0.5, seed=3, verbose=0, **weights)
+        return history.history["val_loss"][0]
+
+    plain = val_loss()
+    # Keras: the held-out rows keep their sample weights; class_weight weights training only.
+    assert val_loss(sample_weight=np.full(10, 2.0, "float32")) == pytest.approx(2 * plain)
+    assert val_loss(class_weight={0: 3.0, 1: 3.0, 2: 3.0}) == plain
+
+
+def test_several_outputs_refuse_weights_in_one_line() -> None:
+    inputs = keras.Input((3,))
+    outputs = [keras.layers.Dense(1, name="a")(inputs), keras.layers.Dense(2, name="b")(inputs)]
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss=["mse", "sparse_categorical_crossentropy"])
+    x, y = np.zeros((4, 3), "float32"), [np.zeros(4, "float32"), np.zeros(4)]
+    with pytest.raises(UserError, match="supported for single-output models"):
+        model.fit(x, y, sample_weight=np.ones(4) * 2, verbose=0)

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse.losses.classes import BinaryCrossEntropy, CrossEntropy, weighted
+from deepfuse.models.multi_io import MultiOutputLoss
 
 __all__ = [
     "WEIGHT_KEY",
@@ -156,6 +157,11 @@ def per_sample(loss: Any, outputs: Tensor, target: Tensor) -> Tensor:
     # deepfuse's cross-entropies and a user's Loss subclass with call(y_true, y_pred)
     if isinstance(loss, CrossEntropy | BinaryCrossEntropy) or getattr(loss, "_keras_call", False):
         return loss._loss(outputs, target, "none")
+    if isinstance(loss, MultiOutputLoss):
+        raise UserError(
+            f"sample_weight / class_weight are supported for single-output models; this one has "
+            f"outputs {loss.names}. Weight the outputs with compile(loss_weights=...) instead."
+        )
     name = getattr(loss, "name", None) or type(loss).__name__
     raise UserError(
         f"sample_weight / class_weight need a loss that gives one value per sample; the loss "
