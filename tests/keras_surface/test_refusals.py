@@ -22,14 +22,20 @@ X, Y = np.zeros((4, 3), "float32"), np.array([0, 1, 0, 1])
 
 CASES = [
     (
-        "class_weight",
-        lambda: _model().fit(X, Y, class_weight={0: 1.0, 1: 2.0}, verbose=0),
-        "class_weights",
+        "class_weight with sample_weight",
+        lambda: _model().fit(X, Y, sample_weight=np.ones(4), class_weight={0: 2.0}, verbose=0),
+        "Multiply the class weights into sample_weight",
     ),
     (
-        "sample_weight",
-        lambda: _model().fit(X, Y, sample_weight=np.ones(4), verbose=0),
-        "sample_weight",
+        "sample_weight with a DataLoader",
+        lambda: _model().fit(
+            torch.utils.data.DataLoader(
+                torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(Y))
+            ),
+            sample_weight=np.ones(4),
+            verbose=0,
+        ),
+        "needs in-memory arrays",
     ),
     ("workers", lambda: _model().fit(X, Y, workers=4, verbose=0), "DataLoader"),
     (

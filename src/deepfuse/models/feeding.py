@@ -37,7 +37,7 @@ from deepfuse.data.tensors import (
     to_tensor_dict,
 )
 from deepfuse.distributed.sharding import PreSharded, ShardedLoader
-from deepfuse.models import layout, multi_io
+from deepfuse.models import layout, multi_io, weighting
 from deepfuse.models.inputs import ForeignBatches, ResumableForeignBatches, is_array_like
 from deepfuse.training.protocols import ResumableData
 
@@ -67,7 +67,12 @@ def make_loaders(
     validation_split: float,
     validation_data: Any,
     generator: torch.Generator | None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
 ) -> tuple[Any, Any]:
+    """The training and validation loaders of ``fit``; ``sample_weight`` rows are shuffled and
+    split with the data, ``class_weight`` weights the training rows only (Keras)."""
+    weighting.check_supported(model, x, sample_weight, class_weight, training=True)
     if not 0.0 <= validation_split < 1.0:
         raise UserError(f"validation_split must be in [0, 1); got {validation_split!r}.")
     if not is_in_memory(x):
@@ -79,7 +84,7 @@ def make_loaders(
         return make_loader(model, x, y, batch_size=batch_size, shuffle=shuffle), validation_loader(
             model, validation_data, batch_size
         )
-    tensors = to_tensors(model, x, y)
+    tensors = weighting.add_sample_weights(to_tensors(model, x, y), sample_weight)
     val = validation_loader(model, validation_data, batch_size)
     if validation_split:
         from deepfuse.data import stratified_split
@@ -102,6 +107,7 @@ def make_loaders(
             shuffle=False,
         )
         tensors = {k: v[train_idx] for k, v in tensors.items()}
+    tensors = weighting.add_class_weights(tensors, class_weight, model.target_key)
     train = InMemoryLoader(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
     return train, val
 
@@ -111,24 +117,28 @@ def validation_loader(model: Any, validation_data: Any, batch_size: int) -> Any:
         return None
     if (
         isinstance(validation_data, tuple)
-        and len(validation_data) == 2
+        and len(validation_data) in (2, 3)
         and is_in_memory(validation_data[0])
-    ):
+    ):  # (x, y) or Keras' (x, y, sample_weight)
         return make_loader(
             model,
-            validation_data[0],
-            validation_data[1],
+            *validation_data[:2],
             batch_size=max(batch_size, 256),
             shuffle=False,
+            sample_weight=validation_data[2] if len(validation_data) == 3 else None,
         )
     return make_loader(model, validation_data, None, batch_size=batch_size, shuffle=False)
 
 
-def make_loader(model: Any, x: Any, y: Any, *, batch_size: int, shuffle: bool) -> Any:
+def make_loader(
+    model: Any, x: Any, y: Any, *, batch_size: int, shuffle: bool, sample_weight: Any = None
+) -> Any:
     if x is None:
         raise UserError("No data was given: pass x (and y) or an iterable of batches.")
+    weighting.check_supported(model, x, sample_weight)
     if is_in_memory(x):
-        return InMemoryLoader(to_tensors(model, x, y), batch_size=batch_size, shuffle=shuffle)
+        tensors = weighting.add_sample_weights(to_tensors(model, x, y), sample_weight)
+        return InMemoryLoader(tensors, batch_size=batch_size, shuffle=shuffle)
     if isinstance(x, str | bytes) or not isinstance(x, Iterable):
         raise DataError(
             f"Cannot use {type(x).__name__} as data. Pass numpy/torch/pandas "
@@ -200,8 +210,9 @@ def is_table(x: Any) -> bool:
 
 
 def first_batch(loader: Any) -> dict[str, torch.Tensor]:
+    """Two rows of the loader's first batch, without their weights (what ``setup`` reads)."""
     if isinstance(loader, InMemoryLoader):
-        return {k: v[:2] for k, v in loader.tensors.items()}
+        return {k: v[:2] for k, v in loader.tensors.items() if k != weighting.WEIGHT_KEY}
     for batch in loader:
         return batch
     raise DataError("The dataset is empty: it produced no batch.")

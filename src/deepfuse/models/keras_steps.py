@@ -34,7 +34,7 @@ from torch import nn
 from deepfuse._utils.errors import UserError
 from deepfuse.layers import symbolic
 from deepfuse.layers.base import training_mode
-from deepfuse.models import feeding, freezing, layout
+from deepfuse.models import feeding, freezing, layout, weighting
 
 __all__ = [
     "KerasSurface",
@@ -54,10 +54,6 @@ _STEPS = ("train_step", "test_step", "predict_step")
 
 # fit() keywords of Keras that deepfuse refuses, with what to do instead.
 _REFUSED = {
-    "sample_weight": "per-sample weights are not supported; weight classes in the loss instead: "
-    "loss={'name': 'cross_entropy', 'class_weights': [...]}",
-    "class_weight": "pass the class weights to the loss instead: "
-    "loss={'name': 'cross_entropy', 'class_weights': [w0, w1, ...]}",
     "workers": "in-memory arrays are batched in the main process; for parallel loading pass a "
     "torch DataLoader(dataset, num_workers=...) as x",
     "use_multiprocessing": "pass a torch DataLoader(dataset, num_workers=...) as x",
@@ -131,13 +127,17 @@ def _keras_step(step: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def to_keras_data(model: Any, batch: Mapping[str, torch.Tensor]) -> Any:
-    """A dict batch as Keras passes it: ``x`` alone, or ``(x, y)`` when it has a target; ``x`` is
-    a tensor, or a dict of tensors for several inputs (``fit(sample_weight=)`` is refused, so
-    Keras' third item never occurs)."""
+    """A dict batch as Keras passes it: ``x`` alone, ``(x, y)`` when it has a target, and
+    ``(x, y, sample_weight)`` when it has weights; ``x`` is a tensor, or a dict of tensors for
+    several inputs."""
+    weight = weighting.of_batch(batch)
+    batch = weighting.without_weights(batch)
     keys = model._input_keys or [k for k in batch if k != model.target_key]
     x = batch[keys[0]] if len(keys) == 1 else {k: batch[k] for k in keys}
     y = batch.get(model.target_key)
-    return x if y is None else (x, y)
+    if y is None:
+        return x
+    return (x, y) if weight is None else (x, y, weight)
 
 
 def from_keras_data(data: Any) -> tuple[Any, Any]:
@@ -173,11 +173,15 @@ def get_config(model: Any) -> dict[str, Any]:
     return {"name": model.name, **get_architecture(model)}
 
 
-def on_batch(model: Any, x: Any, y: Any, *, train: bool) -> dict[str, float]:
+def on_batch(
+    model: Any, x: Any, y: Any, *, train: bool, sample_weight: Any = None, class_weight: Any = None
+) -> dict[str, float]:
     """One ``train_step`` (or ``test_step``) on ``(x, y)`` with fresh metrics; its logs."""
     model._require_compiled()
-    batch = feeding.to_tensors(model, x, y)
-    model.setup(batch, for_training=train)
+    weighting.check_supported(model, x, sample_weight, class_weight, training=train)
+    batch = weighting.add_sample_weights(feeding.to_tensors(model, x, y), sample_weight)
+    batch = weighting.add_class_weights(batch, class_weight, model.target_key)
+    model.setup(weighting.without_weights(batch), for_training=train)
     model.train(train)
     model.reset_metrics()
     with torch.set_grad_enabled(train):
@@ -361,18 +365,17 @@ class KerasSurface:
         return_dict: bool = False,
     ) -> Any:
         """One training step on ``(x, y)``: the loss (a float), ``[loss, metric...]`` with
-        metrics, or a dict with ``return_dict=True``, as in Keras (weights are refused)."""
-        options = {"sample_weight": sample_weight, "class_weight": class_weight}
-        check_fit_options(options, "train_on_batch")
-        logs = on_batch(self, x, y, train=True)
+        metrics, or a dict with ``return_dict=True``, as in Keras (weights: see ``fit``)."""
+        logs = on_batch(
+            self, x, y, train=True, sample_weight=sample_weight, class_weight=class_weight
+        )
         return results(logs, return_dict=return_dict)
 
     def test_on_batch(
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> Any:
         """Loss (and metrics) of one batch, without training; returns like :meth:`train_on_batch`."""
-        check_fit_options({"sample_weight": sample_weight}, "test_on_batch")
-        logs = on_batch(self, x, y, train=False)
+        logs = on_batch(self, x, y, train=False, sample_weight=sample_weight)
         return results(logs, return_dict=return_dict)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:

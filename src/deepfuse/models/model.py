@@ -31,7 +31,7 @@ from torch import nn
 from deepfuse._utils.errors import DataError, UserError
 from deepfuse._utils.seed import seed_everything
 from deepfuse.data.tensors import Y_KEY
-from deepfuse.models import feeding, freezing, keras_steps, layout, multi_io
+from deepfuse.models import feeding, freezing, keras_steps, layout, multi_io, weighting
 from deepfuse.models.functional import Functional, GraphAccess, network_of
 from deepfuse.models.results import Scores
 from deepfuse.training.callbacks.base import History
@@ -197,13 +197,13 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         with layout.logits_outputs(self):
             if self.step_extension is not None:  # e.g. compile(adversarial=...)
                 return self.step_extension.train_step(self, x, y)
-            return self.optimize_step(x, y)
+            return self.optimize_step(x, y, weighting.of_batch(batch))  # fit(sample_weight=)
 
-    def optimize_step(self, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """The plain step on inputs ``x`` and target ``y``: forward, loss, backward, (clip),
-        optimizer step, metrics. Step extensions call it on the batch they make."""
+    def optimize_step(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, torch.Tensor]:
+        """The plain step on inputs ``x`` and target ``y`` (rows weighted by ``sample_weight``):
+        forward, loss, backward, (clip), optimizer step, metrics (unweighted, as Keras')."""
         outputs = self(x)
-        loss = self.compute_loss(x, y, outputs)
+        loss = self.compute_loss(x, y, outputs, sample_weight)
         self.optimizer.zero_grad(set_to_none=True)
         if not loss.requires_grad:  # every weight frozen (trainable=False): nothing to update
             return {"loss": loss}
@@ -218,12 +218,12 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         """Loss and metric update for one evaluation batch (called under ``no_grad``)."""
         x, y = self.split_batch(batch)
         with layout.logits_outputs(self):
-            return self._evaluate_batch(x, y)
+            return self._evaluate_batch(x, y, weighting.of_batch(batch))
 
-    def _evaluate_batch(self, x: Any, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def _evaluate_batch(self, x: Any, y: Any, weight: Any = None) -> dict[str, torch.Tensor]:
         self._require_loss("test_step")
         outputs = self(x)
-        loss = self.compiled_loss.compute(outputs, y)
+        loss = weighting.weighted_loss(self.compiled_loss, outputs, y, weight)
         self.update_metrics(outputs, y)
         return {"loss": loss}
 
@@ -252,15 +252,12 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         sample_weight: Any = None,
         training: bool = True,
     ) -> torch.Tensor:
-        """The compiled loss of ``y_pred`` against ``y`` plus L1/L2 penalties (Keras 3's
-        signature; ``y_pred=None`` runs the model on ``x``)."""
-        if sample_weight is not None:
-            raise UserError("compute_loss(sample_weight=...) is not supported; leave it None.")
+        """Keras 3's: the compiled loss (rows weighted by ``sample_weight``) plus penalties."""
         self._require_loss("compute_loss")
         outputs, target = (self(x) if y_pred is None else y_pred), y
         if target is None:
             raise DataError(f"The batch has no target '{self.target_key}'. Pass y to fit().")
-        loss = self.compiled_loss.compute(outputs, target)
+        loss = weighting.weighted_loss(self.compiled_loss, outputs, target, sample_weight)
         if self._l2:
             loss = loss + self._l2 * sum(p.pow(2).sum() for p in self._penalized)
         if self._l1:
@@ -307,6 +304,8 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
         steps_per_epoch: int | None = None,
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
         **keras_options: Any,
     ) -> History:
         """Train the model.
@@ -318,7 +317,7 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
             batch_size: Rows per batch (in-memory inputs).
             validation_split: Fraction of the rows held out for validation (stratified for
                 class labels).
-            validation_data: ``(x_val, y_val)`` or an iterable of batches.
+            validation_data: ``(x_val, y_val[, sample_weight])`` or an iterable of batches.
             callbacks: Callback objects (see ``deepfuse.training.callbacks``).
             shuffle: Shuffle rows every epoch.
             seed: Makes the run bit-identical on CPU (weights built at fit, data order, dropout).
@@ -336,9 +335,9 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
             resume: Continue from the newest valid checkpoint in ``checkpoint_dir`` (call with
                 the same data, model and arguments); bit-identical to an uninterrupted run on CPU.
             steps_per_epoch: End each epoch after this many batches (``None``: the whole data).
-            **keras_options: Keras ``fit`` keywords deepfuse refuses (``sample_weight``,
-                ``class_weight``, ``workers``, ``use_multiprocessing``) raise a one-line error
-                naming the alternative.
+            sample_weight: One weight per row of ``x``, scaling its loss (metrics stay unweighted).
+            class_weight: ``{class: weight}`` for the training rows (Keras', see ``weighting``).
+            **keras_options: Refused Keras keywords (``workers``, ...): a one-line error.
 
         Returns:
             A :class:`History` with ``history.history[name]`` lists (one value per epoch).
@@ -364,6 +363,8 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
             validation_split=validation_split,
             validation_data=validation_data,
             generator=generator,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
         )
         self.setup(feeding.first_batch(train))
         # Each worker's part of the data (no-op on one process), then DDP gradient averaging.
@@ -411,6 +412,7 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
         batch_size: int = 256,
         verbose: int | str = 0,
         return_dict: bool = False,
+        sample_weight: Any = None,
     ) -> float | Scores | dict[str, float]:
         """Loss and metrics over the whole dataset (exact, not an average of batch averages).
 
@@ -420,7 +422,9 @@ class Model(keras_steps.KerasSurface, GraphAccess, nn.Module):
             ``return_dict=True``.
         """
         self._require_compiled()
-        loader = feeding.make_loader(self, x, y, batch_size=batch_size, shuffle=False)
+        loader = feeding.make_loader(
+            self, x, y, batch_size=batch_size, shuffle=False, sample_weight=sample_weight
+        )
         self.setup(feeding.first_batch(loader))
         logs = Trainer(self).evaluate(loader)
         return keras_steps.results(logs, return_dict=return_dict)
