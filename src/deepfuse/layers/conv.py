@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -32,7 +31,7 @@ from deepfuse.layers.base import (
     int_tuple,
 )
 from deepfuse.layers.keras_api import check_data_format
-from deepfuse.layers.weight_layout import kernel_from_keras, kernel_to_keras
+from deepfuse.layers.weight_layout import KernelBiasWeights
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
@@ -69,7 +68,7 @@ def padding_config(padding: str | tuple[int, ...]) -> str | list[int]:
     return padding if isinstance(padding, str) else list(padding)
 
 
-class _Conv(_Activated):
+class _Conv(KernelBiasWeights, _Activated):
     rank = 2
 
     def __init__(
@@ -160,19 +159,6 @@ class _Conv(_Activated):
         shape: list[int | None] = [None] * (self.rank + 2)
         shape[self._channel_axis] = int(w.shape[1]) * self.groups
         return shape
-
-    def keras_weights(self) -> list[torch.Tensor]:
-        """Keras' ``[kernel, bias]``: the kernel is ``(k..., in/groups, filters)`` (Conv2DTranspose: ``(k..., filters, in)``; torch keeps ``(filters, in/groups, k...)``)."""
-        if self.weight is None:
-            return []
-        bias = [] if self.bias is None else [self.bias.detach()]
-        return [kernel_to_keras(self.weight), *bias]
-
-    def set_keras_weights(self, values: Sequence[torch.Tensor]) -> None:
-        with torch.no_grad():
-            self.weight.copy_(kernel_from_keras(values[0]))
-            if self.bias is not None:
-                self.bias.copy_(values[1])
 
     def _explicit_pad(self, x: torch.Tensor) -> torch.Tensor:
         # x is channels-first here; F.pad takes (last-dim before, after, previous dim ...).

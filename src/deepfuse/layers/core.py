@@ -26,7 +26,7 @@ from deepfuse.layers.base import (
     check_positive_int,
     check_rate,
 )
-from deepfuse.layers.weight_layout import kernel_from_keras, kernel_to_keras
+from deepfuse.layers.weight_layout import KernelBiasWeights
 
 __all__ = [
     "Activation",
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 
-class Dense(_Activated):
+class Dense(KernelBiasWeights, _Activated):
     """Fully connected layer ``y = activation(x @ W.T + b)`` on the last axis (like ``nn.Linear``).
 
     Args:
@@ -102,19 +102,6 @@ class Dense(_Activated):
     def _build_shape_from_state(self, state: dict, prefix: str) -> list[int | None] | None:
         w = state.get(prefix + "weight")
         return None if w is None else [None, int(w.shape[1])]
-
-    def keras_weights(self) -> list[torch.Tensor]:
-        """Keras' ``[kernel, bias]``: the kernel is ``(in, units)`` (torch keeps ``(units, in)``)."""
-        if self.weight is None:
-            return []
-        bias = [] if self.bias is None else [self.bias.detach()]
-        return [kernel_to_keras(self.weight), *bias]
-
-    def set_keras_weights(self, values: Sequence[torch.Tensor]) -> None:
-        with torch.no_grad():
-            self.weight.copy_(kernel_from_keras(values[0]))
-            if self.bias is not None:
-                self.bias.copy_(values[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.built:

@@ -23,6 +23,7 @@ from torch import nn
 from deepfuse._utils.errors import DataError
 
 __all__ = [
+    "KernelBiasWeights",
     "check_weight_shapes",
     "kernel_from_keras",
     "kernel_to_keras",
@@ -116,3 +117,25 @@ def set_weights(layer: Any, values: Sequence[Any]) -> None:
         for w, a in zip(targets, arrays, strict=True)
     ]
     layer.set_keras_weights(tensors)
+
+
+class KernelBiasWeights:
+    """Keras' ``[kernel, bias]`` for a layer with torch's ``weight`` (out, in, k...) and ``bias``
+    (Dense, the convolutions): the kernel is ``(k..., in, out)`` as Keras stores it."""
+
+    weight: Any
+    bias: Any
+
+    def keras_weights(self) -> list[torch.Tensor]:
+        """``[kernel, bias]`` in Keras' layout (empty before the layer is built)."""
+        if self.weight is None:
+            return []
+        bias = [] if self.bias is None else [self.bias.detach()]
+        return [kernel_to_keras(self.weight), *bias]
+
+    def set_keras_weights(self, values: Sequence[torch.Tensor]) -> None:
+        """Copy Keras' ``[kernel, bias]`` into ``weight`` and ``bias``."""
+        with torch.no_grad():
+            self.weight.copy_(kernel_from_keras(values[0]))
+            if self.bias is not None:
+                self.bias.copy_(values[1])
