@@ -52,3 +52,11 @@ def test_count_params_counts_batchnorm_statistics_as_keras():
     model = keras.Sequential([layers.Dense(4, input_shape=(3,)), layers.BatchNormalization()])
     assert model.count_params() == (3 * 4 + 4) + 4 * 4  # Keras: 16 + gamma, beta, mean, variance
     assert model.layers[1].count_params() == 16
+
+
+def test_sequential_summary_shows_keras_shapes():
+    model = keras.Sequential(
+        [keras.Input(shape=(12, 12, 1)), layers.Conv2D(4, 3), layers.Flatten()]
+    )
+    text = model.summary(print_fn=None)
+    assert "(None, 12, 12, 1)" in text and "(None, 10, 10, 4)" in text and "(None, 400)" in text

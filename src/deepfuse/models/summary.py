@@ -85,6 +85,7 @@ def layer_rows(model: Any) -> list[tuple[str, str, str, int]]:
                 h.remove()
             for m, mode in modes:
                 m.training = mode
+    shapes.update(_traced_shapes(model))
     rows = []
     for name, mod in leaves:
         label = getattr(mod, "name", None)
@@ -92,6 +93,26 @@ def layer_rows(model: Any) -> list[tuple[str, str, str, int]]:
         shape = shapes.get(id(mod), "unbuilt" if layout.has_unbuilt_layers(mod) else "?")
         rows.append((label, type(mod).__name__, shape, _count(mod)))
     return rows
+
+
+def _traced_shapes(model: Any) -> dict[int, str]:
+    """Output shapes in Keras' layout of the layers of a Sequential with a declared input (its
+    symbolic trace), by layer id; empty for other models."""
+    trace = model.__dict__.get("_trace")
+    if trace is None:
+        return {}
+    graph = trace[1]
+    out = {id(m): str(t.shape) for m, t in zip(model.module, graph.input_tensors) if _is_input(m)}
+    for node in graph.nodes:
+        shapes = [str(t.shape) for t in node.outputs]
+        out[id(node.layer)] = shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+    return out
+
+
+def _is_input(module: nn.Module) -> bool:
+    from deepfuse.layers import InputLayer
+
+    return isinstance(module, InputLayer)
 
 
 def graph_rows(model: Any) -> list[tuple[str, str, str, str]]:
