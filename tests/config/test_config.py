@@ -326,7 +326,12 @@ def test_trainer_keys_are_the_real_compile_and_fit_parameters(real_signatures):
 
     supplied = {"x", "y", "validation_data", "checkpoint_dir", "resume"}  # the API's own
     real = (set(params_of(Model.compile)) | set(params_of(Model.fit))) - supplied
-    assert set(trainer_keys(real_signatures)) == real | {"early_stopping"}
+    assert set(trainer_keys(real_signatures)) == real | {
+        "early_stopping",
+        "time_budget",
+        "search",
+        "baselines",
+    }
     # initial_epoch is a fit() parameter the old hand copy had lost
     validate({**MNIST, "trainer": {"initial_epoch": 1}}, real_signatures)
     assert trainer_keys(real_signatures)["verbose"] == params_of(Model.fit)["verbose"].default

@@ -67,6 +67,20 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "0, 1, 2 or auto",
     ),
     "trainer.validation_split": (_fraction, "a number in [0, 1)"),
+    "trainer.time_budget": (
+        lambda v: v is None or v == "auto" or (_is_num(v) and v > 0),
+        "null (no limit), auto or a number of seconds > 0",
+    ),
+    "trainer.search": (lambda v: v == "auto" or isinstance(v, bool), "auto, true or false"),
+    "trainer.baselines": (lambda v: v == "auto" or isinstance(v, bool), "auto, true or false"),
+    "data.encoding": (
+        lambda v: v is None or v == "auto" or _non_empty_str(v),
+        "auto or an encoding name (utf-8, latin-1, cp1252, utf-16, ...)",
+    ),
+    "data.delimiter": (
+        lambda v: v is None or v == "auto" or (isinstance(v, str) and len(v) == 1),
+        "auto or one character (',', ';', '\\t', '|')",
+    ),
     "data.validation_split": (_fraction, "a number in [0, 1)"),
     "data.test_split": (lambda v: _is_num(v) and 0 < v < 1, "a number in (0, 1)"),
     "data.limit": (lambda v: v is None or _positive_int(v), "null or an integer >= 1"),

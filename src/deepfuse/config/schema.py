@@ -47,13 +47,17 @@ DATA_KEYS = (
     "image_size",
     "mode",
     "quarantine",
+    "encoding",
+    "delimiter",
 )
 DATA_DEFAULTS = {"validation_split": 0.1}
 TEST_SPLIT_DEFAULT = 0.2
 
 # fit() arguments that the API supplies itself; a config cannot set them.
 _FIT_DATA_ARGS = ("x", "y", "validation_data", "checkpoint_dir", "resume")
-_TRAINER_EXTRA = ("early_stopping",)
+# Config-only trainer keys (not Model.compile/fit arguments); "auto" is resolved from the data by
+# deepfuse.models.from_config.trainer_section and recorded concretely in config.yaml.
+_TRAINER_EXTRA = {"early_stopping": None, "time_budget": None, "search": False, "baselines": False}
 
 
 def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
@@ -63,7 +67,7 @@ def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any] 
     Example:
         >>> def fit(x=None, y=None, *, epochs=1, batch_size=32): ...
         >>> trainer_keys({"fit": fit})
-        {'epochs': 1, 'batch_size': 32, 'early_stopping': None}
+        {'epochs': 1, 'batch_size': 32, 'early_stopping': None, 'time_budget': None, 'search': False, 'baselines': False}
         >>> trainer_keys() is None
         True
     """
@@ -76,8 +80,7 @@ def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any] 
         for name in params_of(fn):
             if name not in _FIT_DATA_ARGS:
                 keys[name] = defaults.get(name)
-    for name in _TRAINER_EXTRA:
-        keys[name] = None
+    keys.update(_TRAINER_EXTRA)
     return keys
 
 

@@ -56,6 +56,9 @@ class Prepared:
         features: Resolved feature types ``{column: type}`` (written to config.yaml).
         rows: Rows per split ``{"train", "validation", "test"}``; set by the streamed route,
             whose splits are lazy batch streams rather than tensors.
+        raw: The raw rows of each split before preprocessing (``{"train", "val", "test"}`` ->
+            pyarrow Table; ``val`` may be None), for routes that hold them in memory: the
+            scikit-learn baselines are fitted on exactly these rows. ``None`` elsewhere.
     """
 
     kind: str
@@ -68,6 +71,7 @@ class Prepared:
     preprocessor: Any = None
     features: dict[str, str] = field(default_factory=dict)
     rows: dict[str, int] | None = None
+    raw: dict[str, Any] | None = None
 
     @property
     def streaming(self) -> bool:
