@@ -28,6 +28,7 @@ from deepfuse.training.callbacks.base import (
     LambdaCallback,
     TerminateOnNaN,
 )
+from deepfuse.training.callbacks.budget import TimeBudget
 from deepfuse.training.callbacks.histograms import HistogramLog
 from deepfuse.training.callbacks.loggers import CSVLogger, TensorBoard
 from deepfuse.training.callbacks.lr import LearningRateScheduler, LRScheduler
@@ -49,6 +50,7 @@ __all__ = [
     "ProgressBar",
     "TensorBoard",
     "TerminateOnNaN",
+    "TimeBudget",
     "get",
     "get_list",
 ]
@@ -71,6 +73,7 @@ CALLBACKS.register("csv_logger", CSVLogger)
 CALLBACKS.register("tensorboard", TensorBoard)
 CALLBACKS.register("terminate_on_nan", TerminateOnNaN)
 CALLBACKS.register("histogram_log", HistogramLog)
+CALLBACKS.register("time_budget", TimeBudget)
 
 
 def get(spec: Any, **options: Any) -> Callback:
