@@ -255,8 +255,9 @@ def test_trainer_keys_follow_the_given_signature():
 def test_resolve_fills_defaults_without_mutating(real_signatures):
     cfg = {"data": {"train": "a.csv", "target": "y"}, "trainer": {"epochs": 2}}
     out = resolve(cfg, real_signatures)
-    assert out["trainer"]["epochs"] == 2 and out["trainer"]["batch_size"] == 32
-    assert out["trainer"]["optimizer"] == "adam"
+    # what the config leaves out is chosen from the data later (models.auto_defaults)
+    assert out["trainer"]["epochs"] == 2 and out["trainer"]["batch_size"] == "auto"
+    assert out["trainer"]["optimizer"] == "auto" and out["trainer"]["early_stopping"] == "auto"
     assert out["data"]["validation_split"] == 0.1 and out["data"]["test_split"] == 0.2
     assert out["model"] is None
     assert cfg == {"data": {"train": "a.csv", "target": "y"}, "trainer": {"epochs": 2}}
@@ -331,6 +332,7 @@ def test_trainer_keys_are_the_real_compile_and_fit_parameters(real_signatures):
         "time_budget",
         "search",
         "baselines",
+        "threshold",
     }
     # initial_epoch is a fit() parameter the old hand copy had lost
     validate({**MNIST, "trainer": {"initial_epoch": 1}}, real_signatures)

@@ -41,6 +41,7 @@ from deepfuse.run import (
     HISTOGRAMS_FILE,
     HISTORY_FILE,
     METRICS_FILE,
+    SEARCH_FILE,
     STEPS_FILE,
     RunReader,
     finish_run_dir,
@@ -62,6 +63,7 @@ __all__ = [
     "resolve_config",
     "run_config",
     "run_name",
+    "stop_reason",
     "train",
 ]
 
@@ -89,7 +91,11 @@ def resolve_config(cfg: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]
         path = Path(cfg)
         cfg = load_config(path)
         cfg.setdefault("name", path.name.split(".")[0])  # runs/<config name>-<timestamp>
+    from deepfuse.models.auto_defaults import is_no_config, resolve_run_kind
+
     resolved = resolve(cfg, config_signatures())
+    # time_budget / search follow from whether the config leaves every choice to deepfuse
+    resolved["trainer"] = resolve_run_kind(resolved["trainer"], no_config=is_no_config(cfg))
     data = resolved["data"]
     for key in ("train", "test"):
         if data.get(key):
@@ -218,8 +224,18 @@ def _train_worker(
     restarted worker group continues in it); otherwise an unfinished run to resume from its
     ``checkpoints/`` (``deepfuse train --resume``), or ``None`` for a new folder.
     """
+    from deepfuse.models.auto_defaults import prepare_batch_size
+
     data, trainer = resolved["data"], resolved["trainer"]
-    prep = route_for(data).prepare(data, seed=_seed(trainer), batch_size=trainer["batch_size"])
+    batch = prepare_batch_size(trainer)  # streamed splits are batched by the route
+    prep = route_for(data).prepare(data, seed=_seed(trainer), batch_size=batch)
+    search = None
+    if _searches(resolved, prep, strategy):  # a fresh no-config run: pick the model first
+        from deepfuse.api.search import run_search
+
+        resolved, search = run_search(
+            resolved, prep, budget_s=trainer.get("time_budget"), verbose=trainer.get("verbose")
+        )
     cfg = run_config(resolved, prep)
     trainer = cfg["trainer"]
     model = build_compiled_model(cfg, prep, name=run_name(cfg))
@@ -243,6 +259,8 @@ def _train_worker(
     # A failed fresh run leaves nothing behind; a planned folder is train()'s to remove (a
     # restarted worker group continues in it). A full disk keeps a resumable run.
     with _run_guard(tmp, remove=fresh and not planned):
+        if tmp is not None and search is not None:
+            atomic_write_json(tmp / SEARCH_FILE, search)  # the leaderboard survives a resume
         if tmp is not None and fresh:
             dump_config(cfg, tmp / CONFIG_FILE)
         started_at = utc_now()
@@ -254,6 +272,9 @@ def _train_worker(
             prep.train, validation_data=prep.val, callbacks=callbacks, strategy=strategy, **options
         ).run_history()  # with the lr and time columns of history.csv
         train_time = time.perf_counter() - start
+        stopped = stop_reason(callbacks, history, trainer["epochs"])
+        if trainer.get("threshold") is not None and prep.task == "binary":
+            model.decision_threshold = _decision_threshold(model, prep, trainer)
         if tmp is None:
             return None  # not rank 0: the run directory is rank 0's to write
         eval_start = time.perf_counter()
@@ -266,8 +287,12 @@ def _train_worker(
         model.save(tmp)
         history_csv(history, tmp / HISTORY_FILE, steps=tmp / STEPS_FILE)
         metrics = _metrics(prep, history, test, train_time)
+        metrics["stopped"] = stopped
+        if (tmp / SEARCH_FILE).is_file():
+            metrics["search"] = RunReader(tmp).search()
         eval_start = time.perf_counter()
-        _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
+        evaluation = _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
+        metrics["test"].update(_headline(evaluation))
         eval_time += time.perf_counter() - eval_start
         metrics.update(run_facts(prep, model, started_at, eval_time))
         # report.html before metrics.json: the run is renamed from .partial only with its report
@@ -279,12 +304,87 @@ def _train_worker(
     return RunResult(finish_run_dir(tmp), metrics, history, cfg)
 
 
-def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -> None:
+def _searches(resolved: Mapping[str, Any], prep: Prepared, strategy: Any) -> bool:
+    """Whether this run searches: ``trainer.search`` on, no model section, validation rows to
+    compare on, one process (workers of a group must all train the same model)."""
+    return (
+        resolved["trainer"].get("search") is True
+        and resolved.get("model") is None
+        and prep.val is not None
+        and getattr(strategy, "world_size", 1) == 1
+    )
+
+
+def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -> Any:
     """The full metric set of the test split (``deepfuse evaluate`` gives the same numbers)."""
     result = evaluate_model(
         model, prep.test, prep.task, prep.classes, batch_size=max(256, batch_size)
     )
     atomic_write_json(path, result.to_dict())
+    return result
+
+
+#: Evaluation metrics copied into metrics.json's "test" (the decision threshold applied).
+_HEADLINE = ("accuracy", "f1_macro", "recall_macro", "threshold")
+
+
+def _headline(evaluation: Any) -> dict[str, float]:
+    """The classification headline of the full evaluation: accuracy at the run's decision
+    threshold, macro-F1, balanced accuracy (= macro recall); nothing for regression."""
+    found = {k: float(evaluation.metrics[k]) for k in _HEADLINE if k in evaluation.metrics}
+    if "recall_macro" in found:
+        found["balanced_accuracy"] = found.pop("recall_macro")
+    if "f1_macro" in found:
+        found["macro_f1"] = found.pop("f1_macro")
+    return found
+
+
+def _decision_threshold(model: Any, prep: Prepared, trainer: Mapping[str, Any]) -> float | None:
+    """A binary run's threshold: the config's number, or (``auto``) the best cut on the
+    validation rows for the run's selection metric (macro-F1 under imbalance, else accuracy)."""
+    from deepfuse.evaluation.threshold import choose_threshold
+
+    setting = trainer.get("threshold")
+    if setting != "auto":
+        return float(setting)
+    if prep.val is None:
+        return None
+    stop = trainer.get("early_stopping") or {}
+    objective = "macro_f1" if stop.get("monitor") == "val_f1" else "accuracy"
+    return choose_threshold(model, prep.val, objective=objective, batch_size=1024)
+
+
+def stop_reason(
+    callbacks: list[Any], history: Mapping[str, list[float]], max_epochs: int
+) -> dict[str, Any]:
+    """Why training ended, for metrics.json and the CLI: ``{"reason", "epochs", "message"}``
+    (``reason``: ``early_stopping``, ``time_budget``, ``nan`` or ``max_epochs``)."""
+    from deepfuse.training import callbacks as cb
+
+    epochs = max((len(v) for v in history.values()), default=0)
+    out: dict[str, Any] = {"reason": "max_epochs", "epochs": epochs, "max_epochs": max_epochs}
+    for c in callbacks:
+        if isinstance(c, cb.EarlyStopping) and c.best_epoch is not None:
+            out["best_epoch"] = c.best_epoch + 1
+            out["monitor"] = c.monitor
+        if isinstance(c, cb.EarlyStopping) and c.stopped_epoch is not None:
+            out["reason"] = "early_stopping"
+        if isinstance(c, cb.TimeBudget) and c.stopped_at_epoch is not None:
+            out["reason"] = "time_budget"
+            out["time_budget_s"] = c.seconds
+        if isinstance(c, cb.TerminateOnNaN) and getattr(c, "stopped", False):
+            out["reason"] = "nan"
+    out["message"] = {
+        "early_stopping": f"stopped early after {epochs} epochs: {out.get('monitor')} stopped "
+        f"improving (best epoch {out.get('best_epoch')}, weights restored)",
+        "time_budget": f"stopped after {epochs} epochs: the time budget of "
+        f"{out.get('time_budget_s', 0):g} s (trainer.time_budget) was spent"
+        + (f"; best epoch {out['best_epoch']} restored" if "best_epoch" in out else ""),
+        "nan": f"stopped after {epochs} epochs: the loss became NaN",
+        "max_epochs": f"ran all {epochs} epochs (trainer.epochs={max_epochs})"
+        + (f"; best epoch {out['best_epoch']} restored" if "best_epoch" in out else ""),
+    }[out["reason"]]
+    return out
 
 
 @contextlib.contextmanager
@@ -361,7 +461,8 @@ def _rows(tensors: Mapping[str, Any]) -> int:
 def config_callbacks(trainer: Mapping[str, Any]) -> list[Any]:
     """``trainer.callbacks`` (names or ``{name: ..., **kwargs}``) and ``trainer.early_stopping``."""
     specs, stop = thaw(list(trainer.get("callbacks") or [])), thaw(trainer.get("early_stopping"))
-    if not specs and not stop:
+    budget = trainer.get("time_budget")
+    if not specs and not stop and not budget:
         return []
     from deepfuse.training import callbacks as cb
 
@@ -369,6 +470,8 @@ def config_callbacks(trainer: Mapping[str, Any]) -> list[Any]:
     if stop:
         options = {} if stop is True else dict(stop)
         out.append(cb.EarlyStopping(**options))
+    if budget:
+        out.append(cb.TimeBudget(budget))
     if not all(out):
         raise ConfigError("A callback in 'trainer.callbacks' could not be built.")
     return out

@@ -155,7 +155,9 @@ def predict(
     run, cfg, model = load_run(run_dir)
     tensors = input_tensors(cfg, model, input_path, need_target=False)
     outputs = np.asarray(model.predict(tensors))
-    result = _prediction_table(outputs, _classes(run, model))
+    result = _prediction_table(
+        outputs, _classes(run, model), getattr(model, "decision_threshold", None)
+    )
     if out is None:
         out = run / f"predictions-{Path(str(input_path)).name.split('.')[0]}.csv"
     out = Path(out)
@@ -182,7 +184,11 @@ def _classes(run: Path, model: Any) -> list[Any] | None:
     return RunReader(run).metrics().get("classes")
 
 
-def _prediction_table(outputs: np.ndarray, classes: list[Any] | None) -> pa.Table:
+def _prediction_table(
+    outputs: np.ndarray, classes: list[Any] | None, threshold: float | None = None
+) -> pa.Table:
+    """One row per input: the predicted label, its probability and every class's probability
+    (a binary run's ``threshold`` on P(class 1) decides its label); regression: the value."""
     if classes is None:  # regression: the value itself
         values = outputs.reshape(len(outputs), -1)
         return pa.table(
@@ -199,6 +205,8 @@ def _prediction_table(outputs: np.ndarray, classes: list[Any] | None) -> pa.Tabl
             f"{len(classes)} classes; the run directory is inconsistent."
         )
     index = probs.argmax(axis=1)
+    if threshold is not None and probs.shape[1] == 2:
+        index = (probs[:, 1] >= threshold).astype(np.int64)
     labels = np.asarray(classes, dtype=object)[index]
     columns: dict[str, Any] = {
         "prediction": pa.array(labels.tolist()),

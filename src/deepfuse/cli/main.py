@@ -261,6 +261,8 @@ def _train(args: argparse.Namespace) -> int:
         _ray_flags(cfg, args)
         _fast_cpu_math()
         result = api.train(cfg, out_dir=args.out)
+    if result.metrics.get("stopped"):  # why training ended: early stopping, time budget, ...
+        print(f"stopped: {result.metrics['stopped']['message']}")
     _print_metrics("test", result.metrics.get("test", {}))
     _print_folder("run", result.run_dir)
     return 0

@@ -11,7 +11,7 @@ Example:
     >>> cfg = apply_overrides({"data": {"dataset": "mnist"}}, ["trainer.epochs=3"])
     >>> def fit(x=None, *, epochs=1, batch_size=32): ...
     >>> resolve(cfg, {"fit": fit})["trainer"]
-    {'epochs': 3, 'batch_size': 32, 'early_stopping': None, 'time_budget': None, 'search': False, 'baselines': False}
+    {'epochs': 3, 'batch_size': 'auto', 'early_stopping': 'auto', 'time_budget': 'auto', 'search': 'auto', 'baselines': 'auto', 'threshold': 'auto'}
 """
 
 from __future__ import annotations

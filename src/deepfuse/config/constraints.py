@@ -6,7 +6,7 @@ checked against registries in ``schema.py``.
 Example:
     >>> check, expected = CHECKS["trainer.epochs"]
     >>> check(3), check(0), expected
-    (True, False, 'an integer >= 1')
+    (True, False, 'auto or an integer >= 1')
 """
 
 from __future__ import annotations
@@ -52,8 +52,16 @@ def _non_empty_str(v: Any) -> bool:
 
 
 CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "trainer.epochs": (_positive_int, "an integer >= 1"),
-    "trainer.batch_size": (_positive_int, "an integer >= 1"),
+    "trainer.epochs": (lambda v: v == "auto" or _positive_int(v), "auto or an integer >= 1"),
+    "trainer.batch_size": (lambda v: v == "auto" or _positive_int(v), "auto or an integer >= 1"),
+    "trainer.threshold": (
+        lambda v: v is None or v == "auto" or (_is_num(v) and 0 < v < 1),
+        "auto (chosen on the validation rows), null (0.5) or a number in (0, 1)",
+    ),
+    "trainer.class_weight": (
+        lambda v: v is None or v in ("auto", "balanced") or isinstance(v, Mapping),
+        "auto, balanced, null or {class index: weight}",
+    ),
     "trainer.initial_epoch": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "trainer.l1": (_non_negative, "a number >= 0"),
     "trainer.l2": (_non_negative, "a number >= 0"),

@@ -57,7 +57,16 @@ TEST_SPLIT_DEFAULT = 0.2
 _FIT_DATA_ARGS = ("x", "y", "validation_data", "checkpoint_dir", "resume")
 # Config-only trainer keys (not Model.compile/fit arguments); "auto" is resolved from the data by
 # deepfuse.models.from_config.trainer_section and recorded concretely in config.yaml.
-_TRAINER_EXTRA = {"early_stopping": None, "time_budget": None, "search": False, "baselines": False}
+_TRAINER_EXTRA = {
+    "early_stopping": "auto",
+    "time_budget": "auto",
+    "search": "auto",
+    "baselines": "auto",
+    "threshold": "auto",
+}
+# Model.compile/fit arguments whose config default is "auto" (chosen from the data; a Python
+# caller of fit() keeps Keras' defaults).
+_TRAINER_AUTO = ("optimizer", "epochs", "batch_size", "schedule", "class_weight")
 
 
 def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
@@ -67,7 +76,7 @@ def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any] 
     Example:
         >>> def fit(x=None, y=None, *, epochs=1, batch_size=32): ...
         >>> trainer_keys({"fit": fit})
-        {'epochs': 1, 'batch_size': 32, 'early_stopping': None, 'time_budget': None, 'search': False, 'baselines': False}
+        {'epochs': 'auto', 'batch_size': 'auto', 'early_stopping': 'auto', 'time_budget': 'auto', 'search': 'auto', 'baselines': 'auto', 'threshold': 'auto'}
         >>> trainer_keys() is None
         True
     """
@@ -81,6 +90,9 @@ def trainer_keys(signatures: Mapping[str, Any] | None = None) -> dict[str, Any] 
             if name not in _FIT_DATA_ARGS:
                 keys[name] = defaults.get(name)
     keys.update(_TRAINER_EXTRA)
+    for name in _TRAINER_AUTO:
+        if name in keys:
+            keys[name] = "auto"
     return keys
 
 
@@ -126,7 +138,7 @@ def resolve(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None)
         >>> def fit(x=None, *, epochs=1, batch_size=32): ...
         >>> r = resolve({"data": {"dataset": "mnist"}, "trainer": {"epochs": 2}}, {"fit": fit})
         >>> r["trainer"]["epochs"], r["trainer"]["batch_size"], r["data"]["validation_split"]
-        (2, 32, 0.1)
+        (2, 'auto', 0.1)
     """
     validate(cfg, signatures)
     out: dict[str, Any] = copy.deepcopy(dict(cfg))
@@ -324,7 +336,7 @@ def _validate_trainer(trainer: Any, sig: Mapping[str, Any]) -> None:
         ("loss", "losses"),
         ("schedule", "schedules"),
     ):
-        if trainer.get(key) is not None:
+        if trainer.get(key) is not None and trainer.get(key) != "auto":
             _check_named(f"trainer.{key}", trainer[key], choices_of(sig.get(registry)))
     for key, registry in (("metrics", "metrics"), ("callbacks", "callbacks")):
         items = trainer.get(key)
@@ -335,7 +347,7 @@ def _validate_trainer(trainer: Any, sig: Mapping[str, Any]) -> None:
         for i, item in enumerate(items):
             _check_named(f"trainer.{key}.{i}", item, choices_of(sig.get(registry)))
     stop = trainer.get("early_stopping")
-    if stop is not None and not isinstance(stop, bool):
+    if stop is not None and not isinstance(stop, bool) and stop != "auto":
         _check_mapping("trainer.early_stopping", stop)
         if sig.get("early_stopping") is not None:
             _check_kwargs("trainer.early_stopping", stop, sig["early_stopping"])

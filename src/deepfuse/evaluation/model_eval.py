@@ -19,28 +19,21 @@ from typing import Any
 
 from deepfuse._utils.errors import DataError
 
-__all__ = ["evaluate_model"]
+__all__ = ["evaluate_model", "predict_rows"]
 
 
-def evaluate_model(
-    model: Any, data: Any, task: str | None, classes: list[Any] | None, *, batch_size: int = 256
-) -> Any:
-    """Predict ``data`` (tensors with the target, or a batch stream) and evaluate every row.
-
-    Args:
-        model: A compiled/loaded :class:`deepfuse.models.Model`.
-        data: A dict of tensors holding the inputs and ``model.target_key``, or an iterable of
-            such batch dicts.
-        task: ``"binary"``, ``"multiclass"`` or ``"regression"`` (metrics.json's ``task``).
-        classes: Class labels by index (``None`` for regression).
-        batch_size: Rows per forward pass (in-memory data).
+def predict_rows(model: Any, data: Any, *, batch_size: int = 256) -> tuple[Any, Any]:
+    """Every row's output (after the output activation) and target, as numpy arrays.
 
     Returns:
-        A :class:`deepfuse.evaluation.EvaluationResult`.
+        ``(y_prob, y_true)``: ``(N, C)`` probabilities, ``(N, 1)`` sigmoid outputs or ``(N, K)``
+        values, and the ``(N, ...)`` targets.
+
+    Raises:
+        DataError: The rows have no target.
     """
     import torch
 
-    from deepfuse.evaluation import UndefinedMetricWarning, evaluate_predictions
     from deepfuse.models import feeding
 
     loader = feeding.make_loader(model, data, None, batch_size=batch_size, shuffle=False)
@@ -57,16 +50,40 @@ def evaluate_model(
             outputs.append(model.apply_output_activation(model(inputs)).float().cpu())
             targets.append(target.cpu())
     # Every row's output is kept: AUCs and calibration need all scores at once.
-    y_prob = torch.cat(outputs).numpy()  # (N, C) probabilities, (N, 1) sigmoid, or (N, K) values
-    y_true = torch.cat(targets).numpy()
+    return torch.cat(outputs).numpy(), torch.cat(targets).numpy()
+
+
+def evaluate_model(
+    model: Any, data: Any, task: str | None, classes: list[Any] | None, *, batch_size: int = 256
+) -> Any:
+    """Predict ``data`` (tensors with the target, or a batch stream) and evaluate every row.
+
+    A binary model's ``decision_threshold`` (chosen on validation rows by ``deepfuse train``)
+    decides its predicted classes.
+
+    Args:
+        model: A compiled/loaded :class:`deepfuse.models.Model`.
+        data: A dict of tensors holding the inputs and ``model.target_key``, or an iterable of
+            such batch dicts.
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"`` (metrics.json's ``task``).
+        classes: Class labels by index (``None`` for regression).
+        batch_size: Rows per forward pass (in-memory data).
+
+    Returns:
+        A :class:`deepfuse.evaluation.EvaluationResult`.
+    """
+    from deepfuse.evaluation import UndefinedMetricWarning, evaluate_predictions
+
+    y_prob, y_true = predict_rows(model, data, batch_size=batch_size)
     if task is None:
         task = (
             "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
         )
     if task != "regression" and y_prob.ndim == 2 and y_prob.shape[1] == 1 and classes:
         y_prob = y_prob[:, 0]  # one sigmoid unit = P(class 1)
+    threshold = getattr(model, "decision_threshold", None) if task == "binary" else None
     with warnings.catch_warnings():
         # Ill-defined values (a class never predicted) are listed in result.notes, which the
         # CLI prints and evaluation.json keeps; a Python warning would only add noise.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        return evaluate_predictions(y_true, y_prob, task, classes)
+        return evaluate_predictions(y_true, y_prob, task, classes, threshold=threshold)

@@ -96,7 +96,12 @@ def _jsonable(obj: Any) -> Any:
 
 
 def evaluate_predictions(
-    y_true: Any, y_prob_or_pred: Any, task: str, classes: list[Any] | None = None
+    y_true: Any,
+    y_prob_or_pred: Any,
+    task: str,
+    classes: list[Any] | None = None,
+    *,
+    threshold: float | None = None,
 ) -> EvaluationResult:
     """Compute the task's full metric set.
 
@@ -108,9 +113,11 @@ def evaluate_predictions(
             calibration metrics are skipped). Regression: predictions shaped like ``y_true``.
         task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
         classes: Class labels by index (default ``0 .. C-1``).
+        threshold: Binary tasks: predict class 1 when P(class 1) >= ``threshold`` (the run's
+            decision threshold, chosen on validation rows); ``None``: the most probable class.
 
     Returns:
-        An :class:`EvaluationResult`.
+        An :class:`EvaluationResult` (``metrics["threshold"]`` holds a threshold that was used).
 
     Raises:
         DataError: Unknown task, mismatched lengths/shapes, labels outside ``classes``.
@@ -128,7 +135,7 @@ def evaluate_predictions(
         )
     if task == "regression":
         return _regression(truth, pred)
-    return _classification(truth, pred, task, classes)
+    return _classification(truth, pred, task, classes, threshold)
 
 
 def _as_array(x: Any) -> np.ndarray:
@@ -189,7 +196,11 @@ def _probabilities(p: np.ndarray, task: str, num_classes: int) -> np.ndarray | N
 
 
 def _classification(
-    truth: np.ndarray, pred: np.ndarray, task: str, classes: list[Any] | None
+    truth: np.ndarray,
+    pred: np.ndarray,
+    task: str,
+    classes: list[Any] | None,
+    threshold: float | None = None,
 ) -> EvaluationResult:
     if classes is None:
         width = pred.shape[1] if pred.ndim == 2 and pred.shape[1] > 1 else 0
@@ -199,9 +210,13 @@ def _classification(
     y = _class_indices(truth, classes, c)
     probs = _probabilities(pred, task, c)
     y_pred = probs.argmax(axis=1) if probs is not None else _class_indices(pred, classes, c)
+    if threshold is not None and probs is not None and c == 2:
+        y_pred = (probs[:, 1] >= threshold).astype(np.int64)
     notes: list[str] = []
     prf = precision_recall_f1(y, y_pred, c, notes)
     metrics = {"accuracy": float(prf["accuracy"])}
+    if threshold is not None and probs is not None and c == 2:
+        metrics["threshold"] = float(threshold)
     if task == "binary":  # sklearn's average="binary": the positive class is index 1
         metrics.update({k: float(prf[k][1]) for k in ("precision", "recall", "f1")})
     for avg in ("macro", "weighted"):

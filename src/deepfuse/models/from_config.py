@@ -24,8 +24,8 @@ Example:
     ...           preprocessor=None)
     >>> model_section(None, data)
     {'type': 'tabular', 'out_features': 1}
-    >>> trainer_section({"loss": None, "metrics": None}, data, "tabular")
-    {'loss': 'binary_cross_entropy', 'metrics': ['accuracy']}
+    >>> trainer_section({"loss": None, "metrics": None, "epochs": 3}, data, "tabular")
+    {'loss': 'binary_cross_entropy', 'metrics': ['accuracy'], 'epochs': 3}
     >>> "epochs" in __import__("inspect").signature(config_signatures()["fit"]).parameters
     True
 """
@@ -113,9 +113,14 @@ def model_section(spec: Mapping[str, Any] | None, data: Any) -> dict[str, Any]:
 
 
 def trainer_section(trainer: Mapping[str, Any], data: Any, model_type: str) -> dict[str, Any]:
-    """``trainer`` with the task's default loss and metrics filled in (a copy)."""
+    """``trainer`` completed for ``data`` (a copy): the task's default loss and metrics, and
+    every ``auto`` value chosen from the data (:mod:`deepfuse.models.auto_defaults`)."""
+    from deepfuse.models.auto_defaults import resolve_auto
+    from deepfuse.models.zoo import RECIPES
+
     out = dict(trainer)
-    if out.get("loss") is None:
+    loss_defaulted = out.get("loss") is None
+    if loss_defaulted:
         out["loss"] = default_loss(data.task)
     elif model_type != "sequential":
         out["loss"] = _for_logits(out["loss"])
@@ -123,7 +128,9 @@ def trainer_section(trainer: Mapping[str, Any], data: Any, model_type: str) -> d
         out["metrics"] = default_metrics(data.task)
     elif not isinstance(out["metrics"], list | tuple):
         out["metrics"] = [out["metrics"]]
-    return out
+    return resolve_auto(
+        out, data, model_type, RECIPES.get(model_type), loss_defaulted=loss_defaulted
+    )
 
 
 def _for_logits(spec: Any) -> Any:

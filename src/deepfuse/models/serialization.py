@@ -252,6 +252,8 @@ def save_model(model: Any, directory: str | os.PathLike) -> None:
         "output_activation": model.output_activation,
         "trainable": bool(getattr(model, "trainable", True)),
         "target_key": model.target_key,
+        # binary classifiers: P(class 1) >= this predicts class 1 (chosen on validation rows)
+        "decision_threshold": getattr(model, "decision_threshold", None),
         "compile": model._compile_args,
         "preprocessing": preprocessor.get_config() if preprocessor is not None else None,
         "num_parameters": int(sum(p.numel() for p in model.parameters())),
@@ -339,6 +341,14 @@ def _rebuild(
     model.input_layout = meta.get("input_layout")
     model.target_key = meta.get("target_key") or "y"
     model.input_spec = meta.get("input_spec")
+    threshold = meta.get("decision_threshold")
+    if threshold is not None:
+        if not isinstance(threshold, int | float) or not 0 < threshold < 1:
+            raise DataError(
+                f"'decision_threshold' in {directory}/{META_FILE} must be a number in (0, 1); "
+                f"got {threshold!r}. The file is damaged: train the run again."
+            )
+        model.decision_threshold = float(threshold)
     if meta.get("preprocessing") is not None:
         from deepfuse.data import Preprocessor
 

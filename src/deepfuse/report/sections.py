@@ -50,6 +50,7 @@ def run_sections(facts: RunFacts) -> list[Section]:
     """The sections of a training run's report, in page order."""
     makers = [
         ("summary", "Summary", _summary),
+        ("search", "Model search", _search),
         ("curves", "Curves", _curves),
         ("evaluation", "Evaluation", _evaluation),
         ("inside", "Inside the model", inside),
@@ -83,6 +84,7 @@ def _summary(f: RunFacts) -> str:
         ("model", arch.get("name") or arch.get("kind")),
         ("parameters", f.meta.get("num_parameters")),
         ("epochs", m.get("epochs")),
+        ("why it stopped", (m.get("stopped") or {}).get("message")),
         ("rows (train / validation / test)",
          " / ".join(f"{rows.get(k, 0):,}" for k in ("train", "validation", "test")) if rows else None),
         ("training time", fmt_seconds(m.get("train_time_s"))),
@@ -92,6 +94,32 @@ def _summary(f: RunFacts) -> str:
     ]  # fmt: skip
     test_table = table(["test metric (compiled)", "value"], [(k, v) for k, v in test.items()])
     return metric_cards(cards) + grid(kv_table(facts), test_table)
+
+
+def _search(f: RunFacts) -> str:
+    """The leaderboard of a no-config run's model search (``search.json``)."""
+    search = f.run.search()
+    if not search:
+        return not_applicable(
+            "No model search in this run (it runs for configs without a model section; "
+            "trainer.search: true turns it on)."
+        )
+    monitor = search.get("monitor", "val_loss")
+    rows = [
+        (
+            ("★ " if c.get("name") == search.get("best") else "") + str(c.get("name")),
+            c.get("best"),
+            c.get("epochs"),
+            fmt_seconds(c.get("seconds")),
+        )
+        for c in search.get("candidates") or []
+    ]
+    intro = (
+        f"<p>{len(rows)} candidates trained briefly and compared on the validation rows by "
+        f"{esc(monitor)}; the best (★) was then trained to convergence as this run's model. "
+        f"Search time: {esc(fmt_seconds(search.get('seconds')))}.</p>"
+    )
+    return intro + table(["candidate", f"best {monitor}", "epochs", "time"], rows)
 
 
 def _curves(f: RunFacts) -> str:

@@ -45,6 +45,7 @@ __all__ = [
     "REPORT_FILE",
     "REQUIRED_RUN_FILES",
     "RUN_FILES",
+    "SEARCH_FILE",
     "STEPS_FILE",
     "WEIGHTS_FILE",
     "evaluation_file",
@@ -67,6 +68,7 @@ CHECKPOINT_MANIFEST = "manifest.json"
 CHECKPOINT_STATE = "state.json"
 PLOTS_DIR = "plots"
 #: A ``deepfuse cv`` folder: per-fold headline metrics and their summary, and one row per fold.
+SEARCH_FILE = "search.json"  # the leaderboard of a no-config run's model search
 CV_FILE = "cv.json"
 CV_TABLE_FILE = "cv.csv"
 

@@ -84,6 +84,7 @@ from deepfuse.run.layout import (
     REPORT_FILE,
     REQUIRED_RUN_FILES,
     RUN_FILES,
+    SEARCH_FILE,
     STEPS_FILE,
     WEIGHTS_FILE,
     evaluation_file,
@@ -244,6 +245,10 @@ class RunReader:
     def evaluation(self, data: str | None = None) -> dict[str, Any] | None:
         """``evaluation.json`` (or ``evaluation-<stem>.json`` of another file), or None."""
         return self._json(evaluation_file(data), required=False)
+
+    def search(self) -> dict[str, Any] | None:
+        """``search.json`` (the leaderboard of a no-config run's model search), if any."""
+        return self._json(SEARCH_FILE, required=False)
 
     def cv(self) -> dict[str, Any] | None:
         """``cv.json`` of a ``deepfuse cv`` folder, or None."""

@@ -29,7 +29,7 @@ from deepfuse.models.zoo.tabular import tabular
 from deepfuse.models.zoo.text import text
 from deepfuse.models.zoo.vision import cnn, mlp
 
-__all__ = ["MODELS", "cnn", "get", "mlp", "names", "register", "tabular", "text"]
+__all__ = ["MODELS", "RECIPES", "cnn", "get", "mlp", "names", "register", "tabular", "text"]
 
 #: Zoo model names (exact: they are recorded as ``zoo_name``) -> builders (JSON-able keyword
 #: arguments -> ``nn.Module``); a builder's parameters are the ``model:`` keys of a config.
@@ -38,6 +38,11 @@ MODELS.register("mlp", mlp)
 MODELS.register("cnn", cnn)
 MODELS.register("text", text)
 MODELS.register("tabular", tabular)
+
+#: Training recipes of the families whose good settings differ from the generic ``auto`` ones
+#: (:mod:`deepfuse.models.auto_defaults`): ``optimizer``, ``batch_size``, ``max_epochs``,
+#: ``patience``; each measured (bench/results/), not assumed.
+RECIPES: dict[str, dict[str, Any]] = {}
 
 
 def names() -> list[str]:
