@@ -122,14 +122,14 @@ def run_search(
         t = thaw(cfg["trainer"])
         t["epochs"] = min(int(t["epochs"]), TRIAL_EPOCHS)
         stop = t.get("early_stopping") or {"monitor": "val_loss"}
-        t["early_stopping"] = {**stop, "patience": TRIAL_PATIENCE, "verbose": False}
+        t["early_stopping"] = {**stop, "patience": TRIAL_PATIENCE}
         monitor = t["early_stopping"]["monitor"]
         model = build_compiled_model({**cfg, "trainer": t}, prep, name=cand.name)
         start = time.perf_counter()
         history = model.fit(
             prep.train,
             validation_data=prep.val,
-            callbacks=config_callbacks(t),
+            callbacks=config_callbacks(t, verbose=False),
             **{**fit_options(t, model), "verbose": 0},
         ).history
         row = {

@@ -224,7 +224,7 @@ def _train_worker(
     restarted worker group continues in it); otherwise an unfinished run to resume from its
     ``checkpoints/`` (``deepfuse train --resume``), or ``None`` for a new folder.
     """
-    from deepfuse.models.auto_defaults import prepare_batch_size
+    from deepfuse.models.auto_defaults import imbalance_facts, prepare_batch_size
 
     data, trainer = resolved["data"], resolved["trainer"]
     batch = prepare_batch_size(trainer)  # streamed splits are batched by the route
@@ -288,6 +288,7 @@ def _train_worker(
         history_csv(history, tmp / HISTORY_FILE, steps=tmp / STEPS_FILE)
         metrics = _metrics(prep, history, test, train_time)
         metrics["stopped"] = stopped
+        metrics["imbalance"] = imbalance_facts(prep, trainer)
         if (tmp / SEARCH_FILE).is_file():
             metrics["search"] = RunReader(tmp).search()
         eval_start = time.perf_counter()
@@ -458,8 +459,9 @@ def _rows(tensors: Mapping[str, Any]) -> int:
     return int(next(iter(tensors.values())).shape[0])
 
 
-def config_callbacks(trainer: Mapping[str, Any]) -> list[Any]:
-    """``trainer.callbacks`` (names or ``{name: ..., **kwargs}``) and ``trainer.early_stopping``."""
+def config_callbacks(trainer: Mapping[str, Any], *, verbose: bool = True) -> list[Any]:
+    """``trainer.callbacks`` (names or ``{name: ..., **kwargs}``), ``trainer.early_stopping``
+    and ``trainer.time_budget``; ``verbose=False`` silences the last two (search trials)."""
     specs, stop = thaw(list(trainer.get("callbacks") or [])), thaw(trainer.get("early_stopping"))
     budget = trainer.get("time_budget")
     if not specs and not stop and not budget:
@@ -469,9 +471,9 @@ def config_callbacks(trainer: Mapping[str, Any]) -> list[Any]:
     out = [cb.get(s) for s in specs]
     if stop:
         options = {} if stop is True else dict(stop)
-        out.append(cb.EarlyStopping(**options))
+        out.append(cb.EarlyStopping(**{**options, **({} if verbose else {"verbose": False})}))
     if budget:
-        out.append(cb.TimeBudget(budget))
+        out.append(cb.TimeBudget(budget, verbose=verbose))
     if not all(out):
         raise ConfigError("A callback in 'trainer.callbacks' could not be built.")
     return out

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from deepfuse._utils.errors import DataError, UserError
+from deepfuse._utils.errors import DataError, UserError, short_repr
 from deepfuse._utils.io import atomic_write, atomic_write_json
 from deepfuse.data.formats import format_or_none
 from deepfuse.data.routes import read_input, route_for, test_feed_of
@@ -124,6 +124,12 @@ def evaluate_run(
     """
     run, cfg, model = load_run(run_dir)
     tensors, batch = _eval_data(cfg, model, data)
+    if isinstance(tensors, dict) and model.target_key not in tensors:
+        raise DataError(
+            f"The run's model.json names the target {short_repr(model.target_key)}, which the "
+            f"evaluation rows do not hold (keys: {', '.join(sorted(map(str, tensors)))}). "
+            f"model.json in '{run}' is damaged or from another run: train it again."
+        )
     scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
     meta = RunReader(run).metrics()
     result = evaluate_model(

@@ -263,6 +263,15 @@ def _train(args: argparse.Namespace) -> int:
         result = api.train(cfg, out_dir=args.out)
     if result.metrics.get("stopped"):  # why training ended: early stopping, time budget, ...
         print(f"stopped: {result.metrics['stopped']['message']}")
+    balance = result.metrics.get("imbalance") or {}
+    if balance.get("imbalanced"):
+        big, small = balance["largest"], balance["smallest"]
+        done = ", ".join(balance["handled"]) or "nothing (the config chose the loss and metrics)"
+        print(
+            f"imbalanced classes: largest {big['label']!r} has {balance['ratio']:g}x the rows "
+            f"of smallest {small['label']!r} ({big['rows']:,} vs {small['rows']:,}); handled by: "
+            f"{done}"
+        )
     _print_metrics("test", result.metrics.get("test", {}))
     _print_folder("run", result.run_dir)
     return 0

@@ -49,6 +49,7 @@ __all__ = [
     "auto_epochs",
     "balanced_weights",
     "class_counts",
+    "imbalance_facts",
     "imbalance_ratio",
     "is_no_config",
     "prepare_batch_size",
@@ -134,6 +135,48 @@ def imbalance_ratio(counts: Any) -> float:
     """Largest over smallest class count among the classes present (1.0 when balanced)."""
     present = [int(c) for c in counts if c > 0]
     return max(present) / min(present) if present else 1.0
+
+
+def imbalance_facts(data: Any, trainer: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the run saw of its class balance and what it did about it (metrics.json
+    ``imbalance``, printed by the CLI), or ``None`` for regression / streamed rows.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> import torch
+        >>> data = NS(task="binary", target="y", train={"y": torch.tensor([0] * 9 + [1])},
+        ...           classes=["no", "yes"])
+        >>> imbalance_facts(data, {"loss": {"name": "binary_cross_entropy", "pos_weight": 9.0},
+        ...                        "early_stopping": {"monitor": "val_f1"}})["handled"]
+        ['class-weighted loss', 'model selection by validation macro-F1']
+    """
+    counts = class_counts(data)
+    if counts is None:
+        return None
+    ratio = imbalance_ratio(counts)
+    largest, smallest = (
+        int(np.argmax(counts)),
+        int(np.argmin(np.where(counts > 0, counts, 1 << 62))),
+    )
+    labels = data.classes or list(range(len(counts)))
+    loss = trainer.get("loss")
+    handled = []
+    if isinstance(loss, Mapping) and (loss.get("class_weights") or loss.get("pos_weight")):
+        handled.append("class-weighted loss")
+    if trainer.get("class_weight"):
+        handled.append("class_weight")
+    if (trainer.get("early_stopping") or {}).get("monitor") == "val_f1":
+        handled.append("model selection by validation macro-F1")
+    if trainer.get("threshold") not in (None, False):
+        handled.append("decision threshold chosen on validation")
+    return {
+        "ratio": round(ratio, 2),
+        "imbalanced": ratio >= IMBALANCE_RATIO,
+        "largest": {"label": labels[largest], "rows": int(counts[largest])},
+        "smallest": {"label": labels[smallest], "rows": int(counts[smallest])},
+        "classes_without_rows": [labels[i] for i in np.flatnonzero(counts == 0)],
+        "handled": handled,
+    }
 
 
 def balanced_weights(counts: Any) -> list[float]:
