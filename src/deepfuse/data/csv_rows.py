@@ -29,6 +29,7 @@ import pyarrow.csv as pcsv
 
 from deepfuse._utils.errors import DataError, format_message
 from deepfuse.data.bad_bytes import check_unique_names
+from deepfuse.data.dialect import Dialect
 from deepfuse.data.tabular_rows import (
     NULL_TOKENS,
     Chunk,
@@ -84,17 +85,20 @@ def iter_csv_records(
     path: Path,
     block_size: int,
     on_unterminated: Callable[[int, bytes], None],
-    delimiter: str = ",",
+    dialect: Dialect | None = None,
 ) -> Iterator[Chunk]:
     """Like :func:`iter_line_chunks`, but the lines of one quoted multi-line field are merged.
+
+    ``dialect`` gives the delimiter and the encoding (lines are transcoded to UTF-8).
 
     A record's lines are joined with ``\n``; its number is the line where it starts. A quote
     still open after :data:`MAX_RECORD_LINES` lines or at the end of the file is reported
     through ``on_unterminated(line, raw)`` (only that first line; the next line starts afresh).
     """
-    quotes = _Quotes(delimiter)
+    dialect = dialect or Dialect()
+    quotes = _Quotes(dialect.delimiter)
     pending: list[tuple[int, bytes]] = []  # lines of a record whose quote is still open
-    for first, lines, nbytes in iter_line_chunks(path, block_size):
+    for first, lines, nbytes in iter_line_chunks(path, block_size, dialect):
         if not pending and not any(b'"' in line for line in lines):  # the common case
             yield np.arange(first, first + len(lines), dtype=np.int64), lines, nbytes
             continue
@@ -175,16 +179,18 @@ def _cast_ok(values: pa.ChunkedArray, dtype: pa.DataType) -> Callable[[int, int]
     return ok
 
 
-def csv_header(path: Path, label: str, delimiter: str = ",") -> list[str]:
-    """The column names on the first line of a CSV file."""
-    for _, lines, _ in iter_line_chunks(path, 1 << 16):
+def csv_header(path: Path, label: str, dialect: Dialect | None = None) -> list[str]:
+    """The column names on the first line of a CSV file (read with ``dialect``)."""
+    dialect = dialect or Dialect()
+    delimiter = dialect.delimiter
+    for _, lines, _ in iter_line_chunks(path, 1 << 16, dialect):
         try:
             header = lines[0].rstrip(b"\r").decode("utf-8")
         except UnicodeDecodeError as exc:
             column = lines[0][: exc.start].count(delimiter.encode()) + 1
             raise DataError(
                 f"The header (row 1) of '{label}' is not valid UTF-8 in column {column}. "
-                "Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
+                "Set data.encoding to its encoding (e.g. data.encoding=cp1252) or save it as UTF-8."
             ) from None
         if not header.strip():
             raise DataError(
@@ -212,13 +218,13 @@ def read_csv(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
         detail = f"a quoted field opened here is not closed within {MAX_RECORD_LINES} lines"
         ctx.quarantine.add(label, line, "unterminated_quote", detail, raw_text(raw))
 
-    chunks = iter_csv_records(path, ctx.block_size, unterminated, ctx.delimiter)
+    chunks = iter_csv_records(path, ctx.block_size, unterminated, ctx.dialect)
     for numbers, lines, nbytes in chunks:
         if not lines:
             continue
         skip_header = names is None
         if names is None:
-            names = csv_header(path, label, ctx.delimiter)
+            names = csv_header(path, label, ctx.dialect)
             if ctx.schema is not None and names != ctx.schema.names:
                 raise DataError(
                     format_message(
