@@ -98,6 +98,7 @@ def test_line_over_one_mib_reads(tmp_path):
 def test_prepare_quarantines_invalid_utf8_and_keeps_counts(tmp_path):
     rows = [b"a,b"] + [f"{i},v{i}".encode() for i in range(200)]
     rows[7] = b"6,v\xff"
+    rows[3] = "2,v\u00e9".encode()  # UTF-8 elsewhere: a damaged UTF-8 file (not cp1252)
     src = _csv(tmp_path, b"\n".join(rows) + b"\n")
     report = prepare(src, tmp_path / "out", progress=False)
     assert (report.rows_read, report.rows_written, report.rows_quarantined) == (200, 199, 1)
