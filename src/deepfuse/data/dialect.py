@@ -350,7 +350,7 @@ def undecodable(path: str | os.PathLike, dialect: Dialect, label: object = None)
         >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
         >>> _ = open(p, "wb").write(b"a\\ncaf\\xe9\\n")
         >>> print(undecodable(p, Dialect("utf-8", strict=True)))  # doctest: +ELLIPSIS
-        Cannot decode '...t.csv' as utf-8: byte offset 5 holds b'\\xe9', ... data.encoding=cp1252 ...
+        Cannot decode '...t.csv' as utf-8: byte offset 5 holds b'\\xe9', ... (e.g. data.encoding=cp1252, latin-1 or utf-16), ...
     """
     strict = Dialect(dialect.encoding, dialect.delimiter, dialect.bom, strict=True)
     try:
@@ -363,13 +363,14 @@ def undecodable(path: str | os.PathLike, dialect: Dialect, label: object = None)
 
 
 def _decode_error(label: object, encoding: str, offset: int, bad: bytes) -> DataError:
-    other = "cp1252 (or latin-1)" if encoding in _UTF8 else "utf-8 (or cp1252, latin-1)"
+    others = [e for e in ("utf-8", "cp1252", "latin-1", "utf-16") if codecs.lookup(e).name != encoding]
     return DataError(
         format_message(
             f"Cannot decode '{label}' as {encoding}: byte offset {offset:,} holds {bad!r}, "
             f"which is not valid {encoding} (offsets count bytes of the decompressed file).",
             expected=f"a file written in {encoding}",
-            fix=f"Set data.encoding to the file's real encoding, e.g. data.encoding={other.split()[0]} "
-            f"({other}), or data.encoding=auto to detect it (deepfuse prepare: --encoding).",
+            fix=f"Set data.encoding to the file's real encoding (e.g. data.encoding={others[0]}, "
+            f"{others[1]} or {others[2]}), or data.encoding=auto to detect it (deepfuse "
+            "prepare: --encoding).",
         )
     )

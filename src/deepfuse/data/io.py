@@ -30,6 +30,7 @@ from deepfuse.data.bad_bytes import (
 )
 from deepfuse.data.dialect import Dialect, sniff, undecodable
 from deepfuse.data.formats import TABLE_FORMATS, detect
+from deepfuse.data.csv_rows import iter_csv_records
 from deepfuse.data.tabular_rows import iter_line_chunks
 
 __all__ = ["SOURCE_DIR_KEY", "as_table", "read_table"]
@@ -86,11 +87,27 @@ def _wrap(path: Path, fmt: str, err: Exception, dialect: Dialect) -> DataError:
             return too_long
         msg = f"a line is longer than {MAX_LINE_BYTES:,} bytes, the limit for one line"
     row = re.search(r"Row #(\d+)", msg) or re.search(r"in row (\d+)", msg)
-    where = f" at line {row.group(1)}" if row and fmt in ("csv", "tsv") else ""
+    where = f" at line {_line_of_row(path, dialect, int(row.group(1)))}" if row else ""
+    where = where if fmt in ("csv", "tsv") else ""
     where = f" at row {int(row.group(1)) + 1}" if row and fmt == "jsonl" else where
     return DataError(
         f"Cannot read '{path}'{where}: {msg}. Check that the file is a valid {fmt.upper()} file."
     )
+
+
+def _line_of_row(path: Path, dialect: Dialect, row: int) -> int | str:
+    """The physical line where pyarrow's ``Row #row`` starts (the header is row 1; blank lines
+    are not rows; a quoted field may span lines). Error path only."""
+    seen = 0
+    try:
+        for numbers, records, _ in iter_csv_records(path, 4 << 20, lambda *_: None, dialect):
+            for number, record in zip(numbers.tolist(), records, strict=True):
+                seen += bool(record.strip())
+                if seen == row:
+                    return int(number)
+    except DataError:
+        pass
+    return f"? (row {row})"
 
 
 def read_table(
