@@ -295,8 +295,9 @@ class _Utf8Reader:
 
     def read(self, n: int = -1) -> bytes:
         """Up to about ``n`` bytes of UTF-8 (``b""`` only at the end)."""
-        if self.buffer:
-            out, self.buffer = self.buffer[:n] if n >= 0 else self.buffer, b""
+        if self.buffer:  # what readline read beyond its line
+            cut = len(self.buffer) if n < 0 else n
+            out, self.buffer = self.buffer[:cut], self.buffer[cut:]
             return out
         return self._fill(n if n > 0 else -1)
 
