@@ -109,9 +109,8 @@ def test_open_utf8_reads_lines_across_chunks(tmp_path):
 # cp1252 letters that are all >= 0xC0 in cp1252: they never form a valid UTF-8 sequence by
 # chance (a cp1252 "é€€" is the valid UTF-8 of U+9000: no detector can tell those apart).
 _LEGACY = "\u00e9\u00fc\u00e0\u00e7\u00c9"
-_ALPHABET = 'ab ,;|\t"\'\n' + _LEGACY
+_ALPHABET = "ab ,;|\t\"'\n" + _LEGACY
 _WIDE = _ALPHABET + "\u20ac\u4e2d\U0001f600"
-
 
 
 @st.composite
@@ -121,7 +120,9 @@ def _tables(draw):
     cell = st.text(alphabet, max_size=12).map(lambda s: "t" + s)  # never a number or null token
     ncols = draw(st.integers(2, 4))
     nrows = draw(st.integers(1, 6))
-    rows = draw(st.lists(st.lists(cell, min_size=ncols, max_size=ncols), min_size=nrows, max_size=nrows))
+    rows = draw(
+        st.lists(st.lists(cell, min_size=ncols, max_size=ncols), min_size=nrows, max_size=nrows)
+    )
     return {
         "columns": [f"c{i}" for i in range(ncols)],
         "rows": rows,
@@ -152,7 +153,9 @@ def _write(tmp_path, t) -> object:
     return path
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(t=_tables())
 def test_random_tables_read_back_unchanged_in_memory_and_streamed(tmp_path, t):
     path = _write(tmp_path, t)

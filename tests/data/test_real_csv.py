@@ -33,7 +33,11 @@ TEXTS = [
 
 def _frame(n: int = 8) -> pd.DataFrame:
     return pd.DataFrame(
-        {"id": range(n), "text": [TEXTS[i % len(TEXTS)] for i in range(n)], "y": [i % 2 for i in range(n)]}
+        {
+            "id": range(n),
+            "text": [TEXTS[i % len(TEXTS)] for i in range(n)],
+            "y": [i % 2 for i in range(n)],
+        }
     )
 
 
@@ -110,7 +114,7 @@ def test_malformed_row_after_a_multiline_field_names_its_physical_line(tmp_path)
 @pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16-le", "utf-16-be"])
 def test_bom_never_ends_up_in_the_first_column_name(tmp_path, codec):
     bom = {"utf-8-sig": b"", "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}
-    text = "id,text\n1,caf\u00e9\n0,\"two\nlines\"\n1,x\n"
+    text = 'id,text\n1,caf\u00e9\n0,"two\nlines"\n1,x\n'
     path = _write(tmp_path / "bom.csv", bom[codec] + text.encode(codec))
     for got in _three_ways(path, tmp_path):
         assert got == {"id": [1, 0, 1], "text": ["caf\u00e9", "two\nlines", "x"]}
@@ -208,7 +212,7 @@ def test_a_file_with_one_column_stays_one_column(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".zst"])
 def test_compressed_bom_encoding_multiline_and_semicolon_together(tmp_path, suffix):
-    text = "id;text\n1;\"a;b\nc\u00e9\"\n2;\u20ac\n"
+    text = 'id;text\n1;"a;b\nc\u00e9"\n2;\u20ac\n'
     path = _write(tmp_path / f"t.csv{suffix}", text.encode("utf-16"))  # BOM + UTF-16
     for got in _three_ways(path, tmp_path):
         assert got == {"id": [1, 2], "text": ["a;b\nc\u00e9", "\u20ac"]}
@@ -255,9 +259,11 @@ def test_data_encoding_and_delimiter_reach_the_in_memory_and_streamed_routes(tmp
     for route, extra in ((TableInMemory(), {}), (TableStreamed(), {"streaming": True})):
         with pytest.raises(DataError, match="as utf-8: byte offset"):
             route.prepare({**data, **extra, "encoding": "utf-8"}, seed=0, batch_size=8)
-        with pytest.raises(DataError, match="target column 'y'|'y'"):
+        with pytest.raises(DataError, match=r"target column 'y' is not in .*Columns: 'y;w'"):
             route.prepare({**data, **extra, "delimiter": ","}, seed=0, batch_size=8)
-        p = route.prepare({**data, **extra, "encoding": "latin-1", "delimiter": ";"}, seed=0, batch_size=8)
+        p = route.prepare(
+            {**data, **extra, "encoding": "latin-1", "delimiter": ";"}, seed=0, batch_size=8
+        )
         assert p.task == "binary"
 
 

@@ -162,7 +162,7 @@ def check_delimiter(delimiter: str | None) -> str:
     if delimiter is None or delimiter == AUTO:
         return AUTO
     delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
         raise ConfigError(
             format_message(
                 "Invalid delimiter (data.delimiter / --delimiter).",
@@ -364,7 +364,9 @@ def undecodable(path: str | os.PathLike, dialect: Dialect, label: object = None)
 
 
 def _decode_error(label: object, encoding: str, offset: int, bad: bytes) -> DataError:
-    others = [e for e in ("utf-8", "cp1252", "latin-1", "utf-16") if codecs.lookup(e).name != encoding]
+    others = [
+        e for e in ("utf-8", "cp1252", "latin-1", "utf-16") if codecs.lookup(e).name != encoding
+    ]
     return DataError(
         format_message(
             f"Cannot decode '{label}' as {encoding}: byte offset {offset:,} holds {bad!r}, "

@@ -28,9 +28,9 @@ from deepfuse.data.bad_bytes import (
     decode_invalid_utf8,
     invalid_utf8_of,
 )
+from deepfuse.data.csv_rows import iter_csv_records
 from deepfuse.data.dialect import Dialect, sniff, undecodable
 from deepfuse.data.formats import TABLE_FORMATS, detect
-from deepfuse.data.csv_rows import iter_csv_records
 from deepfuse.data.tabular_rows import iter_line_chunks
 
 __all__ = ["SOURCE_DIR_KEY", "as_table", "read_table"]
