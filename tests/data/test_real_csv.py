@@ -275,3 +275,22 @@ def test_prepare_cli_flags(tmp_path, capsys):
     assert table.to_pydict() == {"a": [1], "b": ["caf\u00e9"]}
     assert main([*argv, "--overwrite", "--encoding", "nope"]) == 2
     assert "Unknown encoding 'nope'" in capsys.readouterr().err
+
+
+def test_train_then_predict_a_latin1_semicolon_file_with_multiline_text(tmp_path, capsys):
+    """`deepfuse train` with data.encoding / data.delimiter named; predict reads a new file
+    the same way because config.yaml keeps them."""
+    words = ["mauvais", "tr\u00e8s bien"]
+    rows = [f'{i * 1.5};"{words[i % 2]}\n(ligne {i})";{i % 2}' for i in range(60)]
+    path = _write(tmp_path / "avis.csv", ("x;avis;y\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"data:\n  train: {path}\n  target: y\n  encoding: latin-1\n  delimiter: ';'\n"
+        "trainer:\n  epochs: 1\n  batch_size: 16\n"
+    )
+    assert main(["train", str(config), "--out", str(tmp_path / "runs")]) == 0, capsys.readouterr()
+    run = next((tmp_path / "runs").iterdir())
+    assert "encoding: latin-1" in (run / "config.yaml").read_text()
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(path), "--out", str(out)]) == 0, capsys.readouterr()
+    assert read_table(out).num_rows == 60
