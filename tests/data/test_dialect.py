@@ -31,6 +31,8 @@ from deepfuse.data.streaming import scan_csv
         ("a,b\n1,\u00e9\n".encode("utf-32"), "utf-32", True),
         ("a,b\n1,caf\u00e9 \u20ac\n".encode("cp1252"), "cp1252", False),
         (b"a,b\n1,\x81\xe9\n", "iso8859-1", False),  # 0x81: no cp1252 character
+        ("a,b\n1,\u00e9\n".encode("utf-16-le"), "utf-16-le", False),  # no BOM
+        ("a,b\n1,\u00e9\n".encode("utf-16-be"), "utf-16-be", False),
         ("a,b\n1,\u00e9\n2,\xff\n".encode() + b"3,\xff\n", "utf-8", False),  # damaged UTF-8
     ],
 )

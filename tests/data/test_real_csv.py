@@ -108,6 +108,22 @@ def test_malformed_row_after_a_multiline_field_names_its_physical_line(tmp_path)
     assert (bad["line"], bad["reason"]) == (5, "wrong_column_count")
 
 
+def test_windows_line_endings_with_multiline_fields(tmp_path):
+    frame = pd.DataFrame({"id": [1, 2], "text": ["a\r\nb", "c"]})
+    path = tmp_path / "crlf.csv"
+    frame.to_csv(path, index=False, lineterminator="\r\n")
+    for got in _three_ways(path, tmp_path):
+        assert got == _expected(frame)
+
+
+def test_bare_carriage_return_inside_a_row_is_a_bad_row_not_a_crash(tmp_path):
+    """Found by tests/data/test_hostile_tables_property.py: pyarrow ended the row at the "\r",
+    so its row numbers no longer matched the chunk's lines (ArrowInvalid, an internal error)."""
+    path = _write(tmp_path / "cr.csv", b"a\n,\r,\nok\n")
+    report = prepare(path, tmp_path / "out", progress=False, max_bad_fraction=1.0)
+    assert (report.rows_written, report.quarantined_by_reason) == (1, {"wrong_column_count": 1})
+
+
 # ----------------------------------------------------------------------------- 2. BOM
 
 

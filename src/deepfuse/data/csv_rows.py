@@ -242,19 +242,36 @@ def read_csv(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
             yield table
 
 
+def _standins(label: str, kept: list[bytes], data: bytes) -> list[tuple[bytes, bytes]]:
+    """``(byte, stand-in)`` for ``\n`` in records and ``\r`` inside (not ending) a record."""
+    needed = [b"\n"] if any(b"\n" in record for record in kept) else []
+    if any(b"\r" in record.rstrip(b"\r") for record in kept):
+        needed.append(b"\r")
+    free = [s for s in _NEWLINE_STANDINS if s not in data]
+    if len(free) < len(needed):  # pragma: no cover - a chunk holding all five control bytes
+        raise DataError(f"'{label}': cannot parse a chunk with newlines in quoted fields.")
+    return list(zip(needed, free, strict=False))
+
+
+def _swap(record: bytes, swaps: list[tuple[bytes, bytes]]) -> bytes:
+    """``record`` with its ``\n`` and inner ``\r`` replaced (a final ``\r`` ends the line)."""
+    body = record.rstrip(b"\r")
+    for byte, standin in swaps:
+        body = body.replace(byte, standin)
+    return body + record[len(body) :]
+
+
 def _parse_csv_chunk(
     ctx: Context, label: str, names: list[str], kept: list[bytes], numbers: np.ndarray
 ) -> pa.Table:
     bad_rows: list[int] = []  # 1-based positions in `kept`, from pyarrow
     data = b"\n".join(kept)
-    # A quoted field holding a newline: parse the chunk one record per line (so pyarrow reports
-    # row numbers), with a byte absent from the chunk standing in for the newline.
-    standin = None
-    if any(b"\n" in record for record in kept):
-        standin = next((s for s in _NEWLINE_STANDINS if s not in data), None)
-        if standin is None:  # pragma: no cover - a chunk holding all five control bytes
-            raise DataError(f"'{label}': cannot parse a chunk with newlines in quoted fields.")
-        data = b"\n".join(record.replace(b"\n", standin) for record in kept)
+    # A quoted field holding a newline, or a bare "\r" inside a record (pyarrow ends a row at
+    # either): parse the chunk one record per line (so pyarrow's row numbers are ours), with
+    # bytes absent from the chunk standing in for them.
+    swaps = _standins(label, kept, data)
+    if swaps:
+        data = b"\n".join(_swap(record, swaps) for record in kept)
 
     def on_invalid(row: pcsv.InvalidRow) -> str:
         bad_rows.append(row.number)
@@ -276,10 +293,10 @@ def _parse_csv_chunk(
         ),
         convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
     )
-    if standin is not None:  # put the newlines back into the (string) cells
-        text = standin.decode()
+    for byte, standin in swaps:  # put the newlines back into the (string) cells
         table = pa.Table.from_arrays(
-            [pc.replace_substring(col, text, "\n") for col in table.columns], names=names
+            [pc.replace_substring(col, standin.decode(), byte.decode()) for col in table.columns],
+            names=names,
         )
     good = np.ones(len(kept), dtype=bool)
     good[np.asarray(bad_rows, dtype=np.int64) - 1] = False

@@ -6,7 +6,8 @@ prepare``): :func:`sniff` looks at the first :data:`SAMPLE_BYTES` of the (decomp
 Encoding (``data.encoding``, default ``auto``):
 
 - a byte-order mark says it: UTF-8 (``utf-8-sig``), UTF-16 LE/BE, UTF-32; the BOM never ends up
-  in the first column name;
+  in the first column name; without one, a sample where a quarter of the bytes are NUL is
+  UTF-16 (LE or BE by the side the NULs are on);
 - else text that is valid UTF-8 is UTF-8;
 - else text holding valid multi-byte UTF-8 sequences is UTF-8 with a few damaged bytes: they
   are replaced by U+FFFD and reported (:mod:`deepfuse.data.bad_bytes`);
@@ -204,7 +205,11 @@ def sniff(
 
 
 def _guess(sample: bytes) -> str:
-    """UTF-8 (clean, or damaged but holding UTF-8 sequences), else cp1252, else latin-1."""
+    """UTF-16 without BOM (many NUL bytes, on one side), UTF-8 (clean, or damaged but holding
+    UTF-8 sequences), else cp1252, else latin-1."""
+    if sample.count(0) > len(sample) // 4:  # NUL is valid UTF-8 but never this common in text
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        return "utf-16-le" if odd > even else "utf-16-be"
     try:
         sample.decode("utf-8")
         return "utf-8"

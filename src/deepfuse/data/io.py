@@ -87,8 +87,8 @@ def _wrap(path: Path, fmt: str, err: Exception, dialect: Dialect) -> DataError:
             return too_long
         msg = f"a line is longer than {MAX_LINE_BYTES:,} bytes, the limit for one line"
     row = re.search(r"Row #(\d+)", msg) or re.search(r"in row (\d+)", msg)
-    where = f" at line {_line_of_row(path, dialect, int(row.group(1)))}" if row else ""
-    where = where if fmt in ("csv", "tsv") else ""
+    csv_row = row and fmt in ("csv", "tsv")
+    where = f" at line {_line_of_row(path, dialect, int(row.group(1)))}" if csv_row else ""
     where = f" at row {int(row.group(1)) + 1}" if row and fmt == "jsonl" else where
     return DataError(
         f"Cannot read '{path}'{where}: {msg}. Check that the file is a valid {fmt.upper()} file."
