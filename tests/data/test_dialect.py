@@ -61,6 +61,8 @@ def test_a_multibyte_character_cut_by_the_sample_end_is_still_utf8(tmp_path, mon
         ("text\nhello, world\n", ","),  # one column: the default
         ('a,b\n1,"two\nlines; yes"\n', ","),
         ("a;b\n1;2\n3,4;5\n", ";"),
+        ("a;b\n" + "1;2\n" * 12 + "3;4;5\n", ";"),  # one ragged row
+        ("a;b\n" + "1;2\n" * 5 + "3;4;5\n" * 5, ","),  # many: no consistent candidate
     ],
 )
 def test_delimiter_sniffing(tmp_path, text, delimiter):

@@ -21,9 +21,9 @@ byte offset, the bytes and the fix. pyarrow transcodes to UTF-8 (``ReadOptions(e
 the row-checking readers read through :func:`open_utf8`.
 
 Delimiter (``data.delimiter``, default ``auto``): ``.tsv`` files use a tab; other files the one
-of ``,`` ``;`` tab ``|`` that splits the header into the most columns (at least two) and every
-complete sampled record into the same count, quotes respected (a delimiter inside a quoted
-field does not count); a comma when none does (a one-column file stays one column).
+of ``,`` ``;`` tab ``|`` that splits the header into the most columns (at least two) and 90% of
+the complete sampled records (up to 100) into the same count, quotes respected (a delimiter
+inside a quoted field does not count); a comma when none does (one column stays one column).
 
 Quoted fields may hold newlines (RFC 4180, what pandas writes): ``newlines_in_values`` is on.
 
@@ -73,6 +73,7 @@ SAMPLE_BYTES = 1 << 20
 # Characters of the decoded sample the delimiter is chosen from, and records compared.
 _SNIFF_CHARS = 64 << 10
 _SNIFF_RECORDS = 100
+_CONSISTENT = 0.9  # share of sampled records with the header's count of fields
 _EXAMPLES = "auto, utf-8, utf-8-sig, cp1252, latin-1, utf-16, shift_jis"
 _UTF8 = ("utf-8", "utf-8-sig")
 _BOMS = (  # longest first: a UTF-32 LE BOM starts with the UTF-16 LE one
@@ -226,7 +227,7 @@ def _guess(sample: bytes) -> str:
 
 
 def _sniff_delimiter(sample: bytes, encoding: str, eof: bool) -> str:
-    """The candidate giving the most (>= 2) header columns, the same count in every record."""
+    """The candidate giving the most (>= 2) header columns, as many in 90% of the records."""
     text = sample.decode(encoding, errors="replace")[:_SNIFF_CHARS]
     complete = eof and len(text) < _SNIFF_CHARS
     best, best_width = ",", 1
@@ -236,8 +237,9 @@ def _sniff_delimiter(sample: bytes, encoding: str, eof: bool) -> str:
             records = records[:-1]  # the last one may be cut by the end of the sample
         if not records or len(records[0]) <= best_width:
             continue
-        width = len(records[0])
-        if all(len(r) == width for r in records[1:]):
+        width, body = len(records[0]), records[1:]
+        # the same count in (nearly) every record: one ragged row does not change the delimiter
+        if sum(len(r) == width for r in body) >= _CONSISTENT * len(body):
             best, best_width = candidate, width
     return best
 
