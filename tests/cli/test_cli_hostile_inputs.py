@@ -32,6 +32,7 @@ def _damaged_table(tmp_path, old: bytes, new: bytes, line: int):
     lines = city_income_csv(tmp_path / "t.csv", 60).read_bytes().splitlines()
     for o in old if isinstance(old, list) else [old]:
         lines[line] = lines[line].replace(o, new)
+    lines[-1] += "\u00e9".encode()  # UTF-8 elsewhere: a damaged UTF-8 file, not a cp1252 one
     path = tmp_path / "damaged.csv"
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path

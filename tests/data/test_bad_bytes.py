@@ -25,10 +25,12 @@ def _csv(tmp_path, data: bytes, name="t.csv"):
 
 
 def test_invalid_utf8_cell_is_replaced_and_reported_not_a_binary_column(tmp_path):
-    path = _csv(tmp_path, b"city,y\nparis,a\nly\xffon,b\nnice,a\nca\xe9n,b\n")
+    # "n\xc3\xaece" is UTF-8 ("nîce"): the file is detected as UTF-8 with two damaged bytes
+    # (a file with no UTF-8 sequence at all is read as cp1252: tests/data/test_real_csv.py)
+    path = _csv(tmp_path, b"city,y\nparis,a\nly\xffon,b\nn\xc3\xaece,a\nca\xe9n,b\n")
     table = read_table(path)
     assert table.schema.field("city").type == pa.string()  # was binary -> "ignored"
-    assert table.column("city").to_pylist() == ["paris", "ly\ufffdon", "nice", "ca\ufffdn"]
+    assert table.column("city").to_pylist() == ["paris", "ly\ufffdon", "n\u00eece", "ca\ufffdn"]
     assert invalid_utf8_of(table) == {"city": {"rows": 2, "first_row": 2, "file": str(path)}}
     with pytest.warns(UserWarning, match=r"Column 'city' .* 2 row\(s\) \(first: row 2\)"):
         schema = infer_schema(table, "y")
@@ -43,13 +45,14 @@ def test_jsonl_replacement_is_reported_too(tmp_path):
 
 
 def test_invalid_utf8_target_is_refused_with_file_column_and_row(tmp_path):
-    path = _csv(tmp_path, b"x,y\n1,a\n2,b\n3,\xff\n")
+    path = _csv(tmp_path, b"x,y\n1,a\n2,\xc3\xa9\n3,\xff\n")  # UTF-8 ("\xc3\xa9") with a bad byte
     with pytest.raises(DataError, match=r"target column 'y' of '.*t.csv' .* \(first: row 3\)"):
         infer_schema(read_table(path), "y")
 
 
 def test_invalid_utf8_header_names_column_and_row(tmp_path):
-    path = _csv(tmp_path, b"\n\nx,caf\xe9\n1,2\n")  # blank lines first: pyarrow skips them
+    # blank lines first: pyarrow skips them; "\xc3\xa9" makes the file UTF-8 (else cp1252)
+    path = _csv(tmp_path, b"\n\nx,caf\xe9\n1,\xc3\xa9\n")
     with pytest.raises(DataError, match=r"header \(row 3\) .* column 2 \('caf\\xe9'\)"):
         read_table(path)
 
@@ -95,6 +98,7 @@ def test_line_over_one_mib_reads(tmp_path):
 def test_prepare_quarantines_invalid_utf8_and_keeps_counts(tmp_path):
     rows = [b"a,b"] + [f"{i},v{i}".encode() for i in range(200)]
     rows[7] = b"6,v\xff"
+    rows[3] = "2,v\u00e9".encode()  # UTF-8 elsewhere: a damaged UTF-8 file (not cp1252)
     src = _csv(tmp_path, b"\n".join(rows) + b"\n")
     report = prepare(src, tmp_path / "out", progress=False)
     assert (report.rows_read, report.rows_written, report.rows_quarantined) == (200, 199, 1)

@@ -112,7 +112,15 @@ def _write(path, fmt: str) -> None:
     low = path.name.lower()
     data = gzip.compress(data) if low.endswith(".gz") else data
     data = bz2.compress(data) if low.endswith(".bz2") else data
+    data = _zstd(data) if low.endswith(".zst") else data
     path.write_bytes(data)
+
+
+def _zstd(data: bytes) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(sink, "zstd") as out:
+        out.write(data)
+    return sink.getvalue().to_pybytes()
 
 
 TABLE_SUFFIXES = [s for s, f in SUFFIXES.items() if f in TABLE_FORMATS]

@@ -33,7 +33,8 @@ def _bad_csv(path):
     lines = [b"x,y,name"] + [f"{i},{i * 0.5},n{i}".encode() for i in range(40)]
     lines.insert(25, b"7,1.0")  # line 26: wrong column count
     lines.insert(30, b"oops,2.0,a")  # line 31: unparsable number in an int column
-    lines.insert(33, b"9,3.0,caf\xe9")  # line 34: invalid UTF-8 (latin-1 byte)
+    # line 34: invalid UTF-8 (latin-1 byte) in a UTF-8 file ("\xc3\xa9": else read as cp1252)
+    lines.insert(33, b"9,3.0,caf\xe9 \xc3\xa9")
     lines.insert(36, b"")  # blank line: not a row
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
@@ -52,7 +53,7 @@ def test_csv_bad_rows_quarantined_with_line_and_reason(tmp_path, gz):
     assert bad == {(26, "wrong_column_count"), (31, "invalid_number"), (34, "invalid_utf8")}
     by_line = {r["line"]: r for r in _quarantine(out)}
     assert by_line[31]["raw"] == "oops,2.0,a" and "'x'" in by_line[31]["detail"]
-    assert by_line[34]["raw"] == "9,3.0,caf\\xe9"
+    assert by_line[34]["raw"] == "9,3.0,caf\\xe9 \u00e9"
     assert report.rows_read == 43 and report.rows_written == 40
     assert report.schema == {"x": "int64", "y": "double", "name": "string"}
     _check_counts(report, out)

@@ -124,8 +124,8 @@ def explain(
 
         if data is None:
             raise UserError("Permutation importance needs a labelled table: pass --data FILE.")
-        run, _, model = load_run(run_dir)
-        table = read_input(str(data))
+        run, cfg, model = load_run(run_dir)
+        table = read_input(str(data), **{k: cfg["data"].get(k) for k in ("encoding", "delimiter")})
         if limit is not None:
             table = table.slice(0, limit)
         result = permutation_importance(

@@ -60,7 +60,10 @@ def input_tensors(cfg: dict[str, Any], model: Any, path: Any, *, need_target: bo
     """Raw rows of the file ``path`` as the run's model inputs (its data route's
     preprocessing), with the target when ``need_target``."""
     route = route_for(cfg["data"])
-    return route.load_input(read_input(str(path)), model, need_target=need_target, source=str(path))
+    # the run's data.encoding / data.delimiter: a forced encoding applies to new files too
+    dialect = {k: cfg["data"].get(k) for k in ("encoding", "delimiter")}
+    table = read_input(str(path), **dialect)
+    return route.load_input(table, model, need_target=need_target, source=str(path))
 
 
 def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) -> dict[str, float]:

@@ -15,6 +15,7 @@ _PREPARE_HELP = """examples:
   $ deepfuse prepare events.jsonl --out data/events --rows-per-shard 500000
   $ deepfuse prepare photos/ --out data/photos --format images    # photos/<label>/*.png|jpg
   $ deepfuse prepare logs/ --out data/logs --schema user=int64,amount=float64 --max-bad-fraction 0.05
+  $ deepfuse prepare export.csv --out data/export --encoding cp1252 --delimiter ';'
 
 Writes DIR/part-00000.parquet, ... , DIR/_quarantine.jsonl (each malformed row with its file, line
 number, reason and raw text) and DIR/_report.json, atomically. Fails (exit 2) only when the share
@@ -59,6 +60,20 @@ def add_parser(verbs: Any) -> None:
         default=None,
         help="column types, e.g. age=int64,city=string",
     )
+    prepare.add_argument(
+        "--encoding",
+        metavar="NAME",
+        default="auto",
+        help="CSV/TSV encoding: auto (BOM, UTF-8, else cp1252/latin-1) or a codec name, "
+        "e.g. latin-1, cp1252, utf-16 (default: auto)",
+    )
+    prepare.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        default="auto",
+        help="CSV delimiter: auto (one of , ; tab |, sniffed) or one character; '\\t' is a tab "
+        "(default: auto)",
+    )
     prepare.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
     prepare.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
@@ -85,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         schema=schema,
         overwrite=args.overwrite,
         progress=False if args.no_progress else None,
+        encoding=args.encoding,
+        delimiter=args.delimiter,
     )
     print(report.summary())
     return 0

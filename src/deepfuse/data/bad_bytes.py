@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from deepfuse._utils.bounded import loads_json
 from deepfuse._utils.errors import DataError
-from deepfuse.data.formats import open_decompressed
+from deepfuse.data.dialect import Dialect, open_utf8
 
 __all__ = [
     "INVALID_UTF8_KEY",
@@ -65,10 +65,11 @@ def too_long(label: object, line: int) -> DataError:
     )
 
 
-def check_header_line(path: str | os.PathLike, delimiter: str = ",") -> None:
+def check_header_line(path: str | os.PathLike, dialect: Dialect | None = None) -> None:
     """Refuse a header line that is over-long or not valid UTF-8 (file, column, row 1).
 
-    Reads at most :data:`MAX_LINE_BYTES` + 1 bytes of the (decompressed) file.
+    Reads at most :data:`MAX_LINE_BYTES` + 1 bytes of the (decompressed, transcoded to UTF-8:
+    :mod:`deepfuse.data.dialect`) file.
 
     Example:
         >>> import tempfile, os
@@ -79,8 +80,10 @@ def check_header_line(path: str | os.PathLike, delimiter: str = ",") -> None:
         ...
         deepfuse._utils.errors.DataError: The header (row 1) of '...h.csv' is not valid UTF-8 in column 2 ('b\\xff'). ...
     """
+    dialect = dialect or Dialect()
+    delimiter = dialect.delimiter
     number, line = 0, b""
-    with open_decompressed(path) as fh:
+    with open_utf8(path, dialect) as fh:
         while not line.strip():  # pyarrow skips blank lines: the header is the first other one
             number += 1
             line = fh.readline(MAX_LINE_BYTES + 1)
@@ -97,7 +100,7 @@ def check_header_line(path: str | os.PathLike, delimiter: str = ",") -> None:
         shown = cell.decode("utf-8", errors="backslashreplace")
         raise DataError(
             f"The header (row {number}) of '{path}' is not valid UTF-8 in column {column} "
-            f"('{shown}'). Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
+            f"('{shown}'). Set data.encoding to its encoding (e.g. data.encoding=cp1252) or save it as UTF-8."
         ) from None
 
 

@@ -29,6 +29,7 @@ import pyarrow.csv as pcsv
 
 from deepfuse._utils.errors import DataError, format_message
 from deepfuse.data.bad_bytes import check_unique_names
+from deepfuse.data.dialect import Dialect
 from deepfuse.data.tabular_rows import (
     NULL_TOKENS,
     Chunk,
@@ -84,17 +85,20 @@ def iter_csv_records(
     path: Path,
     block_size: int,
     on_unterminated: Callable[[int, bytes], None],
-    delimiter: str = ",",
+    dialect: Dialect | None = None,
 ) -> Iterator[Chunk]:
     """Like :func:`iter_line_chunks`, but the lines of one quoted multi-line field are merged.
+
+    ``dialect`` gives the delimiter and the encoding (lines are transcoded to UTF-8).
 
     A record's lines are joined with ``\n``; its number is the line where it starts. A quote
     still open after :data:`MAX_RECORD_LINES` lines or at the end of the file is reported
     through ``on_unterminated(line, raw)`` (only that first line; the next line starts afresh).
     """
-    quotes = _Quotes(delimiter)
+    dialect = dialect or Dialect()
+    quotes = _Quotes(dialect.delimiter)
     pending: list[tuple[int, bytes]] = []  # lines of a record whose quote is still open
-    for first, lines, nbytes in iter_line_chunks(path, block_size):
+    for first, lines, nbytes in iter_line_chunks(path, block_size, dialect):
         if not pending and not any(b'"' in line for line in lines):  # the common case
             yield np.arange(first, first + len(lines), dtype=np.int64), lines, nbytes
             continue
@@ -175,16 +179,18 @@ def _cast_ok(values: pa.ChunkedArray, dtype: pa.DataType) -> Callable[[int, int]
     return ok
 
 
-def csv_header(path: Path, label: str, delimiter: str = ",") -> list[str]:
-    """The column names on the first line of a CSV file."""
-    for _, lines, _ in iter_line_chunks(path, 1 << 16):
+def csv_header(path: Path, label: str, dialect: Dialect | None = None) -> list[str]:
+    """The column names on the first line of a CSV file (read with ``dialect``)."""
+    dialect = dialect or Dialect()
+    delimiter = dialect.delimiter
+    for _, lines, _ in iter_line_chunks(path, 1 << 16, dialect):
         try:
             header = lines[0].rstrip(b"\r").decode("utf-8")
         except UnicodeDecodeError as exc:
             column = lines[0][: exc.start].count(delimiter.encode()) + 1
             raise DataError(
                 f"The header (row 1) of '{label}' is not valid UTF-8 in column {column}. "
-                "Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
+                "Set data.encoding to its encoding (e.g. data.encoding=cp1252) or save it as UTF-8."
             ) from None
         if not header.strip():
             raise DataError(
@@ -212,13 +218,13 @@ def read_csv(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
         detail = f"a quoted field opened here is not closed within {MAX_RECORD_LINES} lines"
         ctx.quarantine.add(label, line, "unterminated_quote", detail, raw_text(raw))
 
-    chunks = iter_csv_records(path, ctx.block_size, unterminated, ctx.delimiter)
+    chunks = iter_csv_records(path, ctx.block_size, unterminated, ctx.dialect)
     for numbers, lines, nbytes in chunks:
         if not lines:
             continue
         skip_header = names is None
         if names is None:
-            names = csv_header(path, label, ctx.delimiter)
+            names = csv_header(path, label, ctx.dialect)
             if ctx.schema is not None and names != ctx.schema.names:
                 raise DataError(
                     format_message(
@@ -236,19 +242,36 @@ def read_csv(path: Path, label: str, ctx: Context) -> Iterator[pa.Table]:
             yield table
 
 
+def _standins(label: str, kept: list[bytes], data: bytes) -> list[tuple[bytes, bytes]]:
+    """``(byte, stand-in)`` for ``\n`` in records and ``\r`` inside (not ending) a record."""
+    needed = [b"\n"] if any(b"\n" in record for record in kept) else []
+    if any(b"\r" in record.rstrip(b"\r") for record in kept):
+        needed.append(b"\r")
+    free = [s for s in _NEWLINE_STANDINS if s not in data]
+    if len(free) < len(needed):  # pragma: no cover - a chunk holding all five control bytes
+        raise DataError(f"'{label}': cannot parse a chunk with newlines in quoted fields.")
+    return list(zip(needed, free, strict=False))
+
+
+def _swap(record: bytes, swaps: list[tuple[bytes, bytes]]) -> bytes:
+    """``record`` with its ``\n`` and inner ``\r`` replaced (a final ``\r`` ends the line)."""
+    body = record.rstrip(b"\r")
+    for byte, standin in swaps:
+        body = body.replace(byte, standin)
+    return body + record[len(body) :]
+
+
 def _parse_csv_chunk(
     ctx: Context, label: str, names: list[str], kept: list[bytes], numbers: np.ndarray
 ) -> pa.Table:
     bad_rows: list[int] = []  # 1-based positions in `kept`, from pyarrow
     data = b"\n".join(kept)
-    # A quoted field holding a newline: parse the chunk one record per line (so pyarrow reports
-    # row numbers), with a byte absent from the chunk standing in for the newline.
-    standin = None
-    if any(b"\n" in record for record in kept):
-        standin = next((s for s in _NEWLINE_STANDINS if s not in data), None)
-        if standin is None:  # pragma: no cover - a chunk holding all five control bytes
-            raise DataError(f"'{label}': cannot parse a chunk with newlines in quoted fields.")
-        data = b"\n".join(record.replace(b"\n", standin) for record in kept)
+    # A quoted field holding a newline, or a bare "\r" inside a record (pyarrow ends a row at
+    # either): parse the chunk one record per line (so pyarrow's row numbers are ours), with
+    # bytes absent from the chunk standing in for them.
+    swaps = _standins(label, kept, data)
+    if swaps:
+        data = b"\n".join(_swap(record, swaps) for record in kept)
 
     def on_invalid(row: pcsv.InvalidRow) -> str:
         bad_rows.append(row.number)
@@ -270,10 +293,10 @@ def _parse_csv_chunk(
         ),
         convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
     )
-    if standin is not None:  # put the newlines back into the (string) cells
-        text = standin.decode()
+    for byte, standin in swaps:  # put the newlines back into the (string) cells
         table = pa.Table.from_arrays(
-            [pc.replace_substring(col, text, "\n") for col in table.columns], names=names
+            [pc.replace_substring(col, standin.decode(), byte.decode()) for col in table.columns],
+            names=names,
         )
     good = np.ones(len(kept), dtype=bool)
     good[np.asarray(bad_rows, dtype=np.int64) - 1] = False

@@ -6,9 +6,9 @@ tables that list them) and ``deepfuse prepare``. Matching is on the end of the f
 longest suffix first: the format part in any case, a compression part in lower case (as pyarrow
 detects compression), so ``DATA.CSV.gz`` is a gzip-compressed CSV file.
 
-Formats: ``parquet`` (``.parquet``, ``.pq``), ``csv`` and ``tsv`` (plain, ``.gz`` or ``.bz2``),
+Formats: ``parquet`` (``.parquet``, ``.pq``), ``csv`` and ``tsv`` (plain, ``.gz``, ``.bz2`` or ``.zst``),
 ``jsonl`` (JSON lines: ``.jsonl``, ``.ndjson`` and ``.json`` holding one object per line; plain,
-``.gz`` or ``.bz2``), ``image`` (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``, ``.webp``)
+``.gz``, ``.bz2`` or ``.zst``), ``image`` (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``, ``.webp``)
 and ``text`` (``.txt``).
 
 Example:
@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 #: Compressed text files are read through these (pyarrow and the row checker both decode them).
-COMPRESSIONS = (".gz", ".bz2")
+#: ``.xz`` is not among them: pyarrow has no lzma codec.
+COMPRESSIONS = (".gz", ".bz2", ".zst")
 
 
 def _text_table(fmt: str, *plain: str) -> dict[str, str]:
@@ -82,7 +83,7 @@ def format_or_none(path: str | os.PathLike) -> str | None:
     """The format of a file name, or ``None`` when no suffix in the table matches.
 
     The format part matches in any case (``.CSV``); a compression suffix only in lower case
-    (``.gz``, ``.bz2``), as pyarrow detects compression: ``x.csv.GZ`` is not read as gzip.
+    (``.gz``, ``.bz2``, ``.zst``), as pyarrow detects compression: ``x.csv.GZ`` is not read as gzip.
 
     Example:
         >>> format_or_none("A.PQ"), format_or_none("B.CSV.gz"), format_or_none("notes.md")
@@ -106,7 +107,7 @@ def suffixes(*formats: str) -> tuple[str, ...]:
 
     Example:
         >>> suffixes("csv")
-        ('.csv', '.csv.bz2', '.csv.gz')
+        ('.csv', '.csv.bz2', '.csv.gz', '.csv.zst')
     """
     wanted = set(formats or FORMATS)
     return tuple(sorted(s for s, f in SUFFIXES.items() if f in wanted))
@@ -117,7 +118,7 @@ def scan_suffixes(kind: str) -> tuple[str, ...]:
 
     Example:
         >>> scan_suffixes("csv")
-        ('.csv', '.csv.bz2', '.csv.gz', '.tsv', '.tsv.bz2', '.tsv.gz')
+        ('.csv', '.csv.bz2', '.csv.gz', '.csv.zst', '.tsv', '.tsv.bz2', '.tsv.gz', '.tsv.zst')
     """
     return suffixes(*(f for f, k in SCAN_KINDS.items() if k == kind))
 
@@ -191,7 +192,10 @@ def format_of(path: str | os.PathLike) -> str:
 
 
 def open_decompressed(path: str | os.PathLike) -> IO[bytes]:
-    """Open a file for reading bytes, decompressing ``.gz`` / ``.bz2`` on the fly.
+    """Open a file for reading bytes, decompressing ``.gz`` / ``.bz2`` / ``.zst`` on the fly.
+
+    ``.zst`` goes through pyarrow's codec (``read(n)`` only; read lines through
+    :func:`deepfuse.data.dialect.open_utf8`).
 
     Example:
         >>> import tempfile, gzip, os
@@ -207,4 +211,8 @@ def open_decompressed(path: str | os.PathLike) -> IO[bytes]:
         return gzip.open(path, "rb")
     if compression == ".bz2":
         return bz2.open(path, "rb")
+    if compression == ".zst":
+        import pyarrow as pa
+
+        return pa.input_stream(os.fspath(path), compression="zstd")  # type: ignore[return-value]
     return open(path, "rb")

@@ -26,8 +26,12 @@ from deepfuse.data.bad_bytes import (
     check_header_line,
     check_unique_names,
     decode_invalid_utf8,
+    invalid_utf8_of,
 )
+from deepfuse.data.csv_rows import iter_csv_records
+from deepfuse.data.dialect import Dialect, sniff, undecodable
 from deepfuse.data.formats import TABLE_FORMATS, detect
+from deepfuse.data.tabular_rows import iter_line_chunks
 
 __all__ = ["SOURCE_DIR_KEY", "as_table", "read_table"]
 
@@ -36,22 +40,25 @@ __all__ = ["SOURCE_DIR_KEY", "as_table", "read_table"]
 SOURCE_DIR_KEY = b"deepfuse.source_dir"
 
 
-def _csv(path: Path, delimiter: str, columns: list[str] | None, serial: bool = False) -> pa.Table:
+def _csv(path: Path, dialect: Dialect, columns: list[str] | None, serial: bool = False) -> pa.Table:
     return pacsv.read_csv(
         path,
         # one block may hold the longest allowed line (pyarrow's default is 1 MiB)
-        read_options=pacsv.ReadOptions(use_threads=not serial, block_size=MAX_LINE_BYTES),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        read_options=dialect.read_options(use_threads=not serial, block_size=MAX_LINE_BYTES),
+        parse_options=dialect.parse_options(),  # quoted fields may hold newlines
         convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True),
     )
 
 
-def _header(path: Path, fmt: str) -> list[str]:
+def _header(path: Path, fmt: str, dialect: Dialect) -> list[str]:
     if fmt == "parquet":
         return list(pq.read_schema(path).names)
     if fmt in ("csv", "tsv"):
-        opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
-        with pacsv.open_csv(path, parse_options=opts) as reader:
+        with pacsv.open_csv(
+            path,
+            read_options=dialect.read_options(block_size=MAX_LINE_BYTES),
+            parse_options=dialect.parse_options(),
+        ) as reader:
             return list(reader.schema.names)
     return list(_json(path).column_names)
 
@@ -60,44 +67,83 @@ def _json(path: Path) -> pa.Table:
     return pajson.read_json(path, read_options=pajson.ReadOptions(block_size=MAX_LINE_BYTES))
 
 
-def _wrap(path: Path, fmt: str, err: Exception) -> DataError:
+def _wrap(path: Path, fmt: str, err: Exception, dialect: Dialect) -> DataError:
+    if isinstance(err, UnicodeDecodeError):  # pyarrow's transcoding: find the byte offset
+        return undecodable(path, dialect)
     msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if fmt in ("csv", "tsv") and "Row #" not in msg:
         # Multi-threaded parsing does not know row numbers; a serial re-read does (error path only).
         try:
-            _csv(path, "\t" if fmt == "tsv" else ",", None, serial=True)
+            _csv(path, dialect, None, serial=True)
         except (pa.ArrowInvalid, OSError) as again:
             msg = str(again).strip().splitlines()[0] or msg
+        except UnicodeDecodeError:
+            return undecodable(path, dialect)
     if "straddling" in msg:  # pyarrow's words for a row longer than its block
+        try:  # the same error (with the line) as prepare and the streamed reader give
+            for _ in iter_line_chunks(path, 4 << 20, dialect):
+                pass
+        except DataError as too_long:
+            return too_long
         msg = f"a line is longer than {MAX_LINE_BYTES:,} bytes, the limit for one line"
     row = re.search(r"Row #(\d+)", msg) or re.search(r"in row (\d+)", msg)
-    where = f" at line {row.group(1)}" if row and fmt in ("csv", "tsv") else ""
+    csv_row = row and fmt in ("csv", "tsv")
+    where = f" at line {_line_of_row(path, dialect, int(row.group(1)))}" if csv_row else ""
     where = f" at row {int(row.group(1)) + 1}" if row and fmt == "jsonl" else where
     return DataError(
         f"Cannot read '{path}'{where}: {msg}. Check that the file is a valid {fmt.upper()} file."
     )
 
 
-def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> pa.Table:
+def _line_of_row(path: Path, dialect: Dialect, row: int) -> int | str:
+    """The physical line where pyarrow's ``Row #row`` starts (the header is row 1; blank lines
+    are not rows; a quoted field may span lines). Error path only."""
+    seen = 0
+    try:
+        for numbers, records, _ in iter_csv_records(path, 4 << 20, lambda *_: None, dialect):
+            for number, record in zip(numbers.tolist(), records, strict=True):
+                seen += bool(record.strip())
+                if seen == row:
+                    return int(number)
+    except DataError:
+        pass
+    return f"? (row {row})"
+
+
+def read_table(
+    path: str | os.PathLike,
+    *,
+    columns: list[str] | None = None,
+    encoding: str | None = "auto",
+    delimiter: str | None = "auto",
+) -> pa.Table:
     """Read a whole CSV/TSV/Parquet/JSON-lines file into a pyarrow Table.
 
     The format follows the file name (:mod:`deepfuse.data.formats`): ``.csv``, ``.tsv``,
-    ``.jsonl``/``.ndjson``/``.json`` (each also ``.gz`` or ``.bz2``), ``.parquet``/``.pq``.
+    ``.jsonl``/``.ndjson``/``.json`` (each also ``.gz``, ``.bz2`` or ``.zst``),
+    ``.parquet``/``.pq``.
 
     CSV/TSV need a header row; types are inferred by pyarrow (empty fields and ``NA``/``null``
-    are missing values). The folder of ``path`` is stored in the schema metadata so relative image
-    paths in the table can be found later.
+    are missing values). Quoted fields may hold newlines; the encoding (BOM, UTF-8, else
+    cp1252/latin-1) and the delimiter (``,`` ``;`` tab ``|``) are detected unless given
+    (:mod:`deepfuse.data.dialect`). The folder of ``path`` is stored in the schema metadata so
+    relative image paths in the table can be found later.
 
     Args:
         path: The file to read.
         columns: Read only these columns (in this order).
+        encoding: CSV/TSV: ``"auto"`` or a codec name (``latin-1``, ``cp1252``, ``utf-16``, ...),
+            used strictly (an undecodable byte is an error naming its offset).
+        delimiter: CSV/TSV: ``"auto"`` or one character.
 
     Returns:
         The table.
 
     Raises:
         DataError: The file is missing, has an unknown type, is malformed (the message names the
-            line/row when pyarrow knows it), has no rows, or lacks a requested column.
+            line/row when pyarrow knows it), cannot be decoded with a named ``encoding`` (the
+            message names the byte offset), has no rows, or lacks a requested column.
+        ConfigError: An unknown ``encoding`` or an invalid ``delimiter``.
 
     Example:
         >>> read_table("missing.csv")
@@ -116,11 +162,13 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
             f"File '{path}' does not exist. Expected a data file; {hint} (cwd: {os.getcwd()})."
         )
     fmt = detect(p, TABLE_FORMATS)
+    dialect = Dialect()
     try:
         if fmt in ("csv", "tsv"):
-            check_header_line(p, "\t" if fmt == "tsv" else ",")
+            dialect = sniff(p, encoding=encoding, delimiter=delimiter)
+            check_header_line(p, dialect)
         if columns is not None:
-            names = _header(p, fmt)
+            names = _header(p, fmt, dialect)
             check_unique_names(p, names)
             for c in columns:
                 if c not in names:
@@ -129,7 +177,7 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
                         f"{', '.join(names)}.{did_you_mean(c, names)}"
                     )
         if fmt in ("csv", "tsv"):
-            table = _csv(p, "\t" if fmt == "tsv" else ",", columns)
+            table = _csv(p, dialect, columns)
         elif fmt == "parquet":
             table = pq.read_table(p, columns=columns)
         else:
@@ -138,7 +186,7 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
     except DataError:
         raise
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as e:
-        raise _wrap(p, fmt, e) from None
+        raise _wrap(p, fmt, e, dialect) from None
     if table.num_columns == 0 or table.num_rows == 0:
         raise DataError(
             f"File '{p}' holds no data rows ({table.num_columns} columns, 0 rows). Expected at least one row."
@@ -153,6 +201,8 @@ def read_table(path: str | os.PathLike, *, columns: list[str] | None = None) -> 
     check_unique_names(p, names)
     if fmt != "parquet":  # Parquet binary columns are real bytes (images), not damaged text
         table = decode_invalid_utf8(table, p)
+        if dialect.strict and invalid_utf8_of(table):  # data.encoding: utf-8 named, not met
+            raise undecodable(p, dialect)
     meta = dict(table.schema.metadata or {})
     meta[SOURCE_DIR_KEY] = str(p.resolve().parent).encode()
     return table.replace_schema_metadata(meta)

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from deepfuse.data.bad_bytes import MAX_LINE_BYTES, too_long
-from deepfuse.data.formats import open_decompressed
+from deepfuse.data.dialect import Dialect, open_utf8
 
 __all__ = [
     "NULL_TOKENS",
@@ -94,6 +94,10 @@ class Context:
         schema: Fixed by the first chunk (or given), then enforced on every chunk and file.
         rows_read: Rows met (good + bad), to check that nothing vanished.
         delimiter: CSV field separator.
+        encoding: The Python codec of the file being read (:mod:`deepfuse.data.dialect`);
+            other than UTF-8, the lines are transcoded to UTF-8 first.
+        strict: The encoding was named by the user: an undecodable byte is a ``DataError``
+            (else invalid UTF-8 is an ``invalid_utf8`` bad row).
         json_unexpected: A JSON field not in the schema: ``"error"`` (bad row) or ``"ignore"``.
     """
 
@@ -104,16 +108,36 @@ class Context:
     schema: pa.Schema | None = None
     rows_read: int = 0
     delimiter: str = ","
+    encoding: str = "utf-8"
+    strict: bool = False
     json_unexpected: str = "error"
 
+    @property
+    def dialect(self) -> Dialect:
+        """The encoding and delimiter of the file being read."""
+        return Dialect(self.encoding, self.delimiter, strict=self.strict)
 
-def iter_line_chunks(path: Path, block_size: int) -> Iterator[tuple[int, list[bytes], int]]:
+    def use(self, dialect: Dialect) -> None:
+        """Read the next file with ``dialect`` (files of one read may differ in encoding)."""
+        self.delimiter, self.encoding, self.strict = (
+            dialect.delimiter,
+            dialect.encoding,
+            dialect.strict,
+        )
+
+
+def iter_line_chunks(
+    path: Path, block_size: int, dialect: Dialect | None = None
+) -> Iterator[tuple[int, list[bytes], int]]:
     """Yield ``(first_line_number, lines, bytes_read)``; lines hold no ``\\n``. Bounded memory.
 
+    The lines are UTF-8 (``dialect``'s encoding transcoded, a BOM removed).
+
     Raises:
-        DataError: A line is longer than :data:`~deepfuse.data.bad_bytes.MAX_LINE_BYTES`.
+        DataError: A line is longer than :data:`~deepfuse.data.bad_bytes.MAX_LINE_BYTES`, or
+            (a transcoded or strict ``dialect``) a byte cannot be decoded.
     """
-    with open_decompressed(path) as fh:
+    with open_utf8(path, dialect) as fh:
         carry, lineno = b"", 1
         while True:
             block = fh.read(block_size)

@@ -33,7 +33,8 @@ def _csv_files(root):
             bad |= {(name, 12, "wrong_column_count"), (name, 52, "wrong_column_count")}
             bad |= {(name, 102, "invalid_number"), (name, 152, "invalid_number")}
         if f == 2:
-            lines.insert(21, b"11,4.0,caf\xe9,1")  # line 22: invalid UTF-8
+            # line 22: invalid UTF-8 ("\xc3\xa9" is UTF-8: the file is UTF-8 with a bad byte)
+            lines.insert(21, b"11,4.0,caf\xe9 \xc3\xa9,1")
             lines.insert(41, b"")  # a blank line is not a row
             # a quoted newline is a good row (id 9999), over two physical lines
             lines.insert(61, b'9999,1.5,"two\nlines",0')
@@ -146,7 +147,7 @@ def test_dedup_across_epochs_file_and_one_warning_per_epoch(tmp_path):
     assert {"file", "line", "reason", "detail", "raw"} == set(on_disk[0])
     by_line = {(r["file"].rsplit("/", 1)[-1], r["line"]): r for r in on_disk}
     assert by_line[("part-0.csv", 102)]["raw"] == "9,oops,b,0"
-    assert by_line[("part-2.csv", 22)]["raw"] == "11,4.0,caf\\xe9,1"
+    assert by_line[("part-2.csv", 22)]["raw"] == "11,4.0,caf\\xe9 \u00e9,1"
 
 
 def test_clean_files_no_quarantine_no_warning(tmp_path):

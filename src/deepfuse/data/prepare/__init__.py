@@ -39,6 +39,7 @@ import pyarrow as pa
 from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
 from deepfuse._utils.io import atomic_write_json
 from deepfuse.data.csv_rows import read_csv
+from deepfuse.data.dialect import check_delimiter, check_encoding, sniff
 from deepfuse.data.formats import format_or_none, suffixes
 from deepfuse.data.json_rows import read_jsonl
 from deepfuse.data.prepare._images import read_images
@@ -116,6 +117,8 @@ def prepare(
     overwrite: bool = False,
     progress: bool | None = None,
     block_size: int = 4 << 20,
+    encoding: str | None = "auto",
+    delimiter: str | None = "auto",
 ) -> PrepareReport:
     """Convert a CSV / TSV / JSON-lines file (or a folder of them) or an image folder into Parquet shards.
 
@@ -137,12 +140,18 @@ def prepare(
         progress: Show progress (tqdm on a terminal, plain lines otherwise); ``None`` = yes.
         block_size: Bytes read per chunk (default 4 MiB; the first chunk types the columns).
             Memory stays bounded by a few tens of times this, whatever the file size.
+        encoding: CSV/TSV: ``"auto"`` (BOM, UTF-8, else cp1252/latin-1; per file) or a codec
+            name, used strictly (:mod:`deepfuse.data.dialect`). JSON lines are UTF-8.
+        delimiter: CSV: ``"auto"`` (sniffed per file among ``,`` ``;`` tab ``|``; a tab for
+            ``.tsv``) or one character.
 
     Returns:
         A :class:`PrepareReport` (also in ``out/_report.json``).
 
     Raises:
-        DataError: Missing/unknown input, ``out`` exists, or too many bad rows.
+        DataError: Missing/unknown input, ``out`` exists, too many bad rows, or a byte a
+            named ``encoding`` cannot decode (the message names the byte offset).
+        ConfigError: An unknown ``encoding`` or an invalid ``delimiter``.
 
     Example:
         >>> report = prepare("clicks.csv", "data/clicks", rows_per_shard=500_000)  # doctest: +SKIP
@@ -159,6 +168,9 @@ def prepare(
     rows_per_shard = _positive_int("rows_per_shard", rows_per_shard or default_shard)
     row_group_size = _positive_int("row_group_size", row_group_size or default_group)
     _positive_int("block_size", block_size)
+    dialect = {"encoding": check_encoding(encoding), "delimiter": check_delimiter(delimiter)}
+    if fmt == "tsv" and dialect["delimiter"] == "auto":  # format="tsv" names the delimiter
+        dialect["delimiter"] = "\t"
     if not 0.0 <= float(max_bad_fraction) <= 1.0:
         raise ConfigError(
             format_message(
@@ -184,13 +196,12 @@ def prepare(
             progress=Progress(total, enabled=progress, desc=f"prepare {src.name}"),
             block_size=int(block_size),
             schema_hint=_parse_schema(schema),
-            delimiter="\t" if fmt == "tsv" else ",",
         )
         writer = ShardWriter(
             staging.dir, rows_per_shard=rows_per_shard, row_group_size=row_group_size
         )
         try:
-            for table in _read(fmt, src, files, ctx):
+            for table in _read(fmt, src, files, ctx, dialect):
                 writer.write(table)
             writer.close()
         finally:
@@ -220,13 +231,18 @@ def prepare(
     return report
 
 
-def _read(fmt: str, src: Path, files: list[tuple[Path, str]], ctx: Context) -> Iterator[pa.Table]:
+def _read(
+    fmt: str, src: Path, files: list[tuple[Path, str]], ctx: Context, dialect: dict[str, str]
+) -> Iterator[pa.Table]:
     if fmt == "images":
         yield from read_images(src, ctx)
         return
-    reader = read_jsonl if fmt == "jsonl" else read_csv  # csv, tsv (ctx.delimiter tells)
     for file, label in files:
-        yield from reader(file, label, ctx)
+        if fmt == "jsonl":
+            yield from read_jsonl(file, label, ctx)
+            continue
+        ctx.use(sniff(file, **dialect))  # each file's encoding and delimiter (.tsv: a tab)
+        yield from read_csv(file, label, ctx)
 
 
 def _fill(report: PrepareReport, ctx: Context, writer: ShardWriter, started: float) -> None:

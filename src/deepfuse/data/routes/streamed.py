@@ -127,14 +127,14 @@ def should_stream(data: Mapping[str, Any]) -> bool:
 # ----------------------------------------------------------------------------- the route
 
 
-def _scan(path: str, columns: list[str] | None = None) -> LazyDataset:
+def _scan(path: str, data: Mapping[str, Any], columns: list[str] | None = None) -> LazyDataset:
     from deepfuse.data import streaming
 
-    scan = {
-        "parquet": streaming.scan_parquet,
-        "csv": streaming.scan_csv,
-        "json": streaming.scan_jsonl,
-    }[format_of(path)]
+    fmt = format_of(path)
+    if fmt == "csv":  # data.encoding / data.delimiter: the rules read_table applies too
+        dialect = {"encoding": data.get("encoding"), "delimiter": data.get("delimiter")}
+        return streaming.scan_csv(path, columns=columns, **dialect)
+    scan = {"parquet": streaming.scan_parquet, "json": streaming.scan_jsonl}[fmt]
     return scan(path, columns=columns)
 
 
@@ -145,7 +145,7 @@ def _with_source(ds: LazyDataset, source: Source) -> LazyDataset:
 def _splits(data: Mapping[str, Any]) -> tuple[LazyDataset, LazyDataset, LazyDataset, dict]:
     """``(train, validation, test)`` unbatched streams and their row counts."""
     target = data.get("target")
-    full = _scan(str(data["train"]))
+    full = _scan(str(data["train"]), data)
     names = full.schema.names
     if target not in names:
         raise DataError(
@@ -159,7 +159,7 @@ def _splits(data: Mapping[str, Any]) -> tuple[LazyDataset, LazyDataset, LazyData
         full._source, (val_share, test_share), data.get("limit")
     )
     if has_test:
-        test_ds = _scan(str(data["test"]))
+        test_ds = _scan(str(data["test"]), data)
         if target not in test_ds.schema.names:
             raise DataError(
                 f"The target column {target!r} is not in {data['test']}. Columns: "

@@ -39,9 +39,14 @@ __all__ = ["FEATURE_ALIASES", "BuiltinTable", "TableInMemory", "make_preprocesso
 FEATURE_ALIASES = {"ignore": "ignored"}
 
 
-def read_input(path_or_glob: str) -> pa.Table:
+def read_input(
+    path_or_glob: str, *, encoding: str | None = "auto", delimiter: str | None = "auto"
+) -> pa.Table:
     """Read one file, or every file matching a glob (concatenated in name order); a folder of
     image or text files is the table of their paths (:func:`.folders.folder_table`).
+
+    ``encoding`` / ``delimiter`` (``data.encoding`` / ``data.delimiter``) apply to CSV/TSV files
+    (:mod:`deepfuse.data.dialect`; ``auto`` detects them per file).
 
     Raises:
         DataError: No file matches, or a file cannot be read.
@@ -53,7 +58,8 @@ def read_input(path_or_glob: str) -> pa.Table:
         if not paths:
             raise DataError(f"No file matches '{path_or_glob}'. Check the pattern and the folder.")
         try:
-            return pa.concat_tables([read_table(p) for p in paths], promote_options="permissive")
+            tables = [read_table(p, encoding=encoding, delimiter=delimiter) for p in paths]
+            return pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise DataError(
                 f"The files matching '{path_or_glob}' have different columns: "
@@ -64,7 +70,12 @@ def read_input(path_or_glob: str) -> pa.Table:
             f"Data file '{path_or_glob}' does not exist (current directory: "
             f"{os.getcwd()}). Check data.train / data.test or the input path."
         )
-    return read_table(path_or_glob)
+    return read_table(path_or_glob, encoding=encoding, delimiter=delimiter)
+
+
+def _dialect_of(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``read_input``'s ``encoding`` / ``delimiter`` from a config's data section."""
+    return {"encoding": data.get("encoding"), "delimiter": data.get("delimiter")}
 
 
 def make_preprocessor(data: Mapping[str, Any]) -> Preprocessor:
@@ -145,8 +156,8 @@ class TableInMemory(DataRoute):
 
     def raw_tables(self, data: Mapping[str, Any]) -> tuple[pa.Table, pa.Table | None, dict]:
         """Raw train/test tables and the data section they are read with."""
-        test = read_input(data["test"]) if data.get("test") else None
-        return read_input(data["train"]), test, dict(data)
+        test = read_input(data["test"], **_dialect_of(data)) if data.get("test") else None
+        return read_input(data["train"], **_dialect_of(data)), test, dict(data)
 
     def _splits(self, data: Mapping[str, Any], seed: int) -> tuple:
         """``(raw train, raw test, data, train, validation, test)``: same rows for a seed."""

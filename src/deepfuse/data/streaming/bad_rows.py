@@ -33,6 +33,7 @@ import pyarrow.csv as pacsv
 
 from deepfuse._utils.errors import ConfigError, DataError, format_message, invalid_choice
 from deepfuse.data.csv_rows import csv_header, read_csv
+from deepfuse.data.dialect import Dialect
 from deepfuse.data.json_rows import json_schema, read_jsonl
 from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.tabular_rows import NULL_TOKENS, Context, ListSink, iter_line_chunks
@@ -48,7 +49,7 @@ class RowChecker:
         schema: The fixed column types every file is read with.
         report: Where bad rows go.
         mode: ``"quarantine"`` (skip and record bad rows) or ``"error"`` (raise on the first).
-        delimiter: CSV field separator.
+        dialect: CSV encoding and delimiter (:mod:`deepfuse.data.dialect`); UTF-8, comma by default.
         block_size: Bytes per chunk.
     """
 
@@ -58,13 +59,13 @@ class RowChecker:
         schema: pa.Schema,
         report: Quarantine,
         mode: str = "quarantine",
-        delimiter: str = ",",
+        dialect: Dialect | None = None,
         block_size: int = 4 << 20,
     ) -> None:
         if mode not in BAD_ROW_MODES:
             raise invalid_choice("on_bad_rows", mode, BAD_ROW_MODES)
         self.fmt, self.schema, self.report, self.mode = fmt, schema, report, mode
-        self.delimiter, self.block_size = delimiter, block_size
+        self.dialect, self.block_size = dialect or Dialect(), block_size
 
     def good_tables(self, path: str) -> Iterator[pa.Table]:
         """Good rows of ``path`` in file order, as tables typed by ``schema``; bad rows reported."""
@@ -73,9 +74,9 @@ class RowChecker:
             quarantine=sink,
             block_size=self.block_size,
             schema=self.schema,
-            delimiter=self.delimiter,
             json_unexpected="ignore",  # as pyarrow's fast reader: extra fields are not read
         )
+        ctx.use(self.dialect)
         reader = read_csv if self.fmt == "csv" else read_jsonl
         try:
             for table in reader(Path(path), path, ctx):
@@ -102,7 +103,7 @@ def infer_schema(
     path: str,
     fmt: str,
     hint: dict[str, pa.DataType],
-    delimiter: str = ",",
+    dialect: Dialect | None = None,
     block_size: int = 4 << 20,
 ) -> pa.Schema:
     """Column types from the first chunk of the first file, as ``deepfuse prepare`` types them.
@@ -122,12 +123,14 @@ def infer_schema(
             f"Cannot infer the columns of '{path}': no JSON object in its first lines. "
             "Pass schema={'col': 'int64', ...}."
         )
-    ctx = Context(quarantine=ListSink(), block_size=block_size, delimiter=delimiter)
+    dialect = dialect or Dialect()
+    ctx = Context(quarantine=ListSink(), block_size=block_size)
+    ctx.use(dialect)
     first = next(read_csv(Path(path), label, ctx), None)
-    names = csv_header(Path(path), label, delimiter)
+    names = csv_header(Path(path), label, dialect)
     if ctx.schema is None:  # a header and no good row: every column is a string
         ctx.schema = pa.schema([(n, hint.get(n, pa.string())) for n in names])
-    arrow = _pyarrow_types(path, delimiter, block_size) if first is not None else {}
+    arrow = _pyarrow_types(path, dialect, block_size) if first is not None else {}
     fields = []
     for f in ctx.schema:
         dtype = hint.get(f.name) or f.type
@@ -139,19 +142,17 @@ def infer_schema(
     return pa.schema(fields)
 
 
-def _pyarrow_types(path: str, delimiter: str, block_size: int) -> dict[str, pa.DataType]:
+def _pyarrow_types(path: str, dialect: Dialect, block_size: int) -> dict[str, pa.DataType]:
     """pyarrow's own types for the first block (empty when it cannot read it)."""
     try:
         with pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=False),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=lambda _: "skip"
-            ),
+            read_options=dialect.read_options(block_size=block_size, use_threads=False),
+            parse_options=dialect.parse_options(invalid_row_handler=lambda _: "skip"),
             convert_options=pacsv.ConvertOptions(null_values=NULL_TOKENS),
         ) as reader:
             return {f.name: f.type for f in reader.schema}
-    except (pa.ArrowInvalid, OSError):
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError):
         return {}
 
 

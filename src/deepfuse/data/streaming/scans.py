@@ -20,6 +20,8 @@ import pyarrow.dataset as pads
 import pyarrow.json as pajson
 
 from deepfuse._utils.errors import ConfigError, DataError, invalid_choice
+from deepfuse.data.bad_bytes import MAX_LINE_BYTES
+from deepfuse.data.dialect import Dialect, check_delimiter, check_encoding, sniff
 from deepfuse.data.formats import delimiter_of
 from deepfuse.data.quarantine import Quarantine
 from deepfuse.data.streaming.paths import PathLike, _resolve, resolve_paths
@@ -80,13 +82,17 @@ def scan_csv(
     *,
     columns: list[str] | None = None,
     filter: pads.Expression | None = None,
-    delimiter: str | None = None,
+    delimiter: str | None = "auto",
+    encoding: str | None = "auto",
     read_batch_size: int = 65_536,
     on_bad_rows: str = "quarantine",
     quarantine: str | os.PathLike | None = None,
     schema: pa.Schema | dict[str, str | pa.DataType] | None = None,
 ) -> LazyDataset:
     """Lazily scans CSV files (header row required); see :func:`scan_parquet`.
+
+    The first file's encoding and delimiter (:func:`deepfuse.data.dialect.sniff`, unless given)
+    apply to every file; quoted fields may hold newlines.
 
     The column types are fixed before reading: ``schema`` for the columns it names, the others
     typed from the first 4 MiB of the first file as ``deepfuse prepare`` does (int64/float64
@@ -103,8 +109,9 @@ def scan_csv(
         source: A file, glob, directory or list of them.
         columns: Columns to yield (the checks still cover every column).
         filter: A ``pyarrow.compute`` expression pushed down to the reader.
-        delimiter: Field separator; ``None`` (the default) takes it from the first file's name:
-            a tab for ``.tsv`` (``.gz``, ``.bz2``), else a comma.
+        delimiter: Field separator; ``"auto"`` (the default; ``None`` too) sniffs it from the
+            first file (a tab for ``.tsv``; ``,`` ``;`` tab or ``|`` for others).
+        encoding: ``"auto"`` (BOM, UTF-8, else cp1252/latin-1) or a codec name, used strictly.
         read_batch_size: Rows per record batch read from disk.
         on_bad_rows: ``"quarantine"`` (skip and record, the default) or ``"error"`` (raise a
             ``DataError`` naming the file, line and reason at the first bad row).
@@ -124,14 +131,22 @@ def scan_csv(
         [(4, 'wrong_column_count'), (3, 'invalid_number')]
     """
     files = resolve_paths(source, "csv")
-    if delimiter is None:
-        delimiter = delimiter_of(files[0])
     if any(is_url(f) for f in files):  # no row checking for remote files (read as they come)
-        fmt = pads.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter=delimiter))
+        encoding, delimiter = check_encoding(encoding), check_delimiter(delimiter)
+        dialect = Dialect(
+            "utf-8" if encoding == "auto" else encoding,
+            delimiter_of(files[0]) if delimiter == "auto" else delimiter,
+            strict=encoding != "auto",
+        )
+        fmt = pads.CsvFileFormat(
+            read_options=dialect.read_options(), parse_options=dialect.parse_options()
+        )
         return _make(source, "csv", columns, filter, read_batch_size, fmt)
-    checker = _row_checker("csv", files, on_bad_rows, quarantine, schema, delimiter)
+    dialect = sniff(files[0], encoding=encoding, delimiter=delimiter)
+    checker = _row_checker("csv", files, on_bad_rows, quarantine, schema, dialect)
     fmt = pads.CsvFileFormat(
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        read_options=dialect.read_options(block_size=MAX_LINE_BYTES),
+        parse_options=dialect.parse_options(),
         convert_options=pacsv.ConvertOptions(
             column_types=dict(zip(checker.schema.names, checker.schema.types, strict=True)),
             null_values=NULL_TOKENS,  # the checker's missing-value tokens, so both agree
@@ -171,7 +186,7 @@ def scan_jsonl(
     files = resolve_paths(source, "json")
     if any(is_url(f) for f in files):
         return _make(source, "json", columns, filter, read_batch_size)
-    checker = _row_checker("json", files, on_bad_rows, quarantine, schema, ",")
+    checker = _row_checker("json", files, on_bad_rows, quarantine, schema, None)
     fmt = pads.JsonFileFormat(
         parse_options=pajson.ParseOptions(
             explicit_schema=checker.schema, unexpected_field_behavior="ignore"
@@ -186,7 +201,7 @@ def _row_checker(
     on_bad_rows: str,
     quarantine: str | os.PathLike | None,
     schema: Any,
-    delimiter: str,
+    dialect: Dialect | None,
 ) -> RowChecker:
     from deepfuse.data.streaming.bad_rows import (
         BAD_ROW_MODES,
@@ -202,8 +217,8 @@ def _row_checker(
             f"quarantine file '{quarantine}': its folder does not exist. Create it first or "
             "pass another path (or quarantine=None to keep bad rows in ds.quarantined only)."
         )
-    types = infer_schema(files[0], fmt, parse_schema(schema), delimiter)
-    return RowChecker(fmt, types, Quarantine(quarantine), on_bad_rows, delimiter)
+    types = infer_schema(files[0], fmt, parse_schema(schema), dialect)
+    return RowChecker(fmt, types, Quarantine(quarantine), on_bad_rows, dialect)
 
 
 def _make_checked(

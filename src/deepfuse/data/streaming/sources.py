@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Source"]
 
+# pyarrow.dataset does not decompress these (pyarrow.csv does; pyarrow 26): it would parse the
+# compressed bytes. The row checker reads such files (deepfuse.data.formats.open_decompressed).
+_DATASET_CANNOT_OPEN = (".zst",)
+
 
 class Source:
     """An ordered list of readable units (Parquet row groups or whole CSV/JSON files).
@@ -164,15 +168,16 @@ class Source:
 
     def _checked_batches(self, unit: int, batch_size: int) -> Iterator[pa.RecordBatch]:
         done = 0
-        if unit not in self._careful:
+        if unit not in self._careful and not self.units[unit].path.endswith(_DATASET_CANNOT_OPEN):
             try:
                 for rb in self._fast_batches(unit, batch_size):
                     done += rb.num_rows
                     yield rb
                 return
-            except pa.ArrowInvalid:
+            except (pa.ArrowInvalid, UnicodeDecodeError):
                 # pyarrow yields a block only when all of it converts, and the checker accepts
-                # all that pyarrow accepts: the rows already given are the checker's first ones
+                # all that pyarrow accepts: the rows already given are the checker's first ones.
+                # A byte the encoding cannot decode: the checker's reader names its offset.
                 self._careful.add(unit)
         assert self.rows is not None
         for rb in self._careful_batches(unit, batch_size):
