@@ -369,3 +369,9 @@ def test_a_frozen_config_cannot_change_and_pickles():
         frozen["trainer"]["metrics"].append("mae")
     assert pickle.loads(pickle.dumps(frozen)) == frozen and thaw(frozen) == cfg
     assert dump_config(frozen) == dump_config(cfg)
+
+
+def test_an_unknown_encoding_is_refused_before_any_file_is_read():
+    with pytest.raises(ConfigError, match=r"data\.encoding.*latin-9x"):
+        validate({"data": {"train": "a.csv", "target": "y", "encoding": "latin-9x"}})
+    validate({"data": {"train": "a.csv", "target": "y", "encoding": "cp1252"}})

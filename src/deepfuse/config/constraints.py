@@ -47,6 +47,19 @@ def _grad_clip(v: Any) -> bool:
     return v is None or (_is_num(v) and v > 0)
 
 
+def _codec(v: Any) -> bool:
+    """A name Python's codecs know (``latin-1``, ``cp1252``, ``utf-16``, ...)."""
+    import codecs
+
+    if not _non_empty_str(v):
+        return False
+    try:
+        codecs.lookup(v)
+    except LookupError:
+        return False
+    return True
+
+
 def _non_empty_str(v: Any) -> bool:
     return isinstance(v, str) and v.strip() != ""
 
@@ -82,7 +95,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.search": (lambda v: v == "auto" or isinstance(v, bool), "auto, true or false"),
     "trainer.baselines": (lambda v: v == "auto" or isinstance(v, bool), "auto, true or false"),
     "data.encoding": (
-        lambda v: v is None or v == "auto" or _non_empty_str(v),
+        lambda v: v is None or v == "auto" or _codec(v),
         "auto or an encoding name (utf-8, latin-1, cp1252, utf-16, ...)",
     ),
     "data.delimiter": (
