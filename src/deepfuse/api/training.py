@@ -24,6 +24,7 @@ from deepfuse._utils.errors import ConfigError
 from deepfuse._utils.io import DiskFullError, atomic_write_json, is_disk_full
 from deepfuse.config import dump_config, freeze, load_config, resolve, thaw
 from deepfuse.data.routes import Prepared, route_for
+from deepfuse.evaluation.baselines import run_baselines
 from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.models.from_config import (
     arguments_of,
@@ -266,6 +267,8 @@ def _train_worker(
         model.save(tmp)
         history_csv(history, tmp / HISTORY_FILE, steps=tmp / STEPS_FILE)
         metrics = _metrics(prep, history, test, train_time)
+        if base := run_baselines(prep, seed=_seed(trainer), enabled=trainer.get("baselines")):
+            metrics["baselines"] = base  # scikit-learn models on the same split (report compares)
         eval_start = time.perf_counter()
         _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
         eval_time += time.perf_counter() - eval_start
