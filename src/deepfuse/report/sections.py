@@ -5,7 +5,8 @@ run via :class:`deepfuse.run.RunReader`, plus the model and its test rows for th
 inside the model). Every part is independent: :func:`~deepfuse.report.context.guarded` turns an
 exception into a visible "could not be drawn" block and a ``ReportWarning``, so one broken plot
 never costs the rest of the report. This module holds the summary, curves, evaluation, config,
-timings and environment; :mod:`.compare`, :mod:`.inside`, :mod:`.mistakes` and :mod:`.data_sections` the rest.
+timings and environment; :mod:`.compare`, :mod:`.inside`, :mod:`.mistakes` and
+:mod:`.data_sections` the rest.
 
 Example:
     >>> import tempfile
