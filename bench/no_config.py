@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [by_name[n] for n in SETS if n in by_name]
     versions = package_versions(["torch", "scikit-learn", "deepfuse"])
     header = {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": f"{cpu_model()} ({os.cpu_count()} cores visible)",
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
         "command": "python bench/no_config.py " + " ".join(argv or sys.argv[1:]),

@@ -151,11 +151,10 @@ _TOPICS = {
     "music": "album song band guitar concert lyrics singer tour drum melody stage",
     "health": "doctor patient sleep diet exercise clinic symptom vaccine nurse heart",
 }
-_COMMON = (
-    "the a of and to in is it that for on was with as this but they at have from by "
-    "one all would there their what about which when more people time new year good "
-    "day week report said think really also just like make know see still"
-).split()
+#: Frequent English words, shared by every topic.
+_COMMON_TEXT = """the a of and to in is it that for on was with as this but they at have from by
+one all would there their what about which when more people time new year good day week report
+said think really also just like make know see still"""
 
 
 def topics_text(out_dir: str | os.PathLike, *, rows: int = 8000, seed: int = 0) -> CsvSet:
@@ -171,6 +170,7 @@ def topics_text(out_dir: str | os.PathLike, *, rows: int = 8000, seed: int = 0) 
     rng = np.random.default_rng(seed)
     names = list(_TOPICS)
     vocab = {t: w.split() for t, w in _TOPICS.items()}
+    common = _COMMON_TEXT.split()
     texts, labels, sources = [], [], []
     for _ in range(rows):
         topic = names[rng.integers(len(names))]
@@ -185,7 +185,7 @@ def topics_text(out_dir: str | os.PathLike, *, rows: int = 8000, seed: int = 0) 
                     other = vocab[names[rng.integers(len(names))]]
                     words.append(other[rng.integers(len(other))])
                 else:
-                    words.append(_COMMON[rng.integers(len(_COMMON))])
+                    words.append(common[rng.integers(len(common))])
             line = " ".join(words).capitalize()
             if rng.random() < 0.2:
                 line = f'She said "{line}", then left'

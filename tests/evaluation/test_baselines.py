@@ -174,7 +174,7 @@ def test_streamed_or_disabled():
     assert out["models"] == [] and "streamed" in out["skipped"][0]
     assert run_baselines(_table_prep(), seed=0, enabled=False) is None
     assert run_baselines(_table_prep(), seed=0, enabled=None) is None
-    with pytest.raises(ConfigError, match="trainer.baselines"):
+    with pytest.raises(ConfigError, match=r"trainer\.baselines"):
         run_baselines(_table_prep(), seed=0, enabled="sometimes")
 
 

@@ -56,7 +56,7 @@ def test_never_predicted_of_an_older_evaluation_from_its_confusion_matrix():
 def test_per_class_recall_sorted_worst_first_with_imbalance_warning(tmp_path):
     y = [0] * 40 + [1] * 10 + [2] * 3
     pred = [0] * 30 + [1] * 10 + [1] * 5 + [0] * 5 + [2, 0, 0]  # recall a .75, b .5, c 1/3
-    f, result = _facts(tmp_path, y, pred, ["a", "b", "c"])
+    f, _ = _facts(tmp_path, y, pred, ["a", "b", "c"])
     html = per_class_section(f)
     (table,) = Page(html).tables
     assert [r[0] for r in table["tbody"]] == ["c", "b", "a"]
