@@ -146,6 +146,7 @@ def test_images_fit_pixels_of_a_subsample_and_say_so():
     assert m["name"] == "LogisticRegression (pixels)" and m["rows"] == 50
     assert m["note"] == "subsampled: 50 of 200 training rows"
     assert m["accuracy"] == 1.0
+    assert out["rows"] == {"train": 200, "test": 100}  # the split's rows, before subsampling
 
 
 def test_budget_and_size_limits_skip_with_a_reason():
