@@ -5,7 +5,7 @@ Run (from the repository root, nothing else heavy on the machine):
 
     .venv/bin/python bench/no_config.py                  # every row; bench/results/no_config.md
     .venv/bin/python bench/no_config.py --only imdb      # one row again (others kept from .json)
-    .venv/bin/python bench/no_config.py --quick          # small sizes: a smoke check, .quick.md
+    .venv/bin/python bench/no_config.py --quick          # small sizes: bench/_logs/no_config.quick.md
 
 Each cell is a fresh ``deepfuse train CONFIG`` process whose config holds only the ``data``
 section (``--set KEY=VALUE`` adds overrides, which the table header then lists: such a run is
@@ -35,6 +35,7 @@ from bench._data.no_config_sets import SETS  # noqa: E402  (needs the repo root 
 from bench.machine import cpu_model, package_versions  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
+LOGS = REPO / "bench" / "_logs"
 TOLERANCE = 0.005  # macro-F1 below the best baseline by at most this still "matches"
 MAIN = "import sys; from deepfuse.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
@@ -163,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in SETS]
     if unknown:
         parser.error(f"unknown rows {', '.join(unknown)}; choose from {', '.join(SETS)}")
-    stem = "no_config.quick" if args.quick else "no_config"
-    json_path, md_path = RESULTS / f"{stem}.json", RESULTS / f"{stem}.md"
+    # a smoke check's numbers mean nothing: they go to the gitignored bench/_logs/
+    folder, stem = (LOGS, "no_config.quick") if args.quick else (RESULTS, "no_config")
+    json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
     kept = json.loads(json_path.read_text()).get("rows", []) if json_path.is_file() else []
     out = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="no_config-"))
     fresh = {}
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.quick:
         header["note"] = "--quick: small sizes, the numbers mean nothing"
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps({"header": header, "rows": rows}, indent=1) + "\n")
     md_path.write_text(markdown(rows, header))
     print(md_path.read_text())
