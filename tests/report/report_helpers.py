@@ -30,6 +30,8 @@ HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 #: Every section a training run's report has, in page order.
 RUN_SECTIONS = [
     "summary",
+    "compare",
+    "classes",
     "search",
     "curves",
     "evaluation",

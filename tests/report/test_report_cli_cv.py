@@ -64,7 +64,7 @@ def test_cli_report_rewrites_the_report_and_prints_its_path(run_copy, capsys):
     out, _ = capsys.readouterr()
     assert out.strip() == str(run_copy / "report.html")
     _, page = read_page(run_copy)  # rebuilt from the run alone: model and test rows loaded
-    assert page.failed == 0 and len(page.section_ids) == len(RUN_SECTIONS)
+    assert page.failed == 0 and page.section_ids == RUN_SECTIONS
     assert len(page.images) >= 8
 
 
@@ -90,7 +90,7 @@ def test_a_failing_part_is_shown_and_warned_and_the_rest_is_written(run_copy, mo
     assert page.failed == 1 and not page.errors
     assert "ROC curves could not be drawn." in text
     assert "RuntimeError: drawing exploded &lt;b&gt;" in text
-    assert len(page.section_ids) == len(RUN_SECTIONS) and "<figcaption>precision-recall" in text
+    assert page.section_ids == RUN_SECTIONS and "<figcaption>precision-recall" in text
 
 
 def test_write_report_without_test_rows_says_so_and_draws_the_rest(run_copy):
@@ -100,7 +100,7 @@ def test_write_report_without_test_rows_says_so_and_draws_the_rest(run_copy):
         warnings.simplefilter("error", ReportWarning)
         write_report(run_copy)
     text, page = read_page(run_copy)
-    assert page.failed == 0 and len(page.section_ids) == len(RUN_SECTIONS)
+    assert page.failed == 0 and page.section_ids == RUN_SECTIONS
     # the projection and the mistakes (an MLP: the feature maps are not applicable anyway)
     assert text.count("No test rows were given to the report") == 2
     calls = []

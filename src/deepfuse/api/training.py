@@ -24,6 +24,7 @@ from deepfuse._utils.errors import ConfigError
 from deepfuse._utils.io import DiskFullError, atomic_write_json, is_disk_full
 from deepfuse.config import dump_config, freeze, load_config, resolve, thaw
 from deepfuse.data.routes import Prepared, route_for
+from deepfuse.evaluation.baselines import run_baselines
 from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.models.from_config import (
     arguments_of,
@@ -291,6 +292,8 @@ def _train_worker(
         metrics["imbalance"] = imbalance_facts(prep, trainer)
         if (tmp / SEARCH_FILE).is_file():
             metrics["search"] = RunReader(tmp).search()
+        if base := run_baselines(prep, seed=_seed(trainer), enabled=trainer.get("baselines")):
+            metrics["baselines"] = base  # scikit-learn models on the same split (report compares)
         eval_start = time.perf_counter()
         evaluation = _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
         metrics["test"].update(_headline(evaluation))

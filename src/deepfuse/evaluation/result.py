@@ -63,6 +63,8 @@ class EvaluationResult:
             of P(positive) for binary, of the top-class confidence for multiclass.
         residuals: Residual summary and sample (regression).
         notes: Why a value is undefined or was set by convention.
+        never_predicted: Labels of the classes that have test rows but are never predicted
+            (classification; the report and ``deepfuse evaluate`` flag them).
     """
 
     task: str
@@ -75,6 +77,7 @@ class EvaluationResult:
     calibration: dict[str, Any] | None = None
     residuals: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    never_predicted: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (NaN and infinities become ``None``; numpy values become Python)."""
@@ -246,6 +249,10 @@ def _classification(
             "normalized": np.where(rows > 0, counts / np.maximum(rows, 1), 0.0).tolist(),
         },
         notes=notes,
+        # classes with test rows (row sum > 0) and no prediction at all (column sum == 0)
+        never_predicted=[
+            classes[i] for i in np.flatnonzero((rows[:, 0] > 0) & (counts.sum(axis=0) == 0))
+        ],
     )
     if probs is not None:
         _ranking(result, y, probs)

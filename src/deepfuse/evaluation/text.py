@@ -74,6 +74,14 @@ def format_evaluation(result: EvaluationResult) -> str:
             f"residuals: mean {res['mean']:.4f}, std {res['std']:.4f}, "
             f"median {q['0.5']:.4f}, 5%..95% [{q['0.05']:.4f}, {q['0.95']:.4f}]",
         ]
+    if result.never_predicted:
+        shown = ", ".join(str(c) for c in result.never_predicted[:20])
+        more = ", ..." if len(result.never_predicted) > 20 else ""
+        out += [
+            "",
+            f"warning: {len(result.never_predicted)} of {len(result.classes or [])} classes are "
+            f"never predicted: {shown}{more}",
+        ]
     for note in result.notes:
         out.append(f"note: {note}")
     return "\n".join(out)

@@ -195,6 +195,8 @@ overflow-x:auto;font:12.5px/1.45 ui-monospace,"SFMono-Regular",Menlo,Consolas,
 "Liberation Mono",monospace}
 .failed{border:1px solid #fda29b;background:var(--badbg);color:var(--bad);border-radius:6px;
 padding:8px 12px;margin:8px 0;font-size:13.5px;word-break:break-word}
+.warn{border:1px solid #f5c26b;background:#fffaeb;color:#7a4b00;border-radius:6px;
+padding:8px 12px;margin:8px 0;font-size:13.5px;word-break:break-word}
 .na{color:var(--muted);font-style:italic;margin:6px 0}
 .muted{color:var(--muted);font-size:13px}
 .snippet{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;max-width:640px;

@@ -5,13 +5,14 @@ run via :class:`deepfuse.run.RunReader`, plus the model and its test rows for th
 inside the model). Every part is independent: :func:`~deepfuse.report.context.guarded` turns an
 exception into a visible "could not be drawn" block and a ``ReportWarning``, so one broken plot
 never costs the rest of the report. This module holds the summary, curves, evaluation, config,
-timings and environment; :mod:`.inside`, :mod:`.mistakes` and :mod:`.data_sections` the rest.
+timings and environment; :mod:`.compare`, :mod:`.inside`, :mod:`.mistakes` and
+:mod:`.data_sections` the rest.
 
 Example:
     >>> import tempfile
     >>> from deepfuse.report.context import RunFacts
     >>> [s.id for s in run_sections(RunFacts(tempfile.mkdtemp()))][:3]  # doctest: +SKIP
-    ['summary', 'curves', 'evaluation']
+    ['summary', 'compare', 'classes']
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from deepfuse._utils.errors import DataError
+from deepfuse.report.compare import compare_section, per_class_section
 from deepfuse.report.context import RunFacts, guarded, make_sections, viz_function
 from deepfuse.report.data_sections import data_section, model_section
 from deepfuse.report.figures import plot_reliability, plot_residuals, plot_steps, png_bytes
@@ -50,6 +52,8 @@ def run_sections(facts: RunFacts) -> list[Section]:
     """The sections of a training run's report, in page order."""
     makers = [
         ("summary", "Summary", _summary),
+        ("compare", "How it compares", compare_section),
+        ("classes", "Per class", per_class_section),
         ("search", "Model search", _search),
         ("curves", "Curves", _curves),
         ("evaluation", "Evaluation", _evaluation),

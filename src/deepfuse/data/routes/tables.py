@@ -184,7 +184,8 @@ class TableInMemory(DataRoute):
         except DataError as exc:
             # Row numbers in the message count rows of a split; find the row in the file instead.
             raise _in_file_terms(exc, data, raw_train, raw_test) from None
-        return prepared_table(pre, data["target"], *tensors)
+        raw = {"train": train, "val": val, "test": test}  # the baselines fit on these rows
+        return prepared_table(pre, data["target"], *tensors, raw=raw)
 
     def test_feed(
         self, data: Mapping[str, Any], *, seed: int, preprocessor: Any, batch_size: int = 1024
