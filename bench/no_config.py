@@ -69,7 +69,13 @@ def run_cell(name: str, out: Path, *, quick: bool, overrides: list[str], timeout
         "classes": len(metrics.get("classes") or []) or None,
         "accuracy": ev.get("accuracy"),
         "macro_f1": ev.get("f1_macro"),
-        "train_s": metrics.get("train_time_s"),
+        # the model search of a no-config run is training time too
+        "train_s": round(
+            (metrics.get("train_time_s") or 0.0)
+            + ((metrics.get("search") or {}).get("seconds") or 0.0),
+            1,
+        ),
+        "model": (metrics.get("search") or {}).get("best"),
         "wall_s": round(wall, 1),
         "epochs": metrics.get("epochs"),
         "never_predicted": len(evaluation.get("never_predicted") or []),
@@ -112,13 +118,15 @@ def markdown(rows: list[dict], header: dict) -> str:
         for m in (row.get("baselines") or {}).get("models") or []:
             if m["name"] not in names:
                 names.append(m["name"])
-    cols = ["dataset", "rows", "classes", "deepfuse acc", "deepfuse macro-F1", "train s", "wall s"]
+    cols = ["dataset", "rows", "classes", "model kept", "deepfuse acc", "deepfuse macro-F1",
+            "train s", "wall s"]  # fmt: skip
     cols += [f"{n} (acc / F1 / s)" for n in names] + ["verdict"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
         models = {m["name"]: m for m in (row.get("baselines") or {}).get("models") or []}
         cells = [row["dataset"]] + [
-            _fmt(row.get(k)) for k in ("rows", "classes", "accuracy", "macro_f1", "train_s")
+            _fmt(row.get(k))
+            for k in ("rows", "classes", "model", "accuracy", "macro_f1", "train_s")
         ]
         cells.append(_fmt(row.get("wall_s"), 1))
         for n in names:
