@@ -150,12 +150,13 @@ class BagModel(nn.Module):
                 f"The bag model expects batch['{name}'] of token ids, shape (batch, steps) int64; "
                 f"got {seen}. Build it with vocab_sizes naming the data's text columns."
             )
-        flat, offsets = bag_of_ngrams(ids, self.vocab[i], self.ngrams, self.buckets)
-        if flat.numel() and int(flat.max()) >= self.bags[i].num_embeddings:
+        if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < self.vocab[i]:
             raise DataError(
-                f"Token id {int(flat.max())} in batch['{name}'] is outside the bag model's "
-                f"vocabulary of {self.vocab[i]} words; build it with the data's vocab size."
+                f"Token ids in batch['{name}'] range from {int(ids.min())} to {int(ids.max())}, "
+                f"outside the bag model's vocabulary 0..{self.vocab[i] - 1}; build it with the "
+                "data's vocab size."
             )
+        flat, offsets = bag_of_ngrams(ids, self.vocab[i], self.ngrams, self.buckets)
         return self.bags[i](flat, offsets)  # (N, embed_dim); an empty row gives zeros
 
     def _inputs(self) -> list[str]:
