@@ -52,9 +52,9 @@ PRIME = 116_049_371
 
 #: Training recipe measured on IMDB (bench/text_default.py, bench/results/text_default.md).
 RECIPE: dict[str, Any] = {
-    "optimizer": {"name": "adam", "lr": 0.005},
-    "batch_size": 128,
-    "max_epochs": 10,
+    "optimizer": {"name": "adam", "lr": 0.02},
+    "batch_size": 512,
+    "max_epochs": 8,
     "patience": 2,
 }
 
@@ -168,7 +168,7 @@ class BagModel(nn.Module):
 
 def bag(
     vocab_sizes: int | Mapping[str, int],
-    embed_dim: int = 64,
+    embed_dim: int = 32,
     ngrams: int = 2,
     buckets: int = 200_000,
     num_numeric: int = 0,
