@@ -50,12 +50,14 @@ __all__ = ["PRIME", "RECIPE", "BagModel", "bag", "bag_of_ngrams"]
 #: Multiplier of the n-gram hash (fastText's): ``(a * PRIME + b) % buckets``.
 PRIME = 116_049_371
 
-#: Training recipe measured on IMDB (bench/text_default.py, bench/results/text_default.md).
+#: Training recipe measured on IMDB (bench/text_default.py, bench/results/text_default.md):
+#: validation accuracy peaks within 2-4 epochs and then only drifts (by <= 0.1 point) while
+#: the training loss goes to 0, so a patience of 1 (restoring the best epoch) loses nothing.
 RECIPE: dict[str, Any] = {
     "optimizer": {"name": "adam", "lr": 0.02},
     "batch_size": 512,
-    "max_epochs": 8,
-    "patience": 2,
+    "max_epochs": 6,
+    "patience": 1,
 }
 
 
