@@ -114,6 +114,7 @@ def deepfuse_train(work: Path, name: str, data: dict, runs: Path) -> dict:
         "metrics": metrics,
         "model": recorded.get("model", {}),
         "wall_s": wall,
+        "load": os.getloadavg()[0],  # other processes on a shared machine slow a run down
         "config": cfg,
         "run_dir": str(run_dir),
     }
@@ -142,7 +143,7 @@ def row(label: str, res: dict) -> str:
     m = res["metrics"]
     return (
         f"| {label} | {test_accuracy(m):.4f} | {m.get('train_time_s', float('nan')):.1f} | "
-        f"{res['wall_s']:.0f} | {m.get('epochs', '')} |"
+        f"{res['wall_s']:.0f} | {m.get('epochs', '')} | {res['load']:.1f} |"
     )
 
 
@@ -185,8 +186,11 @@ def main(argv: list[str] | None = None) -> None:
             sweep.append((pre, deepfuse_train(work, name, {**base, "preprocessing": pre}, runs)))
     sk_acc, sk_s = sklearn_baseline(train, test)
 
-    head = "| run | test accuracy | train_time_s | wall s (incl. reading, preprocessing) | epochs |"
-    sep = "|---|---:|---:|---:|---:|"
+    head = (
+        "| run | test accuracy | train_time_s | wall s (incl. reading, preprocessing) | epochs "
+        "| load avg (1 min) after |"
+    )
+    sep = "|---|---:|---:|---:|---:|---:|"
     model = results["imdb"]["model"]
     lines = [
         "# The no-config text model (zoo `bag`) on IMDB",
@@ -204,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         head,
         sep,
         row("deepfuse, no model section (`bag`)", results["imdb"]),
-        f"| TF-IDF 1-2 grams + LogisticRegression (scikit-learn) | {sk_acc:.4f} | {sk_s:.1f} | | |",
+        f"| TF-IDF 1-2 grams + LogisticRegression (scikit-learn) | {sk_acc:.4f} | {sk_s:.1f} | | | |",
         "",
         "## Text + numeric + categorical (IMDB + `helpful_votes` + `source`, both noisy with the label)",
         "",
