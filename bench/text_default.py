@@ -139,6 +139,26 @@ def sklearn_baseline(train: pd.DataFrame, test: pd.DataFrame) -> tuple[float, fl
     return float((clf.predict(xte) == test.sentiment).mean()), time.perf_counter() - t0
 
 
+def text_stats(train: pd.DataFrame) -> str:
+    """What the defaults cut from IMDB: reviews truncated at 400 words, words out of vocabulary."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from deepfuse.data.text import tokenize_array
+
+    lists = tokenize_array(pa.array(train.review))
+    n = pc.list_value_length(lists).to_numpy()
+    counts = np.sort(pc.value_counts(pc.list_flatten(lists)).field("counts").to_numpy())[::-1]
+    return (
+        f"Training reviews: median {np.median(n):.0f} words, p90 {np.quantile(n, 0.9):.0f}, "
+        f"max {n.max()}; at max_len 400, {(n > 400).mean():.1%} of reviews are truncated and "
+        f"{np.maximum(n - 400, 0).sum() / n.sum():.1%} of all words dropped. {len(counts)} "
+        f"distinct words; outside the 19,998 most frequent (max_tokens 20000): "
+        f"{counts[19998:].sum() / counts.sum():.1%} of word occurrences (49,998: "
+        f"{counts[49998:].sum() / counts.sum():.1%})."
+    )
+
+
 def row(label: str, res: dict) -> str:
     m = res["metrics"]
     return (
@@ -222,6 +242,8 @@ def main(argv: list[str] | None = None) -> None:
         lines += [
             "",
             "## Preprocessor text defaults (max_tokens=20000, max_len = p90 capped at 400)",
+            "",
+            text_stats(train),
             "",
             head,
             sep,
