@@ -91,7 +91,7 @@ def test_text_csv_with_test_file(run_cli, tmp_path, text_csv, make_text):
         "  features: {review: text}\n",
     )
     assert "test accuracy: " in out
-    assert "type: text" in (run / "config.yaml").read_text()
+    assert "type: bag" in (run / "config.yaml").read_text()  # the no-config text model
     raw = tmp_path / "new.csv"
     raw.write_text("review\nwhat a wonderful fun movie\nboring and awful\n")
     code, _, err = run_cli("predict", run, raw, "--out", tmp_path / "p.csv")

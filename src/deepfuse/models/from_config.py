@@ -3,7 +3,7 @@
 Three steps, each on plain values:
 
 * :func:`model_section` completes ``model:`` from the data: no section → a zoo model picked from
-  the data (images → ``cnn``, a text column → ``text``, any other table → ``tabular``); the sizes
+  the data (images → ``cnn``, a text column → ``bag``, any other table → ``tabular``); the sizes
   that follow from the data (number of outputs, input shape, the feature schema) fill the builder
   parameters the config leaves out. The result is what the run records in ``config.yaml``.
 * :func:`trainer_section` fills the task's default loss and metrics (and ``from_logits`` for a
@@ -54,7 +54,7 @@ def default_model_type(kind: str, features: Mapping[str, str]) -> str:
     if kind == "image" or "image" in features.values():
         return "cnn"
     if "text" in features.values():
-        return "text"
+        return "bag"  # fastText-style, over every column; the recurrent ``text`` is an option
     return "tabular"
 
 
@@ -86,9 +86,10 @@ def _data_context(data: Any) -> dict[str, Any]:
         ctx["cardinalities"] = [
             int(c) for c in inputs.get("categorical", {}).get("cardinalities", [])
         ]
-        vocab = [spec["vocab_size"] for spec in inputs.values() if "vocab_size" in spec]
+        vocab = {k: int(spec["vocab_size"]) for k, spec in inputs.items() if "vocab_size" in spec}
         if vocab:
-            ctx["vocab_size"] = int(max(vocab))
+            ctx["vocab_size"] = max(vocab.values())
+            ctx["vocab_sizes"] = vocab  # per text column (``bag``)
     return ctx
 
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the zoo: validation, the Dense stack, eager building."""
+"""Shared pieces of the zoo: validation, the Dense stack, table inputs, eager building."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfuse._utils.errors import ConfigError
-from deepfuse.layers import Activation, BatchNorm, Dense, Dropout, activations
+from deepfuse._utils.errors import ConfigError, DataError
+from deepfuse.layers import Activation, BatchNorm, Dense, Dropout, Embedding, activations
 
 
 def int_list(model: str, arg: str, value: Any, *, allow_empty: bool = True) -> list[int]:
@@ -63,6 +63,67 @@ def dense_stack(
         if dropout:
             out.append(Dropout(dropout))
     return out
+
+
+def auto_embed_dim(cardinality: int) -> int:
+    """fast.ai-style rule of thumb: ``min(50, (cardinality + 1) // 2)``."""
+    return max(1, min(50, (cardinality + 1) // 2))
+
+
+def embedding_dims(model: str, cards: list[int], embed_dim: Any) -> list[int]:
+    """Embedding size per categorical column: one int for all, one per column, or ``None``
+    for :func:`auto_embed_dim`."""
+    if embed_dim is None:
+        return [auto_embed_dim(c) for c in cards]
+    if isinstance(embed_dim, int) and not isinstance(embed_dim, bool):
+        return int_list(model, "embed_dim", [embed_dim] * len(cards))
+    dims = int_list(model, "embed_dim", embed_dim)
+    if len(dims) != len(cards):
+        raise ConfigError(
+            f"The 'embed_dim' argument of zoo model '{model}' has {len(dims)} "
+            f"sizes but there are {len(cards)} categorical columns."
+        )
+    return dims
+
+
+def categorical_embeddings(cards: list[int], dims: list[int]) -> nn.ModuleList:
+    """One ``Embedding(cardinality + 1, dim)`` per categorical column (row 0 = unknown)."""
+    return nn.ModuleList(Embedding(c + 1, d) for c, d in zip(cards, dims))
+
+
+def table_features(
+    batch: dict[str, torch.Tensor], num_numeric: int, embeddings: nn.ModuleList, model: str
+) -> list[torch.Tensor]:
+    """The Preprocessor's table blocks as model features: ``batch["numeric"]`` ``(N, k)`` as is,
+    then ``(N, dim_i)`` embeddings of each ``batch["categorical"][:, i]``.
+
+    Raises:
+        DataError: a block is missing or has the wrong width (the model was built for other data).
+    """
+    parts: list[torch.Tensor] = []
+    if num_numeric:
+        numeric = batch.get("numeric")
+        if numeric is None or numeric.dim() != 2 or numeric.shape[1] != num_numeric:
+            raise DataError(
+                _block_message(model, "numeric", f"(batch, {num_numeric}) float", numeric)
+            )
+        parts.append(numeric)
+    if len(embeddings):
+        cat = batch.get("categorical")
+        if cat is None or cat.dim() != 2 or cat.shape[1] != len(embeddings):
+            raise DataError(
+                _block_message(model, "categorical", f"(batch, {len(embeddings)}) int64", cat)
+            )
+        parts += [emb(cat[:, i]) for i, emb in enumerate(embeddings)]
+    return parts
+
+
+def _block_message(model: str, key: str, expected: str, got: torch.Tensor | None) -> str:
+    seen = "nothing" if got is None else f"shape {tuple(got.shape)}"
+    return (
+        f"The {model} model expects batch['{key}'] of shape {expected}; got {seen}. "
+        f"Build it with num_numeric/cardinalities matching the data."
+    )
 
 
 class ZooSequential(nn.Sequential):

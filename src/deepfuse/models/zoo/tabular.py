@@ -22,16 +22,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepfuse._utils.errors import ConfigError, DataError
-from deepfuse.layers import Dense, Embedding
-from deepfuse.models.zoo._common import build_with, dense_stack, int_list, rate, tag
+from deepfuse._utils.errors import ConfigError
+from deepfuse.layers import Dense
+from deepfuse.models.zoo._common import (
+    build_with,
+    categorical_embeddings,
+    dense_stack,
+    embedding_dims,
+    int_list,
+    rate,
+    table_features,
+    tag,
+)
 
 __all__ = ["TabularModel", "tabular"]
-
-
-def auto_embed_dim(cardinality: int) -> int:
-    """fast.ai-style rule of thumb: ``min(50, (cardinality + 1) // 2)``."""
-    return max(1, min(50, (cardinality + 1) // 2))
 
 
 class TabularModel(nn.Module):
@@ -41,7 +45,7 @@ class TabularModel(nn.Module):
         super().__init__()
         self.num_numeric = config["num_numeric"]
         cards, dims = config["cardinalities"], config["embed_dims"]
-        self.embeddings = nn.ModuleList(Embedding(c + 1, d) for c, d in zip(cards, dims))
+        self.embeddings = categorical_embeddings(cards, dims)
         self.mlp = nn.Sequential(
             *dense_stack(
                 config["hidden"],
@@ -56,31 +60,9 @@ class TabularModel(nn.Module):
         if isinstance(batch, torch.Tensor):  # a single kind of feature, passed bare
             key = "numeric" if self.num_numeric else "categorical"
             batch = {key: batch}
-        parts: list[torch.Tensor] = []
-        if self.num_numeric:
-            numeric = batch.get("numeric")
-            if numeric is None or numeric.dim() != 2 or numeric.shape[1] != self.num_numeric:
-                raise DataError(
-                    self._message("numeric", f"(batch, {self.num_numeric}) float", numeric)
-                )
-            parts.append(numeric)
-        if self.embeddings:
-            cat = batch.get("categorical")
-            if cat is None or cat.dim() != 2 or cat.shape[1] != len(self.embeddings):
-                raise DataError(
-                    self._message("categorical", f"(batch, {len(self.embeddings)}) int64", cat)
-                )
-            parts += [emb(cat[:, i]) for i, emb in enumerate(self.embeddings)]
+        parts = table_features(batch, self.num_numeric, self.embeddings, "tabular")
         h = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
         return self.mlp(h)
-
-    @staticmethod
-    def _message(key: str, expected: str, got: torch.Tensor | None) -> str:
-        seen = "nothing" if got is None else f"shape {tuple(got.shape)}"
-        return (
-            f"The tabular model expects batch['{key}'] of shape {expected}; got {seen}. "
-            f"Build it with num_numeric/cardinalities matching the data."
-        )
 
 
 def tabular(
@@ -120,17 +102,7 @@ def tabular(
             "The tabular zoo model needs features: set num_numeric > 0 and/or "
             "cardinalities=[...] (one per categorical column)."
         )
-    if embed_dim is None:
-        dims = [auto_embed_dim(c) for c in cards]
-    elif isinstance(embed_dim, int) and not isinstance(embed_dim, bool):
-        dims = int_list("tabular", "embed_dim", [embed_dim] * len(cards))
-    else:
-        dims = int_list("tabular", "embed_dim", embed_dim)
-        if len(dims) != len(cards):
-            raise ConfigError(
-                f"The 'embed_dim' argument of zoo model 'tabular' has {len(dims)} "
-                f"sizes but there are {len(cards)} categorical columns."
-            )
+    dims = embedding_dims("tabular", cards, embed_dim)
     config = {
         "num_numeric": num_numeric,
         "cardinalities": cards,
