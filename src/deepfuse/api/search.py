@@ -122,7 +122,8 @@ def run_search(
         t = thaw(cfg["trainer"])
         t["epochs"] = min(int(t["epochs"]), TRIAL_EPOCHS)
         stop = t.get("early_stopping") or {"monitor": "val_loss"}
-        t["early_stopping"] = {**stop, "patience": TRIAL_PATIENCE}
+        patience = min(int(stop.get("patience", TRIAL_PATIENCE)), TRIAL_PATIENCE)
+        t["early_stopping"] = {**stop, "patience": patience}
         monitor = t["early_stopping"]["monitor"]
         model = build_compiled_model({**cfg, "trainer": t}, prep, name=cand.name)
         start = time.perf_counter()
