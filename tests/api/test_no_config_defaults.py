@@ -91,6 +91,12 @@ def test_given_values_are_kept_and_no_validation_means_no_early_stopping():
     t = resolve_auto(given, _data([0, 1] * 50), "tabular")
     assert (t["epochs"], t["batch_size"], t["optimizer"], t["schedule"]) == (3, 7, "sgd", "cosine")
     assert t["early_stopping"] is None
+    # fixed epochs: exactly that many, no automatic early stopping or plateau schedule
+    t = resolve_auto(_auto(epochs=3), _data([0, 1] * 50), "tabular")
+    assert t["epochs"] == 3 and t["early_stopping"] is None and t["schedule"] is None
+    stop = {"monitor": "val_loss", "patience": 1}
+    assert resolve_auto(_auto(epochs=3, early_stopping=stop), _data([0, 1] * 50), "tabular")[
+        "early_stopping"] == stop  # fmt: skip
     t = resolve_auto(_auto(), _data([0, 1] * 50, val=False), "tabular")
     assert t["early_stopping"] is None and t["schedule"] is None
 

@@ -9,8 +9,10 @@ a run starts, and the run's ``config.yaml`` records the concrete values (so ``--
 * ``epochs`` - an upper bound from the data size (about :data:`TARGET_STEPS` optimizer steps,
   10 to 200 epochs): with early stopping a run ends when it stops improving, not at the bound;
 * ``early_stopping`` - on the validation rows (when there are any): ``val_loss``, or validation
-  macro-F1 when the classes are imbalanced; the best epoch's weights are restored;
-* ``schedule`` - ``reduce_on_plateau`` on the same key (halve the rate after a few flat epochs);
+  macro-F1 when the classes are imbalanced; the best epoch's weights are restored (only with
+  ``auto`` epochs: a config that fixes ``epochs`` trains exactly that many);
+* ``schedule`` - ``reduce_on_plateau`` on the same key (halve the rate after a few flat epochs;
+  also only with ``auto`` epochs);
 * ``class_weights`` of the loss - "balanced" class weights when the largest class has at least
   :data:`IMBALANCE_RATIO` times the rows of the smallest (binary: ``pos_weight``);
 * ``threshold`` - imbalanced binary tasks: the decision threshold is chosen on the validation
@@ -271,7 +273,10 @@ def resolve_auto(
             if streamed
             else int(recipe.get("batch_size") or auto_batch_size(rows))
         )
-    if out.get("epochs") == AUTO:
+    # A config that fixes the number of epochs gets exactly that many: no automatic early
+    # stopping or plateau schedule (as before 'auto' existed); 'auto' epochs are an upper bound.
+    epochs_given = out.get("epochs") != AUTO
+    if not epochs_given:
         bound = auto_epochs(rows, int(out["batch_size"]))
         out["epochs"] = int(min(bound, recipe.get("max_epochs", bound)))
     has_val = data.val is not None
@@ -282,25 +287,33 @@ def resolve_auto(
             out["metrics"] = [*metrics, dict(MACRO_F1)]
     if out.get("early_stopping") == AUTO:
         out["early_stopping"] = (
-            {
-                "monitor": monitor,
-                "patience": int(recipe.get("patience", _patience(rows))),
-                "restore_best_weights": True,
-            }
-            if has_val
-            else None
+            None
+            if epochs_given
+            else (
+                {
+                    "monitor": monitor,
+                    "patience": int(recipe.get("patience", _patience(rows))),
+                    "restore_best_weights": True,
+                }
+                if has_val
+                else None
+            )
         )
     if out.get("schedule") == AUTO:
         patience = out["early_stopping"]["patience"] if out.get("early_stopping") else 5
         out["schedule"] = (
-            {
-                "name": "reduce_on_plateau",
-                "monitor": monitor,
-                "factor": 0.5,
-                "patience": max(1, patience // 3),
-            }
-            if has_val
-            else None
+            None
+            if epochs_given
+            else (
+                {
+                    "name": "reduce_on_plateau",
+                    "monitor": monitor,
+                    "factor": 0.5,
+                    "patience": max(1, patience // 3),
+                }
+                if has_val
+                else None
+            )
         )
     if out.get("class_weight") == "balanced" and counts is not None:
         out["class_weight"] = dict(enumerate(balanced_weights(counts)))  # Keras' fit() dict

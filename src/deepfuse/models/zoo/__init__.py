@@ -48,7 +48,6 @@ MODELS.register("bag", bag)
 RECIPES: dict[str, dict[str, Any]] = {"bag": BAG_RECIPE}
 
 
-
 def names() -> list[str]:
     """Names accepted by :func:`get`.
 
