@@ -165,7 +165,7 @@ def test_imbalanced_binary_run_weights_selects_thresholds_and_says_so(tmp_path, 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
         f"data: {{train: {csv}, target: label}}\n"
-        "trainer: {seed: 0, verbose: 0, epochs: 30, search: false, baselines: false}\n"
+        "trainer: {seed: 0, verbose: 0, time_budget: 20, search: false, baselines: false}\n"
     )
     assert main(["train", str(cfg), "--out", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
