@@ -210,3 +210,14 @@ def test_token_attributions_from_raw_text_use_the_models_vocabulary() -> None:
     model.preprocessor = pre
     rows = token_attributions(model, ["great unseenword film"], target=0)
     assert [t for t, _ in rows[0]] == ["great", "<oov>", "film"]
+
+
+def test_token_attributions_refuse_a_bag_model_instead_of_scoring_a_categorical_column():
+    """Regression: a zoo ``bag`` model with a categorical column has an nn.Embedding (the
+    category's), which the token hook used to pick: scores for the wrong input, silently."""
+    from deepfuse.interpret import token_attributions
+    from deepfuse.models import zoo
+
+    model = zoo.get("bag", vocab_sizes={"review": 50}, cardinalities=[3], out_features=2)
+    with pytest.raises(UserError, match="bag-of-n-grams"):
+        token_attributions(model, torch.tensor([[5, 6, 7]]))

@@ -41,6 +41,15 @@ PAD, OOV = "<pad>", "<oov>"
 
 
 def _first_embedding(model: nn.Module) -> nn.Embedding:
+    if any(isinstance(m, nn.EmbeddingBag) for m in model.modules()):
+        # A bag model (zoo ``bag``) pools each text column before any layer sees a token: its
+        # first nn.Embedding, if any, embeds a categorical column, and hooking it would score
+        # the wrong input.
+        raise UserError(
+            "Token attributions do not apply to a bag-of-n-grams model (zoo 'bag'): it pools "
+            "the words of each text column before any layer sees one token. Use permutation "
+            "importance (deepfuse explain RUN --data FILE), or train model: {type: text}."
+        )
     for module in model.modules():
         if isinstance(module, nn.Embedding):
             return module
