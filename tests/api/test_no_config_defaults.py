@@ -17,6 +17,7 @@ from deepfuse.config import load_config
 from deepfuse.evaluation.threshold import best_threshold
 from deepfuse.models.auto_defaults import (
     IMBALANCE_RATIO,
+    THRESHOLD_ROWS,
     auto_batch_size,
     auto_epochs,
     balanced_weights,
@@ -42,18 +43,24 @@ def _auto(**given):
 # ----------------------------------------------------------------------------- resolve_auto
 
 
-def test_balanced_classes_get_val_loss_selection_and_no_weights():
+def test_balanced_classes_get_macro_f1_selection_and_no_weights():
     t = resolve_auto(_auto(), _data([0, 1, 2] * 100), "tabular")
     assert t["batch_size"] == auto_batch_size(300) == 32
     assert t["epochs"] == auto_epochs(300, 32) == 200
-    assert t["early_stopping"] == {
-        "monitor": "val_loss",
-        "patience": 10,
-        "restore_best_weights": True,
-    }
-    assert t["schedule"]["name"] == "reduce_on_plateau" and t["schedule"]["monitor"] == "val_loss"
+    assert t["early_stopping"] == {"monitor": "val_f1", "patience": 10,
+                                   "restore_best_weights": True}  # fmt: skip
+    assert t["schedule"]["name"] == "reduce_on_plateau" and t["schedule"]["monitor"] == "val_f1"
     assert t["loss"] == "cross_entropy" and t["class_weight"] is None
-    assert t["metrics"] == ["accuracy"] and t["threshold"] is None
+    assert t["metrics"] == ["accuracy", {"name": "f1", "average": "macro"}]
+    assert t["threshold"] is None
+
+
+def test_regression_is_selected_by_val_loss():
+    data = NS(task="regression", target="y", train={"y": torch.randn(50)},
+              val={"y": torch.randn(5)}, classes=None, rows=None)  # fmt: skip
+    t = resolve_auto(_auto(loss="mse", metrics=["mae"]), data, "tabular")
+    assert t["early_stopping"]["monitor"] == "val_loss" and t["metrics"] == ["mae"]
+    assert t["loss"] == "mse" and t["threshold"] is None
 
 
 def test_imbalanced_classes_weight_the_loss_and_select_by_macro_f1():
@@ -78,6 +85,10 @@ def test_imbalanced_binary_gets_pos_weight_and_a_threshold_on_validation():
     balanced = resolve_auto(_auto(loss="binary_cross_entropy"), _data([0, 1] * 50, "binary"),
                             "tabular")  # fmt: skip
     assert balanced["threshold"] is None and balanced["loss"] == "binary_cross_entropy"
+    # enough validation rows to place a cut: balanced binary tasks get one too
+    big = _data([0, 1] * 50, "binary")
+    big.val = {"y": torch.zeros(THRESHOLD_ROWS)}
+    assert resolve_auto(_auto(loss="binary_cross_entropy"), big, "tabular")["threshold"] == "auto"
 
 
 def test_a_loss_the_config_names_is_never_reweighted():
