@@ -15,9 +15,8 @@ a run starts, and the run's ``config.yaml`` records the concrete values (so ``--
   also only with ``auto`` epochs);
 * ``class_weights`` of the loss - "balanced" class weights when the largest class has at least
   :data:`IMBALANCE_RATIO` times the rows of the smallest (binary: ``pos_weight``);
-* ``threshold`` - binary tasks with imbalanced classes or at least :data:`THRESHOLD_ROWS`
-  validation rows: the decision threshold is chosen on the validation rows after training
-  (see :mod:`deepfuse.evaluation.threshold`).
+* ``threshold`` - imbalanced binary tasks: the decision threshold is chosen on the validation
+  rows after training (see :mod:`deepfuse.evaluation.threshold`).
 
 ``time_budget`` and ``search`` depend on whether the run is a no-config run, which only the raw
 config tells: :func:`resolve_run_kind` resolves them before the data is read.
@@ -48,7 +47,6 @@ __all__ = [
     "IMBALANCE_RATIO",
     "NO_CONFIG_TIME_BUDGET_S",
     "TARGET_STEPS",
-    "THRESHOLD_ROWS",
     "auto_batch_size",
     "auto_epochs",
     "balanced_weights",
@@ -68,8 +66,6 @@ NO_CONFIG_TIME_BUDGET_S = 300
 TARGET_STEPS = 30_000
 #: Rows per batch of a streamed split under ``batch_size: auto`` (the route batches it).
 STREAM_BATCH_SIZE = 256
-#: Validation rows from which a balanced binary task also gets its threshold chosen there.
-THRESHOLD_ROWS = 1000
 #: Largest / smallest class count from which the classes count as imbalanced.
 IMBALANCE_RATIO = 5.0
 #: Trainer keys that leave a config "no-config" (they change no modelling choice).
@@ -200,16 +196,12 @@ def balanced_weights(counts: Any) -> list[float]:
     return [round(float(w), 4) for w in weights]
 
 
-def _rows_of(split: Any) -> int:
-    if isinstance(split, Mapping) and split:
-        return len(next(iter(split.values())))
-    return 0
-
-
 def _train_rows(data: Any) -> int:
     if getattr(data, "rows", None):
         return int(data.rows["train"])
-    return _rows_of(data.train)
+    if isinstance(data.train, Mapping) and data.train:
+        return len(next(iter(data.train.values())))
+    return 0
 
 
 def auto_batch_size(rows: int) -> int:
@@ -334,14 +326,10 @@ def resolve_auto(
         if imbalanced and loss_defaulted:
             out["loss"] = _weighted_loss(out["loss"], data.task, counts)
     if out.get("threshold") == AUTO:
-        # imbalanced binary tasks, and any binary task with enough validation rows to place a
-        # cut: on a small balanced split a tuned cut would mostly fit its noise
-        val_rows = _rows_of(data.val)
-        out["threshold"] = (
-            AUTO
-            if data.task == "binary" and has_val and (imbalanced or val_rows >= THRESHOLD_ROWS)
-            else None
-        )
+        # imbalanced binary tasks only: on balanced classes a cut tuned on the validation rows
+        # fits their noise (IMDB, 2,500 validation rows: the cut moved to 0.65 and test
+        # accuracy fell from 0.897 at 0.5 to 0.884)
+        out["threshold"] = AUTO if data.task == "binary" and has_val and imbalanced else None
     return out
 
 
