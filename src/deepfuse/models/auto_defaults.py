@@ -69,14 +69,17 @@ STREAM_BATCH_SIZE = 256
 #: Largest / smallest class count from which the classes count as imbalanced.
 IMBALANCE_RATIO = 5.0
 #: Trainer keys that leave a config "no-config" (they change no modelling choice).
-_NEUTRAL_TRAINER_KEYS = frozenset({"seed", "verbose", "baselines", "time_budget"})
+_NEUTRAL_TRAINER_KEYS = frozenset(
+    {"seed", "verbose", "baselines", "time_budget", "checkpoint_every", "keep_checkpoints"}
+)
 #: Macro-F1 as a compiled metric: its epoch-log key is ``f1`` / ``val_f1``.
 MACRO_F1 = {"name": "f1", "average": "macro"}
 
 
 def is_no_config(cfg: Mapping[str, Any]) -> bool:
     """Whether a raw config leaves every modelling choice to deepfuse: no ``model`` section and
-    no ``trainer`` keys other than seed / verbose / baselines / time_budget.
+    no ``trainer`` keys other than seed / verbose / baselines / time_budget / checkpoint_every /
+    keep_checkpoints (they change no modelling choice).
 
     Example:
         >>> is_no_config({"data": {"train": "t.csv", "target": "y"}})
