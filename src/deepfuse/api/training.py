@@ -309,12 +309,14 @@ def _train_worker(
 
 
 def _searches(resolved: Mapping[str, Any], prep: Prepared, strategy: Any) -> bool:
-    """Whether this run searches: ``trainer.search`` on, no model section, validation rows to
-    compare on, one process (workers of a group must all train the same model)."""
+    """Whether this run searches: ``trainer.search`` on, no model section, validation rows in
+    memory to compare on (a streamed split would be read again per candidate), one process
+    (workers of a group must all train the same model)."""
     return (
         resolved["trainer"].get("search") is True
         and resolved.get("model") is None
         and prep.val is not None
+        and not prep.streaming
         and getattr(strategy, "world_size", 1) == 1
     )
 
