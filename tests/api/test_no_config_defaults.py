@@ -186,6 +186,14 @@ def test_imbalanced_binary_run_weights_selects_thresholds_and_says_so(tmp_path, 
     assert written["trainer"]["loss"]["pos_weight"] > IMBALANCE_RATIO
     assert written["trainer"]["early_stopping"]["monitor"] == "val_f1"
     meta = json.loads((run / "model.json").read_text())
+    # the weight is in the loss the model was compiled with (and is loaded with)
+    assert meta["compile"]["loss"]["pos_weight"] == written["trainer"]["loss"]["pos_weight"]
+    import deepfuse
+
+    loaded = deepfuse.load(run)
+    assert float(loaded.compiled_loss.pos_weight) == pytest.approx(
+        written["trainer"]["loss"]["pos_weight"]
+    )
     threshold = meta["decision_threshold"]
     assert 0 < threshold < 1
     metrics = json.loads((run / "metrics.json").read_text())

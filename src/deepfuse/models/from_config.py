@@ -21,7 +21,7 @@ classes, optimizers, losses, ...): :mod:`deepfuse.config` itself never imports t
 Example:
     >>> from types import SimpleNamespace as NS
     >>> data = NS(kind="table", task="binary", features={"age": "numeric"}, num_classes=2,
-    ...           preprocessor=None)
+    ...           preprocessor=None, train={}, val=None, rows=None, classes=[0, 1], target="y")
     >>> model_section(None, data)
     {'type': 'tabular', 'out_features': 1}
     >>> trainer_section({"loss": None, "metrics": None, "epochs": 3}, data, "tabular")
