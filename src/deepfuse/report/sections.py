@@ -91,13 +91,18 @@ def _summary(f: RunFacts) -> str:
         ("why it stopped", (m.get("stopped") or {}).get("message")),
         ("rows (train / validation / test)",
          " / ".join(f"{rows.get(k, 0):,}" for k in ("train", "validation", "test")) if rows else None),
-        ("training time", fmt_seconds(m.get("train_time_s"))),
+        ("training time", fmt_seconds(m.get("train_time_s")) + _search_time(m)),
         ("started", m.get("started_at")),
         ("finished", m.get("finished_at")),
         ("report written", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())),
     ]  # fmt: skip
     test_table = table(["test metric (compiled)", "value"], [(k, v) for k, v in test.items()])
     return metric_cards(cards) + grid(kv_table(facts), test_table)
+
+
+def _search_time(m: Mapping[str, Any]) -> str:
+    seconds = (m.get("search") or {}).get("seconds")
+    return f" (+ {fmt_seconds(seconds)} model search)" if seconds else ""
 
 
 def _search(f: RunFacts) -> str:
