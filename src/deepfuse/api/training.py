@@ -22,6 +22,7 @@ from typing import Any
 
 from deepfuse._utils.errors import ConfigError
 from deepfuse._utils.io import DiskFullError, atomic_write_json, is_disk_full
+from deepfuse.api.outcome import decision_threshold, headline_metrics, stop_reason
 from deepfuse.config import dump_config, freeze, load_config, resolve, thaw
 from deepfuse.data.routes import Prepared, route_for
 from deepfuse.evaluation.baselines import run_baselines
@@ -64,7 +65,6 @@ __all__ = [
     "resolve_config",
     "run_config",
     "run_name",
-    "stop_reason",
     "train",
 ]
 
@@ -275,7 +275,7 @@ def _train_worker(
         train_time = time.perf_counter() - start
         stopped = stop_reason(callbacks, history, trainer["epochs"])
         if trainer.get("threshold") is not None and prep.task == "binary":
-            model.decision_threshold = _decision_threshold(model, prep, trainer)
+            model.decision_threshold = decision_threshold(model, prep, trainer)
         if tmp is None:
             return None  # not rank 0: the run directory is rank 0's to write
         eval_start = time.perf_counter()
@@ -296,7 +296,7 @@ def _train_worker(
             metrics["baselines"] = base  # scikit-learn models on the same split (report compares)
         eval_start = time.perf_counter()
         evaluation = _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
-        metrics["test"].update(_headline(evaluation))
+        metrics["test"].update(headline_metrics(evaluation))
         eval_time += time.perf_counter() - eval_start
         metrics.update(run_facts(prep, model, started_at, eval_time))
         # report.html before metrics.json: the run is renamed from .partial only with its report
@@ -328,69 +328,6 @@ def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -
     )
     atomic_write_json(path, result.to_dict())
     return result
-
-
-#: Evaluation metrics copied into metrics.json's "test" (the decision threshold applied).
-_HEADLINE = ("accuracy", "f1_macro", "recall_macro", "threshold")
-
-
-def _headline(evaluation: Any) -> dict[str, float]:
-    """The classification headline of the full evaluation: accuracy at the run's decision
-    threshold, macro-F1, balanced accuracy (= macro recall); nothing for regression."""
-    found = {k: float(evaluation.metrics[k]) for k in _HEADLINE if k in evaluation.metrics}
-    if "recall_macro" in found:
-        found["balanced_accuracy"] = found.pop("recall_macro")
-    if "f1_macro" in found:
-        found["macro_f1"] = found.pop("f1_macro")
-    return found
-
-
-def _decision_threshold(model: Any, prep: Prepared, trainer: Mapping[str, Any]) -> float | None:
-    """A binary run's threshold: the config's number, or (``auto``) the best cut on the
-    validation rows for the run's selection metric (macro-F1 under imbalance, else accuracy)."""
-    from deepfuse.evaluation.threshold import choose_threshold
-
-    setting = trainer.get("threshold")
-    if setting != "auto":
-        return float(setting)
-    if prep.val is None:
-        return None
-    stop = trainer.get("early_stopping") or {}
-    objective = "macro_f1" if stop.get("monitor") == "val_f1" else "accuracy"
-    return choose_threshold(model, prep.val, objective=objective, batch_size=1024)
-
-
-def stop_reason(
-    callbacks: list[Any], history: Mapping[str, list[float]], max_epochs: int
-) -> dict[str, Any]:
-    """Why training ended, for metrics.json and the CLI: ``{"reason", "epochs", "message"}``
-    (``reason``: ``early_stopping``, ``time_budget``, ``nan`` or ``max_epochs``)."""
-    from deepfuse.training import callbacks as cb
-
-    epochs = max((len(v) for v in history.values()), default=0)
-    out: dict[str, Any] = {"reason": "max_epochs", "epochs": epochs, "max_epochs": max_epochs}
-    for c in callbacks:
-        if isinstance(c, cb.EarlyStopping) and c.best_epoch is not None:
-            out["best_epoch"] = c.best_epoch + 1
-            out["monitor"] = c.monitor
-        if isinstance(c, cb.EarlyStopping) and c.stopped_epoch is not None:
-            out["reason"] = "early_stopping"
-        if isinstance(c, cb.TimeBudget) and c.stopped_at_epoch is not None:
-            out["reason"] = "time_budget"
-            out["time_budget_s"] = c.seconds
-        if isinstance(c, cb.TerminateOnNaN) and getattr(c, "stopped", False):
-            out["reason"] = "nan"
-    out["message"] = {
-        "early_stopping": f"stopped early after {epochs} epochs: {out.get('monitor')} stopped "
-        f"improving (best epoch {out.get('best_epoch')}, weights restored)",
-        "time_budget": f"stopped after {epochs} epochs: the time budget of "
-        f"{out.get('time_budget_s', 0):g} s (trainer.time_budget) was spent"
-        + (f"; best epoch {out['best_epoch']} restored" if "best_epoch" in out else ""),
-        "nan": f"stopped after {epochs} epochs: the loss became NaN",
-        "max_epochs": f"ran all {epochs} epochs (trainer.epochs={max_epochs})"
-        + (f"; best epoch {out['best_epoch']} restored" if "best_epoch" in out else ""),
-    }[out["reason"]]
-    return out
 
 
 @contextlib.contextmanager
