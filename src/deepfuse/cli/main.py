@@ -190,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         deepfuse: error: Run directory '/no/such/run' does not exist. ...
         2
     """
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage mistake (2, its one line printed)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         with warnings.catch_warnings():  # restored on return: main() may run in-process
             warnings.showwarning = _show_warning
