@@ -223,6 +223,7 @@ def test_early_stopping_state_round_trip():
         "wait": 1,
         "best": 0.5,
         "best_epoch": 1,
+        "stopped_epoch": None,
     }
     resumed = EarlyStopping(patience=4)
     resumed.load_state_dict(state)

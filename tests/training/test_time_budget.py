@@ -58,3 +58,19 @@ def test_resumed_budget_counts_the_seconds_already_spent():
 def test_bad_budget_is_a_config_error(bad):
     with pytest.raises(ConfigError, match="time_budget"):
         TimeBudget(bad)
+
+
+def test_early_stopping_remembers_its_stopping_epoch_across_a_resume():
+    """Regression: a run resumed after early stopping fired reported 'ran all epochs' in
+    metrics.json (the stopping epoch was not part of the callback's state)."""
+    from deepfuse.training.callbacks import EarlyStopping
+
+    stop = EarlyStopping(monitor="val_loss", patience=1)
+    stop.stopped_epoch, stop.wait = 4, 1
+    state = stop.state_dict()
+    resumed = EarlyStopping(monitor="val_loss", patience=1)
+    resumed.load_state_dict(state)
+    resumed.on_train_begin({})
+    assert resumed.stopped_epoch == 4
+    resumed.on_train_begin({})  # a later, fresh fit() starts clean
+    assert resumed.stopped_epoch is None

@@ -117,7 +117,9 @@ class EarlyStopping(Callback):
         return self._monitor.best_epoch
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
-        self.stopped_epoch = None
+        if not getattr(self, "_restored", False):  # a resumed run keeps its stopping epoch
+            self.stopped_epoch = None
+        self._restored = False
         self.message = ""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
@@ -162,12 +164,16 @@ class EarlyStopping(Callback):
             "wait": self.wait,
             "best": self.best,
             "best_epoch": self.best_epoch,
+            # a run resumed after it stopped early still knows why it stopped (metrics.json)
+            "stopped_epoch": self.stopped_epoch,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.wait = int(state["wait"])
         self._monitor.best = state["best"]
         self._monitor.best_epoch = state["best_epoch"]
+        self.stopped_epoch = state.get("stopped_epoch")  # absent in older checkpoints
+        self._restored = True
 
     def checkpoint_state(self) -> dict[str, Any]:
         """:meth:`state_dict` plus the best weights (tensors): what a training checkpoint saves."""
