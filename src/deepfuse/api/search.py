@@ -78,8 +78,7 @@ def _score(history: Mapping[str, list[float]], monitor: str) -> float:
     values = [v for v in history.get(monitor, []) if isinstance(v, float) and math.isfinite(v)]
     if not values:
         return -math.inf
-    lower_is_better = monitor.endswith("loss") or monitor.endswith("mae")
-    return -min(values) if lower_is_better else max(values)
+    return -min(values) if _lower_is_better(monitor) else max(values)
 
 
 def run_search(
@@ -176,5 +175,11 @@ def _best(history: Mapping[str, list[float]], monitor: str) -> float | None:
     score = _score(history, monitor)
     if not math.isfinite(score):
         return None
-    lower_is_better = monitor.endswith("loss") or monitor.endswith("mae")
-    return -score if lower_is_better else score
+    return -score if _lower_is_better(monitor) else score
+
+
+def _lower_is_better(monitor: str) -> bool:
+    """The rule EarlyStopping and the plateau schedule use (``resolve_mode``)."""
+    from deepfuse.training.schedules import resolve_mode
+
+    return resolve_mode(monitor) == "min"

@@ -133,9 +133,11 @@ def never_predicted(ev: Mapping[str, Any]) -> list[Any]:
 
 def imbalance_ratio(ev: Mapping[str, Any]) -> float | None:
     """Largest / smallest class count on the test split (classes with rows), or None."""
+    from deepfuse.models.auto_defaults import imbalance_ratio as ratio_of_counts
+
     support = [r.get("support") or 0 for r in ev.get("per_class") or []]
-    support = [s for s in support if s > 0]
-    return max(support) / min(support) if len(support) > 1 else None
+    # one rule for "largest over smallest present class", shared with training's detection
+    return ratio_of_counts(support) if sum(s > 0 for s in support) > 1 else None
 
 
 def per_class_section(f: RunFacts) -> str:
