@@ -22,24 +22,20 @@ from typing import Any
 
 from deepfuse._utils.errors import ConfigError
 from deepfuse._utils.io import DiskFullError, atomic_write_json, is_disk_full
-from deepfuse.api.outcome import decision_threshold, headline_metrics, stop_reason
+from deepfuse.api.outcome import stop_reason
+from deepfuse.api.tasks import Task, task_for, task_signatures
 from deepfuse.config import dump_config, freeze, load_config, resolve, thaw
 from deepfuse.data.routes import Prepared, route_for
-from deepfuse.evaluation.baselines import run_baselines
-from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.models.from_config import (
     arguments_of,
     build_compiled_model,
     config_signatures,
-    model_section,
-    trainer_section,
 )
 from deepfuse.report import write_report
 from deepfuse.run import (
     CHECKPOINTS_DIR,
     CONFIG_FILE,
     DEFAULT_RUNS_DIR,
-    EVALUATION_FILE,
     HISTOGRAMS_FILE,
     HISTORY_FILE,
     METRICS_FILE,
@@ -94,7 +90,7 @@ def resolve_config(cfg: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]
         cfg.setdefault("name", path.name.split(".")[0])  # runs/<config name>-<timestamp>
     from deepfuse.models.auto_defaults import is_no_config, resolve_run_kind
 
-    resolved = resolve(cfg, config_signatures())
+    resolved = resolve(cfg, {**config_signatures(), "tasks": task_signatures()})
     # time_budget / search follow from whether the config leaves every choice to deepfuse
     resolved["trainer"] = resolve_run_kind(resolved["trainer"], no_config=is_no_config(cfg))
     data = resolved["data"]
@@ -104,7 +100,9 @@ def resolve_config(cfg: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]
     return resolved
 
 
-def run_config(resolved: Mapping[str, Any], prep: Prepared) -> Mapping[str, Any]:
+def run_config(
+    resolved: Mapping[str, Any], prep: Prepared, task: Task | None = None
+) -> Mapping[str, Any]:
     """The config a run uses, computed once and frozen: ``resolved`` completed from the data
     (feature types and the route taken, for your own files; the model section with its
     data-derived sizes; default loss and metrics). ``config.yaml`` holds exactly this.
@@ -116,13 +114,14 @@ def run_config(resolved: Mapping[str, Any], prep: Prepared) -> Mapping[str, Any]
         >>> cfg["model"]["type"], cfg["trainer"]["loss"]                   # doctest: +SKIP
         ('cnn', 'cross_entropy')
     """
+    task = task or task_for(resolved)
     cfg = thaw(resolved)
     data = cfg["data"]
     if prep.preprocessor is not None and data.get("dataset") is None:
         data["features"] = {**prep.features, **(data.get("features") or {})}
         data["streaming"] = prep.streaming  # evaluate/predict take the same route later
-    cfg["model"] = model_section(cfg.get("model"), prep)
-    cfg["trainer"] = trainer_section(cfg["trainer"], prep, cfg["model"]["type"])
+    cfg["model"] = task.model_section(cfg.get("model"), prep)
+    cfg["trainer"] = task.trainer_section(cfg["trainer"], prep, cfg["model"]["type"])
     return freeze(cfg)
 
 
@@ -225,19 +224,22 @@ def _train_worker(
     restarted worker group continues in it); otherwise an unfinished run to resume from its
     ``checkpoints/`` (``deepfuse train --resume``), or ``None`` for a new folder.
     """
-    from deepfuse.models.auto_defaults import imbalance_facts, prepare_batch_size
+    from deepfuse.models.auto_defaults import prepare_batch_size
 
     data, trainer = resolved["data"], resolved["trainer"]
     batch = prepare_batch_size(trainer)  # streamed splits are batched by the route
-    prep = route_for(data).prepare(data, seed=_seed(trainer), batch_size=batch)
+    task = task_for(resolved)
+    prep = task.adapt(route_for(data).prepare(data, seed=_seed(trainer), batch_size=batch))
     search = None
-    if _searches(resolved, prep, strategy):  # a fresh no-config run: pick the model first
+    if task.searches and _searches(
+        resolved, prep, strategy
+    ):  # a fresh no-config run: pick the model first
         from deepfuse.api.search import run_search
 
         resolved, search = run_search(
             resolved, prep, budget_s=trainer.get("time_budget"), verbose=trainer.get("verbose")
         )
-    cfg = run_config(resolved, prep)
+    cfg = run_config(resolved, prep, task)
     trainer = cfg["trainer"]
     model = build_compiled_model(cfg, prep, name=run_name(cfg))
     callbacks = config_callbacks(trainer)
@@ -257,6 +259,7 @@ def _train_worker(
         if not any(isinstance(cb, HistogramLog) for cb in callbacks):  # the config's own wins
             callbacks.append(HistogramLog(tmp / HISTOGRAMS_FILE))
         options_ckpt = {"checkpoint_dir": tmp / CHECKPOINTS_DIR, "resume": resume_folder}
+        callbacks.extend(task.callbacks(tmp, prep, trainer))
     # A failed fresh run leaves nothing behind; a planned folder is train()'s to remove (a
     # restarted worker group continues in it). A full disk keeps a resumable run.
     with _run_guard(tmp, remove=fresh and not planned):
@@ -274,30 +277,21 @@ def _train_worker(
         ).run_history()  # with the lr and time columns of history.csv
         train_time = time.perf_counter() - start
         stopped = stop_reason(callbacks, history, trainer["epochs"])
-        if trainer.get("threshold") is not None and prep.task == "binary":
-            model.decision_threshold = decision_threshold(model, prep, trainer)
+        task.after_fit(model, prep, trainer)  # e.g. a binary run's decision threshold
         if tmp is None:
             return None  # not rank 0: the run directory is rank 0's to write
-        eval_start = time.perf_counter()
-        test = model.evaluate(
-            prep.test, batch_size=max(256, trainer["batch_size"]), return_dict=True
-        )
-        eval_time = time.perf_counter() - eval_start
         # The finishing protocol (run/writer.py): the last checkpoint marks training as done;
         # every file below is redone by --resume from it; steps.csv goes only at the rename.
         model.save(tmp)
         history_csv(history, tmp / HISTORY_FILE, steps=tmp / STEPS_FILE)
-        metrics = _metrics(prep, history, test, train_time)
+        metrics = _metrics(prep, history, train_time)
         metrics["stopped"] = stopped
-        metrics["imbalance"] = imbalance_facts(prep, trainer)
+        eval_start = time.perf_counter()
+        metrics.update(task.evaluate(model, prep, tmp, trainer))  # test metrics, evaluation file
+        eval_time = time.perf_counter() - eval_start
         if (tmp / SEARCH_FILE).is_file():
             metrics["search"] = RunReader(tmp).search()
-        if base := run_baselines(prep, seed=_seed(trainer), enabled=trainer.get("baselines")):
-            metrics["baselines"] = base  # scikit-learn models on the same split (report compares)
-        eval_start = time.perf_counter()
-        evaluation = _write_evaluation(model, prep, tmp / EVALUATION_FILE, trainer["batch_size"])
-        metrics["test"].update(headline_metrics(evaluation))
-        eval_time += time.perf_counter() - eval_start
+        metrics.update(task.compare(prep, trainer))  # baselines on the same split
         metrics.update(run_facts(prep, model, started_at, eval_time))
         # report.html before metrics.json: the run is renamed from .partial only with its report
         report_start = time.perf_counter()
@@ -319,15 +313,6 @@ def _searches(resolved: Mapping[str, Any], prep: Prepared, strategy: Any) -> boo
         and not prep.streaming
         and getattr(strategy, "world_size", 1) == 1
     )
-
-
-def _write_evaluation(model: Any, prep: Prepared, path: Path, batch_size: int) -> Any:
-    """The full metric set of the test split (``deepfuse evaluate`` gives the same numbers)."""
-    result = evaluate_model(
-        model, prep.test, prep.task, prep.classes, batch_size=max(256, batch_size)
-    )
-    atomic_write_json(path, result.to_dict())
-    return result
 
 
 @contextlib.contextmanager
@@ -358,11 +343,10 @@ def _run_guard(run_dir: Path | None, *, remove: bool) -> Iterator[None]:
 
 
 def _metrics(
-    prep: Prepared, history: Mapping[str, list[float]], test: Mapping[str, float], train_time: float
+    prep: Prepared, history: Mapping[str, list[float]], train_time: float
 ) -> dict[str, Any]:
     final = {k: v[-1] for k, v in history.items() if v}
     return {
-        "test": {k: float(v) for k, v in test.items()},
         "final_epoch": final,
         "epochs": max((len(v) for v in history.values()), default=0),
         "train_time_s": round(train_time, 3),

@@ -20,19 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
-from deepfuse._utils.errors import DataError, UserError, short_repr
-from deepfuse._utils.io import atomic_write, atomic_write_json
+from deepfuse._utils.errors import DataError
+from deepfuse._utils.io import atomic_write
+from deepfuse.api.tasks import task_for
 from deepfuse.data.formats import format_or_none
 from deepfuse.data.routes import read_input, route_for, test_feed_of
-from deepfuse.evaluation.model_eval import evaluate_model
-from deepfuse.run import RunReader, check_run_dir, evaluation_file, read_run
+from deepfuse.run import RunReader, check_run_dir, read_run
 from deepfuse.run.layout import CONFIG_FILE
 
 __all__ = [
     "RunEvaluation",
+    "eval_data",
     "evaluate",
     "evaluate_run",
     "info",
@@ -77,13 +77,13 @@ def evaluate(run_dir: str | os.PathLike, data: str | os.PathLike | None = None) 
         ``{"loss": ..., "accuracy": ...}``.
     """
     _, cfg, model = load_run(run_dir)
-    tensors, batch = _eval_data(cfg, model, data)
+    tensors, batch = eval_data(cfg, model, data)
     return {
         k: float(v) for k, v in model.evaluate(tensors, batch_size=batch, return_dict=True).items()
     }
 
 
-def _eval_data(cfg: dict[str, Any], model: Any, data: str | os.PathLike | None) -> tuple[Any, int]:
+def eval_data(cfg: dict[str, Any], model: Any, data: str | os.PathLike | None) -> tuple[Any, int]:
     """The run's test tensors (same rows as at training) or ``data``'s, and a batch size."""
     if data is None:
         tensors = test_feed_of(cfg, preprocessor=model.preprocessor)
@@ -126,22 +126,8 @@ def evaluate_run(
         (0.78, 'evaluation.json')
     """
     run, cfg, model = load_run(run_dir)
-    tensors, batch = _eval_data(cfg, model, data)
-    if isinstance(tensors, dict) and model.target_key not in tensors:
-        raise DataError(
-            f"The run's model.json names the target {short_repr(model.target_key)}, which the "
-            f"evaluation rows do not hold (keys: {', '.join(sorted(map(str, tensors)))}). "
-            f"model.json in '{run}' is damaged or from another run: train it again."
-        )
-    scores = model.evaluate(tensors, batch_size=batch, return_dict=True)
-    meta = RunReader(run).metrics()
-    result = evaluate_model(
-        model, tensors, meta.get("task"), _classes(run, model), batch_size=batch
-    )
-    # Path(...).name: a folder given as 'shards/' is named after 'shards'
-    name = evaluation_file(None if data is None else Path(data).name)
-    atomic_write_json(run / name, result.to_dict())
-    return RunEvaluation({k: float(v) for k, v in scores.items()}, result, run / name)
+    scores, result, path = task_for(cfg).evaluate_run(run, cfg, model, data)
+    return RunEvaluation(scores, result, path)
 
 
 def predict(
@@ -163,10 +149,7 @@ def predict(
     """
     run, cfg, model = load_run(run_dir)
     tensors = input_tensors(cfg, model, input_path, need_target=False)
-    outputs = np.asarray(model.predict(tensors))
-    result = _prediction_table(
-        outputs, _classes(run, model), getattr(model, "decision_threshold", None)
-    )
+    result = task_for(cfg).predict_table(run, model, tensors)
     if out is None:
         out = run / f"predictions-{Path(str(input_path)).name.split('.')[0]}.csv"
     out = Path(out)
@@ -185,45 +168,6 @@ def info(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _classes(run: Path, model: Any) -> list[Any] | None:
-    if model.preprocessor is not None:
-        return model.preprocessor.classes
-    return RunReader(run).metrics().get("classes")
-
-
-def _prediction_table(
-    outputs: np.ndarray, classes: list[Any] | None, threshold: float | None = None
-) -> pa.Table:
-    """One row per input: the predicted label, its probability and every class's probability
-    (a binary run's ``threshold`` on P(class 1) decides its label); regression: the value."""
-    if classes is None:  # regression: the value itself
-        values = outputs.reshape(len(outputs), -1)
-        return pa.table(
-            {"prediction": values[:, 0]}
-            if values.shape[1] == 1
-            else {f"prediction_{i}": values[:, i] for i in range(values.shape[1])}
-        )
-    probs = outputs.reshape(len(outputs), -1).astype(np.float64)
-    if probs.shape[1] == 1 and len(classes) == 2:  # one sigmoid unit: P(class 1)
-        probs = np.concatenate([1.0 - probs, probs], axis=1)
-    if probs.shape[1] != len(classes):
-        raise UserError(
-            f"The model outputs {probs.shape[1]} values per row but the run has "
-            f"{len(classes)} classes; the run directory is inconsistent."
-        )
-    index = probs.argmax(axis=1)
-    if threshold is not None and probs.shape[1] == 2:
-        index = (probs[:, 1] >= threshold).astype(np.int64)
-    labels = np.asarray(classes, dtype=object)[index]
-    columns: dict[str, Any] = {
-        "prediction": pa.array(labels.tolist()),
-        "probability": probs[np.arange(len(probs)), index],
-    }
-    for i, label in enumerate(classes):
-        columns[f"probability_{label}"] = probs[:, i]
-    return pa.table(columns)
 
 
 def _write_table(table: pa.Table, path: Path) -> None:

@@ -26,7 +26,7 @@ from deepfuse.config.frozen import thaw
 __all__ = ["SECTIONS", "apply_overrides", "dump_config", "load_config", "parse_value"]
 
 #: Top-level keys a config may have. ``name`` names the run directory.
-SECTIONS = ("data", "model", "trainer", "name")
+SECTIONS = ("data", "model", "trainer", "name", "task")
 
 _FLOAT = "tag:yaml.org,2002:float"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"

@@ -122,6 +122,8 @@ def validate(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None
     _check_keys("", cfg, SECTIONS)
     if "name" in cfg:
         _check_value("name", cfg["name"])
+    if cfg.get("task") is not None:  # what the run learns: a name or {name: ..., options}
+        _check_named("task", cfg["task"], choices_of(sig.get("tasks")))
     _validate_data(cfg.get("data"), sig)
     _validate_model(cfg.get("model"), sig)
     _validate_trainer(cfg.get("trainer"), sig)
@@ -162,7 +164,7 @@ def resolve(cfg: Mapping[str, Any], signatures: Mapping[str, Any] | None = None)
     trainer.pop("validation_split", None)
     out["trainer"] = trainer
     out.setdefault("model", None)
-    return {k: out[k] for k in ("name", "data", "model", "trainer") if k in out}
+    return {k: out[k] for k in ("name", "task", "data", "model", "trainer") if k in out}
 
 
 # ----------------------------------------------------------------------------- sections

@@ -93,10 +93,14 @@ def _data_context(data: Any) -> dict[str, Any]:
     return ctx
 
 
-def model_section(spec: Mapping[str, Any] | None, data: Any) -> dict[str, Any]:
-    """The ``model`` section a run uses: the config's, or one picked from the data, with the
-    data-derived builder arguments it leaves out filled in (``sequential``: as given)."""
-    spec = dict(spec) if spec else {"type": default_model_type(data.kind, data.features)}
+def model_section(
+    spec: Mapping[str, Any] | None, data: Any, *, default_type: str | None = None
+) -> dict[str, Any]:
+    """The ``model`` section a run uses: the config's, or ``default_type`` (else one picked
+    from the data), with the data-derived builder arguments it leaves out filled in
+    (``sequential``: as given)."""
+    default_type = default_type or default_model_type(data.kind, data.features)
+    spec = dict(spec) if spec else {"type": default_type}
     if spec["type"] == "sequential":
         return spec
     from deepfuse.models.zoo import MODELS

@@ -13,6 +13,8 @@ A run written by ``deepfuse train`` is a folder ``runs/<name>-<YYYYMMDD-HHMMSS>/
     checkpoints/         step-<8 digits>/ folders (manifest.json, state.json, *.safetensors)
     report.html          one self-contained page of the run
     plots/               written by ``deepfuse plot RUN``
+    samples/             a generator's fixed-noise grid per epoch (``epoch-0001.png``, ...)
+    scorer/              ``task: generate``: the classifier whose features score the samples
 
 While it trains the folder is ``<name>-<stamp>.partial`` and holds ``steps.csv`` (the per-step
 log, merged into history.csv at the end). A ``deepfuse cv`` folder holds ``config.yaml``,
@@ -45,10 +47,13 @@ __all__ = [
     "REPORT_FILE",
     "REQUIRED_RUN_FILES",
     "RUN_FILES",
+    "SAMPLES_DIR",
+    "SCORER_DIR",
     "SEARCH_FILE",
     "STEPS_FILE",
     "WEIGHTS_FILE",
     "evaluation_file",
+    "sample_grid_file",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -67,6 +72,11 @@ CHECKPOINT_PREFIX = "step-"
 CHECKPOINT_MANIFEST = "manifest.json"
 CHECKPOINT_STATE = "state.json"
 PLOTS_DIR = "plots"
+#: ``task: generate``: the fixed-noise sample grid of each epoch, ``samples/epoch-<4 digits>.png``.
+SAMPLES_DIR = "samples"
+#: ``task: generate``: the classifier (``model.json`` + ``model.safetensors``) trained on the same
+#: data whose penultimate features score the samples (classifier-feature Fréchet distance).
+SCORER_DIR = "scorer"
 #: A ``deepfuse cv`` folder: per-fold headline metrics and their summary, and one row per fold.
 SEARCH_FILE = "search.json"  # the leaderboard of a no-config run's model search
 CV_FILE = "cv.json"
@@ -95,3 +105,13 @@ def evaluation_file(data: str | None = None) -> str:
         return EVALUATION_FILE
     name = str(data).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]  # a folder: its name
     return f"evaluation-{name.split('.')[0] or 'data'}.json"
+
+
+def sample_grid_file(epoch: int) -> str:
+    """The sample grid of 1-based ``epoch`` inside ``samples/``.
+
+    Example:
+        >>> sample_grid_file(3)
+        'epoch-0003.png'
+    """
+    return f"epoch-{int(epoch):04d}.png"

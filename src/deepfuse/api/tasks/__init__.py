@@ -1,0 +1,34 @@
+"""Tasks: what a run learns (``task:`` in a config); see :mod:`deepfuse.api.tasks.base`.
+
+=============  ==============================================================
+task           learns
+=============  ==============================================================
+``auto``       the data's target: binary, multiclass or regression (default)
+=============  ==============================================================
+
+Example:
+    >>> from deepfuse.api.tasks import TASKS
+    >>> "auto" in TASKS.names()
+    True
+"""
+
+from __future__ import annotations
+
+from deepfuse.api.tasks.base import TASKS, Task, register_task, task_for, task_options
+from deepfuse.api.tasks.supervised import Supervised
+
+__all__ = [
+    "TASKS",
+    "Supervised",
+    "Task",
+    "register_task",
+    "task_for",
+    "task_options",
+    "task_signatures",
+]
+
+
+def task_signatures() -> dict[str, type[Task]]:
+    """Task names -> classes, for config validation (``task: {name: ..., option: ...}`` is
+    checked against the class's ``__init__``)."""
+    return {name: TASKS.get(name) for name in TASKS.names()}
