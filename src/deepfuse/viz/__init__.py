@@ -37,6 +37,7 @@ from deepfuse.viz.plots import (
     read_history,
 )
 from deepfuse.viz.projection import penultimate_features, plot_projection, project_2d
+from deepfuse.viz.tiles import save_image_grid, tile_images
 
 __all__ = [
     "confident_errors",
@@ -56,4 +57,6 @@ __all__ = [
     "project_2d",
     "read_histograms",
     "read_history",
+    "save_image_grid",
+    "tile_images",
 ]
