@@ -44,6 +44,7 @@ __all__ = [
     "interpolation_grid",
     "latent_codes",
     "plot_reconstructions",
+    "quietly",
     "reconstruction_pairs",
 ]
 
