@@ -88,3 +88,50 @@ def test_quick_run_writes_the_table_with_the_deepfuse_half_pending(tmp_path, mon
     assert "| digits/0 |" in text and "| digits/1 |" in text and "pending merge" in text
     assert "CPU:" in text and "python bench/anomaly.py --quick --only digits" in text
     assert "**digits (mean of 2)**" in text
+
+
+def test_deepfuse_cell_trains_reloads_and_scores_the_same_test_rows(tmp_path, monkeypatch):
+    """The deepfuse half end to end on a real run: until ``task: anomaly`` is merged, a
+    supervised run of the same files stands in (``train`` gets the config without its task)
+    and the reloaded model's ``anomaly_score`` is its P(fraud); the test rows go through the
+    run's own preprocessor, so the scores must equal the run's own predictions."""
+
+    import deepfuse.api
+    import deepfuse.models.serialization as serialization
+
+    s = anomaly_sets.fraud_like(tmp_path / "data", rows=3000, seed=0)[0]
+    s.epochs = 1
+    real_train, real_load = deepfuse.api.train, serialization.load_model
+    seen = {}
+
+    def train(cfg, out_dir):
+        seen["cfg"] = cfg
+        cfg = {k: v for k, v in cfg.items() if k != "task"}  # the default table model
+        return real_train(cfg, out_dir=out_dir)
+
+    def load_model(run):
+        model = real_load(run)
+
+        def anomaly_score(batch):
+            seen.setdefault("rows", 0)
+            seen["rows"] += len(next(iter(batch.values())))
+            inputs = model.split_batch(batch)[0]
+            return model.apply_output_activation(model(inputs)).reshape(-1)
+
+        model.anomaly_score = anomaly_score
+        seen["model"] = model
+        return model
+
+    monkeypatch.setattr(anomaly, "anomaly_registered", lambda: True)
+    monkeypatch.setattr(deepfuse.api, "train", train)
+    monkeypatch.setattr(serialization, "load_model", load_model)
+    row = anomaly.deepfuse_cell(s, tmp_path / "runs")
+    assert "error" not in row, row
+    assert seen["cfg"]["task"] == {"name": "anomaly"} and seen["cfg"]["data"] == s.data
+    assert seen["rows"] == len(s.labels("test"))  # every test row, once
+    model = seen["model"]
+    probs = model.predict(pd.read_csv(s.test).drop(columns=[s.target]))  # another path
+    want = anomaly.scores_of(s.is_anomaly("test"), np.asarray(probs).reshape(-1))
+    assert row["roc_auc"] == pytest.approx(want["roc_auc"], abs=1e-6)
+    assert row["pr_auc"] == pytest.approx(want["pr_auc"], abs=1e-6)
+    assert Path(row["run"]).is_dir() and row["seconds"] > 0
