@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from report_helpers import RUN_SECTIONS, read_page
 
+from deepfuse.models import Model
 from deepfuse.models.generative import Generator, Reconstructor
 from deepfuse.report import ReportWarning, write_report
 from deepfuse.report.autoencoder import EXTREMES, PAIRS
@@ -291,3 +292,43 @@ def test_a_model_that_does_not_reconstruct_gets_a_note(cnn_run):
     text, _ = read_page(cnn_run)
     section = text[text.index('id="reconstruction"') : text.index('id="data"')]
     assert "does not reconstruct its inputs" in section and "<img" not in section
+
+
+class PCAModel(Model):
+    """The PCA autoencoder as a deepfuse ``Model`` (what the zoo's autoencoders are): the
+    report converts its rows by the model's own rule (uint8 (N, H, W) -> float NCHW)."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__(name="pca")
+        self.pca = PCAAutoencoder(images)
+        self.latent_dim = K
+
+    def forward(self, x):
+        return self.pca.reconstruct({"x": x})
+
+    def encode(self, batch):
+        return self.pca.encode(batch)
+
+    def decode(self, z):
+        return self.pca.decode(z)
+
+    def reconstruct(self, batch):
+        return self.pca.reconstruct(batch)
+
+    def anomaly_score(self, batch):
+        return self.pca.anomaly_score(batch)
+
+
+def test_a_deepfuse_model_gets_its_rows_converted_by_its_own_rule(tmp_path, digits):
+    from deepfuse.datasets import load_mnist
+
+    train, _ = digits
+    _, (x_test, y_test) = load_mnist()
+    raw = {"x": x_test[:40], "y": y_test[:40].astype(np.int64)}  # uint8 (N, 28, 28)
+    model = PCAModel(train)
+    section, _ = _write(_run_dir(tmp_path, "auto"), model, raw, {"task": "multiclass"})
+    x = torch.from_numpy(x_test[:PAIRS]).float().div(255)[:, None]  # what fit would feed
+    with torch.no_grad():
+        recon = model.reconstruct({"x": x})
+    got = _find(_figures(section), f"{PAIRS} sampled test images")[::2, ::2]
+    np.testing.assert_array_equal(got, _grid_of(reconstruction_pairs(x, recon), 8))
