@@ -289,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python bench/anomaly.py", *(sys.argv[1:] if argv is None else argv)]),
         "deepfuse": "task: anomaly, its default model" if registered else PENDING,
     }
+    header["wall time"] = f"{sum(walls.values()):.0f} s for every dataset" + (
+        "" if registered else " (IsolationForest half only)"
+    )
     if args.quick:
         header["note"] = "--quick: small sizes, the numbers mean nothing"
     folder.mkdir(parents=True, exist_ok=True)
