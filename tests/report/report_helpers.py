@@ -37,6 +37,7 @@ RUN_SECTIONS = [
     "evaluation",
     "inside",
     "mistakes",
+    "reconstruction",
     "data",
     "model",
     "config",

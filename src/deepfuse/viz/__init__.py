@@ -28,6 +28,7 @@ from deepfuse.viz.examples import confident_errors, plot_confident_errors
 from deepfuse.viz.features import feature_maps, plot_feature_maps, plot_filters
 from deepfuse.viz.histograms import plot_histograms, read_histograms
 from deepfuse.viz.images import plot_image_grid
+from deepfuse.viz.latent import interpolation_grid, latent_codes, plot_reconstructions
 from deepfuse.viz.plots import (
     plot_confusion_matrix,
     plot_curves,
@@ -42,6 +43,8 @@ from deepfuse.viz.tiles import save_image_grid, tile_images
 __all__ = [
     "confident_errors",
     "feature_maps",
+    "interpolation_grid",
+    "latent_codes",
     "penultimate_features",
     "plot_confident_errors",
     "plot_confusion_matrix",
@@ -52,6 +55,7 @@ __all__ = [
     "plot_image_grid",
     "plot_pr",
     "plot_projection",
+    "plot_reconstructions",
     "plot_roc",
     "plot_run",
     "project_2d",
