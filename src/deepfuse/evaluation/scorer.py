@@ -78,15 +78,15 @@ def train_scorer(
     Returns:
         The trained :class:`deepfuse.Model`, in eval mode.
     """
-    from deepfuse.models import zoo
-    from deepfuse.models.model import Model
+    from deepfuse.models import build
 
     x, y = _checked(train_images, labels)
     classes = int(num_classes) if num_classes is not None else int(y.max()) + 1
     with isolated_rng():
         torch.manual_seed(seed)  # the weights the cnn builds at once (input_shape given)
-        net = zoo.get("cnn", **SCORER_ARCH, out_features=classes, input_shape=list(x.shape[1:]))
-        model = Model(net, name="scorer")
+        # build(): the zoo name and arguments go to model.json, so load_model rebuilds it
+        model = build("cnn", **SCORER_ARCH, out_features=classes, input_shape=list(x.shape[1:]))
+        model.name = "scorer"
         model.compile(optimizer={"name": "adam", "lr": 2e-3}, loss="cross_entropy")
         model.fit(x, y, batch_size=batch_size, epochs=epochs, seed=seed, verbose=0)
     model.train(False)
