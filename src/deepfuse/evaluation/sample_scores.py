@@ -183,7 +183,7 @@ def class_histogram(
         classes: Class names by index, for the warning (default: the indices).
 
     Returns:
-        ``{"counts", "shares", "normalised_entropy", "largest", "missing", "mode_collapse",
+        ``{"classes", "counts", "shares", "normalised_entropy", "largest", "missing", "mode_collapse",
         "warning"}`` (``warning``: one sentence, or ``None``).
     """
     pred = np.asarray(predicted).astype(np.int64).reshape(-1)
@@ -219,6 +219,7 @@ def class_histogram(
             + ". Train longer, lower the learning rates, or try wgan_gp."
         )
     return {
+        "classes": names,
         "counts": [int(c) for c in counts],
         "shares": [round(float(s), 5) for s in shares],
         "normalised_entropy": round(entropy, 5),
