@@ -35,10 +35,12 @@ from deepfuse.report.html import (
     png_data_uri,
     table,
 )
+from deepfuse.run import RunReader
 from deepfuse.run.layout import SAMPLES_DIR
 
 __all__ = [
     "CLASSIFICATION_ONLY",
+    "GRID_NAME",
     "MAX_GRIDS",
     "MAX_GRID_BYTES",
     "generate_sections",
@@ -54,7 +56,8 @@ MAX_GRIDS = 8
 MAX_GRID_BYTES = 2_000_000
 #: Sections of a classification run that say "not applicable" for a generator run.
 CLASSIFICATION_ONLY = ("compare", "classes", "evaluation", "inside", "mistakes")
-_GRID = re.compile(r"^epoch-(\d{4,9})\.png$")
+#: The name of a grid file (``run.layout.sample_grid_file``): nothing else is read or served.
+GRID_NAME = re.compile(r"^epoch-(\d{4,9})\.png$")
 _FD = "classifier_fd"
 _FD_NAME = "Fréchet distance in classifier features (not Inception FID)"
 
@@ -94,18 +97,19 @@ def pick_evenly(items: Sequence[Any], k: int) -> list[Any]:
     return [items[i] for i in picks]
 
 
-def sample_grids(f: RunFacts) -> list[tuple[int, str]]:
+def sample_grids(run: RunReader) -> list[tuple[int, str]]:
     """``(epoch, "samples/epoch-XXXX.png")`` of the run's grids, by epoch: only names of the
-    layout, only regular files inside the run (the run's read rule)."""
-    folder = f.run.path / SAMPLES_DIR
+    layout, only regular files inside the run (the run's read rule). The dashboard lists
+    them the same way."""
+    folder = run.path / SAMPLES_DIR
     try:
         names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
     except OSError:
         return []
     found = []
     for name in names:
-        match = _GRID.match(name)
-        if match and f.run.file(f"{SAMPLES_DIR}/{name}") is not None:
+        match = GRID_NAME.match(name)
+        if match and run.file(f"{SAMPLES_DIR}/{name}") is not None:
             found.append((int(match.group(1)), f"{SAMPLES_DIR}/{name}"))
     return sorted(found)
 
@@ -116,7 +120,7 @@ def _grid_png(f: RunFacts, rel: str) -> bytes:
 
 def samples_section(f: RunFacts) -> str:
     """The "Samples" section: the strip of per-epoch grids and the classifier_fd curve."""
-    grids = sample_grids(f)
+    grids = sample_grids(f.run)
     parts = []
     if not grids:
         parts.append(not_applicable(f"No sample grids in this run ({SAMPLES_DIR}/epoch-XXXX.png)."))
