@@ -12,7 +12,9 @@ space (pure math on feature arrays; :mod:`deepfuse.evaluation.generative` feeds 
   for assessing generative models"): each set's manifold is the union of balls around its
   points reaching their k-th nearest neighbour (k = 3); precision is the share of samples inside
   the real manifold (are the samples realistic?), recall the share of real images inside the
-  samples' manifold (do the samples cover the data?).
+  samples' manifold (do the samples cover the data?). Read the two together: a few
+  near-identical samples that fall inside the real manifold (a collapsed or untrained
+  generator) can score a high precision, never a high recall.
 * :func:`class_histogram` - how the samples spread over the classes (by the scorer's
   predictions) and the mode-collapse warning: raised when the normalised entropy of the
   histogram is below :data:`MIN_ENTROPY` (0.9; 1.0 = uniform), when the most common class holds

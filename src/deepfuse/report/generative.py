@@ -191,7 +191,8 @@ def quality_section(f: RunFacts) -> str:
     parts.append(
         f"<p><strong>{esc(_FD)}</strong>: {esc(_FD_NAME)}. Lower is better; precision: share of "
         "samples that look real, recall: share of real images the samples cover (k-NN "
-        "manifolds, k = 3).</p>"
+        "manifolds, k = 3). Read them together: a collapsed generator can score a high "
+        "precision, never a high recall.</p>"
     )
     labelled = any("label_accuracy" in (r or {}) for r in rows.values())
     head = [
