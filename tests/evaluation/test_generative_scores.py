@@ -102,6 +102,7 @@ def test_class_histogram_warns_on_collapse_only():
     assert uniform["warning"] is None and uniform["normalised_entropy"] == pytest.approx(1.0)
     one = class_histogram(np.full(100, 3), 10, classes=[f"c{i}" for i in range(10)])
     assert one["mode_collapse"] and "'c3' is 100%" in one["warning"]
+    assert one["normalised_entropy"] == 0.0 and "entropy 0.00 " in one["warning"]  # not -0.00
     # seven of ten classes, evenly: entropy log7/log10 = 0.845 < 0.9, three missing modes
     seven = class_histogram(np.arange(700) % 7, 10)
     assert seven["mode_collapse"] and seven["missing"] == ["7", "8", "9"]

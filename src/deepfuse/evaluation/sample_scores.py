@@ -194,8 +194,9 @@ def class_histogram(
     total = max(int(counts.sum()), 1)
     shares = counts / total
     nonzero = shares[shares > 0]
+    # (nonzero * log(1 / nonzero)): one class alone gives +0.0, not -0.0
     entropy = (
-        float(-(nonzero * np.log(nonzero)).sum() / math.log(num_classes))
+        float((nonzero * np.log(1.0 / nonzero)).sum() / math.log(num_classes))
         if num_classes > 1
         else 1.0
     )
