@@ -110,11 +110,13 @@ def draw_samples(
     """
     noise, labels = generator.noise(n, seed=seed)
     if label is not None:
-        labels = torch.full((n,), int(label), dtype=torch.long)
+        labels = torch.full((n,), int(label), dtype=torch.long, device=noise.device)
     chunks = [
         generator.generate(
             noise[i : i + batch_size], None if labels is None else labels[i : i + batch_size]
-        ).float()
+        )
+        .float()
+        .cpu()  # scores and grids are made on the CPU, wherever the generator runs
         for i in range(0, n, batch_size)
     ]
     images = torch.cat(chunks)
@@ -123,7 +125,7 @@ def draw_samples(
             f"generate() must return images (N, C, H, W) for N noise rows; got "
             f"{tuple(images.shape)} for {n} rows."
         )
-    return images.clamp(0.0, 1.0), labels
+    return images.clamp(0.0, 1.0), None if labels is None else labels.cpu()
 
 
 def score_images(

@@ -109,7 +109,8 @@ def _checked(images: Any, labels: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def scorer_logits(scorer: Any, images: torch.Tensor) -> torch.Tensor:
-    """``(N, classes)`` logits of ``images`` ``(N, C, H, W)``, in batches, eval mode."""
+    """``(N, classes)`` logits (on the CPU) of ``images`` ``(N, C, H, W)``, in batches, eval
+    mode."""
     return _forward(scorer, images, penultimate=False)
 
 
@@ -130,7 +131,8 @@ def _forward(scorer: Any, images: torch.Tensor, *, penultimate: bool) -> torch.T
     net.train(False)  # dropout off: features are a function of the image
     try:
         x = torch.as_tensor(images, dtype=torch.float32)
-        out = [body(x[i : i + _BATCH]) for i in range(0, len(x), _BATCH)]
+        device = next(net.parameters()).device  # samples of a GPU generator, a CPU scorer...
+        out = [body(x[i : i + _BATCH].to(device)).cpu() for i in range(0, len(x), _BATCH)]
     finally:
         net.train(was_training)
     return torch.cat(out).reshape(len(x), -1)  # (N, D)
