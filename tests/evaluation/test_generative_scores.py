@@ -242,3 +242,26 @@ def test_sample_quality_in_fit_keeps_training_bit_identical():
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(),
                                                   scored_model.state_dict().values()))  # fmt: skip
     assert len(history.history["weight_norm"]) == 3
+
+
+def test_quality_callbacks_inside_fit_reach_the_history(prep, scored):
+    from generative_fakes import Bank
+
+    class Trainable(Bank):  # a generator that fit() can train (a toy regression head)
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.head = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.head(x)
+
+    net = Trainable(prep.train["x"][:500], prep.train["y"][:500])
+    model = df.Model(net)
+    model.compile(optimizer="adam", loss="mse")
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 2, generator=g), torch.randn(32, 1, generator=g)
+    callbacks = quality_callbacks(scored[0], prep, {"seed": 0}, n=300)
+    history = model.fit(x, y, epochs=2, batch_size=8, seed=0, verbose=0, callbacks=callbacks)
+    fd = history.history["classifier_fd"]
+    assert len(fd) == 2 and all(0 < v < 5 for v in fd)
+    assert history.history["loss"][0] > 0 and len(callbacks[0].seconds) == 2
