@@ -265,3 +265,24 @@ def test_quality_callbacks_inside_fit_reach_the_history(prep, scored):
     fd = history.history["classifier_fd"]
     assert len(fd) == 2 and all(0 < v < 5 for v in fd)
     assert history.history["loss"][0] > 0 and len(callbacks[0].seconds) == 2
+
+
+def test_with_validation_data_the_score_is_there_for_earlier_callbacks():
+    seen = []
+    watcher = df.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(dict(logs)))
+    calls = []
+
+    def prepare():
+        def score(model):
+            calls.append(1)
+            return {"quality": float(len(calls))}
+
+        return score
+
+    model = df.Sequential([df.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = torch.randn(16, 2), torch.randn(16, 1)
+    history = model.fit(x, y, validation_data=(x, y), epochs=2, batch_size=8, verbose=0,
+                        callbacks=[watcher, SampleQuality(prepare)])  # fmt: skip
+    assert [s["quality"] for s in seen] == [1.0, 2.0]  # the watcher runs first and sees it
+    assert history.history["quality"] == [1.0, 2.0] and len(calls) == 2  # once per epoch

@@ -6,9 +6,10 @@ classifier-feature Fréchet distance ``classifier_fd``); this callback only deci
 and keeps it from disturbing training:
 
 * ``prepare()`` runs once in ``on_train_begin`` (train the scorer, or load it on resume) and
-  returns the scoring function; ``score(model)`` runs at every epoch end and its values are
-  added to the epoch's logs, so they reach ``History``, ``history.csv``, the progress line and
-  the report's curves.
+  returns the scoring function; ``score(model)`` runs once per epoch, after validation (or at
+  the epoch's end without validation data), and its values are added to the epoch's logs, so
+  they reach ``History``, ``history.csv``, the progress line, the report's curves and the
+  callbacks that monitor a value (``EarlyStopping(monitor="classifier_fd", mode="min")``).
 * both run inside :func:`isolated_rng`: the python, numpy and torch random states are restored
   afterwards, so a run trains bit-identically with and without the callback, and a resumed run
   continues the uninterrupted one exactly. The scorer and the score depend only on the weights
@@ -80,6 +81,7 @@ class SampleQuality(Callback):
         self._score: Score | None = None
         self.seconds: list[float] = []
         self.prepare_seconds: float | None = None
+        self._scored: dict[str, Any] | None = None  # the epoch logs scored last
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         start = time.perf_counter()
@@ -87,7 +89,16 @@ class SampleQuality(Callback):
             self._score = self.prepare()
         self.prepare_seconds = time.perf_counter() - start
 
+    def on_validation_end(self, logs: dict[str, Any]) -> None:
+        # With validation data the score joins the logs before any callback's on_epoch_end:
+        # EarlyStopping / ModelCheckpoint listed before this callback can monitor it too.
+        self._add(logs)
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self._scored is not logs:  # no validation this epoch: score now
+            self._add(logs)
+
+    def _add(self, logs: dict[str, Any]) -> None:
         if self._score is None:  # fit() always calls on_train_begin first; a direct call may not
             self.on_train_begin({})
         start = time.perf_counter()
@@ -99,6 +110,7 @@ class SampleQuality(Callback):
             model.train(was_training)  # the score runs in eval mode; training goes on as it was
         # logs is the trainer's record of this epoch: History and history.csv read it after
         logs.update({k: _number(v) for k, v in values.items()})
+        self._scored = logs  # the same dict reaches on_epoch_end: scored once per epoch
         self.seconds.append(time.perf_counter() - start)
 
 
