@@ -1,4 +1,4 @@
-"""The Python API behind the ``deepfuse`` command line: train, evaluate, predict, info.
+"""The Python API behind the ``deepfuse`` command line: train, evaluate, predict, info, sample.
 
 Each function takes plain values (a config dict or YAML path, a run directory, file paths) and
 returns plain values, so the CLI only parses arguments and prints.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from deepfuse.api.cv import CVResult, cross_validate
 from deepfuse.api.report import report
+from deepfuse.api.sample import SampleResult, sample
 from deepfuse.api.training import RunResult, resolve_config, train
 from deepfuse.api.use import RunEvaluation, evaluate, evaluate_run, info, predict
 
@@ -23,6 +24,7 @@ __all__ = [
     "CVResult",
     "RunEvaluation",
     "RunResult",
+    "SampleResult",
     "cross_validate",
     "evaluate",
     "evaluate_run",
@@ -30,5 +32,6 @@ __all__ = [
     "predict",
     "report",
     "resolve_config",
+    "sample",
     "train",
 ]

@@ -42,6 +42,9 @@ How to run, on one machine:
     # big data: convert CSV / JSON lines / an image folder into Parquet shards for streaming
     $ deepfuse prepare clicks.csv.gz --out data/clicks
 
+    # a generator run (task: generate): 64 new samples as one PNG grid
+    $ deepfuse sample  runs/mnist_gan-20250101-120000 --n 64 --out grid.png
+
     # the dashboard (deepfuse[ui]): runs sortable by metric, live curves, compare runs
     $ deepfuse ui runs/ --port 8765            # then open http://127.0.0.1:8765/
 
@@ -61,7 +64,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from deepfuse.cli import prepare, robustness
+from deepfuse.cli import prepare, robustness, sample
 from deepfuse.run.layout import DEFAULT_RUNS_DIR, REPORT_FILE  # torch-free: --help stays fast
 
 __all__ = ["main"]
@@ -146,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cv(verbs)
     _add_report(verbs)
     robustness.add_parsers(verbs)  # attack, explain
+    sample.add_parser(verbs)
     _add_ui(verbs)
     return parser
 
@@ -454,6 +458,7 @@ _VERBS = {
     "report": _report,
     "ui": _ui,
     **robustness.VERBS,
+    **sample.VERBS,
 }
 
 

@@ -28,6 +28,7 @@ from deepfuse.report.compare import compare_section, per_class_section
 from deepfuse.report.context import RunFacts, guarded, make_sections, viz_function
 from deepfuse.report.data_sections import data_section, model_section
 from deepfuse.report.figures import plot_reliability, plot_residuals, plot_steps, png_bytes
+from deepfuse.report.generative import generate_sections
 from deepfuse.report.html import (
     Section,
     esc,
@@ -67,6 +68,8 @@ def run_sections(facts: RunFacts) -> list[Section]:
         ("timings", "Timings", _timings),
         ("environment", "Environment", environment_section),
     ]
+    if facts.task == "generate":  # samples and their quality; classification parts say n/a
+        makers = generate_sections(makers)
     return make_sections(facts, makers)
 
 
@@ -75,6 +78,8 @@ def _summary(f: RunFacts) -> str:
     test = m.get("test") or {}
     if f.task == "regression":
         keys = ("rmse", "mae", "r2")
+    elif f.task == "generate":
+        keys = ("classifier_fd", "precision", "recall")
     elif f.task == "binary":
         keys = ("accuracy", "f1", "roc_auc")
     else:

@@ -3,6 +3,7 @@
 Routes (all ``GET``; any other method gets 405):
 
 - ``/``: the runs table; ``/runs/{name}``: one run; ``/runs/{name}/report``: its report.html;
+  ``/runs/{name}/samples/epoch-XXXX.png``: a generator run's sample grid of one epoch;
   ``/compare?runs=a,b``: several runs side by side; ``/static/{file}``: the CSS and JS.
 - ``/api/runs``, ``/api/runs/{name}``, ``/api/runs/{name}/live?offset=N&cursor=C`` (the step
   rows after the cursor of the previous answer: only new bytes of the log are read).
@@ -33,7 +34,8 @@ from typing import Any
 from deepfuse._utils.errors import UserError
 from deepfuse._utils.optional import require
 from deepfuse._utils.safefiles import read_regular
-from deepfuse.run import REPORT_FILE, RunReader
+from deepfuse.report.generative import GRID_NAME, MAX_GRID_BYTES
+from deepfuse.run import REPORT_FILE, SAMPLES_DIR, RunReader
 from deepfuse.run.files import limit_of
 from deepfuse.ui import pages
 from deepfuse.ui.runs import config_diff, find_run, list_runs, live_data, run_detail, safe_name
@@ -163,6 +165,19 @@ def create_app(
         except (OSError, UserError) as exc:
             raise fastapi.HTTPException(404, f"The report of '{run.name}' cannot be read.") from exc
         return HTMLResponse(body)
+
+    @get("/runs/{name}/samples/{file}")
+    def sample_grid(name: str, file: str) -> Any:
+        run = lookup(name)
+        # only a grid name of the layout, and only the run's own regular file (the read rule)
+        path = run.file(f"{SAMPLES_DIR}/{file}") if GRID_NAME.match(file) else None
+        if path is None:
+            raise fastapi.HTTPException(404, f"No sample grid '{file}' in '{run.name}'.")
+        try:
+            body = read_regular(path, limit=MAX_GRID_BYTES, root=run.path, what="sample grid")
+        except (OSError, UserError) as exc:
+            raise fastapi.HTTPException(404, f"The grid '{file}' cannot be read.") from exc
+        return Response(body, media_type="image/png")
 
     @get("/compare", response_class=HTMLResponse)
     def compare(runs: list[str] = fastapi.Query(default=[])) -> Any:  # noqa: B008 - FastAPI idiom

@@ -195,6 +195,7 @@ def run_page(detail: Mapping[str, Any], *, poll_ms: int = 1500) -> str:
     ]
     facts_html = "".join(f"<span><b>{_e(k)}</b> {_e(v)}</span>" for k, v in facts)
     ev = detail.get("evaluation")
+    samples = _samples_section(name, detail.get("samples") or [])
     sections = [
         f'<div class="titlebar"><h1>{_e(name)}</h1>{_badge(detail["status"])}'
         f'<span id="live-note" class="muted"></span></div>',
@@ -205,6 +206,7 @@ def run_page(detail: Mapping[str, Any], *, poll_ms: int = 1500) -> str:
         f'<div id="curves" class="charts" data-run="{_e(name)}" data-live="{str(live).lower()}" '
         f'data-poll="{int(poll_ms)}"><p class="muted nojs">The curves need JavaScript.</p></div>'
         "</section>",
+        samples,
     ]
     if ev is not None:
         sections.append(_evaluation_section(ev))
@@ -232,6 +234,32 @@ def run_page(detail: Mapping[str, Any], *, poll_ms: int = 1500) -> str:
     config = yaml.safe_dump(detail.get("config") or {}, sort_keys=False, default_flow_style=False)
     sections.append(f'<section><h2>Config</h2><pre class="config">{_e(config)}</pre></section>')
     return _layout(name, "".join(sections))
+
+
+def _samples_section(name: str, epochs: Sequence[Any]) -> str:
+    """A generator run's latest sample grid, large, and the strip of grids over the epochs."""
+    from deepfuse.report.generative import MAX_GRIDS, pick_evenly
+    from deepfuse.run.layout import sample_grid_file
+
+    epochs = [e for e in epochs if isinstance(e, int) and not isinstance(e, bool)]
+    if not epochs:
+        return ""
+
+    def img(epoch: int, cls: str) -> str:
+        src = f"{_url(name)}/samples/{sample_grid_file(epoch)}"
+        return (
+            f'<figure class="{cls}"><img src="{_e(src)}" alt="samples of epoch {epoch}">'
+            f"<figcaption>epoch {epoch}</figcaption></figure>"
+        )
+
+    strip = "".join(img(e, "grid") for e in pick_evenly(epochs, MAX_GRIDS))
+    return (
+        '<section id="samples"><h2>Samples</h2>'
+        '<p class="muted">The same noise every epoch: the latest grid, then how it formed.</p>'
+        f'<div class="latest">{img(epochs[-1], "grid latest")}</div>'
+        f'<div class="strip" style="display:flex;gap:8px;overflow-x:auto">{strip}</div>'
+        "</section>"
+    )
 
 
 def _evaluation_section(ev: Mapping[str, Any]) -> str:

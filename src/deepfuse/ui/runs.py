@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from deepfuse._utils.errors import UserError
+from deepfuse.report.generative import sample_grids
 from deepfuse.run import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -385,8 +386,8 @@ def _evaluation(run: RunReader, errors: list[str]) -> dict[str, Any] | None:
 
 def run_detail(run: RunReader) -> dict[str, Any]:
     """Everything the run page shows: summary, config, metrics.json, per-epoch history and the
-    first page of per-step rows, the evaluation summary (with the confusion matrix) and whether
-    a report exists. Every part is bounded; a part that cannot be read is None, with the reason
+    first page of per-step rows, the evaluation summary (with the confusion matrix), the epochs
+    with a sample grid and whether a report exists. Every part is bounded; a part that cannot be read is None, with the reason
     in ``error``."""
     live = live_data(run)
     errors: list[str] = [live["error"]] if live["error"] else []
@@ -404,6 +405,8 @@ def run_detail(run: RunReader) -> dict[str, Any]:
             "more": live["more"],
         },
         "evaluation": evaluation,
+        # epochs with a sample grid (task: generate), served by /runs/{name}/samples/{file}
+        "samples": bounded(_quiet(lambda: [e for e, _ in sample_grids(run)], errors) or []),
         "error": "; ".join(dict.fromkeys(errors)) or None,
     }
 
