@@ -111,9 +111,10 @@ class GeneratorNet(nn.Module):
                 BatchNorm(),
                 LeakyReLU(_SLOPE),
             ]  # fmt: skip
-        layers.append(
-            Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh")
-        )
+        out = Conv2DTranspose(
+            channels, kernel_size, strides=2, padding="same", use_bias=False, activation="tanh"
+        )  # no bias, as the tutorial's: BatchNorm-free last layer, images in [-1, 1]
+        layers.append(out)
         self.body = nn.Sequential(*layers)
         self(torch.zeros(2, latent_dim), torch.zeros(2, dtype=torch.long) if num_classes else None)
 
