@@ -181,8 +181,9 @@ class GAN(Model):
         return ((out + 1) / 2).clamp(0, 1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """The discriminator's score of images ``x`` in ``[0, 1]`` (a logit / critic value)."""
-        return self.discriminator(x * 2 - 1, self._labels(labels))
+        """The discriminator's score of images ``x`` in ``[0, 1]`` (a logit / critic value);
+        a conditional one without ``labels`` leaves out its label term."""
+        return self.discriminator(x * 2 - 1, None if labels is None else labels.reshape(-1).long())
 
     # ------------------------------------------------------------ training
     def compile(

@@ -167,8 +167,8 @@ class CriticNet(nn.Module):
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(images)  # (N, F)
         out = self.head(h)  # (N, 1)
-        if self.project is not None:
-            if labels is None:
-                raise ValueError("A conditional critic needs the images' class labels.")
+        # Without labels a conditional critic gives its label-free part (inspection tools
+        # that call the model on images alone); training always passes the labels.
+        if self.project is not None and labels is not None:
             out = out + (self.project(labels.long()) * h).sum(dim=1, keepdim=True)
         return out
