@@ -10,8 +10,9 @@ from deepfuse._utils.errors import ConfigError, UserError
 from deepfuse.models.generative import Generator
 from deepfuse.models.serialization import load_model, save_model
 from deepfuse.models.zoo import get
-from deepfuse.models.zoo.gan import _frozen, gradient_norms, gradient_penalty
+from deepfuse.models.zoo.gan import _frozen
 from deepfuse.models.zoo.gan_nets import CriticNet
+from deepfuse.models.zoo.gan_penalty import gradient_norms, gradient_penalty
 
 SMALL = {"latent_dim": 8, "g_widths": [8, 4, 4], "d_widths": [4, 8], "kernel_size": 3}
 

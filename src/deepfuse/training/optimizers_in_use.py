@@ -22,6 +22,7 @@ Example:
     ...         self.g_optimizer = torch.optim.SGD(self.extra.parameters(), lr=0.5)
     >>> model = TwoNets()
     >>> model.compile(optimizer="sgd", loss="mse")
+    >>> model.setup({"x": torch.zeros(2, 2), "y": torch.zeros(2, 1)})  # fit builds model.optimizer
     >>> in_use = OptimizersInUse(model)
     >>> in_use.names(), in_use.lr_logs()
     (['optimizer', 'g_optimizer'], {'lr': 0.01})

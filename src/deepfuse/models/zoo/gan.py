@@ -35,7 +35,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -43,62 +43,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepfuse._utils.errors import ConfigError, UserError
-from deepfuse.layers.base import channels_first_shape
 from deepfuse.models.model import Model
-from deepfuse.models.zoo._common import int_list, positive_int, rate
-from deepfuse.models.zoo.gan_nets import CriticNet, GeneratorNet, upsamplings
+from deepfuse.models.zoo._common import positive_int, rate
+from deepfuse.models.zoo.gan_nets import CriticNet, GeneratorNet, gan_arguments
+from deepfuse.models.zoo.gan_penalty import gradient_penalty
 from deepfuse.training.optim import build_optimizer, clip_gradients
 
-__all__ = ["DCGAN", "GAN", "WGANGP", "dcgan", "gradient_norms", "gradient_penalty", "wgan_gp"]
+__all__ = ["DCGAN", "GAN", "WGANGP", "dcgan", "wgan_gp"]
 
 _EVAL_SEED = 0  # the noise of test_step: evaluation never draws from the run's random stream
-
-
-# ------------------------------------------------------------------------------ penalty
-def gradient_norms(
-    critic: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor
-) -> torch.Tensor:
-    """``||d critic(x_i) / d x_i||`` for every sample ``i``: ``(N,)``, differentiable.
-
-    The norm runs over ALL non-batch dimensions (channels and pixels: ``g.flatten(1)``), with a
-    stable square root ``sqrt(sum(g**2) + 1e-12)`` (finite gradient at 0, unlike ``norm``).
-    ``create_graph=True``: the penalty built on it trains the critic.
-    """
-    inputs = inputs.detach().requires_grad_(True)
-    scores = critic(inputs)
-    # The samples are independent, so the gradient of the sum is each sample's own gradient.
-    (grads,) = torch.autograd.grad(scores.sum(), inputs, create_graph=True)
-    return torch.sqrt(grads.flatten(1).pow(2).sum(dim=1) + 1e-12)
-
-
-def gradient_penalty(
-    critic: Callable[[torch.Tensor], torch.Tensor],
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    weight: float = 10.0,
-    *,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """WGAN-GP's penalty ``weight * mean((||grad critic(x_hat)|| - 1) ** 2)``.
-
-    ``x_hat = a * real + (1 - a) * fake`` with one uniform ``a`` per sample, broadcast over the
-    whole image; ``fake`` is detached (the penalty trains the critic only).
-
-    Args:
-        critic: Inputs ``(N, ...)`` -> scores ``(N, 1)`` or ``(N,)``.
-        real, fake: Batches of the same shape.
-        weight: The penalty's weight (lambda, 10 in the paper).
-        generator: Random generator of the mixing weights (default: torch's global one).
-
-    Example:
-        >>> w = torch.tensor([3.0, 4.0])          # f(x) = <w, x>: gradient w everywhere
-        >>> float(gradient_penalty(lambda x: x @ w, torch.zeros(5, 2), torch.ones(5, 2)))
-        160.0
-    """
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # (N, 1, 1, 1): one weight per sample
-    mix = torch.rand(shape, generator=generator, dtype=real.dtype, device=real.device)
-    mixed = mix * real.detach() + (1 - mix) * fake.detach()
-    return weight * (gradient_norms(critic, mixed) - 1).pow(2).mean()
 
 
 @contextlib.contextmanager
@@ -339,64 +292,6 @@ class WGANGP(GAN):
 
 
 # ------------------------------------------------------------------------------ builders
-def _common(
-    model: str,
-    latent_dim: Any,
-    g_widths: Any,
-    d_widths: Any,
-    kernel_size: Any,
-    conditional: Any,
-    num_classes: Any,
-    input_shape: Any,
-    g_lr: Any,
-    d_lr: Any,
-    betas: Any,
-) -> dict[str, Any]:
-    """Validated builder arguments; widths derived from the image size when not given."""
-    shape = channels_first_shape(int_list(model, "input_shape", input_shape, allow_empty=False))
-    if len(shape) != 3:
-        raise ConfigError(
-            f"The 'input_shape' argument of zoo model '{model}' must be an image shape "
-            f"(C, H, W); got {input_shape!r}."
-        )
-    ups, _, _ = upsamplings(shape[1], shape[2])
-    classes = 0
-    if conditional:
-        classes = positive_int(model, "num_classes", num_classes)
-        if classes < 2:
-            raise ConfigError(
-                f"A conditional '{model}' needs at least 2 classes; got num_classes="
-                f"{num_classes!r}. Train on labelled images, or set conditional: false."
-            )
-    for key, value in (("g_lr", g_lr), ("d_lr", d_lr)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(
-                f"The '{key}' argument of zoo model '{model}' must be a number > 0; got {value!r}."
-            )
-    if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
-        raise ConfigError(
-            f"The 'betas' argument of zoo model '{model}' must be two floats in [0, 1); "
-            f"got {betas!r}."
-        )
-    return {
-        "latent_dim": positive_int(model, "latent_dim", latent_dim),
-        "image_shape": shape,
-        "num_classes": classes,
-        "kernel_size": positive_int(model, "kernel_size", kernel_size),
-        "g_widths": int_list(model, "g_widths", g_widths)
-        if g_widths is not None
-        else [16 * 2 ** (ups - i) for i in range(ups + 1)],  # 28x28: [64, 32, 16]
-        "d_widths": int_list(model, "d_widths", d_widths, allow_empty=False)
-        if d_widths is not None
-        else [16 * 2**i for i in range(ups)],  # 28x28: [16, 32]
-        "adam": {
-            "g_lr": float(g_lr),
-            "d_lr": float(d_lr),
-            "betas": [rate(model, "betas", b) for b in betas],
-        },
-    }
-
-
 def dcgan(
     latent_dim: int = 100,
     g_widths: Sequence[int] | None = None,
@@ -428,7 +323,7 @@ def dcgan(
         g_lr, d_lr, betas: The two Adam optimizers' settings.
     """
     args = dict(locals())
-    c = _common("dcgan", latent_dim, g_widths, d_widths, kernel_size, conditional, num_classes,
+    c = gan_arguments("dcgan", latent_dim, g_widths, d_widths, kernel_size, conditional, num_classes,
                 input_shape, g_lr, d_lr, betas)  # fmt: skip
     generator = GeneratorNet(
         c["latent_dim"], c["image_shape"], c["g_widths"], c["kernel_size"], c["num_classes"]
@@ -466,7 +361,7 @@ def wgan_gp(
         g_lr, d_lr, betas: The two Adam optimizers' settings (the paper's by default).
     """
     args = dict(locals())
-    c = _common("wgan_gp", latent_dim, g_widths, d_widths, kernel_size, conditional,
+    c = gan_arguments("wgan_gp", latent_dim, g_widths, d_widths, kernel_size, conditional,
                 num_classes, input_shape, g_lr, d_lr, betas)  # fmt: skip
     if isinstance(gp_weight, bool) or not isinstance(gp_weight, int | float) or gp_weight < 0:
         raise ConfigError(

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -40,8 +41,10 @@ from deepfuse.layers import (
     LeakyReLU,
     Reshape,
 )
+from deepfuse.layers.base import channels_first_shape
+from deepfuse.models.zoo._common import int_list, positive_int, rate
 
-__all__ = ["CriticNet", "GeneratorNet", "upsamplings"]
+__all__ = ["CriticNet", "GeneratorNet", "gan_arguments", "upsamplings"]
 
 #: Width of the label embedding a conditional generator concatenates to its noise.
 LABEL_DIM = 32
@@ -172,3 +175,69 @@ class CriticNet(nn.Module):
         if self.project is not None and labels is not None:
             out = out + (self.project(labels.long()) * h).sum(dim=1, keepdim=True)
         return out
+
+
+def gan_arguments(
+    model: str,
+    latent_dim: Any,
+    g_widths: Any,
+    d_widths: Any,
+    kernel_size: Any,
+    conditional: Any,
+    num_classes: Any,
+    input_shape: Any,
+    g_lr: Any,
+    d_lr: Any,
+    betas: Any,
+) -> dict[str, Any]:
+    """The zoo GAN builders' arguments, checked; widths derived from the image size when not
+    given (the generator's halve from the Dense layer to the image, the critic's double).
+
+    Example:
+        >>> a = gan_arguments("dcgan", 100, None, None, 5, False, 10, [1, 28, 28], 2e-4, 2e-4,
+        ...                   [0.5, 0.999])
+        >>> a["g_widths"], a["d_widths"], a["num_classes"], a["image_shape"]
+        ([64, 32, 16], [16, 32], 0, (1, 28, 28))
+    """
+    shape = channels_first_shape(int_list(model, "input_shape", input_shape, allow_empty=False))
+    if len(shape) != 3:
+        raise ConfigError(
+            f"The 'input_shape' argument of zoo model '{model}' must be an image shape "
+            f"(C, H, W); got {input_shape!r}."
+        )
+    ups, _, _ = upsamplings(shape[1], shape[2])
+    classes = 0
+    if conditional:
+        classes = positive_int(model, "num_classes", num_classes)
+        if classes < 2:
+            raise ConfigError(
+                f"A conditional '{model}' needs at least 2 classes; got num_classes="
+                f"{num_classes!r}. Train on labelled images, or set conditional: false."
+            )
+    for key, value in (("g_lr", g_lr), ("d_lr", d_lr)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(
+                f"The '{key}' argument of zoo model '{model}' must be a number > 0; got {value!r}."
+            )
+    if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
+        raise ConfigError(
+            f"The 'betas' argument of zoo model '{model}' must be two floats in [0, 1); "
+            f"got {betas!r}."
+        )
+    return {
+        "latent_dim": positive_int(model, "latent_dim", latent_dim),
+        "image_shape": shape,
+        "num_classes": classes,
+        "kernel_size": positive_int(model, "kernel_size", kernel_size),
+        "g_widths": int_list(model, "g_widths", g_widths)
+        if g_widths is not None
+        else [16 * 2 ** (ups - i) for i in range(ups + 1)],  # 28x28: [64, 32, 16]
+        "d_widths": int_list(model, "d_widths", d_widths, allow_empty=False)
+        if d_widths is not None
+        else [16 * 2**i for i in range(ups)],  # 28x28: [16, 32]
+        "adam": {
+            "g_lr": float(g_lr),
+            "d_lr": float(d_lr),
+            "betas": [rate(model, "betas", b) for b in betas],
+        },
+    }
