@@ -74,8 +74,10 @@ def test_mnist_gan_example_trains_into_a_complete_generate_run(tmp_path):
     page = (run / "report.html").read_text()
     assert "Regression:" not in page and "deepfuse evaluate RUN" not in page
     assert info(run)["task"] == "generate"
-    (listed,) = list_runs(tmp_path)
-    assert listed["name"] == run.name
+    (listed,) = list_runs(tmp_path)  # the dashboard's run list: losses, no learning rates
+    assert listed["name"] == run.name and listed["task"] == "generate"
+    assert "final_epoch.g_loss" in listed["metrics"]
+    assert not any(k.endswith("_lr") for k in listed["metrics"])
     with pytest.raises(UserError, match=r"deepfuse sample .* --n 64 --out grid\.png"):
         task_for(result.config).predict_table(run, None, None)
 

@@ -203,6 +203,7 @@ def test_resume_restores_both_networks_and_both_optimizers_bit_identically(tmp_p
     for name in ("d_optimizer", "g_optimizer"):
         a, b = getattr(got, name).state_dict(), getattr(want, name).state_dict()
         assert a["state"] and _same_state(a, b), name
+        assert getattr(got, name).iterations == getattr(want, name).iterations == 12  # 2 x 6
     assert got_history.history == want_history.history  # epoch means of the trackers too
     assert got_history.optimizer_lr == want_history.optimizer_lr
 

@@ -11,7 +11,10 @@ the rest). Extend training by overriding ``train_step`` on the model, not by add
 / ``g_loss``, or the compiled loss tracker ``"loss"`` once a step updated it) shows the value
 returned at the epoch's last step, as Keras does; any other key (a raw per-batch loss) shows its
 running mean over the epoch's rows. Each epoch's logs also carry ``lr`` and ``time`` for the
-callbacks; ``History`` keeps those two apart (``history.lr``, ``history.epoch_time``).
+callbacks; ``History`` keeps those two apart (``history.lr``, ``history.epoch_time``). A step
+that uses optimizers of its own (a GAN's ``d_optimizer`` / ``g_optimizer``) gets
+``d_optimizer_lr`` / ``g_optimizer_lr`` instead of ``lr`` (:mod:`~deepfuse.training.
+optimizers_in_use`, ``history.optimizer_lr``); checkpoints hold every optimizer in use.
 
 Example:
     >>> import torch, deepfuse as df
