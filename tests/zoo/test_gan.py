@@ -50,7 +50,7 @@ def _count(module):  # Keras' count: parameters and float buffers (BatchNorm's m
 
 # ---------------------------------------------------------------------------- architecture
 def test_dcgan_with_the_tutorial_widths_has_the_tutorial_parameter_counts():
-    gan = get("dcgan", g_widths=[256, 128, 64], d_widths=[64, 128])
+    gan = get("dcgan", g_widths=[256, 128, 64], d_widths=[64, 128], kernel_size=5)
     assert _count(gan.generator) == 2_330_944  # TensorFlow's DCGAN tutorial, summary()
     assert _count(gan.discriminator) == 212_865
     kinds = [type(m).__name__ for m in gan.generator.body][:5]

@@ -296,7 +296,7 @@ def dcgan(
     latent_dim: int = 100,
     g_widths: Sequence[int] | None = None,
     d_widths: Sequence[int] | None = None,
-    kernel_size: int = 5,
+    kernel_size: int = 4,
     dropout: float = 0.3,
     conditional: bool = False,
     num_classes: int = 0,
@@ -315,7 +315,7 @@ def dcgan(
             ``[64, 32, 16]``; the tutorial's is ``[256, 128, 64]``).
         d_widths: Channels of each stride-2 ``Conv2D`` of the discriminator (default for
             28x28: ``[16, 32]``; the tutorial's: ``[64, 128]``).
-        kernel_size: Kernel of every convolution.
+        kernel_size: Kernel of every convolution (the tutorial's 5 costs 1.6x the time of 4).
         dropout: Dropout after each discriminator block.
         conditional: Feed the class labels (the batch's target) to both networks.
         num_classes: Number of classes (filled from the data).
@@ -341,7 +341,7 @@ def wgan_gp(
     latent_dim: int = 100,
     g_widths: Sequence[int] | None = None,
     d_widths: Sequence[int] | None = None,
-    kernel_size: int = 5,
+    kernel_size: int = 4,
     n_critic: int = 5,
     gp_weight: float = 10.0,
     conditional: bool = False,
