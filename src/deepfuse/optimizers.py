@@ -100,6 +100,7 @@ class Optimizer:
         if self._decoupled_decay and self.options.get("weight_decay"):
             self.options.setdefault("decoupled_weight_decay", True)  # Keras 3's weight decay
         self._torch: torch.optim.Optimizer | None = None
+        self._pending_state: dict[str, Any] | None = None  # see load_state_dict
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
@@ -154,6 +155,9 @@ class Optimizer:
         if self._torch is None:
             unique = list({id(v): v for v in var_list}.values())  # shared weights listed once
             self._torch = build_optimizer(self.get_config(), unique)
+            if self._pending_state is not None:  # restored from a checkpoint before its 1st step
+                self._torch.load_state_dict(self._pending_state)
+                self._pending_state = None
 
     # ------------------------------------------------------------------ steps
     def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]) -> int:
@@ -202,14 +206,11 @@ class Optimizer:
         return {} if self._torch is None else self._torch.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Load a :meth:`state_dict`; the optimizer must be built (``build(variables)``) first."""
+        """Load a :meth:`state_dict`; before the optimizer is built, the state is kept and
+        loaded when it is (a resumed GAN's optimizers are built by their first step)."""
         if self._torch is None:
-            raise UserError(
-                format_message(
-                    f"{type(self).__name__} is not built yet, so it cannot load a state.",
-                    fix="Call optimizer.build(variables) first.",
-                )
-            )
+            self._pending_state = state
+            return
         self._torch.load_state_dict(state)
 
 

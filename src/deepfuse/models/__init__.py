@@ -20,6 +20,7 @@ def build(name: str, **kwargs: object) -> Model:
     """
     from deepfuse.models import zoo
 
-    model = Model(zoo.get(name, **kwargs), name=name)
+    built = zoo.get(name, **kwargs)
+    model = built if isinstance(built, Model) else Model(built, name=name)  # a GAN is a Model
     model.architecture = {"kind": "zoo", "name": name, "kwargs": dict(kwargs)}
     return model

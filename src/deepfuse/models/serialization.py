@@ -230,7 +230,9 @@ def _model_from_architecture(
     if kind == "zoo":
         from deepfuse.models import zoo
 
-        model = Model(zoo.get(arch["name"], **arch.get("kwargs", {})), name=name)
+        built = zoo.get(arch["name"], **arch.get("kwargs", {}))
+        model = built if isinstance(built, Model) else Model(built, name=name)  # a GAN is a Model
+        model.name = name or model.name
         model.architecture = arch
         return model
     raise DataError(f"A nested model of kind {kind!r} cannot be rebuilt from model.json.")

@@ -57,6 +57,8 @@ def _deepfuse_scores(f: RunFacts) -> dict[str, Any]:
 def compare_section(f: RunFacts) -> str:
     """The "How it compares" section: deepfuse and each baseline on the same test rows."""
     base = f.metrics.get("baselines")
+    if not f.supervised and not isinstance(base, Mapping):
+        return not_applicable(f"No baselines: a {f.task} run predicts no target.")
     if not isinstance(base, Mapping):
         return not_applicable(
             "No baselines in this run: train with trainer.baselines: true (or auto) to compare "
@@ -145,7 +147,8 @@ def per_class_section(f: RunFacts) -> str:
     ev = f.evaluation
     per = ev.get("per_class") or []
     if f.task == "regression" or not per:
-        return not_applicable("No classes: this run is not a classification.")
+        task = "" if f.supervised else f" (task: {f.task})"
+        return not_applicable(f"No classes: this run is not a classification{task}.")
     parts = []
     never = never_predicted(ev)
     if never:

@@ -149,6 +149,12 @@ class RunFacts:
         return self.metrics.get("task") or self.evaluation.get("task")
 
     @property
+    def supervised(self) -> bool:
+        """Whether the run predicts a target (``task: auto``: binary, multiclass, regression;
+        a run from before tasks had names too); ``generate`` and ``anomaly`` runs do not."""
+        return self.task in (None, "binary", "multiclass", "regression")
+
+    @property
     def classes(self) -> list[Any] | None:
         classes = self.metrics.get("classes") or self.evaluation.get("classes")
         return list(classes) if classes else None

@@ -82,9 +82,13 @@ def _summary(f: RunFacts) -> str:
         keys = ("classifier_fd", "precision", "recall")
     elif f.task == "binary":
         keys = ("accuracy", "f1", "roc_auc")
-    else:
+    elif f.supervised:
         keys = ("accuracy", "f1_macro", "roc_auc_macro")
-    cards = [(k, ev.get(k, test.get(k))) for k in keys] + [("test loss", test.get("loss"))]
+    else:  # generate / anomaly: the task's own test scores
+        keys = tuple(test)[:3]
+    cards = [(k, ev.get(k, test.get(k))) for k in keys]
+    if f.supervised or "loss" in test:
+        cards.append(("test loss", test.get("loss")))
     rows = m.get("rows") or {}
     arch = f.meta.get("architecture") or {}
     facts = [
@@ -193,7 +197,8 @@ def _checked(counts: list[list[int]] | None) -> list[list[int]]:
 def _evaluation(f: RunFacts) -> str:
     ev = f.evaluation
     if not ev:
-        return not_applicable("No evaluation.json in this run (run 'deepfuse evaluate RUN').")
+        how = " (run 'deepfuse evaluate RUN')" if f.supervised else ""
+        return not_applicable(f"No evaluation.json in this run{how}.")
     metrics = ev.get("metrics") or {}
     head = f"<p class='muted'>{num(ev.get('n'))} test rows.</p>"
     tables = table(["metric", "value"], list(metrics.items())) + _per_class_table(ev)

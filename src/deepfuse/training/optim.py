@@ -103,6 +103,9 @@ class KerasOptimizerAPI:
         self._keras_clip: dict[str, float] = {}
         self.register_step_pre_hook(_clip_before_step)  # type: ignore[attr-defined]
         self.register_step_post_hook(_count_step)  # type: ignore[attr-defined]
+        # `iterations` travels in the state dict: a resumed run counts on from the checkpoint
+        self.register_state_dict_post_hook(_save_iterations)  # type: ignore[attr-defined]
+        self.register_load_state_dict_pre_hook(_load_iterations)  # type: ignore[attr-defined]
 
     @property
     def learning_rate(self) -> float:
@@ -201,6 +204,22 @@ def _as_grad(grad: Any, var: torch.Tensor, *, copy: bool) -> torch.Tensor:
 
 def _count_step(optimizer: Any, args: Any, kwargs: Any) -> None:
     optimizer._keras_iterations += 1
+
+
+_ITERATIONS = "keras_iterations"  # the state-dict key of `iterations` (torch ignores it)
+
+
+def _save_iterations(optimizer: Any, state: dict[str, Any]) -> dict[str, Any]:
+    state[_ITERATIONS] = optimizer._keras_iterations
+    return state
+
+
+def _load_iterations(optimizer: Any, state: dict[str, Any]) -> dict[str, Any]:
+    state = dict(state)
+    count = state.pop(_ITERATIONS, None)  # None: a state saved without it (torch's own class)
+    if count is not None:
+        optimizer._keras_iterations = int(count)
+    return state
 
 
 def _clip_before_step(optimizer: Any, args: Any, kwargs: Any) -> None:

@@ -11,7 +11,10 @@ the rest). Extend training by overriding ``train_step`` on the model, not by add
 / ``g_loss``, or the compiled loss tracker ``"loss"`` once a step updated it) shows the value
 returned at the epoch's last step, as Keras does; any other key (a raw per-batch loss) shows its
 running mean over the epoch's rows. Each epoch's logs also carry ``lr`` and ``time`` for the
-callbacks; ``History`` keeps those two apart (``history.lr``, ``history.epoch_time``).
+callbacks; ``History`` keeps those two apart (``history.lr``, ``history.epoch_time``). A step
+that uses optimizers of its own (a GAN's ``d_optimizer`` / ``g_optimizer``) gets
+``d_optimizer_lr`` / ``g_optimizer_lr`` instead of ``lr`` (:mod:`~deepfuse.training.
+optimizers_in_use`, ``history.optimizer_lr``); checkpoints hold every optimizer in use.
 
 Example:
     >>> import torch, deepfuse as df
@@ -34,14 +37,20 @@ from typing import Any
 import torch
 
 from deepfuse._utils.errors import DataError, NaNLossError
+from deepfuse.training.optimizers_in_use import OptimizersInUse
 from deepfuse.training.protocols import (
     CheckpointedCallback,
     EpochAware,
-    MetricStates,
     ResumableData,
     StatefulCallback,
     TrainableModel,
     TrainerAware,
+)
+from deepfuse.training.step_logs import (
+    StepLogs,
+    load_metric_states,
+    metric_states,
+    tracker_states,
 )
 
 __all__ = ["Trainer"]
@@ -106,7 +115,8 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self._loss_sum = 0.0
         self._seen = 0
-        self._extras = _StepLogs(model)  # what a step returns besides "loss"
+        self._extras = StepLogs(model)  # what a step returns besides "loss"
+        self._in_use: OptimizersInUse | None = None  # found once, when fit or a resume needs it
         self._last_finite_loss = float("nan")
         self.checkpoint = checkpoint
         self.checkpoint_every = int(checkpoint_every or 0)
@@ -130,6 +140,14 @@ class Trainer:
     @property
     def optimizer(self) -> torch.optim.Optimizer:
         return self.model.optimizer
+
+    @property
+    def optimizers_in_use(self) -> OptimizersInUse:
+        """``model.optimizer`` and the optimizers a custom step keeps (found once, see
+        :mod:`~deepfuse.training.optimizers_in_use`)."""
+        if self._in_use is None:
+            self._in_use = OptimizersInUse(self.model)
+        return self._in_use
 
     @property
     def stop_training(self) -> bool:
@@ -168,6 +186,8 @@ class Trainer:
             self.steps_per_epoch = min(steps_per_epoch, self.steps_per_epoch or steps_per_epoch)
         self._step_limit = steps_per_epoch
         self._train_data = train_data
+        if self._resume is None:  # else found by load_state_dict, with this fit's optimizers
+            self._in_use = OptimizersInUse(self.model)
         self._call("on_train_begin", {})
         resume_step = 0
         if self._resume is not None:  # continue exactly where the checkpoint was taken
@@ -185,8 +205,7 @@ class Trainer:
                 val_logs = self.evaluate(val_data)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 self._call("on_validation_end", logs)
-            if self.optimizer is not None:  # a custom train_step may use its own optimizers
-                logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+            logs.update(self.optimizers_in_use.lr_logs())  # "lr", or one per optimizer used
             logs["time"] = time.perf_counter() - start
             if self.schedule is not None and self.schedule.interval == "epoch":
                 self.schedule.step(metrics=logs)
@@ -205,7 +224,7 @@ class Trainer:
         model = self.model
         model.train(False)
         model.reset_metrics()
-        loss_sum, seen, extras = 0.0, 0, _StepLogs(model)
+        loss_sum, seen, extras = 0.0, 0, StepLogs(model)
         for batch in data:
             out = model.test_step(batch)
             n = _rows(batch)
@@ -230,10 +249,12 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run bit-identically (CPU), as a nested dict.
 
-        Parts: ``model``/``optimizer`` (tensors), ``rng`` (python, numpy, torch, CUDA),
+        Parts: ``model``, ``optimizer`` (``model.optimizer``) and ``optimizers`` (those a custom
+        step keeps), ``generators`` (the model's own random generators), ``rng`` (python,
+        numpy, torch, CUDA),
         ``schedule``, ``data`` (the training loader's position, if it has ``state_dict``),
-        ``metrics`` (running metric states of the epoch), ``callbacks`` and ``trainer``
-        (epoch, step in epoch, global step, loss sums, history). Save it with
+        ``metrics`` / ``trackers`` (running metric states of the epoch), ``callbacks`` and
+        ``trainer`` (epoch, step in epoch, global step, loss sums, step logs, history). Save it with
         :class:`~deepfuse.training.checkpoint.CheckpointManager`.
         """
         from deepfuse.training.checkpoint import capture_rng
@@ -241,11 +262,12 @@ class Trainer:
         data = self._train_data
         return {
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            **self.optimizers_in_use.state_dict(),  # optimizer, optimizers, generators
             "rng": capture_rng(),
             "schedule": self.schedule.state_dict() if self.schedule is not None else None,
             "data": data.state_dict() if isinstance(data, ResumableData) else None,
-            "metrics": _metric_states(self.model),
+            "metrics": metric_states(self.model),
+            "trackers": tracker_states(self.model),
             "callbacks": {
                 f"{i}.{type(cb).__name__}": _callback_state(cb)
                 for i, cb in enumerate(self.callbacks)
@@ -258,6 +280,7 @@ class Trainer:
                 "global_step": self.global_step,
                 "loss_sum": self._loss_sum,
                 "seen": self._seen,
+                "step_logs": self._extras.state_dict(),
                 "last_finite_loss": self._last_finite_loss,
                 "stop_training": self.stop_training,
                 "history": self.history,
@@ -269,7 +292,8 @@ class Trainer:
         the data position and the counters when :meth:`fit` starts (so nothing between this call
         and the first step can consume the restored random streams)."""
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self._in_use = OptimizersInUse(self.model)
+        self._in_use.load_state_dict(state)
         if self.schedule is not None and state.get("schedule") is not None:
             self.schedule.load_state_dict(state["schedule"])
         saved = state.get("callbacks") or {}
@@ -314,8 +338,11 @@ class Trainer:
                 train_data.set_epoch(epoch)
             self._replay = step > 0
         restore_rng(state["rng"])
-        if not t["epoch_done"]:  # mid-epoch: the epoch's running metrics continue
-            _load_metric_states(self.model, state.get("metrics"))
+        self.optimizers_in_use.load_generators(state)
+        if not t["epoch_done"]:  # mid-epoch: the epoch's running metrics and logs continue
+            load_metric_states(self.model, state.get("metrics"), state.get("trackers"))
+            self._extras = StepLogs(self.model)
+            self._extras.load_state_dict(t.get("step_logs"))
         return epoch, step
 
     # ----------------------------------------------------------------- private
@@ -334,7 +361,7 @@ class Trainer:
         if start_step == 0:  # else: resumed mid-epoch, sums and metric states were restored
             model.reset_metrics()
             self._loss_sum, self._seen = 0.0, 0
-            self._extras = _StepLogs(model)
+            self._extras = StepLogs(model)
         elif self._replay:
             # No saved position: replay the epoch's order and drop the batches already trained.
             data = itertools.islice(data, start_step, None)
@@ -432,61 +459,3 @@ def _callback_state(callback: StatefulCallback | CheckpointedCallback) -> Any:
     if isinstance(callback, CheckpointedCallback):
         return callback.checkpoint_state()
     return callback.state_dict()
-
-
-def _metric_states(model: TrainableModel) -> dict[str, dict[str, Any]]:
-    """Running state of each training metric (``MetricSet.state_dict``); empty without metrics."""
-    metric_set = model.metric_set
-    return metric_set.state_dict() if isinstance(metric_set, MetricStates) else {}
-
-
-def _load_metric_states(model: TrainableModel, states: Mapping[str, Any] | None) -> None:
-    """Put the epoch's running metric states back, on the model's device."""
-    metric_set = model.metric_set
-    if states and isinstance(metric_set, MetricStates):
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        metric_set.load_state_dict(states, device=device)
-
-
-class _StepLogs:
-    """The keys a step returns besides ``"loss"``, summed per epoch without a device sync.
-
-    Keys named like one of ``model.metrics`` keep the last value returned (a metric object's
-    ``result()`` is already the epoch's value); other keys keep a row-weighted running sum.
-    """
-
-    def __init__(self, model: Any) -> None:
-        metrics = getattr(model, "metrics", None) or []
-        self._metric_names = {getattr(m, "name", None) for m in metrics}
-        # Keras' loss tracker (model.metrics' "loss"): a step that updated it returns its
-        # result, the epoch's mean loss already; the built-in steps return the batch's loss.
-        self._loss_tracker = next((m for m in metrics if getattr(m, "name", None) == "loss"), None)
-        self._sums: dict[str, Any] = {}
-        self._last: dict[str, Any] = {}
-        self.has_loss = True  # until a step returns logs without "loss"
-
-    def add(self, out: Mapping[str, Any], rows: int) -> None:
-        if len(out) == 1 and "loss" in out:  # the built-in step: nothing else to keep
-            return
-        self.has_loss = "loss" in out
-        for key, value in out.items():
-            if key == "loss":
-                if _was_updated(self._loss_tracker):
-                    self._last[key] = value.detach() if isinstance(value, torch.Tensor) else value
-                continue
-            value = value.detach() if isinstance(value, torch.Tensor) else value
-            if key in self._metric_names:
-                self._last[key] = value
-            else:
-                self._sums[key] = self._sums.get(key, 0.0) + value * rows
-
-    def logs(self, seen: int) -> dict[str, float]:
-        out = {k: float(v) / max(seen, 1) for k, v in self._sums.items()}
-        out.update({k: float(v) for k, v in self._last.items()})
-        return out
-
-
-def _was_updated(metric: Any) -> bool:
-    """Whether a Keras ``Mean`` tracker got a value since its last reset (its count is ``None``
-    until then; not read as a number, so no device sync per step)."""
-    return getattr(metric, "_count", None) is not None

@@ -217,7 +217,8 @@ def _metrics(metrics: Any) -> dict[str, float | int]:
         return out
     for group in _METRIC_GROUPS:
         for key, value in flatten(metrics.get(group) or {}, group).items():
-            if key.rsplit(".", 1)[-1] in _NOT_METRICS:
+            leaf = key.rsplit(".", 1)[-1]
+            if leaf in _NOT_METRICS or leaf.endswith("_lr"):  # a GAN's d_optimizer_lr ...
                 continue
             number = finite_number(value)
             if number is not None:

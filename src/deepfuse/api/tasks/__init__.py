@@ -4,6 +4,7 @@
 task           learns
 =============  ==============================================================
 ``auto``       the data's target: binary, multiclass or regression (default)
+``generate``   to draw new images like the training images (GANs, VAEs)
 =============  ==============================================================
 
 Example:
@@ -15,10 +16,12 @@ Example:
 from __future__ import annotations
 
 from deepfuse.api.tasks.base import TASKS, Task, register_task, task_for, task_options
+from deepfuse.api.tasks.generate import Generate
 from deepfuse.api.tasks.supervised import Supervised
 
 __all__ = [
     "TASKS",
+    "Generate",
     "Supervised",
     "Task",
     "register_task",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from deepfuse._utils.errors import ConfigError, NaNLossError, did_you_mean
+from deepfuse.training.optimizers_in_use import is_lr_key
 
 __all__ = ["HOOKS", "RUN_KEYS", "Callback", "History", "LambdaCallback", "TerminateOnNaN"]
 
@@ -113,13 +114,16 @@ class History(Callback):
     As in Keras, ``history.history`` holds only what the steps logged (losses, metrics,
     ``val_*``, and ``learning_rate`` when a Keras ``LearningRateScheduler`` ran), so
     ``pd.DataFrame(history.history)`` plots losses; the trainer's learning rate and epoch
-    seconds are kept in :attr:`lr` and :attr:`epoch_time`.
+    seconds are kept in :attr:`lr` and :attr:`epoch_time`, and the learning rates of the
+    optimizers a custom step uses (``d_optimizer_lr``, ...) in :attr:`optimizer_lr`.
 
     Attributes:
         history: ``dict[str, list[float]]``: one list per logged key, one value per epoch.
         epoch: The 0-based epoch numbers recorded.
         lr: The learning rate at each epoch's end (empty when training used its own optimizers).
         epoch_time: The seconds each epoch took (training and validation).
+        optimizer_lr: ``{"<attribute>_lr": [...]}``: the learning rate of each optimizer a
+            custom ``train_step`` stepped (a GAN's ``d_optimizer_lr`` / ``g_optimizer_lr``).
 
     Example:
         >>> h = History()
@@ -136,6 +140,7 @@ class History(Callback):
         self.epoch: list[int] = []
         self.lr: list[float] = []
         self.epoch_time: list[float] = []
+        self.optimizer_lr: dict[str, list[float]] = {}
 
     @classmethod
     def from_logs(cls, epoch_logs: list[dict[str, float]], *, initial_epoch: int = 0) -> History:
@@ -155,19 +160,22 @@ class History(Callback):
         for key, value in logs.items():
             if key in RUN_KEYS:
                 getattr(self, RUN_KEYS[key]).append(float(value))
+            elif is_lr_key(key):  # a trainer-added "<optimizer attribute>_lr"
+                self.optimizer_lr.setdefault(key, []).append(float(value))
             else:
                 self.history.setdefault(key, []).append(float(value))
 
     def run_history(self) -> dict[str, list[float]]:
-        """:attr:`history` with the ``lr`` and ``time`` columns (what a run's ``history.csv``
-        holds).
+        """:attr:`history` with the ``lr``, ``<optimizer>_lr`` and ``time`` columns (what a
+        run's ``history.csv`` holds).
 
         Example:
             >>> History.from_logs([{"loss": 0.5, "lr": 0.1, "time": 2.0}]).run_history()
             {'loss': [0.5], 'lr': [0.1], 'time': [2.0]}
         """
         extra = {key: getattr(self, attr) for key, attr in RUN_KEYS.items()}
-        return {**self.history, **{k: list(v) for k, v in extra.items() if v}}
+        lrs = {k: list(v) for k, v in self.optimizer_lr.items()}
+        return {**self.history, **lrs, **{k: list(v) for k, v in extra.items() if v}}
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +183,7 @@ class History(Callback):
             "epoch": list(self.epoch),
             "lr": list(self.lr),
             "epoch_time": list(self.epoch_time),
+            "optimizer_lr": {k: list(v) for k, v in self.optimizer_lr.items()},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -182,6 +191,9 @@ class History(Callback):
         self.epoch = [int(e) for e in state["epoch"]]
         self.lr = [float(x) for x in state.get("lr", [])]
         self.epoch_time = [float(x) for x in state.get("epoch_time", [])]
+        self.optimizer_lr = {
+            k: [float(x) for x in v] for k, v in (state.get("optimizer_lr") or {}).items()
+        }
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"

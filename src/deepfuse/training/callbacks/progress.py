@@ -24,6 +24,7 @@ import time
 from typing import Any, TextIO
 
 from deepfuse.training.callbacks.base import Callback
+from deepfuse.training.optimizers_in_use import is_lr_key
 
 __all__ = ["ProgressBar", "format_logs", "with_progress_bar"]
 
@@ -33,7 +34,7 @@ def _fmt(key: str, value: Any) -> str:
         v = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if key == "lr":
+    if is_lr_key(key):  # "lr", "d_optimizer_lr", ...
         return f"{v:.3g}"
     return f"{v:.4f}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.3e}"
 

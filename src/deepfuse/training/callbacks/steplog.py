@@ -65,14 +65,15 @@ class StepLog(Callback):
 
     def on_train_batch_end(self, step: int, logs: dict[str, Any]) -> None:
         trainer = self.trainer
-        lr = float(trainer.optimizer.param_groups[0]["lr"])
+        # model.optimizer's rate; a custom step with only its own optimizers (a GAN) logs none,
+        # and a step that returns no "loss" (d_loss, g_loss ...) leaves the loss cell empty
+        opt = trainer.optimizer
+        lr = repr(float(opt.param_groups[0]["lr"])) if opt is not None else ""
+        loss = repr(float(logs["loss"])) if "loss" in logs else ""
         now = time.monotonic()
         with disk_full_names(self.path):
             # repr of a float round-trips exactly: the same bits before and after a resume.
-            self._fh.write(
-                f"{trainer.epoch + 1},{step + 1},{trainer.global_step},"
-                f"{float(logs['loss'])!r},{lr!r}\n"
-            )
+            self._fh.write(f"{trainer.epoch + 1},{step + 1},{trainer.global_step},{loss},{lr}\n")
             if now - self._flushed_at >= FLUSH_EVERY_S:
                 # Whole rows reach the file for live readers; no fsync (only checkpoints need it).
                 self._fh.flush()
