@@ -16,7 +16,7 @@ from deepfuse._utils.safefiles import load_safetensors
 from deepfuse.api import training
 from deepfuse.api.tasks import task_for
 from deepfuse.api.training import resolve_config, train
-from deepfuse.api.use import info
+from deepfuse.api.use import info, predict
 from deepfuse.config import load_config
 from deepfuse.config.loader import apply_overrides
 from deepfuse.models.zoo import get
@@ -61,10 +61,14 @@ def test_mnist_gan_example_trains_into_a_complete_generate_run(tmp_path):
     result = _train_quietly(_config("mnist_gan.yaml"), tmp_path)
     run = result.run_dir
     assert (run / "samples" / "epoch-0001.png").is_file()
-    assert result.metrics["task"] == "generate" and result.metrics["test"] == {}
+    assert result.metrics["task"] == "generate"
+    test = result.metrics["test"]  # the final generator's sample quality (task.quality: on)
+    assert {"classifier_fd", "precision", "recall"} <= set(test) and test["classifier_fd"] > 0
+    assert (run / "scorer" / "model.safetensors").is_file()
     assert {"d_loss", "g_loss"} <= set(result.metrics["final_losses"])
     header = (run / "history.csv").read_text().splitlines()[0].split(",")
     assert {"d_loss", "g_loss", "val_d_loss", "d_optimizer_lr", "g_optimizer_lr"} <= set(header)
+    assert "classifier_fd" in header  # the score of every epoch
     trainer = result.config["trainer"]  # every auto key resolved for a GAN, recorded
     assert trainer["optimizer"] is None and trainer["loss"] is None
     assert trainer["early_stopping"] is None and trainer["schedule"] is None
@@ -80,6 +84,10 @@ def test_mnist_gan_example_trains_into_a_complete_generate_run(tmp_path):
     assert not any(k.endswith("_lr") for k in listed["metrics"])
     with pytest.raises(UserError, match=r"deepfuse sample .* --n 64 --out grid\.png"):
         task_for(result.config).predict_table(run, None, None)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n")  # predict refuses before reading the file (regression)
+    with pytest.raises(UserError, match=r"does not apply to a generate run"):
+        predict(run, rows)
 
 
 @needs_fashion

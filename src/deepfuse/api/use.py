@@ -148,8 +148,11 @@ def predict(
         The path written.
     """
     run, cfg, model = load_run(run_dir)
-    tensors = input_tensors(cfg, model, input_path, need_target=False)
-    result = task_for(cfg).predict_table(run, model, tensors)
+    task = task_for(cfg)
+    tensors = None
+    if task.predicts_rows:
+        tensors = input_tensors(cfg, model, input_path, need_target=False)
+    result = task.predict_table(run, model, tensors)
     if out is None:
         out = run / f"predictions-{Path(str(input_path)).name.split('.')[0]}.csv"
     out = Path(out)

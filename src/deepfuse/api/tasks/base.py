@@ -53,10 +53,14 @@ class Task:
         name: The value of the config's ``task`` key.
         searches: Whether a no-config run of this task may try several models
             (:mod:`deepfuse.api.search` compares them on validation macro-F1 or loss).
+        predicts_rows: Whether ``deepfuse predict`` reads input rows for this task (a
+            generator draws samples instead: its :meth:`predict_table` refuses before any
+            file is read).
     """
 
     name: ClassVar[str]
     searches: ClassVar[bool] = False
+    predicts_rows: ClassVar[bool] = True
 
     def options(self) -> dict[str, Any]:
         """The task's options as recorded (JSON-able); ``{}`` when it takes none."""

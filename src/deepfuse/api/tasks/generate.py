@@ -23,7 +23,7 @@ Example:
     >>> from deepfuse.api.tasks import task_for
     >>> task = task_for({"task": {"name": "generate", "grid": 16}})
     >>> task.name, task.options()
-    ('generate', {'grid': 16, 'seed': 1234})
+    ('generate', {'grid': 16, 'seed': 1234, 'quality': True})
 """
 
 from __future__ import annotations
@@ -65,19 +65,26 @@ class Generate(Task):
     Args:
         grid: Samples in each epoch's grid (``samples/epoch-XXXX.png``).
         seed: Seed of the grid's fixed noise.
+        quality: Score the samples (:mod:`deepfuse.evaluation.generative`): a classifier
+            trained on the same images (``scorer/``), the ``classifier_fd`` of every epoch in
+            history.csv, and the final generator's Fréchet distance, precision, recall and
+            class histogram in evaluation.json. ``false`` skips all of it (quick trials).
     """
 
     name = "generate"
+    predicts_rows = False  # 'deepfuse predict' refuses before reading a file
 
-    def __init__(self, grid: int = 64, seed: int = 1234) -> None:
+    def __init__(self, grid: int = 64, seed: int = 1234, quality: bool = True) -> None:
         if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 1024:
             raise ConfigError(f"'task.grid' must be an int from 1 to 1024; got {grid!r}.")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"'task.seed' must be an int >= 0; got {seed!r}.")
-        self.grid, self.seed = grid, seed
+        if not isinstance(quality, bool):
+            raise ConfigError(f"'task.quality' must be true or false; got {quality!r}.")
+        self.grid, self.seed, self.quality = grid, seed, quality
 
     def options(self) -> dict[str, Any]:
-        return {"grid": self.grid, "seed": self.seed}
+        return {"grid": self.grid, "seed": self.seed, "quality": self.quality}
 
     # ---------------------------------------------------------------- train
     def adapt(self, prep: Prepared) -> Prepared:
@@ -116,19 +123,29 @@ class Generate(Task):
         from deepfuse.training.callbacks.samples import SampleGrid
         from deepfuse.viz.tiles import save_image_grid
 
-        return [
-            SampleGrid(run_dir / SAMPLES_DIR, n=self.grid, seed=self.seed, save=save_image_grid)
-        ]
+        grid = SampleGrid(run_dir / SAMPLES_DIR, n=self.grid, seed=self.seed, save=save_image_grid)
+        if not self.quality:
+            return [grid]
+        from deepfuse.evaluation.generative import quality_callbacks
+
+        return [grid, *quality_callbacks(run_dir, prep, trainer)]
 
     def evaluate(
         self, model: Any, prep: Prepared, run_dir: Path, trainer: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """``{"test": {}}`` (the sample-quality scores go there) and the last epoch's losses."""
+        """The final generator's sample quality against the test images (``test``:
+        ``classifier_fd``, precision, recall; ``generation``: the scale and the class
+        histogram; evaluation.json: all of it) and the last epoch's losses."""
         from deepfuse.training.optimizers_in_use import is_lr_key
 
         history = getattr(getattr(model, "trainer", None), "history", None) or [{}]
         final = {k: float(v) for k, v in history[-1].items() if k != "time" and not is_lr_key(k)}
-        return {"test": {}, "final_losses": final}
+        out: dict[str, Any] = {"test": {}}
+        if self.quality:
+            from deepfuse.evaluation.generative import evaluate_generator
+
+            out.update(evaluate_generator(model, prep, run_dir, trainer))
+        return {**out, "final_losses": final}
 
     # ----------------------------------------------------------- use a run
     def predict_table(self, run: Path, model: Any, tensors: Any) -> pa.Table:
