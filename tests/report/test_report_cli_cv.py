@@ -107,9 +107,9 @@ def test_write_report_without_test_rows_says_so_and_draws_the_rest(run_copy):
 
     def rows(config, model):
         calls.append(config["name"])
-        from deepfuse.api.use import _eval_data
+        from deepfuse.api.use import eval_data
 
-        return _eval_data(config, model, None)[0]
+        return eval_data(config, model, None)[0]
 
     write_report(run_copy, load_test_data=rows)
     text, page = read_page(run_copy)

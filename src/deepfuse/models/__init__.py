@@ -20,6 +20,8 @@ def build(name: str, **kwargs: object) -> Model:
     """
     from deepfuse.models import zoo
 
-    model = Model(zoo.get(name, **kwargs), name=name)
+    module = zoo.get(name, **kwargs)
+    # a family with its own steps (autoencoder, GAN) is a Model already
+    model = module if isinstance(module, Model) else Model(module, name=name)
     model.architecture = {"kind": "zoo", "name": name, "kwargs": dict(kwargs)}
     return model

@@ -4,6 +4,7 @@
 task           learns
 =============  ==============================================================
 ``auto``       the data's target: binary, multiclass or regression (default)
+``anomaly``    what normal rows look like; flags the others (reconstruction error)
 =============  ==============================================================
 
 Example:
@@ -15,10 +16,12 @@ Example:
 from __future__ import annotations
 
 from deepfuse.api.tasks.base import TASKS, Task, register_task, task_for, task_options
+from deepfuse.api.tasks.anomaly import Anomaly
 from deepfuse.api.tasks.supervised import Supervised
 
 __all__ = [
     "TASKS",
+    "Anomaly",
     "Supervised",
     "Task",
     "register_task",

@@ -7,7 +7,7 @@ Example:
     >>> import torch
     >>> from deepfuse.models import zoo
     >>> zoo.names()
-    ['bag', 'cnn', 'mlp', 'tabular', 'text']
+    ['autoencoder', 'bag', 'cnn', 'mlp', 'tabular', 'text', 'vae']
     >>> model = zoo.get("mlp", hidden=[64], out_features=10, input_shape=[784])
     >>> model(torch.zeros(2, 784)).shape
     torch.Size([2, 10])
@@ -25,13 +25,27 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, did_you_mean
 from deepfuse._utils.registry import Registry
+from deepfuse.models.zoo.autoencoder import autoencoder, vae
 from deepfuse.models.zoo.bag import RECIPE as BAG_RECIPE
 from deepfuse.models.zoo.bag import bag
 from deepfuse.models.zoo.tabular import tabular
 from deepfuse.models.zoo.text import text
 from deepfuse.models.zoo.vision import cnn, mlp
 
-__all__ = ["MODELS", "RECIPES", "bag", "cnn", "get", "mlp", "names", "register", "tabular", "text"]
+__all__ = [
+    "MODELS",
+    "RECIPES",
+    "autoencoder",
+    "bag",
+    "cnn",
+    "get",
+    "mlp",
+    "names",
+    "register",
+    "tabular",
+    "text",
+    "vae",
+]
 
 #: Zoo model names (exact: they are recorded as ``zoo_name``) -> builders (JSON-able keyword
 #: arguments -> ``nn.Module``); a builder's parameters are the ``model:`` keys of a config.
@@ -41,6 +55,8 @@ MODELS.register("cnn", cnn)
 MODELS.register("text", text)
 MODELS.register("tabular", tabular)
 MODELS.register("bag", bag)
+MODELS.register("autoencoder", autoencoder)
+MODELS.register("vae", vae)
 
 #: Measured training recipes of the families whose good settings differ from the generic
 #: ``auto`` ones (:mod:`deepfuse.models.auto_defaults`): ``{"optimizer": {"name", "lr"},
