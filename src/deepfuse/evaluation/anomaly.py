@@ -32,9 +32,13 @@ from typing import Any
 import numpy as np
 
 from deepfuse._utils.errors import DataError
-from deepfuse.evaluation.curves import average_precision, downsample, precision_recall_curve
 from deepfuse.evaluation.curves import auc as area
-from deepfuse.evaluation.curves import roc_curve
+from deepfuse.evaluation.curves import (
+    average_precision,
+    downsample,
+    precision_recall_curve,
+    roc_curve,
+)
 
 __all__ = [
     "HEADLINE",
@@ -81,7 +85,7 @@ def fpr_threshold(normal_scores: Any, target_fpr: float) -> float:
             "No normal validation rows to choose the anomaly threshold on. Set "
             "data.validation_split (e.g. 0.1) or provide more normal rows."
         )
-    k = int(math.floor(target_fpr * len(s) + 1e-9))  # false positives allowed
+    k = math.floor(target_fpr * len(s) + 1e-9)  # false positives allowed
     if k >= len(s):
         return float(s[-1])
     return float(np.nextafter(s[k], np.inf))  # just above the (k+1)-th highest score
@@ -129,7 +133,7 @@ def anomaly_metrics(scores: Any, labels: Any, threshold: float) -> dict[str, Any
         "fpr": _ratio(fp, fp + tn),
         "threshold": float(threshold),
         "tp": tp, "fp": fp, "tn": tn, "fn": fn,
-        "rows": int(len(y)),
+        "rows": len(y),
         "anomalies": int(y.sum()),
     }  # fmt: skip
 
@@ -238,7 +242,7 @@ def anomaly_evaluation(
         )
     counts = [[metrics["tn"], metrics["fp"]], [metrics["fn"], metrics["tp"]]]
     return AnomalyEvaluation(
-        n=int(len(y)),
+        n=len(y),
         metrics=metrics,
         confusion_matrix={"labels": ["normal", "anomaly"], "counts": counts},
         histograms=score_histograms(s, y),

@@ -15,8 +15,8 @@ Example:
 
 from __future__ import annotations
 
-from deepfuse.api.tasks.base import TASKS, Task, register_task, task_for, task_options
 from deepfuse.api.tasks.anomaly import Anomaly
+from deepfuse.api.tasks.base import TASKS, Task, register_task, task_for, task_options
 from deepfuse.api.tasks.supervised import Supervised
 
 __all__ = [

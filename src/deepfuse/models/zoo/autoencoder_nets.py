@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -191,7 +192,7 @@ class ImageNet(nn.Module):
         self.expand = nn.Sequential(nn.Linear(latent_dim, flat), nn.ReLU())
         deconvs: list[nn.Module] = []
         back = [*reversed(filters), channels]
-        for i, (c_in, c_out) in enumerate(zip(back, back[1:])):
+        for i, (c_in, c_out) in enumerate(itertools.pairwise(back)):
             # kernel 4, stride 2, padding 1: exactly doubles H and W
             deconvs.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
             if i < len(back) - 2:
