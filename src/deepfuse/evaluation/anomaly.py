@@ -172,7 +172,8 @@ class AnomalyEvaluation:
         metrics: :func:`anomaly_metrics`.
         confusion_matrix: ``{"labels": ["normal", "anomaly"], "counts"}`` at the threshold.
         histograms: :func:`score_histograms`.
-        curves: ``{"roc": {"fpr", "tpr"}, "pr": {"recall", "precision"}}`` (bounded).
+        curves: ``{"roc": {"anomaly": {"fpr", "tpr"}}, "pr": {"anomaly": {"recall",
+            "precision"}}}`` (bounded; a classifier's evaluation.json layout).
         facts: How the threshold was chosen (normal classes, rule, target FPR ...).
         notes: Why a value is undefined.
     """
@@ -231,9 +232,11 @@ def anomaly_evaluation(
         precision, recall, _ = precision_recall_curve(y, s)
         roc = downsample(fpr, tpr, max_points=max_points)
         pr = downsample(recall, precision, max_points=max_points)
+        # keyed by the positive class, as a classifier's evaluation.json: the generic plots
+        # (report, ``deepfuse plot``) draw them as they are
         curves = {
-            "roc": {"fpr": roc[0], "tpr": roc[1]},
-            "pr": {"recall": pr[0], "precision": pr[1]},
+            "roc": {"anomaly": {"fpr": roc[0], "tpr": roc[1]}},
+            "pr": {"anomaly": {"recall": pr[0], "precision": pr[1]}},
         }
     else:
         notes.append(

@@ -217,11 +217,20 @@ class ImageNet(nn.Module):
         return torch.sigmoid(out)
 
     def row_error(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``(N,)``: the per-pixel error summed over the image."""
+        """``(N,)``: the per-pixel error summed over the image.
+
+        ``bce`` is the cross-entropy less the pixels' own entropy (the Bernoulli KL): 0 for a
+        perfect reconstruction. Grey pixels cannot reach a cross-entropy of 0, so without it a
+        row's error would grow with its amount of grey ink, not with how badly it is
+        reconstructed (a sandal would look more normal than a T-shirt). The entropy does not
+        depend on the weights: the gradients are the cross-entropy's.
+        """
         if self.reconstruction == "mse":
             err = (torch.sigmoid(out) - x).pow(2)
         else:
-            err = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+            p = x.clamp(1e-6, 1 - 1e-6)
+            entropy = -(p * p.log() + (1 - p) * (1 - p).log())
+            err = F.binary_cross_entropy_with_logits(out, x, reduction="none") - entropy
         return err.flatten(1).sum(1)
 
 
