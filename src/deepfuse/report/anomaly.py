@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +29,7 @@ def plot_score_histograms(hist: Mapping[str, Any], *, threshold: float | None) -
     """Normal and anomalous rows per score bin (shared edges, log counts) and the threshold."""
     plt = _pyplot()
     edges = [float(e) for e in hist["edges"]]
-    centers = [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
+    centers = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
     width = (edges[-1] - edges[0]) / max(len(centers), 1)
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     ax.bar(centers, hist["normal"], width=width, alpha=0.6, label="normal", color="#2f6fde")
