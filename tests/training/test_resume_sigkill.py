@@ -45,6 +45,7 @@ DRIVER = textwrap.dedent(
     from deepfuse.training import checkpoint as ck
 
     api = sys.modules["deepfuse.api.training"]
+    import deepfuse.api.tasks.supervised as supervised  # the default task writes evaluation.json
 
     config, out, base, plan = sys.argv[1], Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 
@@ -127,15 +128,17 @@ DRIVER = textwrap.dedent(
         elif kind == "history":  # while merging steps.csv into history.csv
             api.history_csv = lambda *a, **k: die()
         elif kind == "evaluation":  # while computing evaluation.json
-            api.evaluate_model = lambda *a, **k: die()
+            supervised.evaluate_model = lambda *a, **k: die()
         elif kind == "report":  # while writing report.html
             api.write_report = lambda *a, **k: die()
         elif kind == "report_written":  # report.html written, metrics.json not yet
             api.write_report = killed_after(api.write_report)
         elif kind == "writing":  # before the run file `arg` (evaluation.json, metrics.json)
             api.atomic_write_json = killed_before(api.atomic_write_json, arg)
+            supervised.atomic_write_json = killed_before(supervised.atomic_write_json, arg)
         elif kind == "written":  # just after the run file `arg`
             api.atomic_write_json = killed_after(api.atomic_write_json, arg)
+            supervised.atomic_write_json = killed_after(supervised.atomic_write_json, arg)
         elif kind == "rename":  # finishing: steps.csv deleted, the .partial not yet renamed
             writer._relax_permissions = lambda *a, **k: die()
         elif kind == "enospc":  # the disk is full from the first write of a path holding `arg`

@@ -26,6 +26,7 @@ from deepfuse._utils.io import atomic_write_json
 from deepfuse.api.outcome import decision_threshold, headline_metrics
 from deepfuse.api.tasks.base import Task, register_task
 from deepfuse.data.routes import Prepared
+from deepfuse.evaluation.model_eval import evaluate_model
 from deepfuse.run import EVALUATION_FILE, RunReader, evaluation_file
 
 __all__ = ["Supervised", "prediction_table", "run_classes"]
@@ -45,7 +46,6 @@ class Supervised(Task):
     def evaluate(
         self, model: Any, prep: Prepared, run_dir: Path, trainer: Mapping[str, Any]
     ) -> dict[str, Any]:
-        from deepfuse.evaluation.model_eval import evaluate_model
         from deepfuse.models.auto_defaults import imbalance_facts
 
         out = super().evaluate(model, prep, run_dir, trainer)
@@ -69,7 +69,6 @@ class Supervised(Task):
         self, run: Path, cfg: Mapping[str, Any], model: Any, data: Any | None
     ) -> tuple[dict[str, float], Any, Path]:
         from deepfuse.api.use import eval_data
-        from deepfuse.evaluation.model_eval import evaluate_model
 
         tensors, batch = eval_data(cfg, model, data)
         if isinstance(tensors, dict) and model.target_key not in tensors:

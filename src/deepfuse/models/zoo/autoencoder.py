@@ -48,7 +48,7 @@ __all__ = ["VAE", "Autoencoder", "autoencoder", "vae"]
 #: Default widths: convolution channels for images, Dense widths for tables.
 IMAGE_HIDDEN, TABLE_HIDDEN = (32, 64), (64, 32)
 #: Default code width for images and tables.
-IMAGE_LATENT, TABLE_LATENT = 16, 8
+IMAGE_LATENT, TABLE_LATENT = 8, 8
 
 
 class Autoencoder(Model):
@@ -303,7 +303,7 @@ def autoencoder(
         cardinalities: Categories per categorical column of a table (from the data).
         hidden: Convolution channels (images, default ``[32, 64]``) or Dense widths (tables,
             default ``[64, 32]``) of the encoder; the decoder mirrors them.
-        latent_dim: Width of the code (default 16 for images, 8 for tables).
+        latent_dim: Width of the code (default 8).
         denoising: Std of Gaussian noise added to the encoder's input in training only.
         dropout: Dropout rate in the encoder and decoder.
         reconstruction: Images: ``"bce"`` (per-pixel binary cross-entropy) or ``"mse"``.
