@@ -38,7 +38,7 @@ def make_fraud(rows: int = 100_000, *, fraud_rate: float = 0.002, seed: int = 0)
         (5000, 10)
     """
     rng = np.random.default_rng(seed)
-    n_fraud = int(round(rows * fraud_rate))
+    n_fraud = round(rows * fraud_rate)
     fraud = np.zeros(rows, dtype=np.int64)
     fraud[:n_fraud] = 1
     rng.shuffle(fraud)

@@ -137,7 +137,7 @@ def test_same_seed_same_weights_and_rebuild_from_kwargs(case):
 
 
 def test_names_and_keras_mnist_convnet():
-    assert zoo.names() == ["bag", "cnn", "mlp", "tabular", "text"]
+    assert zoo.names() == ["autoencoder", "bag", "cnn", "mlp", "tabular", "text", "vae"]
     model = zoo.get("cnn", filters=[32, 64], dense=[], dropout=0.5, input_shape=[28, 28, 1])
     kinds = [type(m).__name__ for m in model]
     assert kinds == ["Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "Dense"]
@@ -208,7 +208,7 @@ def test_tabular_inputs():
         (
             "resnet",
             {},
-            "Unknown zoo model 'resnet'. Allowed values: 'bag', 'cnn', 'mlp', 'tabular', 'text'",
+            "Unknown zoo model 'resnet'. Allowed values: 'autoencoder', 'bag', 'cnn'",
         ),
         ("mlp", {"hiden": [3]}, "Unknown argument 'hiden' for zoo model 'mlp'"),
         ("mlp", {"hidden": [0]}, "The 'hidden' argument of zoo model 'mlp' must be"),
