@@ -88,7 +88,10 @@ def fpr_threshold(normal_scores: Any, target_fpr: float) -> float:
     k = math.floor(target_fpr * len(s) + 1e-9)  # false positives allowed
     if k >= len(s):
         return float(s[-1])
-    return float(np.nextafter(s[k], np.inf))  # just above the (k+1)-th highest score
+    # Between the (k+1)-th and the k-th highest score, not just above the former: the same
+    # rows scored again in other batches differ in the last bits (float32 sums).
+    above = s[k - 1] if k > 0 else s[0] + max(abs(s[0]) * 1e-3, 1e-6)
+    return float((s[k] + above) / 2) if above > s[k] else float(np.nextafter(s[k], np.inf))
 
 
 def contamination_threshold(scores: Any, contamination: float) -> float:

@@ -83,8 +83,8 @@ class Anomaly(Task):
         target_fpr: float = 0.01,
         contamination: float | str | None = None,
     ) -> None:
-        if normal is not None and (isinstance(normal, str) or not isinstance(normal, list)):
-            normal = [normal]  # one label given bare
+        if normal is not None:  # one label given bare, or a (frozen config's) tuple
+            normal = list(normal) if isinstance(normal, list | tuple) else [normal]
         if normal is not None and not normal:
             raise ConfigError("'task.normal' is empty. Name the normal labels, or leave it out.")
         if (
