@@ -106,6 +106,16 @@ def test_predict_writes_a_score_and_a_flag_per_row_in_order(fraud_run, fraud_csv
     assert roc_auc_score(y, scores) > 0.8
 
 
+def test_evaluate_a_labelled_file(fraud_run, fraud_csv):
+    ev = evaluate_run(fraud_run.run_dir, data=fraud_csv)
+    assert ev.path.name == "evaluation-fraud.json" and ev.path.is_file()
+    out = predict(fraud_run.run_dir, fraud_csv, fraud_run.run_dir / "p.csv")
+    scores = np.asarray(pacsv.read_csv(out).column("score"))
+    y = np.asarray(pacsv.read_csv(fraud_csv).column("is_fraud"))
+    assert ev.scores["roc_auc"] == pytest.approx(roc_auc_score(y, scores), abs=1e-6)
+    assert ev.result.n == len(y) and ev.result.metrics["anomalies"] == int(y.sum())
+
+
 def test_report_has_the_anomaly_section(fraud_run):
     html = (fraud_run.run_dir / "report.html").read_text()
     assert "Anomaly detection" in html and "could not be drawn" not in html
