@@ -139,6 +139,7 @@ trainer:
 def interrupted_run(tmp_path, monkeypatch):
     """A .partial run whose training is done, stopped (Ctrl-C) while evaluating."""
     from deepfuse.api import training
+    from deepfuse.api.tasks import supervised
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 3))
@@ -151,7 +152,7 @@ def interrupted_run(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(training, "evaluate_model", interrupt)
+        patch.setattr(supervised, "evaluate_model", interrupt)
         with pytest.raises(KeyboardInterrupt):
             training.train(config, out_dir=tmp_path / "runs")
     (run,) = (tmp_path / "runs").iterdir()
