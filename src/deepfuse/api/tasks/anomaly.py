@@ -199,6 +199,8 @@ class Anomaly(Task):
         for key, value in (("class_weight", None), ("threshold", None), ("baselines", False)):
             if out.get(key) == "auto":
                 out[key] = value
+        if out.get("batch_size") == "auto" and not prep.streaming:
+            out["batch_size"] = small_set_batch_size(_rows(prep.train))
         # prep.task is "anomaly" (not a classifier): early stopping / plateau watch val_loss
         out = resolve_auto(out, prep, model_type, RECIPE, loss_defaulted=False)
         left = sorted(k for k, v in out.items() if v == "auto")
@@ -285,6 +287,25 @@ class Anomaly(Task):
         threshold = _threshold_of(model, run)
         scores, _ = score_rows(model, tensors)
         return pa.table({"score": scores, "anomaly": scores >= threshold})
+
+
+def small_set_batch_size(rows: int) -> int:
+    """The usual automatic batch size, but at least 16 steps per epoch (8 rows at least): a
+    one-class training set is often small (about 110 rows of one digit), and an autoencoder
+    needs optimizer steps (digits one class vs rest, 40 epochs: mean ROC-AUC 0.945 with 32
+    rows per batch, 0.976 with 8; IsolationForest 0.979).
+
+    Example:
+        >>> small_set_batch_size(112), small_set_batch_size(400), small_set_batch_size(5400)
+        (8, 25, 64)
+    """
+    from deepfuse.models.auto_defaults import auto_batch_size
+
+    return max(8, min(auto_batch_size(rows), rows // 16))
+
+
+def _rows(tensors: Mapping[str, Any]) -> int:
+    return len(next(iter(tensors.values())))
 
 
 def _threshold_of(model: Any, run: Path) -> float:
