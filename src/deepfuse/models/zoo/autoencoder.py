@@ -47,8 +47,23 @@ __all__ = ["VAE", "Autoencoder", "autoencoder", "vae"]
 
 #: Default widths: convolution channels for images, Dense widths for tables.
 IMAGE_HIDDEN, TABLE_HIDDEN = (32, 64), (64, 32)
-#: Default code width for images and tables.
+#: Default code width for images, and the widest default for tables (see :func:`table_latent`).
 IMAGE_LATENT, TABLE_LATENT = 8, 8
+
+
+def table_latent(columns: int) -> int:
+    """Default code width of a table: a quarter of its columns, 2 to :data:`TABLE_LATENT`.
+
+    A code nearly as wide as the row lets the net copy it, anomalies included: on a fraud-like
+    table of 11 columns whose numeric part has no low-dimensional structure (independent
+    normals, rotated), a code of 8 scored test ROC-AUC 0.75, a code of 2 0.98
+    (IsolationForest 0.97).
+
+    Example:
+        >>> table_latent(11), table_latent(14), table_latent(64)
+        (2, 3, 8)
+    """
+    return max(2, min(TABLE_LATENT, columns // 4))
 
 
 class Autoencoder(Model):
@@ -249,7 +264,7 @@ def _config(
                       allow_empty=not image)  # fmt: skip
     latent = positive_int(
         family, "latent_dim", latent_dim if latent_dim is not None else
-        (IMAGE_LATENT if image else TABLE_LATENT),
+        (IMAGE_LATENT if image else table_latent(int(num_numeric) + len(cards))),
     )  # fmt: skip
     config = {
         "input_shape": shape if image else None,
@@ -303,7 +318,8 @@ def autoencoder(
         cardinalities: Categories per categorical column of a table (from the data).
         hidden: Convolution channels (images, default ``[32, 64]``) or Dense widths (tables,
             default ``[64, 32]``) of the encoder; the decoder mirrors them.
-        latent_dim: Width of the code (default 8).
+        latent_dim: Width of the code (default: 8 for images, :func:`table_latent` of the
+            table's columns).
         denoising: Std of Gaussian noise added to the encoder's input in training only.
         dropout: Dropout rate in the encoder and decoder.
         reconstruction: Images: ``"bce"`` (per-pixel binary cross-entropy) or ``"mse"``.
