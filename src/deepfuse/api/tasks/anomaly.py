@@ -11,7 +11,8 @@ The label column chooses the normal rows and evaluates the detector; it is never
 
 1. :meth:`Anomaly.adapt` - training rows: the normal ones (``contamination`` set: every row,
    unlabelled); validation and test rows get a 0/1 target (1 = anomaly). Streamed tables are
-   filtered on the fly (:mod:`.anomaly_data`).
+   filtered on the fly (:mod:`.anomaly_data`). A table's preprocessing (scaling, category
+   codes) is the data route's, fitted on every training row with their labels unused.
 2. The model (``autoencoder`` by default) minimises its own reconstruction loss; early stopping
    watches ``val_loss`` on the normal validation rows only.
 3. :meth:`Anomaly.after_fit` - the threshold: the score that flags ``target_fpr`` of the normal
