@@ -152,7 +152,7 @@ def interrupted_run(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(supervised, "evaluate_model", interrupt)
+        patch.setattr(supervised, "evaluate_model", interrupt)  # the default task evaluates
         with pytest.raises(KeyboardInterrupt):
             training.train(config, out_dir=tmp_path / "runs")
     (run,) = (tmp_path / "runs").iterdir()
