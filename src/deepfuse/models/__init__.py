@@ -20,8 +20,7 @@ def build(name: str, **kwargs: object) -> Model:
     """
     from deepfuse.models import zoo
 
-    module = zoo.get(name, **kwargs)
-    # a family with its own steps (autoencoder, GAN) is a Model already
-    model = module if isinstance(module, Model) else Model(module, name=name)
+    built = zoo.get(name, **kwargs)
+    model = built if isinstance(built, Model) else Model(built, name=name)  # a GAN is a Model
     model.architecture = {"kind": "zoo", "name": name, "kwargs": dict(kwargs)}
     return model

@@ -230,8 +230,8 @@ def _model_from_architecture(
     if kind == "zoo":
         from deepfuse.models import zoo
 
-        module = zoo.get(arch["name"], **arch.get("kwargs", {}))
-        model = module if isinstance(module, Model) else Model(module, name=name)
+        built = zoo.get(arch["name"], **arch.get("kwargs", {}))
+        model = built if isinstance(built, Model) else Model(built, name=name)  # a GAN is a Model
         model.name = name or model.name
         model.architecture = arch
         return model
