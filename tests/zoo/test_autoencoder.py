@@ -43,8 +43,9 @@ def test_shapes_and_protocols(family):
     assert tuple(tab.reconstruct(b).shape) == (6, 3 + 2)  # numeric values + one code per column
     assert tuple(tab.anomaly_score(b).shape) == (6,)
     assert isinstance(img, Reconstructor) and isinstance(tab, Reconstructor)
-    # only a VAE draws samples: the report shows sample grids for Generators only
+    # only an image VAE draws samples: the report shows sample grids for Generators only
     assert isinstance(img, Generator) == (family == "vae")
+    assert not isinstance(tab, Generator)
 
 
 def test_vae_generates_images_from_seeded_noise_without_touching_global_rng():

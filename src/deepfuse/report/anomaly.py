@@ -3,7 +3,7 @@
 Reads ``evaluation.json`` (:mod:`deepfuse.evaluation.anomaly`): the headline metrics at the
 threshold, how the threshold was chosen, the score histograms of normal and anomalous test rows
 with the threshold line, and the ROC / precision-recall curves with the threshold's operating
-point. Only ``task: anomaly`` runs show the section.
+point. Other runs get a one-line "not applicable", as every section that does not apply.
 
 Example:
     >>> fig = plot_score_histograms({"edges": [0.0, 1.0, 2.0], "normal": [5, 1],

@@ -58,7 +58,7 @@ def run_sections(facts: RunFacts) -> list[Section]:
         ("search", "Model search", _search),
         ("curves", "Curves", _curves),
         ("evaluation", "Evaluation", _evaluation),
-        *([("anomaly", "Anomaly detection", anomaly_section)] if facts.task == "anomaly" else []),
+        ("anomaly", "Anomaly detection", anomaly_section),
         ("inside", "Inside the model", inside),
         ("mistakes", "Mistakes", mistakes),
         ("data", "Data", data_section),

@@ -352,8 +352,9 @@ def vae(
     dropout: float = 0.0,
     reconstruction: str = "bce",
     embed_dim: int | Sequence[int] | None = None,
-) -> VAE:
-    """A variational autoencoder (the ``autoencoder``'s nets with mean / log-variance heads).
+) -> Autoencoder:
+    """A variational autoencoder (the ``autoencoder``'s nets with mean / log-variance heads);
+    for images a :class:`VAE` (also a Generator), for tables an :class:`Autoencoder`.
 
     Args:
         beta: Weight of the KL term in the loss (1: the ELBO).
@@ -378,7 +379,9 @@ def vae(
         "vae", input_shape, num_numeric, cardinalities, hidden, latent_dim,
         denoising, dropout, reconstruction, embed_dim,
     )  # fmt: skip
-    model = VAE(
+    # images: also a Generator (prior samples are images); a table VAE decodes rows, not
+    # pictures, so it is only a Reconstructor (sample grids are for images)
+    model = (VAE if config["input_shape"] else Autoencoder)(
         any_net({**net, "variational": True}),
         denoising=config["denoising"], variational=True, beta=float(beta), score=score,
     )  # fmt: skip
