@@ -35,6 +35,7 @@ RUN_SECTIONS = [
     "search",
     "curves",
     "evaluation",
+    "anomaly",
     "inside",
     "mistakes",
     "reconstruction",

@@ -197,7 +197,7 @@ def test_public_lookups_go_through_the_registries():
     assert inits.get("HeNormal") is inits.get("he_normal") is inits.get("kaiming_normal")
     assert initializers.apply("Ones", torch.zeros(2)).tolist() == [1.0, 1.0]
     with pytest.raises(
-        ConfigError, match=r"Unknown zoo model 'MLP'\. Allowed values: 'bag', 'cnn', 'dcgan', 'mlp'"
+        ConfigError, match=r"Unknown zoo model 'MLP'\. Allowed values: 'autoencoder', 'bag', 'cnn'"
     ):
         zoo.get("MLP")
     # one error template: the value, every allowed name, a did-you-mean

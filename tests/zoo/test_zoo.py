@@ -137,7 +137,17 @@ def test_same_seed_same_weights_and_rebuild_from_kwargs(case):
 
 
 def test_names_and_keras_mnist_convnet():
-    assert zoo.names() == ["bag", "cnn", "dcgan", "mlp", "tabular", "text", "wgan_gp"]
+    assert zoo.names() == [
+        "autoencoder",
+        "bag",
+        "cnn",
+        "dcgan",
+        "mlp",
+        "tabular",
+        "text",
+        "vae",
+        "wgan_gp",
+    ]
     model = zoo.get("cnn", filters=[32, 64], dense=[], dropout=0.5, input_shape=[28, 28, 1])
     kinds = [type(m).__name__ for m in model]
     assert kinds == ["Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "Dense"]
@@ -208,7 +218,7 @@ def test_tabular_inputs():
         (
             "resnet",
             {},
-            "Unknown zoo model 'resnet'. Allowed values: 'bag', 'cnn', 'dcgan', 'mlp', 'tabular', 'text', 'wgan_gp'",
+            "Unknown zoo model 'resnet'. Allowed values: 'autoencoder', 'bag', 'cnn'",
         ),
         ("mlp", {"hiden": [3]}, "Unknown argument 'hiden' for zoo model 'mlp'"),
         ("mlp", {"hidden": [0]}, "The 'hidden' argument of zoo model 'mlp' must be"),

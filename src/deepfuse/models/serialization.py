@@ -256,6 +256,8 @@ def save_model(model: Any, directory: str | os.PathLike) -> None:
         "target_key": model.target_key,
         # binary classifiers: P(class 1) >= this predicts class 1 (chosen on validation rows)
         "decision_threshold": getattr(model, "decision_threshold", None),
+        # anomaly detectors: a score >= this flags the row (chosen on validation rows)
+        "anomaly_threshold": getattr(model, "anomaly_threshold", None),
         "compile": model._compile_args,
         "preprocessing": preprocessor.get_config() if preprocessor is not None else None,
         "num_parameters": int(sum(p.numel() for p in model.parameters())),
@@ -351,6 +353,14 @@ def _rebuild(
                 f"got {threshold!r}. The file is damaged: train the run again."
             )
         model.decision_threshold = float(threshold)
+    anomaly = meta.get("anomaly_threshold")
+    if anomaly is not None:
+        if isinstance(anomaly, bool) or not isinstance(anomaly, int | float):
+            raise DataError(
+                f"'anomaly_threshold' in {directory}/{META_FILE} must be a number; got "
+                f"{anomaly!r}. The file is damaged: train the run again."
+            )
+        model.anomaly_threshold = float(anomaly)
     if meta.get("preprocessing") is not None:
         from deepfuse.data import Preprocessor
 

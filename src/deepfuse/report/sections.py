@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from deepfuse._utils.errors import DataError
+from deepfuse.report.anomaly import anomaly_section
 from deepfuse.report.autoencoder import autoencoder_section
 from deepfuse.report.compare import compare_section, per_class_section
 from deepfuse.report.context import RunFacts, guarded, make_sections, viz_function
@@ -59,6 +60,7 @@ def run_sections(facts: RunFacts) -> list[Section]:
         ("search", "Model search", _search),
         ("curves", "Curves", _curves),
         ("evaluation", "Evaluation", _evaluation),
+        ("anomaly", "Anomaly detection", anomaly_section),
         ("inside", "Inside the model", inside),
         ("mistakes", "Mistakes", mistakes),
         ("reconstruction", "Reconstructions and latent space", autoencoder_section),

@@ -5,6 +5,7 @@ task           learns
 =============  ==============================================================
 ``auto``       the data's target: binary, multiclass or regression (default)
 ``generate``   to draw new images like the training images (GANs, VAEs)
+``anomaly``    what normal rows look like; flags the others (reconstruction error)
 =============  ==============================================================
 
 Example:
@@ -15,12 +16,14 @@ Example:
 
 from __future__ import annotations
 
+from deepfuse.api.tasks.anomaly import Anomaly
 from deepfuse.api.tasks.base import TASKS, Task, register_task, task_for, task_options
 from deepfuse.api.tasks.generate import Generate
 from deepfuse.api.tasks.supervised import Supervised
 
 __all__ = [
     "TASKS",
+    "Anomaly",
     "Generate",
     "Supervised",
     "Task",

@@ -7,7 +7,7 @@ Example:
     >>> import torch
     >>> from deepfuse.models import zoo
     >>> zoo.names()
-    ['bag', 'cnn', 'dcgan', 'mlp', 'tabular', 'text', 'wgan_gp']
+    ['autoencoder', 'bag', 'cnn', 'dcgan', 'mlp', 'tabular', 'text', 'vae', 'wgan_gp']
     >>> model = zoo.get("mlp", hidden=[64], out_features=10, input_shape=[784])
     >>> model(torch.zeros(2, 784)).shape
     torch.Size([2, 10])
@@ -25,6 +25,7 @@ from torch import nn
 
 from deepfuse._utils.errors import ConfigError, did_you_mean
 from deepfuse._utils.registry import Registry
+from deepfuse.models.zoo.autoencoder import autoencoder, vae
 from deepfuse.models.zoo.bag import RECIPE as BAG_RECIPE
 from deepfuse.models.zoo.bag import bag
 from deepfuse.models.zoo.gan import dcgan, wgan_gp
@@ -35,6 +36,7 @@ from deepfuse.models.zoo.vision import cnn, mlp
 __all__ = [
     "MODELS",
     "RECIPES",
+    "autoencoder",
     "bag",
     "cnn",
     "dcgan",
@@ -44,6 +46,7 @@ __all__ = [
     "register",
     "tabular",
     "text",
+    "vae",
     "wgan_gp",
 ]
 
@@ -57,6 +60,8 @@ MODELS.register("tabular", tabular)
 MODELS.register("bag", bag)
 MODELS.register("dcgan", dcgan)  # GANs: Model subclasses with their own train_step
 MODELS.register("wgan_gp", wgan_gp)
+MODELS.register("autoencoder", autoencoder)  # autoencoders and VAEs: the same, reconstructing
+MODELS.register("vae", vae)
 
 #: Measured training recipes of the families whose good settings differ from the generic
 #: ``auto`` ones (:mod:`deepfuse.models.auto_defaults`): ``{"optimizer": {"name", "lr"},
