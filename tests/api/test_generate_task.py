@@ -16,7 +16,7 @@ from deepfuse._utils.safefiles import load_safetensors
 from deepfuse.api import training
 from deepfuse.api.tasks import task_for
 from deepfuse.api.training import resolve_config, train
-from deepfuse.api.use import info, predict
+from deepfuse.api.use import evaluate_run, info, predict
 from deepfuse.config import load_config
 from deepfuse.config.loader import apply_overrides
 from deepfuse.models.zoo import get
@@ -57,7 +57,7 @@ def test_examples_validate_with_the_documented_shapes():
     }  # fmt: skip
 
 
-def test_mnist_gan_example_trains_into_a_complete_generate_run(tmp_path):
+def test_mnist_gan_example_trains_into_a_complete_generate_run(tmp_path, capsys):
     result = _train_quietly(_config("mnist_gan.yaml"), tmp_path)
     run = result.run_dir
     assert (run / "samples" / "epoch-0001.png").is_file()
@@ -84,6 +84,12 @@ def test_mnist_gan_example_trains_into_a_complete_generate_run(tmp_path):
     assert not any(k.endswith("_lr") for k in listed["metrics"])
     with pytest.raises(UserError, match=r"deepfuse sample .* --n 64 --out grid\.png"):
         task_for(result.config).predict_table(run, None, None)
+    from deepfuse.cli.main import main
+
+    assert main(["evaluate", str(run)]) == 0  # scored again with the run's scorer
+    assert "classifier_fd" in capsys.readouterr().out
+    with pytest.raises(UserError, match="does not apply to a generate run"):
+        evaluate_run(run, data=tmp_path / "x.csv")
     rows = tmp_path / "rows.csv"
     rows.write_text("a,b\n1,2\n")  # predict refuses before reading the file (regression)
     with pytest.raises(UserError, match=r"does not apply to a generate run"):

@@ -148,11 +148,59 @@ class Generate(Task):
         return {**out, "final_losses": final}
 
     # ----------------------------------------------------------- use a run
+    def evaluate_run(
+        self, run: Path, cfg: Mapping[str, Any], model: Any, data: Any | None
+    ) -> tuple[dict[str, float], Any, Path]:
+        """Score the run's generator again against its own test images (the run's scorer,
+        ``scorer/``, is reused; evaluation.json is rewritten)."""
+        from deepfuse.data.routes import route_for
+        from deepfuse.evaluation.generative import evaluate_generator
+        from deepfuse.run import EVALUATION_FILE
+
+        if data is not None:
+            raise UserError(
+                "'deepfuse evaluate RUN --data FILE' does not apply to a generate run: its "
+                f"samples are scored against the run's own test images. Run 'deepfuse "
+                f"evaluate {run}' without --data."
+            )
+        trainer = cfg.get("trainer") or {}
+        seed = trainer.get("seed") or 0
+        prep = self.adapt(route_for(cfg["data"]).prepare(cfg["data"], seed=seed, batch_size=256))
+        n = 2000  # generated and real test images compared
+        out = evaluate_generator(model, prep, run, trainer, n=n)
+        return dict(out["test"]), GenerationResult(out, n), run / EVALUATION_FILE
+
     def predict_table(self, run: Path, model: Any, tensors: Any) -> pa.Table:
         raise UserError(
             f"'deepfuse predict' does not apply to a generate run: it makes images, not "
             f"predictions. Draw samples with 'deepfuse sample {run} --n 64 --out grid.png'."
         )
+
+
+@dataclasses.dataclass
+class GenerationResult:
+    """What ``deepfuse evaluate`` prints for a generate run (the shape of
+    :class:`~deepfuse.evaluation.EvaluationResult` that :func:`format_evaluation` reads)."""
+
+    scores: dict[str, Any]
+    n: int
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {**self.scores["test"], **{
+            k: v for k, v in self.scores.get("generation", {}).items() if k.startswith("classifier_fd")
+        }}  # fmt: skip
+
+    per_class: list[Any] = dataclasses.field(default_factory=list)
+    confusion_matrix: Any = None
+    calibration: Any = None
+    residuals: Any = None
+    never_predicted: list[Any] = dataclasses.field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        warning = self.scores.get("generation", {}).get("warning")
+        return [warning] if warning else []
 
 
 def _builder_params(model_type: str) -> Mapping[str, Any]:
