@@ -8,6 +8,7 @@ optimizers and the logged epoch values.
 
 from __future__ import annotations
 
+import csv
 import io
 
 import numpy as np
@@ -179,6 +180,24 @@ def test_progress_bar_and_step_log_show_a_step_without_loss(tmp_path):
     rows = (tmp_path / "steps.csv").read_text().splitlines()
     # the main optimizer's lr (compile's, still listed), an empty loss cell: no crash
     assert rows[1].startswith("1,1,1,,")
+    # every loss the step returns gets its own column: the dashboard draws them per step
+    assert rows[0] == "epoch,step,global_step,loss,lr,d_loss,g_loss"
+    d_loss, g_loss = (float(v) for v in rows[1].split(",")[5:])
+    assert np.isfinite(d_loss) and np.isfinite(g_loss)
+
+
+def test_history_csv_keeps_the_step_losses_of_a_custom_step(tmp_path):
+    from deepfuse.run.writer import history_csv
+
+    gan = _gan()
+    history = gan.fit(
+        _images(32), epochs=1, batch_size=16, verbose=0, callbacks=[StepLog(tmp_path / "s.csv")]
+    )
+    history_csv(history.history, tmp_path / "h.csv", steps=tmp_path / "s.csv")
+    first, last = list(csv.DictReader((tmp_path / "h.csv").open()))
+    steps = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert first["d_loss"] == steps[0]["d_loss"] != ""  # a step's running value
+    assert float(last["d_loss"]) == history.history["d_loss"][-1]  # the epoch's value
 
 
 def test_a_plain_run_still_logs_lr_only():

@@ -22,7 +22,7 @@ def mistakes(f: RunFacts) -> str:
     if f.task == "regression":
         return not_applicable("Regression: see the residuals in the Evaluation section.")
     if f.task not in ("binary", "multiclass"):
-        return not_applicable(f"No predicted classes: a {f.task} run is not a classification.")
+        return not_applicable(f"No predicted classes: this {f.task} run is not a classification.")
     if not f.has_test_rows:
         return not_applicable(NO_TEST_ROWS)
     p = f.probe()

@@ -436,6 +436,7 @@ def _history_with_steps(history: Mapping[str, list[Any]], path: Path, steps: Pat
         last = i + 1 == len(rows) or rows[i + 1]["epoch"] != row["epoch"]
         done = last and epoch <= max((len(v) for v in history.values()), default=0)
         loss = _cell(history["loss"], epoch - 1) if done and "loss" in history else row["loss"]
-        values = [_cell(history[k], epoch - 1) if done else "" for k in epoch_keys]
+        # a step's own running value where the step log has one (d_loss, g_loss of a GAN)
+        values = [_cell(history[k], epoch - 1) if done else row.get(k) or "" for k in epoch_keys]
         writer.writerow([epoch, loss, *values, row["step"], row["global_step"], row["lr"]])
     atomic_write_text(path, buf.getvalue())

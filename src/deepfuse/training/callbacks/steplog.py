@@ -1,7 +1,9 @@
 """``StepLog``: one CSV row per optimizer step that survives kills and resumes exactly once.
 
 Rows are ``epoch,step,global_step,loss,lr`` (1-based epoch and step; ``loss`` is the running mean
-loss of the epoch so far, what the progress bar shows). Writes are buffered and flushed (not
+loss of the epoch so far, what the progress bar shows), then one column per other loss a custom
+``train_step`` returns (``d_loss``, ``g_loss``: running means too), fixed by the first step's
+logs; the header is written with the first row. Writes are buffered and flushed (not
 fsynced) at most once per second of wall time, so a reader such as ``deepfuse ui`` sees the run
 progress live; a training checkpoint calls :meth:`StepLog.state_dict`, which flushes and fsyncs
 the file and records its length. On resume :meth:`StepLog.load_state_dict` truncates the file
@@ -53,14 +55,16 @@ class StepLog(Callback):
         self.path = Path(path)
         self._fh: IO[str] | None = None
         self._resumed = False
+        self._extra: list[str] | None = None
         self._flushed_at = 0.0
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._extra = None  # the other loss columns: from the header, or the first step
+        if self._resumed:  # the header written before the checkpoint names the columns
+            with open_run_file(self.path, "r") as fh:
+                self._extra = fh.readline().rstrip("\n").split(",")[len(STEP_COLUMNS) :]
         self._fh = open_run_file(self.path, "a" if self._resumed else "w")
-        if not self._resumed:
-            with disk_full_names(self.path):
-                self._fh.write(",".join(STEP_COLUMNS) + "\n")
         self._flushed_at = time.monotonic()
 
     def on_train_batch_end(self, step: int, logs: dict[str, Any]) -> None:
@@ -70,10 +74,23 @@ class StepLog(Callback):
         opt = trainer.optimizer
         lr = repr(float(opt.param_groups[0]["lr"])) if opt is not None else ""
         loss = repr(float(logs["loss"])) if "loss" in logs else ""
+        if self._extra is None:  # the first step: its losses fix the columns
+            running = trainer.running_logs()  # once: every log the step returned so far
+            self._extra = sorted(k for k in running if k.endswith("_loss") and "," not in k)
+            with disk_full_names(self.path):
+                self._fh.write(",".join([*STEP_COLUMNS, *self._extra]) + "\n")
+        # the running means of the step's other losses (only a custom step has any: no cost
+        # for a plain run, whose metrics are not computed per step)
+        running = trainer.running_logs() if self._extra else {}
+        extra = "".join(
+            "," + (repr(float(running[k])) if k in running else "") for k in self._extra
+        )
         now = time.monotonic()
         with disk_full_names(self.path):
             # repr of a float round-trips exactly: the same bits before and after a resume.
-            self._fh.write(f"{trainer.epoch + 1},{step + 1},{trainer.global_step},{loss},{lr}\n")
+            self._fh.write(
+                f"{trainer.epoch + 1},{step + 1},{trainer.global_step},{loss},{lr}{extra}\n"
+            )
             if now - self._flushed_at >= FLUSH_EVERY_S:
                 # Whole rows reach the file for live readers; no fsync (only checkpoints need it).
                 self._fh.flush()

@@ -154,8 +154,23 @@
 
   function epochKeys(epochs) {
     const keys = [];
-    epochs.forEach(function (e) { for (const k in e) if (!SKIP[k] && keys.indexOf(k) < 0) keys.push(k); });
+    epochs.forEach(function (e) {
+      // learning rates (lr, d_optimizer_lr, ...) have their own chart, per step
+      for (const k in e) if (!SKIP[k] && !/_lr$/.test(k) && keys.indexOf(k) < 0) keys.push(k);
+    });
     return keys;
+  }
+
+  // the step log's losses: "loss", and those a custom train_step returns (d_loss, g_loss, ...)
+  function lossKeys(steps) {
+    const keys = [];
+    steps.forEach(function (s) {
+      for (const k in s) {
+        const isLoss = k === "loss" || (/_loss$/.test(k) && k.indexOf("val_") !== 0);
+        if (isLoss && s[k] !== null && s[k] !== undefined && keys.indexOf(k) < 0) keys.push(k);
+      }
+    });
+    return keys.length ? keys : ["loss"];
   }
 
   function epochPoints(epochs, key) {
@@ -202,9 +217,10 @@
 
   function runCharts(box, state) {
     const charts = [], w = chartWidth(box);
-    charts.push(wide(lineChart("loss per step", [
-      { label: "train loss (running mean of the epoch)", color: PALETTE[0], points: stepPoints(state.steps, "loss") },
-    ], "step", "steps", chartWidth(box, true))));
+    charts.push(wide(lineChart("loss per step", lossKeys(state.steps).map(function (k, i) {
+      const label = (k === "loss" ? "train loss" : k) + " (running mean of the epoch)";
+      return { label: label, color: PALETTE[i % PALETTE.length], points: stepPoints(state.steps, k) };
+    }), "step", "steps", chartWidth(box, true))));
     const keys = epochKeys(state.epochs);
     const bases = keys.filter(function (k) { return k.indexOf("val_") !== 0; });
     keys.forEach(function (k) {
