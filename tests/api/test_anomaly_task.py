@@ -4,7 +4,6 @@ and evaluate, the threshold on normal validation rows, metrics against scikit-le
 from __future__ import annotations
 
 import json
-import os
 import runpy
 from pathlib import Path
 
@@ -22,23 +21,11 @@ from deepfuse.data.routes import route_for
 from deepfuse.data.routes import test_feed_of as run_test_feed
 from deepfuse.evaluation.anomaly import score_rows
 from deepfuse.models.serialization import load_model, read_meta
+from run_helpers import needs_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 make_fraud = runpy.run_path(str(ROOT / "examples" / "make_fraud.py"))["make_fraud"]
 TINY = {"hidden": [16], "latent_dim": 4}
-
-
-def _has_dataset(folder: str) -> bool:
-    root = os.environ.get("DEEPFUSE_DATA_DIR")
-    return bool(root) and (Path(root) / folder).is_dir()
-
-
-def needs(folder: str) -> pytest.MarkDecorator:
-    """Skip (with the reason) when the dataset is not beside the repo (it is not vendored)."""
-    return pytest.mark.skipif(
-        not _has_dataset(folder),
-        reason=f"{folder} is not vendored: set DEEPFUSE_DATA_DIR to a folder holding {folder}/",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +164,7 @@ def test_streamed_table_keeps_normal_rows_on_the_fly(fraud_csv, tmp_path):
     assert again.scores["roc_auc"] == pytest.approx(r.metrics["test"]["roc_auc"])
 
 
-@needs("fashion-mnist")
+@needs_dataset("fashion-mnist")
 def test_fashion_example_trains(tmp_path):
     cfg = load_config(ROOT / "examples" / "fashion_anomaly.yaml")
     assert cfg["task"]["normal"] == [0]

@@ -4,7 +4,6 @@ same bits (slow)."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -22,20 +21,17 @@ from deepfuse.config.loader import apply_overrides
 from deepfuse.models.zoo import get
 from deepfuse.report import ReportWarning
 from deepfuse.run import RunReader
-from deepfuse.training.callbacks import Callback
 from deepfuse.training.callbacks.samples import SampleGrid
 from deepfuse.ui.runs import list_runs
 from deepfuse.viz.tiles import save_image_grid
+from run_helpers import Interrupt, needs_dataset
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TINY = [
     "data.limit=256", "trainer.epochs=1", "trainer.batch_size=64", "trainer.verbose=0",
     "model.latent_dim=16", "model.g_widths=[16,8,8]", "model.d_widths=[8,16]",
 ]  # fmt: skip
-needs_fashion = pytest.mark.skipif(
-    not (Path(os.environ.get("DEEPFUSE_DATA_DIR", "/nonexistent")) / "fashion-mnist").is_dir(),
-    reason="Fashion-MNIST is not vendored: set DEEPFUSE_DATA_DIR",
-)
+needs_fashion = needs_dataset("fashion-mnist")
 
 
 def _config(name: str, *overrides: str) -> dict:
@@ -122,17 +118,6 @@ def test_sample_grid_is_rng_neutral_and_writes_one_grid_per_epoch(tmp_path):
     assert grid.samples().shape == (6, 1, 28, 28)
 
 
-class _Interrupt(Callback):
-    """Stops the process (as Ctrl-C would) once ``at`` steps are done."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs):
-        if self.trainer.global_step == self.at:
-            raise KeyboardInterrupt
-
-
 @pytest.mark.slow
 def test_killed_gan_run_resumes_mid_epoch_to_the_same_bits(tmp_path, monkeypatch):
     cfg = _config(
@@ -140,7 +125,7 @@ def test_killed_gan_run_resumes_mid_epoch_to_the_same_bits(tmp_path, monkeypatch
     )
     full = train(cfg, out_dir=tmp_path / "full").run_dir  # 460 rows: 8 steps per epoch
     real = training.config_callbacks
-    monkeypatch.setattr(training, "config_callbacks", lambda t: [*real(t), _Interrupt(5)])
+    monkeypatch.setattr(training, "config_callbacks", lambda t: [*real(t), Interrupt(5)])
     with pytest.raises(KeyboardInterrupt):  # killed at step 5, mid-epoch 1 (checkpoint at 3)
         train(cfg, out_dir=tmp_path / "cut")
     monkeypatch.setattr(training, "config_callbacks", real)

@@ -4,7 +4,6 @@ the "pending" deepfuse half while ``task: anomaly`` is not registered."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -18,19 +17,7 @@ sys.path.insert(0, str(REPO))
 from bench._data import anomaly_sets  # noqa: E402
 
 from bench import anomaly  # noqa: E402  (the repository root on sys.path)
-
-
-def _has_dataset(folder: str) -> bool:
-    root = os.environ.get("DEEPFUSE_DATA_DIR")
-    return bool(root) and (Path(root) / folder).is_dir()
-
-
-def needs(folder: str) -> pytest.MarkDecorator:
-    """Skip (with the reason) when the dataset is not beside the repo (it is not vendored)."""
-    return pytest.mark.skipif(
-        not _has_dataset(folder),
-        reason=f"{folder} is not vendored: set DEEPFUSE_DATA_DIR to a folder holding {folder}/",
-    )
+from run_helpers import needs_dataset  # noqa: E402
 
 
 def test_generated_tables_are_deterministic_with_the_stated_rates(tmp_path):
@@ -55,7 +42,7 @@ def test_generated_tables_are_deterministic_with_the_stated_rates(tmp_path):
     assert 0.002 < c.anomaly_rate("train") < 0.008  # covertype's 0.47%
 
 
-@needs("adult")
+@needs_dataset("adult")
 def test_adult_anomalies_are_5_percent_of_each_file(tmp_path):
     pytest.importorskip("pyarrow")
     s = anomaly_sets.adult(tmp_path, quick=True)[0]

@@ -12,7 +12,7 @@ import torch
 
 import deepfuse as df
 from deepfuse.data.memory import InMemoryLoader
-from deepfuse.training.callbacks import Callback, EarlyStopping
+from deepfuse.training.callbacks import EarlyStopping
 from deepfuse.training.callbacks.steplog import StepLog
 from deepfuse.training.checkpoint import (
     CheckpointManager,
@@ -20,6 +20,7 @@ from deepfuse.training.checkpoint import (
     load_checkpoint,
     restore_rng,
 )
+from run_helpers import Interrupt
 
 OPTIMIZERS = {
     "adam": lambda p: torch.optim.Adam(p, lr=0.01),
@@ -85,17 +86,6 @@ def test_in_memory_loader_resumes_mid_epoch_including_the_next_epochs():
     assert got == want
 
 
-class _Interrupt(Callback):
-    """Stops the process (as Ctrl-C would) once ``at`` steps are done."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs):
-        if self.trainer.global_step == self.at:
-            raise KeyboardInterrupt
-
-
 def _data():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(120, 5, generator=g)
@@ -137,7 +127,7 @@ def test_fit_resumes_bit_identically(tmp_path, at):
     (tmp_path / "plain").mkdir()
     want_model, want = _fit(tmp_path / "plain")
     with pytest.raises(KeyboardInterrupt):
-        _fit(tmp_path, callbacks=[_Interrupt(at)])
+        _fit(tmp_path, callbacks=[Interrupt(at)])
     got_model, got = _fit(tmp_path, resume=True)
     assert _same(got_model, want_model)
     assert _without_time(got) == _without_time(want)
@@ -150,7 +140,7 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tmp_path):
     (tmp_path / "plain").mkdir()
     want_model, want = _fit(tmp_path / "plain")
     with pytest.raises(KeyboardInterrupt):
-        _fit(tmp_path, callbacks=[_Interrupt(10)])
+        _fit(tmp_path, callbacks=[Interrupt(10)])
     manager = CheckpointManager(tmp_path / "ckpt")
     latest = manager.checkpoints()[-1]
     weights = latest / "model.safetensors"

@@ -17,11 +17,11 @@ import torch
 
 import deepfuse as keras
 from deepfuse import layers, ops
-from deepfuse.training.callbacks import Callback
 from deepfuse.training.callbacks.base import History
 from deepfuse.training.callbacks.progress import ProgressBar, format_logs
 from deepfuse.training.callbacks.steplog import StepLog
 from deepfuse.training.optimizers_in_use import OptimizersInUse
+from run_helpers import Interrupt
 
 LATENT = 8
 
@@ -105,17 +105,6 @@ def _gan(seed: int = 0):
 
 def _images(n: int = 96) -> np.ndarray:
     return np.random.default_rng(0).random((n, 12, 12, 1), dtype=np.float32)
-
-
-class _Interrupt(Callback):
-    """Stops the process (as Ctrl-C would) once ``at`` steps are done."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs):
-        if self.trainer.global_step == self.at:
-            raise KeyboardInterrupt
 
 
 def _fit(gan, folder, *, callbacks=(), resume=False):
@@ -214,7 +203,7 @@ def test_resume_restores_both_networks_and_both_optimizers_bit_identically(tmp_p
     want_history = _fit(want, tmp_path / "plain")
     got = _gan()
     with pytest.raises(KeyboardInterrupt):
-        _fit(got, tmp_path / "cut", callbacks=[_Interrupt(at)])
+        _fit(got, tmp_path / "cut", callbacks=[Interrupt(at)])
     got = _gan()  # a new process: fresh model, optimizers not built yet
     got_history = _fit(got, tmp_path / "cut", resume=True)
     for net in ("generator", "discriminator"):

@@ -14,7 +14,7 @@ from deepfuse.models import build
 from deepfuse.models.generative import Generator, Reconstructor
 from deepfuse.models.serialization import load_model, save_model
 from deepfuse.models.zoo.autoencoder_nets import kl_divergence
-from deepfuse.training.callbacks.base import Callback
+from run_helpers import Interrupt
 
 IMAGE = {"input_shape": [1, 28, 28], "hidden": [4, 8], "latent_dim": 3}
 TABLE = {"num_numeric": 3, "cardinalities": [4, 2], "hidden": [16], "latent_dim": 2}
@@ -179,17 +179,6 @@ def test_bad_arguments_say_which(kwargs, match):
         build("vae", num_numeric=2, score="likelihood")
 
 
-class _Interrupt(Callback):
-    """Stops the process (as Ctrl-C would) once ``at`` steps are done."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, step, logs):
-        if self.trainer.global_step == self.at:
-            raise KeyboardInterrupt
-
-
 def _fit_vae(folder, callbacks=(), resume=False):
     torch.manual_seed(0)  # the weights are created when the model is built
     model = build("vae", **TABLE, denoising=0.3)  # draws noise and codes from the global RNG
@@ -205,7 +194,7 @@ def _fit_vae(folder, callbacks=(), resume=False):
 def test_denoising_vae_resumes_bit_identically(tmp_path):
     want, want_hist = _fit_vae(tmp_path / "plain")
     with pytest.raises(KeyboardInterrupt):
-        _fit_vae(tmp_path / "ckpt", callbacks=[_Interrupt(7)])  # mid-epoch
+        _fit_vae(tmp_path / "ckpt", callbacks=[Interrupt(7)])  # mid-epoch
     got, got_hist = _fit_vae(tmp_path / "ckpt", resume=True)
     assert all(torch.equal(got.state_dict()[k], v) for k, v in want.state_dict().items())
     assert got_hist["kl"] == want_hist["kl"] and got_hist["val_loss"] == want_hist["val_loss"]
