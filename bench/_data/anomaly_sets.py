@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from bench._data.no_config_sets import datasets_dir
+
 __all__ = [
     "SETS",
     "AnomalySet",
@@ -99,14 +101,6 @@ class AnomalySet:
         return float(self.is_anomaly(split).mean())
 
 
-def _datasets_dir(data_dir: str | os.PathLike | None) -> Path:
-    if data_dir is not None:
-        return Path(data_dir)
-    if os.environ.get("DEEPFUSE_DATA_DIR"):
-        return Path(os.environ["DEEPFUSE_DATA_DIR"])
-    return Path(__file__).resolve().parents[3] / "shared" / "datasets"
-
-
 def _table_set(
     name: str,
     out: Path,
@@ -150,7 +144,7 @@ def adult(out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
 
     rng = np.random.default_rng(seed)
     frames = []
-    for table in load_adult(_datasets_dir(data_dir) / "adult"):
+    for table in load_adult(datasets_dir(data_dir) / "adult"):
         frame = table.to_pandas()
         normal = frame[frame["income"] == "<=50K"]
         if quick:

@@ -24,6 +24,7 @@ __all__ = [
     "SETS",
     "CsvSet",
     "adult_csv",
+    "datasets_dir",
     "imbalanced_table",
     "imdb_csv",
     "sklearn_csv",
@@ -55,7 +56,9 @@ class CsvSet:
         return section
 
 
-def _datasets_dir(data_dir: str | os.PathLike | None) -> Path:
+def datasets_dir(data_dir: str | os.PathLike | None) -> Path:
+    """The folder of the real datasets: ``data_dir``, else ``$DEEPFUSE_DATA_DIR``, else
+    ``../shared/datasets`` beside the repository."""
     if data_dir is not None:
         return Path(data_dir)
     if os.environ.get("DEEPFUSE_DATA_DIR"):
@@ -80,7 +83,7 @@ def imdb_csv(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame = pd.read_csv(_datasets_dir(data_dir) / "imdb" / "imdb_reviews.csv.gz")
+    frame = pd.read_csv(datasets_dir(data_dir) / "imdb" / "imdb_reviews.csv.gz")
     paths = []
     for split in ("train", "test"):
         part = frame[frame["split"] == split][["review", "sentiment"]]
@@ -106,7 +109,7 @@ def adult_csv(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train, test = load_adult(_datasets_dir(data_dir) / "adult")
+    train, test = load_adult(datasets_dir(data_dir) / "adult")
     if limit:
         train, test = train.slice(0, limit), test.slice(0, limit)
     pacsv.write_csv(train, out / "adult_train.csv")
