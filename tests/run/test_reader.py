@@ -186,3 +186,16 @@ def test_evaluation_file_names_a_folder_by_its_name():
     assert evaluation_file("data/holdout/") == "evaluation-holdout.json"
     assert evaluation_file("data\\holdout.parquet") == "evaluation-holdout.json"
     assert evaluation_file("/") == "evaluation-data.json"
+
+
+def test_step_rows_carry_a_custom_steps_losses_and_no_more(tmp_path):
+    run_dir = new_run_dir(tmp_path, "gan")
+    dump_config(CONFIG, run_dir / "config.yaml")
+    extra = [f"x{i}_loss" for i in range(10)]  # more losses than a row carries
+    header = ",".join(["epoch", "step", "global_step", "loss", "lr", "d_loss", "val_g_loss", *extra])
+    row = ",".join(["1", "1", "1", "", "", "0.7", "0.9", *["1"] * 10])
+    (run_dir / "steps.csv").write_text(f"{header}\n{row}\n")
+    (step,) = RunReader(run_dir).steps()
+    assert step["loss"] is None and step["d_loss"] == 0.7  # a GAN's loss, drawn per step
+    assert "val_g_loss" not in step  # validation values are epoch values, not step values
+    assert sum(k.endswith("_loss") for k in step) == 8  # bounded: d_loss + 7 of the others

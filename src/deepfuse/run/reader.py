@@ -104,7 +104,9 @@ _WHAT = {
 
 
 class StepRow(TypedDict):
-    """One optimizer step of a run (:meth:`RunReader.steps`); a value not recorded is None."""
+    """One optimizer step of a run (:meth:`RunReader.steps`); a value not recorded is None.
+    A custom ``train_step``'s other losses (``d_loss``, ``g_loss``: at most 8) come as extra
+    keys of the same kind."""
 
     epoch: int | float | None
     step: int | float | None
@@ -448,6 +450,15 @@ def read_run(path: str | os.PathLike) -> RunReader:
     return RunReader(check_run_dir(path))
 
 
+#: At most this many other losses per step row (a custom step's ``d_loss``, ``g_loss``, ...).
+_MAX_EXTRA_LOSSES = 8
+
+
 def _step_row(row: dict[str, str]) -> StepRow | None:
     item = {k: finite_number(row.get(k)) for k in _STEP_KEYS}
-    return None if item["global_step"] is None else StepRow(**item)  # type: ignore[typeddict-item]
+    if item["global_step"] is None:
+        return None
+    # the step's other running losses (a GAN's d_loss, g_loss), bounded in number
+    extra = [k for k in row if k and k.endswith("_loss") and not k.startswith("val_")]
+    item.update({k: finite_number(row[k]) for k in extra[:_MAX_EXTRA_LOSSES]})
+    return StepRow(**item)  # type: ignore[typeddict-item]

@@ -156,7 +156,11 @@
     const keys = [];
     epochs.forEach(function (e) {
       // learning rates (lr, d_optimizer_lr, ...) have their own chart, per step
-      for (const k in e) if (!SKIP[k] && !/_lr$/.test(k) && keys.indexOf(k) < 0) keys.push(k);
+      // a column with no value (a GAN's empty "loss") gets no chart
+      for (const k in e) {
+        const has = e[k] !== null && e[k] !== undefined;
+        if (has && !SKIP[k] && !/_lr$/.test(k) && keys.indexOf(k) < 0) keys.push(k);
+      }
     });
     return keys;
   }
