@@ -192,7 +192,9 @@ def test_step_rows_carry_a_custom_steps_losses_and_no_more(tmp_path):
     run_dir = new_run_dir(tmp_path, "gan")
     dump_config(CONFIG, run_dir / "config.yaml")
     extra = [f"x{i}_loss" for i in range(10)]  # more losses than a row carries
-    header = ",".join(["epoch", "step", "global_step", "loss", "lr", "d_loss", "val_g_loss", *extra])
+    header = ",".join(
+        ["epoch", "step", "global_step", "loss", "lr", "d_loss", "val_g_loss", *extra]
+    )
     row = ",".join(["1", "1", "1", "", "", "0.7", "0.9", *["1"] * 10])
     (run_dir / "steps.csv").write_text(f"{header}\n{row}\n")
     (step,) = RunReader(run_dir).steps()
