@@ -56,7 +56,8 @@ from deepfuse.evaluation.scorer import (
 )
 from deepfuse.models.generative import Generator
 from deepfuse.run.layout import EVALUATION_FILE, SCORER_DIR
-from deepfuse.training.callbacks.sample_quality import SampleQuality, isolated_rng
+from deepfuse.training.callbacks.sample_quality import SampleQuality
+from deepfuse.training.checkpoint import isolated_rng
 
 __all__ = [
     "FEATURE_SPACE",

@@ -6,7 +6,7 @@ histogram.
 It is not Inception: its features know only the run's dataset, so ``classifier_fd`` values
 compare generators of that dataset with each other, never with published FID numbers.
 
-The scorer trains inside :func:`~deepfuse.training.callbacks.sample_quality.isolated_rng` with
+The scorer trains inside :func:`~deepfuse.training.checkpoint.isolated_rng` with
 its own seed, so a generator run's random streams are exactly what they would be without it,
 and is saved to ``<run>/scorer/`` (``model.json`` + ``model.safetensors`` + ``scorer.json``)
 where resume, ``deepfuse sample`` and the final evaluation find it again.
@@ -35,7 +35,7 @@ import torch
 from deepfuse._utils.errors import DataError, format_message
 from deepfuse._utils.io import atomic_write_json, read_json
 from deepfuse.run.layout import MODEL_FILE, SCORER_DIR
-from deepfuse.training.callbacks.sample_quality import isolated_rng
+from deepfuse.training.checkpoint import isolated_rng
 
 __all__ = [
     "SCORER_FILE",

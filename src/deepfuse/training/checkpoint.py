@@ -41,7 +41,7 @@ import os
 import random
 import stat
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ __all__ = [
     "CheckpointManager",
     "capture_rng",
     "checkpoint_manager",
+    "isolated_rng",
     "load_checkpoint",
     "restore_rng",
     "resume_latest",
@@ -382,6 +383,26 @@ def restore_rng(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+@contextlib.contextmanager
+def isolated_rng() -> Iterator[None]:
+    """Run a block without a trace on the global random streams (python, numpy, torch, CUDA):
+    they are captured before and restored after, whatever the block draws or seeds.
+
+    Example:
+        >>> import random
+        >>> random.seed(0); before = random.random(); random.seed(0)
+        >>> with isolated_rng():
+        ...     random.seed(123); _ = random.random()
+        >>> random.random() == before
+        True
+    """
+    state = capture_rng()
+    try:
+        yield
+    finally:
+        restore_rng(state)
 
 
 def _numpy_state() -> list[Any]:

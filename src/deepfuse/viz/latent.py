@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from deepfuse._utils.errors import DataError, format_message
+from deepfuse.training.checkpoint import isolated_rng
 from deepfuse.viz._modules import inspecting, to_numpy
 from deepfuse.viz.tiles import save_image_grid, tile_images
 
@@ -65,7 +66,7 @@ def _slice(batch: Any, start: int, stop: int) -> Any:
 def quietly(model: Any) -> Iterator[None]:
     """Eval mode, no gradients, the global random state restored afterwards (a model that
     draws noise in ``encode`` must not shift a training run's stream)."""
-    with torch.random.fork_rng(devices=[]):
+    with isolated_rng():
         if isinstance(model, torch.nn.Module):
             with inspecting(model):
                 yield

@@ -10,7 +10,7 @@ and keeps it from disturbing training:
   the epoch's end without validation data), and its values are added to the epoch's logs, so
   they reach ``History``, ``history.csv``, the progress line, the report's curves and the
   callbacks that monitor a value (``EarlyStopping(monitor="classifier_fd", mode="min")``).
-* both run inside :func:`isolated_rng`: the python, numpy and torch random states are restored
+* both run inside :func:`~deepfuse.training.checkpoint.isolated_rng`: the python, numpy and torch random states are restored
   afterwards, so a run trains bit-identically with and without the callback, and a resumed run
   continues the uninterrupted one exactly. The scorer and the score depend only on the weights
   and fixed seeds: the callback keeps no state between epochs (nothing to checkpoint).
@@ -28,40 +28,18 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from deepfuse.training.callbacks.base import Callback
+from deepfuse.training.checkpoint import isolated_rng
 
-__all__ = ["SampleQuality", "isolated_rng"]
+__all__ = ["SampleQuality"]
 
 #: ``score(model) -> {log key: value}``, what ``prepare()`` returns.
 Score = Callable[[Any], Mapping[str, float]]
-
-
-@contextlib.contextmanager
-def isolated_rng() -> Iterator[None]:
-    """Run a block without a trace on the global random streams (python, numpy, torch, CUDA):
-    they are captured before and restored after, whatever the block draws or seeds.
-
-    Example:
-        >>> import random
-        >>> random.seed(0); before = random.random(); random.seed(0)
-        >>> with isolated_rng():
-        ...     random.seed(123); _ = random.random()
-        >>> random.random() == before
-        True
-    """
-    from deepfuse.training.checkpoint import capture_rng, restore_rng
-
-    state = capture_rng()
-    try:
-        yield
-    finally:
-        restore_rng(state)
 
 
 class SampleQuality(Callback):

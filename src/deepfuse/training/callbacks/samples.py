@@ -34,11 +34,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from deepfuse._utils.errors import ConfigError
 from deepfuse.run.layout import sample_grid_file
 from deepfuse.training.callbacks.base import Callback
+from deepfuse.training.checkpoint import isolated_rng
 
 __all__ = ["SampleGrid"]
 
@@ -83,9 +82,9 @@ class SampleGrid(Callback):
 
     def samples(self) -> Any:
         """The grid's images ``(n, C, H, W)`` in ``[0, 1]`` as a numpy array."""
-        # fork_rng: a generator whose sampling draws from the global stream (a VAE's decoder
-        # with noise, say) still leaves the run's random state as it was.
-        with torch.random.fork_rng(devices=[]):
+        # a generator whose sampling draws from the global streams (a VAE's decoder with
+        # noise, say) still leaves the run's random state as it was.
+        with isolated_rng():
             noise, labels = self.model.noise(self.n, seed=self.seed)
             images = self.model.generate(noise, labels)
         return images.detach().float().cpu().numpy()
